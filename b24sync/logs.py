@@ -1,0 +1,87 @@
+"""Structured logging: readable on a terminal, JSON lines for journald, never a secret.
+
+Every record, ours or a library's (urllib3 logs request paths at DEBUG, and the
+webhook code is in the path), goes through the same processor chain, whose last
+step before rendering masks secrets in every value, exception texts included.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+from b24sync.redaction import redact, redact_value
+
+
+def _redact_event(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return {key: redact_value(value) for key, value in event_dict.items()}
+
+
+def _render_exception_then_redact(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    event_dict = structlog.processors.format_exc_info(logger, name, event_dict)
+    if "exception" in event_dict:
+        event_dict["exception"] = redact(event_dict["exception"])
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Set up structlog and the standard library's logging to share one redacting pipeline.
+
+    `fmt` is "console", "json" or "auto" (console on a TTY, JSON otherwise).
+    """
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if fmt == "json":
+        shared.append(_render_exception_then_redact)
+    shared.append(_redact_event)
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _RedactRendered(renderer),
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+class _RedactRendered:
+    """Render, then redact the final text once more (covers console-formatted tracebacks)."""
+
+    def __init__(self, renderer: Any) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: Any, name: str, event_dict: dict[str, Any]) -> str:
+        return redact(self._renderer(logger, name, event_dict))
+
+
+def get_logger(name: str = "b24sync", **context: Any) -> Any:
+    """A structlog logger bound to `context` (deal_id=..., order_ref=...)."""
+    return structlog.get_logger(name).bind(**context)

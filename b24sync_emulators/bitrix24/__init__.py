@@ -1,0 +1,1 @@
+"""A Bitrix24 portal emulator that answers the REST API as a real cloud portal does on the wire."""

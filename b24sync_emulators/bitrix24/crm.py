@@ -1,0 +1,622 @@
+"""crm.* methods: deals, product rows, contacts, companies, requisites, user fields, statuses, products,
+timeline comments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from b24sync_emulators.bitrix24 import fields
+from b24sync_emulators.bitrix24.filters import apply_select, matches, sort_rows
+from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID, ApiError, MethodResult, Portal, legacy
+from b24sync_emulators.bitrix24.registry import (
+    arg,
+    list_arg,
+    mapping_arg,
+    method,
+    paginate,
+    positive_id,
+)
+from b24sync_emulators.dataset import money
+
+DEAL_STANDARD = [name for name in fields.DEAL if name not in fields.DEAL_WRITE_ONLY]
+MULTI = ("PHONE", "EMAIL")
+
+
+def _list(portal: Portal, records: list[dict[str, Any]], params: dict[str, Any], types: dict[str, str],
+          standard: list[str], user_fields: list[str] | None = None, multi: tuple[str, ...] = ()) -> MethodResult:
+    conditions = mapping_arg(params, "filter")
+    order = mapping_arg(params, "order")
+    select = list_arg(params, "select")
+    rows = [record for record in records if matches(record, conditions, types, portal.tz)]
+    rows = sort_rows(rows, order or {"ID": "ASC"}, types, portal.tz)
+    page = paginate(rows, params)
+    page.result = [apply_select(record, select, standard, user_fields or [], multi) for record in page.result]
+    return page
+
+
+def _render_deal(deal: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in deal.items() if not (key.startswith("UF_") and value is None)}
+
+
+# -- deals --------------------------------------------------------------------------------------------
+
+
+@method("crm.deal.fields")
+def deal_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    result = fields.describe(fields.DEAL, fields.DEAL_STATUS_TYPES)
+    for name, spec in portal.userfields.items():
+        entry: dict[str, Any] = {
+            "type": spec["USER_TYPE_ID"], "isRequired": spec["MANDATORY"] == "Y", "isReadOnly": False,
+            "isImmutable": False, "isMultiple": spec["MULTIPLE"] == "Y", "isDynamic": True, "title": name,
+            "listLabel": spec["LIST_COLUMN_LABEL"], "formLabel": spec["EDIT_FORM_LABEL"],
+            "filterLabel": spec["LIST_FILTER_LABEL"], "settings": spec["SETTINGS"],
+        }
+        if spec["USER_TYPE_ID"] == "enumeration":
+            entry["items"] = [{"ID": item["ID"], "VALUE": item["VALUE"]} for item in spec.get("LIST", [])]
+        result[name] = entry
+    return MethodResult(result)
+
+
+@method("crm.deal.list")
+def deal_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    types = {**fields.types_of(fields.DEAL), **portal.uf_types()}
+    records = [_render_deal(deal) for deal in portal.deals.values()]
+    return _list(portal, records, params, types, DEAL_STANDARD, list(portal.userfields))
+
+
+@method("crm.deal.get")
+def deal_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    deal_id = positive_id(params)
+    deal = portal.deals.get(deal_id)
+    if deal is None:
+        raise legacy("Not found")
+    return MethodResult(_render_deal(deal))
+
+
+@method("crm.deal.add", writes=True)
+def deal_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    deal_id = portal.next_id("deal", 1)
+    record = portal.new_deal_record(deal_id, portal.now())
+    category = _int(given.get("CATEGORY_ID"), 0)
+    if category not in portal.categories:
+        category = 0
+    record["CATEGORY_ID"] = str(category)
+    stages = portal.stages_of(category)
+    record["STAGE_ID"] = stages[0] if stages else "NEW"
+    portal.deals[deal_id] = record
+    portal.product_rows[deal_id] = []
+    _apply_deal_fields(portal, deal_id, given, creating=True)
+    portal.stage_history.append(_history(portal, deal_id, 1))
+    return MethodResult(deal_id)
+
+
+@method("crm.deal.update", writes=True)
+def deal_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    deal_id = positive_id(params)
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    if deal_id not in portal.deals:
+        raise legacy("Not found")
+    _apply_deal_fields(portal, deal_id, given, creating=False)
+    portal.touch_deal(deal_id)
+    return MethodResult(True)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _history(portal: Portal, deal_id: int, type_id: int) -> dict[str, Any]:
+    deal = portal.deals[deal_id]
+    return {"ID": portal.next_id("stage_history", 1), "TYPE_ID": type_id, "OWNER_ID": deal_id,
+            "CREATED_TIME": portal.stamp(), "CATEGORY_ID": int(deal["CATEGORY_ID"]),
+            "STAGE_SEMANTIC_ID": deal["STAGE_SEMANTIC_ID"], "STAGE_ID": deal["STAGE_ID"]}
+
+
+def _apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, creating: bool) -> None:
+    """Write what the portal accepts; unknown names (and UFs that do not exist) are ignored silently."""
+    deal = portal.deals[deal_id]
+    for raw_key, value in given.items():
+        key = str(raw_key).upper()
+        if key.startswith("UF_"):
+            spec = portal.userfields.get(key)
+            if spec is not None:
+                deal[key] = _uf_value(portal, spec, value, deal.get(key))
+            continue
+        definition = fields.DEAL.get(key)
+        if definition is None or "r" in definition[2]:
+            continue
+        if key == "CATEGORY_ID":
+            continue  # immutable through crm.deal.update; set on add above
+        if key == "CONTACT_IDS":
+            ids = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+            contacts = [_int(item, 0) for item in ids if _int(item, 0) > 0]
+            portal.deal_contacts[deal_id] = [{"CONTACT_ID": contact, "SORT": (index + 1) * 10, "ROLE_ID": 0,
+                                              "IS_PRIMARY": "Y" if index == 0 else "N"}
+                                             for index, contact in enumerate(contacts)]
+            deal["CONTACT_ID"] = str(contacts[0]) if contacts else None
+            continue
+        if key == "STAGE_ID":
+            stage = str(value)
+            if stage not in portal.stages_of(int(deal["CATEGORY_ID"])) or stage == deal["STAGE_ID"]:
+                continue
+            deal["STAGE_ID"] = stage
+            deal["STAGE_SEMANTIC_ID"] = portal.stage_semantics(stage)
+            deal["CLOSED"] = "Y" if deal["STAGE_SEMANTIC_ID"] in ("S", "F") else "N"
+            deal["MOVED_TIME"] = portal.stamp()
+            deal["MOVED_BY_ID"] = str(portal.webhook_user)
+            if not creating:
+                final = deal["STAGE_SEMANTIC_ID"] in ("S", "F")
+                portal.stage_history.append(_history(portal, deal_id, 3 if final else 2))
+            continue
+        deal[key] = _standard_value(portal, definition[0], value)
+        if key == "CONTACT_ID":
+            contact = _int(value, 0)
+            portal.deal_contacts[deal_id] = ([{"CONTACT_ID": contact, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"}]
+                                             if contact > 0 else [])
+
+
+def _standard_value(portal: Portal, field_type: str, value: Any) -> Any:
+    if value is None or value == "":
+        return None if field_type not in ("string",) else ""
+    if field_type == "double":
+        try:
+            return f"{Decimal(str(value)):.2f}"
+        except InvalidOperation:
+            return "0.00"
+    if field_type in ("date", "datetime"):
+        moment = _parse_moment(portal, value)
+        if moment is None:
+            return None
+        return portal.date_only(moment) if field_type == "date" else portal.stamp(moment)
+    if field_type == "char":
+        return "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def _parse_moment(portal: Portal, value: Any) -> datetime | None:
+    text = str(value).strip()
+    for parse in (datetime.fromisoformat, lambda t: datetime.strptime(t, "%d.%m.%Y")):
+        try:
+            moment = parse(text)
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=portal.tz)
+    return None
+
+
+def _uf_value(portal: Portal, spec: dict[str, Any], value: Any, current: Any) -> Any:
+    """Store a user field value in the form the legacy API reads back."""
+    if spec["MULTIPLE"] == "Y":
+        items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) and \
+            "fileData" not in value and "id" not in value else [value]
+        stored = [_uf_single(portal, spec, item) for item in items]
+        return [item for item in stored if item not in (None, "")]
+    return _uf_single(portal, spec, value)
+
+
+def _uf_single(portal: Portal, spec: dict[str, Any], value: Any) -> Any:
+    kind = spec["USER_TYPE_ID"]
+    if value is None or value == "" or value is False and kind != "boolean":
+        return None if kind == "file" else ""
+    if kind == "file":
+        if isinstance(value, dict) and "fileData" in value:
+            data = value["fileData"]
+            data = list(data.values()) if isinstance(data, dict) else data
+            name, content = str(data[0]), _b64(data[1])
+            stored = portal.store_file(name, content, portal.service_folder())
+            file_id = stored["FILE_ID"]
+            return {"id": file_id,
+                    "showUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?ownerId=0&fieldName="
+                               f"{spec['FIELD_NAME']}&fileId={file_id}",
+                    "downloadUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?auth=&ownerId=0&"
+                                   f"fieldName={spec['FIELD_NAME']}&dynamic=Y&fileId={file_id}"}
+        if isinstance(value, dict) and "id" in value:
+            return {"id": int(value["id"]), "showUrl": "", "downloadUrl": ""}
+        return None
+    if kind == "boolean":
+        return "1" if str(value).upper() in ("Y", "1", "TRUE") else "0"
+    if kind == "date":
+        moment = _parse_moment(portal, value)
+        return portal.date_only(moment) if moment else ""
+    if kind == "datetime":
+        moment = _parse_moment(portal, value)
+        return portal.stamp(moment) if moment else ""
+    if kind == "money":
+        text = str(value)
+        return text if "|" in text else f"{text}|RUB"
+    if kind == "enumeration":
+        options = spec.get("LIST", [])
+        text = str(value)
+        for option in options:
+            if text in (option["ID"], option["XML_ID"]):
+                return option["ID"]
+        return ""  # an unknown option id is dropped
+    if kind in ("integer", "employee"):
+        return str(_int(value, 0))
+    return str(value)
+
+
+def _b64(text: Any) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=False)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "ERROR_CORE", "Файл не загружен: неверное содержимое") from None
+
+
+# -- product rows and contacts of a deal ----------------------------------------------------------
+
+
+@method("crm.deal.productrows.get")
+def productrows_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    deal_id = positive_id(params, error="The parameter id is invalid or not defined.")
+    if deal_id not in portal.deals:
+        raise legacy("Not found.")
+    rows = sorted(portal.product_rows.get(deal_id, []), key=lambda row: (row["SORT"], int(row["ID"])))
+    return MethodResult(rows)
+
+
+@method("crm.deal.productrows.set", writes=True)
+def productrows_set(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    deal_id = positive_id(params, error="The parameter id is invalid or not defined.")
+    if deal_id not in portal.deals:
+        raise legacy("Not found.")
+    given = arg(params, "rows", [])
+    if isinstance(given, dict):
+        given = list(given.values())
+    if not isinstance(given, list):
+        raise legacy("The parameter rows must be array.")
+    rows = []
+    for index, row in enumerate(given):
+        if not isinstance(row, dict):
+            raise legacy("The parameter rows must be array.")
+        row = {str(key).upper(): value for key, value in row.items()}
+        row.setdefault("SORT", (index + 1) * 10)
+        rows.append(portal.make_row(deal_id, row))
+    portal.product_rows[deal_id] = rows
+    deal = portal.deals[deal_id]
+    if deal["IS_MANUAL_OPPORTUNITY"] != "Y":
+        deal["OPPORTUNITY"] = f"{portal.rows_total(rows):.2f}"
+    deal["TAX_VALUE"] = f"{portal.rows_tax(rows):.2f}"
+    portal.touch_deal(deal_id)
+    return MethodResult(True)
+
+
+@method("crm.deal.contact.items.get")
+def deal_contacts(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    deal_id = positive_id(params)
+    if deal_id not in portal.deals:
+        raise legacy("Not found.")
+    return MethodResult(list(portal.deal_contacts.get(deal_id, [])))
+
+
+# -- contacts, companies, requisites ----------------------------------------------------------------
+
+
+def _entity_get(records: dict[int, dict[str, Any]], params: dict[str, Any]) -> MethodResult:
+    entity_id = positive_id(params)
+    record = records.get(entity_id)
+    if record is None:
+        raise legacy("Not found")
+    return MethodResult(dict(record))
+
+
+@method("crm.contact.get")
+def contact_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    return _entity_get(portal.contacts, params)
+
+
+@method("crm.contact.list")
+def contact_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    standard = list(fields.CONTACT)
+    return _list(portal, list(portal.contacts.values()), params, fields.types_of(fields.CONTACT), standard,
+                 multi=MULTI)
+
+
+@method("crm.company.get")
+def company_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    return _entity_get(portal.companies, params)
+
+
+@method("crm.company.list")
+def company_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    standard = list(fields.COMPANY)
+    return _list(portal, list(portal.companies.values()), params, fields.types_of(fields.COMPANY), standard,
+                 multi=MULTI)
+
+
+@method("crm.requisite.list")
+def requisite_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    conditions = arg(params, "filter")
+    if conditions not in (None, "", []) and not isinstance(conditions, dict):
+        raise ApiError(400, 0, "Access denied.")  # the documented (odd) answer to a malformed filter
+    return _list(portal, list(portal.requisites.values()), params, fields.types_of(fields.REQUISITE),
+                 list(fields.REQUISITE))
+
+
+@method("crm.requisite.get")
+def requisite_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    requisite_id = positive_id(params)
+    record = portal.requisites.get(requisite_id)
+    if record is None:
+        raise legacy(f"The Requisite with ID '{requisite_id}' is not found")
+    return MethodResult(dict(record))
+
+
+@method("crm.requisite.link.get")
+def requisite_link_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    entity_type = _int(arg(params, "entityTypeId"), 0)
+    entity_id = _int(arg(params, "entityId"), 0)
+    link = portal.requisite_links.get((entity_type, entity_id))
+    if link is None:
+        raise legacy("Not found")
+    return MethodResult(dict(link))
+
+
+# -- user fields, statuses, categories ----------------------------------------------------------------
+
+_UF_NAME = re.compile(r"^[A-Z0-9_]+$")
+
+
+@method("crm.deal.userfield.list")
+def userfield_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    conditions = mapping_arg(params, "filter")
+    order = mapping_arg(params, "order")
+    types = fields.types_of(fields.USERFIELD)
+    rows = [dict(spec) for spec in portal.userfields.values() if matches(spec, conditions, types, portal.tz)]
+    rows = sort_rows(rows, order or {"SORT": "ASC", "ID": "ASC"}, types, portal.tz)
+    return MethodResult(rows, total=len(rows))
+
+
+@method("crm.deal.userfield.add", writes=True)
+def userfield_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    given = {str(key).upper(): value for key, value in given.items()}
+    raw_name = str(given.get("FIELD_NAME") or "").strip()
+    if not raw_name:
+        raise legacy("The 'FIELD_NAME' field is not found.")
+    user_type = str(given.get("USER_TYPE_ID") or "").strip()
+    if not user_type:
+        raise legacy("The 'USER_TYPE_ID' field is not found.")
+    name = raw_name.upper()
+    if name.startswith("UF_CRM_"):
+        pass
+    elif name.startswith("UF_"):
+        name = "UF_CRM_" + name[3:]
+    else:
+        name = "UF_CRM_" + name
+    if not _UF_NAME.match(name):
+        raise ApiError(400, "ERROR_CORE", "Неверный код поля. Можно использовать только латинские буквы, цифры и "
+                                          "знак подчеркивания.")
+    if len(name) > 50:
+        raise ApiError(400, "ERROR_CORE", "Имя поля слишком длинное (больше 50-ти символов).")
+    if user_type not in fields.USER_TYPES:
+        raise ApiError(400, "ERROR_CORE", "Указан неверный пользовательский тип.")
+    if name in portal.userfields:
+        # believed: the duplicate is refused by the user-field API with ERROR_CORE
+        raise ApiError(400, "ERROR_CORE", f"Ошибка при добавлении пользовательского поля {name}: поле с таким "
+                                          f"кодом уже существует.")
+    if len(portal.userfields) >= 1016:
+        raise ApiError(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+    xml_ids = [str(item.get("XML_ID")) for item in given.get("LIST") or [] if isinstance(item, dict)
+               and item.get("XML_ID")]
+    if len(xml_ids) != len(set(xml_ids)):
+        raise ApiError(400, "ERROR_CORE", "Значения XML_ID списка должны быть уникальными.")
+    given["FIELD_NAME"] = name
+    given["USER_TYPE_ID"] = user_type
+    if isinstance(given.get("LIST"), dict):
+        given["LIST"] = list(given["LIST"].values())
+    return MethodResult(portal.add_userfield(given))
+
+
+@method("crm.status.list")
+def status_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    conditions = mapping_arg(params, "filter")
+    order = mapping_arg(params, "order")
+    types = fields.types_of(fields.STATUS)
+    rows = [dict(status) for status in portal.statuses if matches(status, conditions, types, portal.tz)]
+    rows = sort_rows(rows, order or {"SORT": "ASC"}, types, portal.tz)
+    return MethodResult(rows, total=len(rows))
+
+
+@method("crm.category.list")
+def category_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    if _int(arg(params, "entityTypeId"), 0) != 2:
+        raise ApiError(400, "NOT_FOUND", "Smart process not found")
+    categories = [{"id": category, "name": name, "sort": (index + 1) * 100, "entityTypeId": 2,
+                   "isDefault": "Y" if category == 0 else "N"}
+                  for index, (category, name) in enumerate(sorted(portal.categories.items()))]
+    return MethodResult({"categories": categories}, total=len(categories))
+
+
+# -- catalog products (the deprecated crm.product.* methods) --------------------------------------------
+
+_PROPERTY = f"PROPERTY_{ARTICLE_PROPERTY_ID}"
+
+
+@method("crm.product.property.list")
+def product_property_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    return MethodResult([{
+        "ID": str(ARTICLE_PROPERTY_ID), "IBLOCK_ID": "25", "NAME": "Артикул", "ACTIVE": "Y", "SORT": "500",
+        "CODE": "ARTNUMBER", "DEFAULT_VALUE": "", "PROPERTY_TYPE": "S", "ROW_COUNT": "1", "COL_COUNT": "30",
+        "LIST_TYPE": "L", "MULTIPLE": "N", "XML_ID": None, "FILE_TYPE": "", "LINK_IBLOCK_ID": "0",
+        "IS_REQUIRED": "N", "USER_TYPE": None, "USER_TYPE_SETTINGS": None, "VALUES": None,
+    }], total=1)
+
+
+def _product_view(record: dict[str, Any], with_properties: bool) -> dict[str, Any]:
+    view = {key: value for key, value in record.items() if not key.startswith("PROPERTY_")}
+    if with_properties:
+        view[_PROPERTY] = record.get(_PROPERTY)
+    return view
+
+
+@method("crm.product.list")
+def product_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    select = [str(item).upper() for item in list_arg(params, "select") or []]
+    with_properties = "PROPERTY_*" in select or _PROPERTY in select
+    conditions = mapping_arg(params, "filter")
+    order = mapping_arg(params, "order")
+    types = {**fields.types_of(fields.PRODUCT), _PROPERTY: "string"}
+    flat = []
+    for record in portal.products.values():
+        view = dict(record)
+        view[_PROPERTY] = (record.get(_PROPERTY) or {}).get("value")
+        if matches(view, conditions, types, portal.tz):
+            flat.append(record)
+    flat = sort_rows(flat, order or {"ID": "ASC"}, types, portal.tz)
+    page = paginate(flat, params)
+    plain = [name for name in select if not name.startswith("PROPERTY_")]
+    page.result = [apply_select(_product_view(record, with_properties), plain or None,
+                                list(fields.PRODUCT) + [_PROPERTY], []) | (
+                       {_PROPERTY: record.get(_PROPERTY)} if with_properties else {})
+                   for record in page.result]
+    return page
+
+
+@method("crm.product.get")
+def product_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    product_id = positive_id(params)
+    record = portal.products.get(product_id)
+    if record is None:
+        raise legacy("Not found")
+    return MethodResult(_product_view(record, True))
+
+
+def _apply_product(portal: Portal, record: dict[str, Any], given: dict[str, Any]) -> None:
+    for raw_key, value in given.items():
+        key = str(raw_key).upper()
+        if key == _PROPERTY:
+            item = value[0] if isinstance(value, list) and value else value
+            if isinstance(item, dict):
+                text = item.get("value", item.get("VALUE"))
+            else:
+                text = item
+            current = record.get(_PROPERTY) or {}
+            record[_PROPERTY] = None if text in (None, "") else {
+                "valueId": current.get("valueId") or str(portal.next_id("prop_value", 9001)), "value": str(text)}
+            continue
+        definition = fields.PRODUCT.get(key)
+        if definition is None or "r" in definition[2]:
+            continue
+        if key == "PRICE":
+            record[key] = f"{money(value or 0):.2f}"
+        else:
+            record[key] = _standard_value(portal, definition[0], value)
+    record["TIMESTAMP_X"] = portal.stamp()
+    record["MODIFIED_BY"] = str(portal.webhook_user)
+
+
+@method("crm.product.add", writes=True)
+def product_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    if not str(given.get("NAME") or "").strip():
+        raise ApiError(400, "", "Не указано название товара.")
+    product_id = portal.next_id("product", 401)
+    stamp = portal.stamp()
+    record: dict[str, Any] = {name: None for name in fields.PRODUCT}
+    record.update({"ID": str(product_id), "CATALOG_ID": "25", "ACTIVE": "Y", "CURRENCY_ID": "RUB",
+                   "PRICE": "0.00", "SORT": "500", "VAT_INCLUDED": "Y", "CODE": f"product_{product_id}",
+                   "DESCRIPTION_TYPE": "text", "DATE_CREATE": stamp, "CREATED_BY": str(portal.webhook_user),
+                   _PROPERTY: None})
+    _apply_product(portal, record, given)
+    portal.products[product_id] = record
+    return MethodResult(product_id)
+
+
+@method("crm.product.update", writes=True)
+def product_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    product_id = positive_id(params)
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    record = portal.products.get(product_id)
+    if record is None:
+        raise legacy("Not found")
+    _apply_product(portal, record, given)
+    return MethodResult(True)
+
+
+# -- timeline --------------------------------------------------------------------------------------------
+
+
+@method("crm.timeline.comment.add", writes=True)
+def timeline_comment_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    given = params.get("fields")  # since crm 23.100.0 only the lower-case name is accepted
+    if not isinstance(given, dict):
+        raise ApiError(400, 100, "Не заполнены обязательные поля: fields")
+    given = {str(key).upper(): value for key, value in given.items()}
+    entity_type = str(given.get("ENTITY_TYPE") or "").lower()
+    entity_id = _int(given.get("ENTITY_ID"), 0)
+    if not entity_type or entity_id <= 0:
+        raise ApiError(400, 100, "Не заполнены обязательные поля: ENTITY_ID, ENTITY_TYPE")
+    if entity_type != "deal" or entity_id not in portal.deals:
+        raise ApiError(400, "NOT_FOUND", "Not found.")
+    comment = str(given.get("COMMENT") or "")
+    if not comment.strip():
+        raise ApiError(400, "INVALID_ARG_VALUE", "Comment is empty")
+    files = given.get("FILES") or []
+    if isinstance(files, dict):
+        files = list(files.values())
+    stored: dict[str, Any] = {}
+    for item in files:
+        pair = list(item.values()) if isinstance(item, dict) else item
+        if not isinstance(pair, list) or len(pair) < 2:
+            raise ApiError(400, "INVALID_ARG_VALUE", "Invalid FILES format")
+        record = portal.store_file(str(pair[0]), _b64(pair[1]), portal.service_folder())
+        stored[str(record["ID"])] = {
+            "id": record["ID"], "date": record["CREATE_TIME"], "type": "file", "name": record["NAME"],
+            "size": int(record["SIZE"]), "authorId": portal.webhook_user, "authorName": "Администратор Портала",
+            "urlPreview": None, "urlShow": f"{portal.root_url}/disk/showFile/{record['ID']}/",
+            "urlDownload": f"{portal.root_url}/disk/downloadFile/{record['ID']}/",
+        }
+    comment_id = portal.next_id("timeline", 1001)
+    portal.timeline[comment_id] = {
+        "ID": str(comment_id), "ENTITY_ID": str(entity_id), "ENTITY_TYPE": "deal", "CREATED": portal.stamp(),
+        "COMMENT": comment, "AUTHOR_ID": str(portal.webhook_user), "FILES": stored,
+    }
+    return MethodResult(comment_id)
+
+
+@method("crm.timeline.comment.list")
+def timeline_comment_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    conditions = mapping_arg(params, "filter")
+    types = fields.types_of(fields.TIMELINE_COMMENT)
+    rows = [dict(item) for item in portal.timeline.values() if matches(item, conditions, types, portal.tz)]
+    rows = sort_rows(rows, mapping_arg(params, "order") or {"ID": "DESC"}, types, portal.tz)
+    page = paginate(rows, params)
+    for row in page.result:
+        row["FILES"] = row["FILES"] or []  # believed: a real server sends [] (PHP) for no files
+    return page
+
+
+@method("crm.stagehistory.list")
+def stagehistory_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    if _int(arg(params, "entityTypeId"), 0) != 2:
+        raise ApiError(400, 0, "SHIPMENT_DOCUMENT entity is not supported")
+    conditions = mapping_arg(params, "filter")
+    types = {"ID": "integer", "TYPE_ID": "integer", "OWNER_ID": "integer", "CREATED_TIME": "datetime",
+             "CATEGORY_ID": "integer", "STAGE_SEMANTIC_ID": "string", "STAGE_ID": "string"}
+    rows = [dict(item) for item in portal.stage_history if matches(item, conditions, types, portal.tz)]
+    rows = sort_rows(rows, mapping_arg(params, "order") or {"ID": "ASC"}, types, portal.tz)
+    page = paginate(rows, params)
+    page.result = {"items": page.result}
+    return page

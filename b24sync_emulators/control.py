@@ -1,0 +1,115 @@
+"""Request statistics and fault injection, shared by both emulators' admin endpoints.
+
+`GET /_emulator/stats` reads the Stats; `POST /_emulator/faults` installs Faults
+for chosen methods: an error status and body, added latency, a dropped
+connection, or an HTML error page instead of JSON.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Stats:
+    """Counts what the emulator served; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.http_requests: Counter[str] = Counter()
+            self.commands: Counter[str] = Counter()
+            self.writes: Counter[str] = Counter()
+            self.statuses: Counter[str] = Counter()
+            self.batches = 0
+
+    def count(self, name: str, key: str, amount: int = 1) -> None:
+        with self._lock:
+            getattr(self, name)[key] += amount
+
+    def add_batch(self) -> None:
+        with self._lock:
+            self.batches += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "http_requests": sum(self.http_requests.values()),
+                "http_requests_by_method": dict(self.http_requests),
+                "commands_by_method": dict(self.commands),
+                "writes": sum(self.writes.values()),
+                "writes_by_method": dict(self.writes),
+                "batches": self.batches,
+                "responses_by_status": dict(self.statuses),
+            }
+
+
+@dataclass
+class Fault:
+    """What to do to requests of one method (or "*" for all)."""
+
+    method: str = "*"
+    rate: float = 1.0  # share of matching requests affected
+    count: int | None = None  # affect at most this many, then retire
+    status: int = 500
+    error: str | None = None  # error code for a JSON error body
+    description: str = ""
+    latency_ms: int = 0
+    drop: bool = False
+    html: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        known = {name for name in cls.__dataclass_fields__ if name != "extra"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+class Faults:
+    """The faults in force; `pick(method)` says which one (if any) hits this request."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._rng = random.Random(seed)
+
+    def set(self, faults: list[Fault]) -> None:
+        with self._lock:
+            self._faults = list(faults)
+
+    def clear(self) -> None:
+        self.set([])
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.__dict__.copy() for fault in self._faults]
+
+    def pick(self, method: str) -> Fault | None:
+        name = method.lower()
+        with self._lock:
+            for fault in self._faults:
+                if fault.method != "*" and fault.method.lower() != name:
+                    continue
+                if fault.count is not None and fault.count <= 0:
+                    continue
+                if fault.rate < 1.0 and self._rng.random() >= fault.rate:
+                    continue
+                if fault.count is not None:
+                    fault.count -= 1
+                return fault
+        return None
+
+
+HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +22,7 @@ import requests
 from b24sync import __version__
 from b24sync.bitrix24 import errors
 from b24sync.bitrix24.throttle import UNLIMITED, LeakyBucket, OperatingBudget, shared_bucket
-from b24sync.bitrix24.wire import as_map, chunked, php_query
+from b24sync.bitrix24.wire import as_map, chunked, parse_datetime, php_query
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.logs import get_logger
 from b24sync.redaction import redact, register_secret
@@ -290,43 +291,63 @@ class Bitrix24Client:
     # -- listing ----------------------------------------------------------------------------
 
     def iter_list(self, method: str, params: Mapping[str, Any] | None = None, *, id_field: str = "ID",
-                  pages_per_batch: int = BATCH_LIMIT) -> Iterator[dict[str, Any]]:
-        """Yield every row of a legacy list method, each exactly once, in ID order.
+                  pages_per_batch: int = BATCH_LIMIT) -> Listing:
+        """Every row of a legacy list method, each exactly once, in ID order (see Listing)."""
+        return Listing(self, method, dict(params or {}), id_field, pages_per_batch)
 
-        Uses `start=-1` (no count) with a `>ID` cursor; after a first page on its
-        own, the following pages are chained inside batches through
-        `$result[pN][49][ID]`, stopping at the first short page. Memory holds at
-        most one batch of pages.
-        """
-        params = dict(params or {})
-        base_filter = dict(params.pop("filter", None) or {})
-        cursor: Any = base_filter.pop(f">{id_field}", 0) or 0
+
+class Listing:
+    """Iterates a legacy list method with `start=-1` and a `>ID` cursor, never offset paging.
+
+    After a first page on its own (an idle poll costs one request), the
+    following pages are chained inside batches through `$result[pN][49][ID]`,
+    stopping at the first short page; memory holds at most one batch of pages.
+    `server_time` is the portal's clock at the first request (`time.date_start`),
+    which is what a watermark must be taken from.
+    """
+
+    def __init__(self, client: Bitrix24Client, method: str, params: dict[str, Any], id_field: str,
+                 pages_per_batch: int) -> None:
+        self.client = client
+        self.method = method
+        self.id_field = id_field
+        self.pages_per_batch = pages_per_batch
+        self.filter = dict(params.pop("filter", None) or {})
+        self.cursor: Any = self.filter.pop(f">{id_field}", 0) or 0
         params.pop("order", None)
         params.pop("start", None)
+        self.params = params
+        self.server_time: datetime | None = None
+        self.requests = 0
 
-        def page_params(after: Any) -> dict[str, Any]:
-            return {**params, "filter": {**base_filter, f">{id_field}": after}, "order": {id_field: "ASC"},
-                    "start": -1}
+    def _page(self, after: Any) -> dict[str, Any]:
+        return {**self.params, "filter": {**self.filter, f">{self.id_field}": after},
+                "order": {self.id_field: "ASC"}, "start": -1}
 
-        rows = self.call(method, page_params(cursor)).result or []
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        first = self.client.call(self.method, self._page(self.cursor))
+        self.requests += 1
+        self.server_time = parse_datetime(first.time.get("date_start")) if first.time else None
+        rows = first.result or []
         yield from rows
         if len(rows) < PAGE_SIZE:
             return
-        cursor = rows[-1][id_field]
+        cursor = rows[-1][self.id_field]
         while True:
             commands = {}
-            for index in range(pages_per_batch):
-                after = cursor if index == 0 else f"$result[p{index - 1}][{PAGE_SIZE - 1}][{id_field}]"
-                commands[f"p{index}"] = (method, page_params(after))
-            outcome = self.batch(commands)
-            for index in range(pages_per_batch):
+            for index in range(self.pages_per_batch):
+                after = cursor if index == 0 else f"$result[p{index - 1}][{PAGE_SIZE - 1}][{self.id_field}]"
+                commands[f"p{index}"] = (self.method, self._page(after))
+            outcome = self.client.batch(commands)
+            self.requests += 1
+            for index in range(self.pages_per_batch):
                 rows = outcome.get(f"p{index}") or []
-                if rows and int(rows[0][id_field]) <= int(cursor):
-                    break  # a reference that did not resolve restarted the listing: continue from our cursor
+                if rows and int(rows[0][self.id_field]) <= int(cursor):
+                    break  # a reference that did not resolve restarted the listing: go on from our cursor
                 yield from rows
                 if len(rows) < PAGE_SIZE:
                     return
-                cursor = rows[-1][id_field]
+                cursor = rows[-1][self.id_field]
 
 
 def _connection_never_made(failure: BaseException) -> bool:

@@ -137,7 +137,7 @@ def classify(status: int, code: object, description: str, method: str) -> Bitrix
         return AuthError(message(_ADMIN_HINTS.get(code_text, _ADMIN_HINTS["NO_AUTH_FOUND"])), **kwargs)
     if code_text == "insufficient_scope":
         return ScopeError(message(_ADMIN_HINTS[code_text]), **kwargs)
-    if code_text == "ACCESS_DENIED":
+    if code_text == "ACCESS_DENIED" or (code_text in ("", "0") and description.lower().startswith("access denied")):
         return AccessDeniedError(message(_hint_for_access_denied(description)), **kwargs)
     if code_text in ("OVERLOAD_LIMIT", "PORTAL_DELETED"):
         return PortalUnavailableError(message(_ADMIN_HINTS[code_text]), **kwargs)

@@ -48,7 +48,7 @@ def _render_deal(deal: dict[str, Any]) -> dict[str, Any]:
 
 @method("crm.deal.fields")
 def deal_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    result = fields.describe(fields.DEAL, fields.DEAL_STATUS_TYPES)
+    result = fields.describe(fields.DEAL, fields.DEAL_STATUS_TYPES, fields.DEAL_EXTRAS)
     for name, spec in portal.userfields.items():
         entry: dict[str, Any] = {
             "type": spec["USER_TYPE_ID"], "isRequired": spec["MANDATORY"] == "Y", "isReadOnly": False,
@@ -312,7 +312,8 @@ def _entity_get(records: dict[int, dict[str, Any]], params: dict[str, Any]) -> M
     record = records.get(entity_id)
     if record is None:
         raise legacy("Not found")
-    return MethodResult(dict(record))
+    # multi-fields come with a get only when the object has values in them
+    return MethodResult({key: value for key, value in record.items() if not (key in MULTI and not value)})
 
 
 @method("crm.contact.get")

@@ -117,6 +117,38 @@ REQUISITE: dict[str, Spec] = {
     "RQ_VAT_PAYER": ("char", "Плательщик НДС", ""),
 }
 
+_ADDRESS = ["ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION", "ADDRESS_PROVINCE",
+            "ADDRESS_COUNTRY", "ADDRESS_COUNTRY_CODE", "ADDRESS_LOC_ADDR_ID"]
+_UTM = ["UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"]
+
+
+def _extend(spec: dict[str, Spec], names: list[str], before: str | None = None) -> None:
+    """Add plain string fields (addresses, UTM, rarely used requisites) in the portal's order."""
+    for name in names:
+        spec.setdefault(name, ("string", name, ""))
+    if before:  # keep multi-fields last, as the portal prints them
+        for name in [name for name in spec if name in ("PHONE", "EMAIL")]:
+            spec[name] = spec.pop(name)
+
+
+_extend(CONTACT, ["ORIGIN_VERSION", "FACE_ID", *[n for n in _ADDRESS if n != "ADDRESS_COUNTRY_CODE"], *_UTM,
+                  "LAST_ACTIVITY_BY"], before="PHONE")
+CONTACT["LAST_ACTIVITY_BY"] = ("user", "LAST_ACTIVITY_BY", "r")
+_extend(COMPANY, ["ORIGIN_VERSION", *_ADDRESS, "ADDRESS_LEGAL", "REG_ADDRESS", "REG_ADDRESS_2", "REG_ADDRESS_CITY",
+                  "REG_ADDRESS_POSTAL_CODE", "REG_ADDRESS_REGION", "REG_ADDRESS_PROVINCE", "REG_ADDRESS_COUNTRY",
+                  "REG_ADDRESS_COUNTRY_CODE", "REG_ADDRESS_LOC_ADDR_ID", *_UTM, "LAST_ACTIVITY_BY",
+                  "LAST_COMMUNICATION_TIME"], before="PHONE")
+COMPANY["LAST_ACTIVITY_BY"] = ("user", "LAST_ACTIVITY_BY", "r")
+COMPANY["LAST_COMMUNICATION_TIME"] = ("datetime", "LAST_COMMUNICATION_TIME", "r")
+_extend(REQUISITE, [
+    "RQ_COMPANY_ID", "RQ_CEO_NAME", "RQ_CEO_WORK_POS", "RQ_CONTACT", "RQ_FAX", "RQ_IDENT_TYPE", "RQ_IDENT_DOC",
+    "RQ_IDENT_DOC_SER", "RQ_IDENT_DOC_NUM", "RQ_IDENT_DOC_PERS_NUM", "RQ_IDENT_DOC_DATE", "RQ_IDENT_DOC_ISSUED_BY",
+    "RQ_IDENT_DOC_DEP_CODE", "RQ_USRLE", "RQ_IFNS", "RQ_OKTMO", "RQ_OKVED", "RQ_EDRPOU", "RQ_DRFO", "RQ_KBE",
+    "RQ_IIN", "RQ_BIN", "RQ_ST_CERT_SER", "RQ_ST_CERT_NUM", "RQ_ST_CERT_DATE", "RQ_VAT_ID", "RQ_VAT_CERT_SER",
+    "RQ_VAT_CERT_NUM", "RQ_VAT_CERT_DATE", "RQ_RESIDENCE_COUNTRY", "RQ_BASE_DOC", "RQ_REGON", "RQ_KRS", "RQ_PESEL",
+    "RQ_LEGAL_FORM", "RQ_SIRET", "RQ_SIREN", "RQ_CAPITAL", "RQ_RCS", "RQ_CNPJ", "RQ_STATE_REG", "RQ_MNPL_REG",
+    "RQ_CPF"])
+
 PRODUCT: dict[str, Spec] = {
     "ID": ("integer", "ID", "r"), "CATALOG_ID": ("integer", "Каталог", ""), "NAME": ("string", "Название", "q"),
     "ACTIVE": ("char", "Активен", ""), "CURRENCY_ID": ("crm_currency", "Валюта", ""),
@@ -155,9 +187,19 @@ def types_of(spec: dict[str, Spec]) -> dict[str, str]:
     return {name: definition[0] for name, definition in spec.items()}
 
 
-def describe(spec: dict[str, Spec], status_types: dict[str, str] | None = None) -> dict[str, Any]:
+DEAL_EXTRAS: dict[str, dict[str, Any]] = {
+    "COMPANY_ID": {"settings": {"parentEntityTypeId": 4}},
+    "CONTACT_ID": {"isDeprecated": True},
+    "QUOTE_ID": {"settings": {"parentEntityTypeId": 7}},
+    "LEAD_ID": {"settings": {"parentEntityTypeId": 1}},
+}
+
+
+def describe(spec: dict[str, Spec], status_types: dict[str, str] | None = None,
+             extras: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The `crm.*.fields` answer for standard fields."""
     status_types = status_types or {}
+    extras = extras or {}
     result: dict[str, Any] = {}
     for name, (field_type, title, flags) in spec.items():
         entry: dict[str, Any] = {
@@ -171,5 +213,6 @@ def describe(spec: dict[str, Spec], status_types: dict[str, str] | None = None) 
         if name in status_types:
             entry["statusType"] = status_types[name]
         entry["title"] = title
+        entry.update(extras.get(name, {}))
         result[name] = entry
     return result

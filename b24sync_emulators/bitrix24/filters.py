@@ -194,14 +194,9 @@ def apply_select(record: Mapping[str, Any], select: Iterable[str] | None, standa
                 wanted.append(name)
         if "ID" not in wanted and "ID" in standard:
             wanted.insert(0, "ID")
-    seen: set[str] = set()
+    # An explicit select is answered in its own order; "*" and no select in the entity's field order.
     result: dict[str, Any] = {}
-    for name in standard + user_fields:
-        if name in wanted and name not in seen and name in record:
-            seen.add(name)
-            result[name] = record[name]
     for name in wanted:
-        if name not in seen and name in record:
-            seen.add(name)
+        if name not in result and name in record:
             result[name] = record[name]
     return result

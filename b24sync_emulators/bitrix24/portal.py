@@ -272,14 +272,13 @@ class Portal:
             company_id = self.next_id("company", 1)
             company_ids[company.key] = company_id
             created = self.stamp(now - timedelta(days=90))
-            self.companies[company_id] = {
+            self.companies[company_id] = {name: None for name in fields.COMPANY} | {
                 "ID": str(company_id), "COMPANY_TYPE": "CUSTOMER", "TITLE": company.title, "LOGO": None,
                 "LEAD_ID": None, "HAS_PHONE": "Y", "HAS_EMAIL": "N", "HAS_IMOL": "N", "ASSIGNED_BY_ID": "1",
                 "CREATED_BY_ID": "1", "MODIFY_BY_ID": "1", "BANKING_DETAILS": None, "INDUSTRY": "IT",
                 "REVENUE": "0", "CURRENCY_ID": "RUB", "EMPLOYEES": "EMPLOYEES_1", "COMMENTS": "",
                 "DATE_CREATE": created, "DATE_MODIFY": created, "OPENED": "Y", "IS_MY_COMPANY": "N",
-                "ORIGINATOR_ID": None, "ORIGIN_ID": None, "ADDRESS": None, "REG_ADDRESS": None,
-                "LAST_ACTIVITY_TIME": created,
+                "ORIGINATOR_ID": None, "ORIGIN_ID": None, "LAST_ACTIVITY_TIME": created, "LAST_ACTIVITY_BY": "1",
                 "PHONE": [{"ID": str(self.next_id("multifield", 8001)), "VALUE_TYPE": "WORK",
                            "VALUE": f"+7 495 {company_id:03d}-00-00", "TYPE_ID": "PHONE"}],
                 "EMAIL": [],
@@ -291,7 +290,7 @@ class Portal:
             contact_id = self.next_id("contact", 1)
             contact_ids[contact.key] = contact_id
             created = self.stamp(now - timedelta(days=80))
-            self.contacts[contact_id] = {
+            self.contacts[contact_id] = {name: None for name in fields.CONTACT} | {
                 "ID": str(contact_id), "POST": None, "COMMENTS": "", "HONORIFIC": None, "NAME": contact.name,
                 "SECOND_NAME": contact.second_name, "LAST_NAME": contact.last_name, "PHOTO": None,
                 "LEAD_ID": None, "TYPE_ID": "CLIENT", "SOURCE_ID": "WEB", "SOURCE_DESCRIPTION": None,
@@ -299,7 +298,7 @@ class Portal:
                 "BIRTHDATE": "", "EXPORT": "Y", "HAS_PHONE": "Y", "HAS_EMAIL": "Y", "HAS_IMOL": "N",
                 "DATE_CREATE": created, "DATE_MODIFY": created, "ASSIGNED_BY_ID": "1", "CREATED_BY_ID": "1",
                 "MODIFY_BY_ID": "1", "OPENED": "Y", "ORIGINATOR_ID": None, "ORIGIN_ID": None,
-                "LAST_ACTIVITY_TIME": created,
+                "LAST_ACTIVITY_TIME": created, "LAST_ACTIVITY_BY": "1",
                 "PHONE": [{"ID": str(self.next_id("multifield", 8001)), "VALUE_TYPE": "WORK", "VALUE": contact.phone,
                            "TYPE_ID": "PHONE"}],
                 "EMAIL": [{"ID": str(self.next_id("multifield", 8001)), "VALUE_TYPE": "WORK", "VALUE": contact.email,

@@ -1,0 +1,279 @@
+"""What the sync engine asks of Bitrix24, one small method each, batched where it reads many.
+
+This is the backend adapter: it knows the portal's methods and shapes and
+nothing of business rules. Reads of many objects go 50 to a batch; each
+contact, company and product is fetched once however many deals share it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from b24sync.bitrix24 import errors
+from b24sync.bitrix24.client import BatchResult, Bitrix24Client, Listing
+from b24sync.bitrix24.records import (
+    CatalogProduct,
+    Company,
+    Contact,
+    DiskFile,
+    ProductRow,
+    Requisite,
+)
+from b24sync.bitrix24.wire import chunked, format_datetime, to_int
+
+ENTITY_CONTACT = 3
+ENTITY_COMPANY = 4
+DEAL_STANDARD_SELECT = ["*", "UF_*"]
+
+
+class CompanyConflictError(errors.Bitrix24Error):
+    """Several companies carry the same INN (and KPP); b24sync will not guess which one is meant."""
+
+
+@dataclass(frozen=True)
+class UserFieldSpec:
+    """A deal user field b24sync needs: its full name, type, label and (for lists) options."""
+
+    name: str  # UF_CRM_...
+    user_type: str
+    label: str
+    options: tuple[str, ...] = ()
+
+    def as_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "FIELD_NAME": self.name.removeprefix("UF_CRM_"),
+            "USER_TYPE_ID": self.user_type,
+            "LABEL": self.label,
+            "EDIT_FORM_LABEL": {"ru": self.label, "en": self.label},
+            "LIST_COLUMN_LABEL": {"ru": self.label, "en": self.label},
+            "MULTIPLE": "N",
+            "MANDATORY": "N",
+            "SHOW_FILTER": "Y",
+            "SHOW_IN_LIST": "Y",
+            "EDIT_IN_LIST": "N",
+            "XML_ID": self.name,
+        }
+        if self.options:
+            fields["LIST"] = [{"VALUE": option, "SORT": (index + 1) * 10, "XML_ID": option}
+                              for index, option in enumerate(self.options)]
+        return fields
+
+
+class Bitrix24Adapter:
+    """The portal as the sync engine sees it."""
+
+    def __init__(self, client: Bitrix24Client) -> None:
+        self.client = client
+
+    # -- deals -----------------------------------------------------------------------------------
+
+    def deals_changed_since(self, since: datetime, categories: Iterable[int] | None = None,
+                            stages: Iterable[str] | None = None, select: list[str] | None = None) -> Listing:
+        """Deals whose DATE_MODIFY is at or after `since` (aware), in ID order; `.server_time` after iterating."""
+        conditions: dict[str, Any] = {">=DATE_MODIFY": format_datetime(since)}
+        if categories is not None:
+            conditions["@CATEGORY_ID"] = [int(category) for category in categories]
+        if stages is not None:
+            conditions["@STAGE_ID"] = list(stages)
+        return self.client.iter_list("crm.deal.list", {"filter": conditions,
+                                                       "select": select or DEAL_STANDARD_SELECT})
+
+    def deals_by_id(self, deal_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Deals by ID through crm.deal.list (50 per page); missing IDs are simply absent."""
+        found: dict[int, dict[str, Any]] = {}
+        for chunk in chunked(sorted(set(deal_ids)), 50):
+            for row in self.client.iter_list("crm.deal.list", {"filter": {"@ID": chunk},
+                                                                "select": DEAL_STANDARD_SELECT}):
+                found[int(row["ID"])] = row
+        return found
+
+    def product_rows(self, deal_ids: Iterable[int]) -> dict[int, list[ProductRow]]:
+        """Product rows of many deals, 50 deals per request."""
+        outcome = self._batch_by_id("crm.deal.productrows.get", deal_ids)
+        return {deal_id: [ProductRow.from_wire(row) for row in rows or []] for deal_id, rows in outcome.items()}
+
+    def deal_contact_ids(self, deal_ids: Iterable[int]) -> dict[int, list[int]]:
+        """Contact IDs bound to each deal, primary first."""
+        outcome = self._batch_by_id("crm.deal.contact.items.get", deal_ids)
+        result = {}
+        for deal_id, items in outcome.items():
+            ordered = sorted(items or [], key=lambda item: (item.get("IS_PRIMARY") != "Y", int(item.get("SORT") or 0)))
+            result[deal_id] = [int(item["CONTACT_ID"]) for item in ordered]
+        return result
+
+    def contacts(self, contact_ids: Iterable[int]) -> dict[int, Contact]:
+        return {key: Contact.from_wire(value) for key, value in self._batch_by_id("crm.contact.get",
+                                                                                  contact_ids).items()}
+
+    def companies(self, company_ids: Iterable[int]) -> dict[int, Company]:
+        return {key: Company.from_wire(value) for key, value in self._batch_by_id("crm.company.get",
+                                                                                  company_ids).items()}
+
+    def _batch_by_id(self, method: str, ids: Iterable[int]) -> dict[int, Any]:
+        """Call `method` for each distinct id in batches; ids the portal does not know are left out."""
+        unique = sorted({int(item) for item in ids if item})
+        if not unique:
+            return {}
+        outcome: BatchResult = self.client.batch({f"i{item}": (method, {"id": item}) for item in unique})
+        result: dict[int, Any] = {}
+        for item in unique:
+            key = f"i{item}"
+            error = outcome.errors.get(key)
+            if isinstance(error, errors.NotFoundError):
+                continue
+            if error is not None:
+                raise error
+            result[item] = outcome.results.get(key)
+        return result
+
+    def requisites(self, entity_type_id: int, entity_ids: Iterable[int]) -> dict[int, list[Requisite]]:
+        """Requisites (INN, KPP, names) of many contacts or companies, by owner."""
+        result: dict[int, list[Requisite]] = {}
+        for chunk in chunked(sorted({int(item) for item in entity_ids if item}), 50):
+            listing = self.client.iter_list("crm.requisite.list", {
+                "filter": {"ENTITY_TYPE_ID": entity_type_id, "@ENTITY_ID": chunk},
+                "select": ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "NAME", "RQ_INN", "RQ_KPP", "RQ_COMPANY_NAME",
+                           "RQ_COMPANY_FULL_NAME", "DATE_MODIFY"],
+            })
+            for row in listing:
+                requisite = Requisite.from_wire(row)
+                result.setdefault(requisite.entity_id, []).append(requisite)
+        return result
+
+    def company_by_inn(self, inn: str, kpp: str | None = None) -> int | None:
+        """The company whose requisite has this INN (and KPP); None if none; an error if several."""
+        rows = [Requisite.from_wire(row) for row in self.client.iter_list("crm.requisite.list", {
+            "filter": {"RQ_INN": inn, "ENTITY_TYPE_ID": ENTITY_COMPANY},
+            "select": ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "RQ_INN", "RQ_KPP"],
+        })]
+        if kpp:
+            rows = [row for row in rows if (row.kpp or "") == kpp]
+        owners = sorted({row.entity_id for row in rows})
+        if len(owners) > 1:
+            raise CompanyConflictError(
+                f"Bitrix24 companies {', '.join(map(str, owners))} all have INN {inn}"
+                f"{f' and KPP {kpp}' if kpp else ''}; merge them or correct their requisites")
+        return owners[0] if owners else None
+
+    # -- writes to deals -------------------------------------------------------------------------
+
+    def update_deal(self, deal_id: int, fields: Mapping[str, Any]) -> None:
+        """Write fields to one deal without posting to the activity stream."""
+        self.client.call("crm.deal.update", {"id": deal_id, "fields": dict(fields),
+                                             "params": {"REGISTER_SONET_EVENT": "N"}})
+
+    def update_deals(self, updates: Mapping[int, Mapping[str, Any]]) -> dict[int, errors.Bitrix24Error]:
+        """Write fields to many deals, 50 per request; returns the errors by deal (empty when all went in)."""
+        if not updates:
+            return {}
+        outcome = self.client.batch({
+            f"u{deal_id}": ("crm.deal.update", {"id": deal_id, "fields": dict(fields),
+                                                "params": {"REGISTER_SONET_EVENT": "N"}})
+            for deal_id, fields in updates.items()
+        })
+        return {int(key[1:]): error for key, error in outcome.errors.items()}
+
+    def add_timeline_comment(self, deal_id: int, text: str, files: Iterable[tuple[str, bytes]] = ()) -> int:
+        """A comment in the deal's timeline, optionally with files; returns the comment ID."""
+        fields: dict[str, Any] = {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": text}
+        attached = [[name, base64.b64encode(content).decode("ascii")] for name, content in files]
+        if attached:
+            fields["FILES"] = attached
+        return int(self.client.call("crm.timeline.comment.add", {"fields": fields}).result)
+
+    # -- user fields -----------------------------------------------------------------------------
+
+    def deal_userfields(self) -> dict[str, dict[str, Any]]:
+        """Existing deal user fields by FIELD_NAME."""
+        rows = self.client.call("crm.deal.userfield.list", {"order": {"SORT": "ASC"}}).result or []
+        return {row["FIELD_NAME"]: row for row in rows}
+
+    def ensure_deal_userfield(self, spec: UserFieldSpec, existing: Mapping[str, Any] | None = None) -> bool:
+        """Create the field unless it exists; True when it was created. Safe to run any number of times."""
+        existing = self.deal_userfields() if existing is None else existing
+        if spec.name in existing:
+            return False
+        try:
+            self.client.call("crm.deal.userfield.add", {"fields": spec.as_fields()})
+        except errors.OutcomeUnknownError:
+            if spec.name in self.deal_userfields():
+                return True
+            raise
+        return True
+
+    # -- Disk ------------------------------------------------------------------------------------
+
+    def storages(self) -> list[dict[str, Any]]:
+        return list(self.client.iter_list("disk.storage.getlist", {}))
+
+    def find_or_create_folder(self, storage_id: int, name: str) -> int:
+        """The folder `name` at the root of a storage, created if missing."""
+        for child in self.client.call("disk.storage.getchildren", {"id": storage_id}).result or []:
+            if child.get("TYPE") == "folder" and child.get("NAME", "").lower() == name.lower():
+                return int(child["ID"])
+        try:
+            created = self.client.call("disk.storage.addfolder", {"id": storage_id, "data": {"NAME": name}}).result
+        except errors.OutcomeUnknownError:
+            return self.find_or_create_folder(storage_id, name)
+        return int(created["ID"])
+
+    def upload_file(self, folder_id: int, name: str, content: bytes) -> DiskFile:
+        """Upload bytes into a folder (a clashing name gets a " (1)" suffix); returns the Disk file."""
+        result = self.client.call("disk.folder.uploadfile", {
+            "id": folder_id,
+            "data": {"NAME": name},
+            "fileContent": [name, base64.b64encode(content).decode("ascii")],
+            "generateUniqueName": True,
+        }).result
+        return DiskFile.from_wire(result)
+
+    def external_link(self, file_id: int) -> str:
+        """A public link to a Disk file (the same link each time for the same file)."""
+        return str(self.client.call("disk.file.getExternalLink", {"id": file_id}).result)
+
+    # -- catalog ---------------------------------------------------------------------------------
+
+    def products(self, product_ids: Iterable[int], article_property: str | None = None) -> dict[int, CatalogProduct]:
+        """Catalog products by ID, with XML_ID and the article property."""
+        found: dict[int, CatalogProduct] = {}
+        select = ["ID", "NAME", "XML_ID", "PRICE"] + ([article_property] if article_property else [])
+        for chunk in chunked(sorted({int(item) for item in product_ids if item}), 50):
+            for row in self.client.iter_list("crm.product.list", {"filter": {"@ID": chunk}, "select": select}):
+                product = CatalogProduct.from_wire(row, article_property)
+                found[product.id] = product
+        return found
+
+    def products_by_xml_id(self, xml_ids: Iterable[str],
+                           article_property: str | None = None) -> dict[str, CatalogProduct]:
+        """Catalog products by XML_ID (the 1C Ref_Key when the catalog came from 1C)."""
+        found: dict[str, CatalogProduct] = {}
+        select = ["ID", "NAME", "XML_ID", "PRICE"] + ([article_property] if article_property else [])
+        for chunk in chunked(sorted(set(xml_ids)), 50):
+            for row in self.client.iter_list("crm.product.list", {"filter": {"@XML_ID": chunk}, "select": select}):
+                product = CatalogProduct.from_wire(row, article_property)
+                if product.xml_id:
+                    found[product.xml_id] = product
+        return found
+
+    def add_product(self, fields: Mapping[str, Any]) -> int:
+        return int(to_int(self.client.call("crm.product.add", {"fields": dict(fields)}).result) or 0)
+
+    def update_product(self, product_id: int, fields: Mapping[str, Any]) -> None:
+        self.client.call("crm.product.update", {"id": product_id, "fields": dict(fields)})
+
+    # -- portal configuration --------------------------------------------------------------------
+
+    def scopes(self) -> set[str]:
+        """The webhook's permission scopes."""
+        return set(self.client.call("scope", {}).result or [])
+
+    def deal_stages(self, category_id: int) -> dict[str, dict[str, Any]]:
+        """Stages of one pipeline by STATUS_ID."""
+        entity = "DEAL_STAGE" if category_id == 0 else f"DEAL_STAGE_{category_id}"
+        rows = self.client.call("crm.status.list", {"filter": {"ENTITY_ID": entity},
+                                                    "order": {"SORT": "ASC"}}).result or []
+        return {row["STATUS_ID"]: row for row in rows}

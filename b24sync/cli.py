@@ -1,0 +1,97 @@
+"""The command line: `b24sync <command>`.
+
+Exit codes: 0 fine, 1 some items failed, 2 config or usage error, 3 cannot reach
+a system, 4 lock held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from b24sync import __version__
+
+EXIT_OK = 0
+EXIT_ITEMS_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+EXIT_LOCKED = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="b24sync",
+        description="Keeps Bitrix24 CRM deals and 1C:Enterprise documents in step.",
+        epilog="Exit codes: 0 fine, 1 some items failed, 2 config or usage error, 3 cannot reach a system, "
+               "4 another b24sync holds the lock.",
+    )
+    parser.add_argument("--version", action="version", version=f"b24sync {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    emulate = commands.add_parser("emulate", help="serve an emulated Bitrix24 portal for tests and trials")
+    emulate.add_argument("--config", help=argparse.SUPPRESS)
+    systems = emulate.add_subparsers(dest="system", metavar="SYSTEM", required=True)
+    portal = systems.add_parser("bitrix24", help="an emulated Bitrix24 portal; prints its webhook URL first")
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    portal.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    portal.add_argument("--generate", type=int, default=0, metavar="N", help="generate N deals with their data")
+    portal.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    portal.add_argument("--rate", type=float, default=2.0, help="leaky bucket drain per second (default 2)")
+    portal.add_argument("--burst", type=int, default=50, help="leaky bucket size (default 50)")
+    portal.add_argument("--no-limits", action="store_true", help="switch the request and time limits off")
+    portal.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
+    portal.add_argument("--tz", default="+03:00", help="the portal's UTC offset (default +03:00)")
+    portal.add_argument("--webhook-code", default=None, help="webhook code (default: random)")
+
+    demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
+    demo.add_argument("--config", help=argparse.SUPPRESS)
+    demo.add_argument("--deals", type=int, default=300, help="deals to generate (default 300)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    if args.command == "emulate":
+        return _emulate(args)
+    if args.command == "demo":
+        from b24sync.demo import run_demo
+
+        return run_demo(deals=args.deals)
+    parser.error(f"unknown command {args.command}")
+    return EXIT_CONFIG
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from b24sync_emulators.bitrix24.server import start_portal
+
+    running = start_portal(host=args.host, port=args.port, generate_deals=args.generate, seed=args.seed,
+                           rate=args.rate, burst=args.burst, limits=not args.no_limits,
+                           latency_ms=args.latency_ms, tz=args.tz, webhook_code=args.webhook_code)
+    print(running.webhook_url, flush=True)
+    print(f"# Bitrix24 portal emulator: {len(running.portal.deals)} deals; admin at {running.root}/_emulator/stats; "
+          f"stop with Ctrl+C", file=sys.stderr, flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        running.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

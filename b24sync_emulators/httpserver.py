@@ -41,6 +41,8 @@ class App(Protocol):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # answer at once; keep-alive clients would otherwise wait for delayed ACKs
+    wbufsize = 1 << 16  # headers and body leave in one write, flushed after each request
     server: EmulatorServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature

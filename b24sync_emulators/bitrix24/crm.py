@@ -32,9 +32,8 @@ def _list(portal: Portal, records: list[dict[str, Any]], params: dict[str, Any],
     conditions = mapping_arg(params, "filter")
     order = mapping_arg(params, "order")
     select = list_arg(params, "select")
-    rows = [record for record in records if matches(record, conditions, types, portal.tz)]
-    rows = sort_rows(rows, order or {"ID": "ASC"}, types, portal.tz)
-    page = paginate(rows, params)
+    ordered = sort_rows(records, order or {"ID": "ASC"}, types, portal.tz)
+    page = paginate((record for record in ordered if matches(record, conditions, types, portal.tz)), params)
     page.result = [apply_select(record, select, standard, user_fields or [], multi) for record in page.result]
     return page
 
@@ -65,8 +64,9 @@ def deal_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
 @method("crm.deal.list")
 def deal_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     types = {**fields.types_of(fields.DEAL), **portal.uf_types()}
-    records = [_render_deal(deal) for deal in portal.deals.values()]
-    return _list(portal, records, params, types, DEAL_STANDARD, list(portal.userfields))
+    page = _list(portal, list(portal.deals.values()), params, types, DEAL_STANDARD, list(portal.userfields))
+    page.result = [_render_deal(deal) for deal in page.result]
+    return page
 
 
 @method("crm.deal.get")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from b24sync_emulators.bitrix24.portal import ApiError, MethodResult, Portal, legacy
@@ -79,16 +80,21 @@ def positive_id(params: Mapping[str, Any], name: str = "id", error: str = "ID is
 PAGE = 50
 
 
-def paginate(rows: list[Any], params: Mapping[str, Any]) -> MethodResult:
-    """A fixed page of 50 from `start`; `start=-1` skips the count (total 0, no next)."""
+def paginate(rows: Iterable[Any], params: Mapping[str, Any]) -> MethodResult:
+    """A fixed page of 50 from `start`; `start=-1` skips the count (total 0, no next).
+
+    With `start=-1` only the first 50 matching rows are taken from the (lazy)
+    iterable, which is why the portal answers such pages fast on any table size.
+    """
     raw = arg(params, "start", 0)
     try:
         start = int(str(raw))
     except (TypeError, ValueError):
         start = 0
     if start == -1:
-        return MethodResult(rows[:PAGE], total=0)
+        return MethodResult(list(islice(rows, PAGE)), total=0)
     start = max(start, 0)
+    rows = list(rows)
     page = rows[start:start + PAGE]
     following = start + PAGE
     return MethodResult(page, total=len(rows), next=following if following < len(rows) else None)

@@ -139,10 +139,12 @@ class PortalApp:
 
     def _run(self, method_name: str, params: dict[str, Any], *, in_batch: bool) -> MethodResult:
         """Run one method with its checks; raise ApiError for an error answer."""
+        if in_batch and method_name == "batch":
+            raise ApiError(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
         spec = METHODS.get(method_name)
         if spec is None:
             raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
-        if in_batch and (method_name == "batch" or not spec.batchable):
+        if in_batch and not spec.batchable:
             raise ApiError(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
         if spec.scope and spec.scope not in self.portal.scopes:
             raise ApiError(403, "insufficient_scope",

@@ -95,6 +95,8 @@ def matches(record: Mapping[str, Any], conditions: Mapping[str, Any], types: Map
         field_type = types.get(name, "string")
         if name not in types:
             continue  # believed: legacy lists ignore unknown filter fields
+        if wanted in ("", None) and operator in (">", ">=", "<", "<=", "%", "=%", "%=", "!%", "!=%", "!%="):
+            continue  # believed: an empty bound is dropped, so an unresolved batch reference restarts a listing
         actual = record.get(name)
         if not _check(operator, actual, wanted, field_type, tz):
             return False

@@ -1,0 +1,116 @@
+"""The config is validated whole before anything runs, and every problem names its key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from b24sync.config import ConfigError, load_config, load_config_text, resolve_path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = "bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "config.yaml", env=env or {})
+    return str(caught.value).splitlines()
+
+
+def test_the_example_config_loads(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config.example.yaml", env={})
+    assert config.bitrix24.webhook_url == "https://example.bitrix24.ru/rest/1/8g9l071eismy9q2l/"
+    assert config.bitrix24.rate_per_second == 2 and config.bitrix24.burst == 50
+    assert config.logging.level == "INFO"
+
+
+def test_defaults_fill_in() -> None:
+    config = load_config_text(GOOD, env={})
+    assert config.bitrix24.read_timeout == 75 and config.bitrix24.max_retries == 5
+    assert "abcdef123456" not in repr(config)
+
+
+def test_every_problem_is_reported_at_once_with_its_path() -> None:
+    found = problems(
+        "bitrix24:\n"
+        "  webhook_url: http://acme.bitrix24.ru/rest/7/abc/\n"
+        "  burts: 50\n"
+        "  read_timeout: 30\n"
+        "  rate_per_second: fast\n"
+        "logging:\n"
+        "  level: LOUD\n"
+        "extra: 1\n"
+    )
+    assert ("config.yaml: at 'bitrix24.webhook_url': must be an https URL (http only for a loopback host) "
+            "ending in /rest/<user>/<code>/") in found
+    assert "config.yaml: at 'bitrix24.burts': unknown key; did you mean 'burst'?" in found
+    assert any(line.startswith("config.yaml: at 'bitrix24.read_timeout': must be more than 60") for line in found)
+    assert "config.yaml: at 'bitrix24.rate_per_second': must be a number, found 'fast'" in found
+    assert any(line.startswith("config.yaml: at 'logging.level': must be one of") for line in found)
+    assert any(line.startswith("config.yaml: at 'extra': unknown key") for line in found)
+    assert len(found) == 6
+
+
+def test_http_is_allowed_only_for_loopback() -> None:
+    config = load_config_text("bitrix24:\n  webhook_url: http://127.0.0.1:8080/rest/1/abcdef/\n", env={})
+    assert config.bitrix24.webhook_url.startswith("http://127.0.0.1:8080/")
+    assert problems("bitrix24:\n  webhook_url: http://10.0.0.5/rest/1/abcdef/\n")
+
+
+def test_a_missing_trailing_slash_is_forgiven() -> None:
+    config = load_config_text("bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef\n", env={})
+    assert config.bitrix24.webhook_url == "https://a.bitrix24.ru/rest/1/abcdef/"
+
+
+def test_the_secret_is_never_echoed_in_a_type_error() -> None:
+    found = problems("bitrix24:\n  webhook_url: [https://a.bitrix24.ru/rest/1/topsecret99/]\n")
+    assert "topsecret99" not in "\n".join(found)
+
+
+def test_webhook_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    env_config = load_config_text("bitrix24: {}\n", env={"B24SYNC_WEBHOOK_URL": "https://b.bitrix24.ru/rest/3/zz11/"})
+    assert env_config.bitrix24.webhook_url == "https://b.bitrix24.ru/rest/3/zz11/"
+    secret = tmp_path / "webhook.url"
+    secret.write_text("https://c.bitrix24.ru/rest/5/yy22/\n")
+    secret.chmod(0o644)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("bitrix24:\n  webhook_url_file: webhook.url\n")
+    config = load_config(config_file, env={})
+    assert config.bitrix24.webhook_url == "https://c.bitrix24.ru/rest/5/yy22/"
+    assert any("readable by group or others" in warning and "chmod 600" in warning for warning in config.warnings)
+    secret.chmod(0o600)
+    assert not load_config(config_file, env={}).warnings
+
+
+def test_both_inline_and_file_is_an_error(tmp_path: Path) -> None:
+    found = problems(GOOD + "  webhook_url_file: /nonexistent\n")
+    assert any("give only one of" in line for line in found)
+
+
+def test_missing_webhook_and_missing_file(tmp_path: Path) -> None:
+    assert any("'bitrix24.webhook_url': required" in line for line in problems("bitrix24: {}\n"))
+    assert any("at 'bitrix24': this section is required" in line for line in problems("logging: {}\n"))
+    found = problems("bitrix24:\n  webhook_url_file: /nonexistent/webhook.url\n")
+    assert any("cannot read /nonexistent/webhook.url" in line for line in found)
+
+
+def test_broken_yaml_and_empty_file(tmp_path: Path) -> None:
+    assert problems("bitrix24:\n  webhook_url: [unclosed\n")[0].startswith("config.yaml: line ")
+    assert "the file is empty" in problems("")[0]
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.yaml", env={})
+
+
+def test_where_the_config_comes_from() -> None:
+    assert resolve_path("x.yaml", {"B24SYNC_CONFIG": "y.yaml"}) == Path("x.yaml")
+    assert resolve_path(None, {"B24SYNC_CONFIG": "y.yaml"}) == Path("y.yaml")
+    assert resolve_path(None, {}) == Path("/etc/b24sync/config.yaml")
+
+
+def test_a_world_readable_config_with_the_secret_warns(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    os.chmod(path, 0o644)
+    assert any("readable by others" in warning for warning in load_config(path, env={}).warnings)

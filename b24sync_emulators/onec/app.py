@@ -1,0 +1,375 @@
+"""The 1C base on the wire: the standard OData interface, Basic auth, errors, faults and quirks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape
+
+from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync_emulators.control import Fault, Faults, Stats
+from b24sync_emulators.httpserver import Reply, Request
+from b24sync_emulators.onec import metadata
+from b24sync_emulators.onec.base import Base
+from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
+from b24sync_emulators.onec.schema import Entity
+
+ROOT_SUFFIX = "/odata/standard.odata"
+_KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:guid)?'(?P<ref>[0-9a-fA-F-]{36})'\))?(?:/(?P<tail>.*))?$")
+IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
+           "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
+AUTH_HTML = "<html><head><title>Вход в 1С:Предприятие</title></head><body>Требуется авторизация</body></html>"
+
+
+def odata_error(status: int, code: str, message: str, as_json: bool = True) -> Reply:
+    if as_json:
+        body = json.dumps({"odata.error": {"code": code, "message": {"lang": "ru", "value": message}}},
+                          ensure_ascii=False).encode("utf-8")
+        return Reply(status, body, "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
+    body = ('<?xml version="1.0" encoding="utf-8"?>\r\n<m:error xmlns:m="http://schemas.microsoft.com/ado/2007/08/'
+            f'dataservices/metadata">\r\n<m:code>{escape(code)}</m:code>\r\n<m:message>{escape(message)}'
+            '</m:message>\r\n</m:error>').encode()
+    return Reply(status, body, "application/xml;charset=utf-8", {"DataServiceVersion": "3.0"})
+
+
+class OneCApp:
+    """Answers HTTP requests for one Base published at /{publication}/odata/standard.odata/."""
+
+    def __init__(self, base: Base, *, publication: str = "trade", user: str = "odata.user", password: str = "",
+                 clock: Clock | None = None, latency_ms: int = 0) -> None:
+        self.base = base
+        self.publication = publication.strip("/")
+        self.user = user
+        self.password = password
+        self.clock = clock or base.clock or SYSTEM_CLOCK
+        self.latency = latency_ms / 1000.0
+        self.stats = Stats()
+        self.faults = Faults()
+        self.settings: dict[str, Any] = {"cold_start_ms": 0, "idle_seconds": 20.0, "pool_exhausted": False,
+                                         "charset": "utf-8", "auth_html": False, "first_hit_500": False}
+        self.last_request: float | None = None
+        self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
+
+    @property
+    def root_path(self) -> str:
+        return f"/{self.publication}{ROOT_SUFFIX}/"
+
+    # -- entry --------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        if request.path.startswith("/_emulator/"):
+            return self._admin(request)
+        raw_target = request.path + (f"?{request.query}" if request.query else "")
+        if len(raw_target) > 2048:
+            return Reply(404, IIS_404.encode("utf-8"), "text/html; charset=utf-8")  # IIS maxQueryString
+        path = unquote(request.path)
+        as_json = "$format=json" in unquote(request.query) or "application/json" in request.headers.get("accept", "")
+        self.stats.count("http_requests", self._label(path))
+        if not self._authorised(request):
+            if self.settings["auth_html"]:
+                return Reply(200, AUTH_HTML.encode("utf-8"), "text/html; charset=utf-8")
+            reply = odata_error(401, "20", "Нарушение прав доступа: пользователь не прошел аутентификацию", as_json)
+            reply.headers["WWW-Authenticate"] = 'Basic realm="1C:Enterprise"'
+            self.stats.count("statuses", "401")
+            return reply
+        delay = self._session_delay()
+        if self.settings["pool_exhausted"]:
+            self.stats.count("statuses", "406")
+            return Reply(406, "Превышено максимальное количество сеансов в пуле".encode(), "text/plain; charset=utf-8")
+        if self.settings["first_hit_500"]:
+            self.settings["first_hit_500"] = False
+            return odata_error(500, "-1", "Ошибка при начале сеанса: информационная база недоступна", as_json)
+        fault = self.faults.pick(self._label(path))
+        if fault is not None:
+            reply = self._fault(fault, as_json)
+            if reply is not None:
+                return reply
+        try:
+            with self.base.lock:
+                reply = self._route(request, path, as_json)
+        except QueryError as error:
+            reply = odata_error(error.status, error.code, error.message, as_json)
+        reply.delay += delay + self.latency + (fault.latency_ms / 1000.0 if fault else 0)
+        if self.settings["charset"] != "utf-8" and reply.content_type.startswith("application/json"):
+            reply.content_type = f"application/json;charset={self.settings['charset']}"  # the body stays UTF-8
+        self.stats.count("statuses", str(reply.status))
+        return reply
+
+    def _label(self, path: str) -> str:
+        tail = path.removeprefix(self.root_path)
+        match = _KEY.match(tail)
+        return match.group("set") if match and tail else "(root)"
+
+    def _authorised(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, _, password = decoded.partition(":")
+        return user == self.user and password == self.password
+
+    def _session_delay(self) -> float:
+        """The first request after the session pool went idle pays for starting a session."""
+        now = time.monotonic()
+        idle = self.last_request is None or now - self.last_request > self.settings["idle_seconds"]
+        self.last_request = now
+        return self.settings["cold_start_ms"] / 1000.0 if idle else 0.0
+
+    def _fault(self, fault: Fault, as_json: bool) -> Reply | None:
+        if fault.drop:
+            return Reply(drop=True)
+        if fault.html:
+            return Reply(fault.status, f"<html><body><h1>{fault.status}</h1>Service unavailable</body></html>"
+                         .encode(), "text/html")
+        if fault.error is not None:
+            return odata_error(fault.status, fault.error, fault.description, as_json)
+        return None
+
+    # -- routing -------------------------------------------------------------------------------------
+
+    def _route(self, request: Request, path: str, as_json: bool) -> Reply:
+        hs_prefix = f"/{self.publication}/hs/"
+        if path.startswith(hs_prefix):
+            return self._http_service(request, path.removeprefix(hs_prefix))
+        if not path.startswith(self.root_path.rstrip("/")):
+            return Reply(404, IIS_404.encode("utf-8"), "text/html; charset=utf-8")
+        tail = path.removeprefix(self.root_path.rstrip("/")).lstrip("/")
+        options = self._options(request.query)
+        if tail == "":
+            return self._json({"odata.metadata": self._url("$metadata"), "value": [
+                {"name": name, "url": name} for name in self.base.entities]})
+        if tail == "$metadata":
+            return Reply(200, metadata.render(self.base.entities).encode("utf-8"), "application/xml;charset=utf-8",
+                         {"DataServiceVersion": "3.0"})
+        match = _KEY.match(tail)
+        if not match:
+            raise QueryError(400, "6", f"Неверный URL: {tail}")
+        set_name, ref, action = match.group("set"), match.group("ref"), match.group("tail")
+        table_view = self._table_view(set_name)
+        if table_view is not None:
+            if request.method != "GET":
+                raise QueryError(400, "13", "Создание строк табличной части напрямую не поддерживается")
+            return self._list_rows(*table_view, options)
+        entity = self.base.entities.get(set_name)
+        if entity is None:
+            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
+                                       f"составе стандартного интерфейса OData")
+        if ref is None:
+            if action == "$count":
+                records = self._select_records(entity, options)
+                return Reply(200, f"\ufeff{len(records)}".encode(), "text/plain;charset=utf-8")
+            if request.method == "GET":
+                return self._list(entity, options)
+            if request.method == "POST":
+                if entity.computed:
+                    raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
+                created = self.base.create(entity.name, self._body(request))
+                self.stats.count("writes", entity.name)
+                reply = self._json(self._render(entity, created, element=True), 201)
+                location = self._url(f"{entity.name}(guid'{created['Ref_Key']}')")
+                reply.headers["Location"] = location.encode("utf-8").decode("latin-1")  # raw UTF-8 on the wire
+                return reply
+            raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
+        record = self.base.get(entity.name, ref)
+        if action in ("Post", "Post()", "Unpost", "Unpost()"):
+            if request.method not in ("POST", "GET"):
+                raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
+            if request.method == "POST" and "content-length" not in request.headers:
+                return Reply(411, b"<html><body>411 Length Required</body></html>", "text/html")
+            handler = self.base.post if action.startswith("Post") else self.base.unpost
+            handler(entity.name, ref)
+            self.stats.count("writes", f"{entity.name}/{action.rstrip('()')}")
+            return Reply(200, b"", "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
+        if record is None:
+            raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
+        if action:
+            return self._navigate(entity, record, action)
+        if request.method == "GET":
+            return self._json(self._render(entity, record, element=True, select=options.get("$select")))
+        if request.method in ("PATCH", "PUT", "MERGE"):
+            updated = self.base.update(entity.name, ref, self._body(request))  # If-Match is ignored, as live
+            self.stats.count("writes", entity.name)
+            return self._json(self._render(entity, updated, element=True))
+        if request.method == "DELETE":
+            del self.base.records[entity.name][ref.lower()]
+            self.stats.count("writes", entity.name)
+            return Reply(204, b"", "application/json;charset=utf-8")
+        raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
+
+    def _body(self, request: Request) -> Any:
+        try:
+            return json.loads(request.body.decode("utf-8")) if request.body else {}
+        except (UnicodeDecodeError, ValueError):
+            raise QueryError(500, "-1", "Непредвиденный символ при чтении JSON") from None
+
+    def _options(self, query: str) -> dict[str, str]:
+        options: dict[str, str] = {}
+        for pair in query.split("&") if query else []:
+            key, _, value = pair.partition("=")
+            key = unquote(key)
+            if key == "$filter" and "+" in value:
+                # `+` is not decoded as a space: the query engine then sees a `+` where it expects an operator
+                raise QueryError(500, "-1", "Операция не разрешена в предложении \"ГДЕ\"")
+            options[key] = unquote(value)
+        return options
+
+    def _url(self, tail: str) -> str:
+        return f"http://127.0.0.1/{self.publication}{ROOT_SUFFIX}/{tail}"
+
+    def _json(self, payload: Any, status: int = 200) -> Reply:
+        return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                     "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def _scope(self, entity: Entity, record: dict[str, Any]) -> Scope:
+        return Scope(record, entity, self.base.entities, lambda name, ref: self.base.get(name, ref), {})
+
+    def _records(self, entity: Entity) -> list[dict[str, Any]]:
+        if entity.computed:
+            return self.base.register_rows(entity.name)
+        return list(self.base.records[entity.name].values())
+
+    def _select_records(self, entity: Entity, options: dict[str, str]) -> list[dict[str, Any]]:
+        records = self._records(entity)
+        if options.get("$filter"):
+            condition = compile_filter(options["$filter"], entity, self.base.entities)
+            records = [record for record in records if condition(self._scope(entity, record))]
+        if options.get("$orderby"):
+            for clause in reversed([part.strip() for part in options["$orderby"].split(",") if part.strip()]):
+                name, _, direction = clause.partition(" ")
+                segments = name.strip().split("/")
+                if entity.prop(segments[0]) is None and entity.prop(segments[0] + "_Key") is None:
+                    raise QueryError(400, "10", f"Свойство «{name}» не найдено")
+
+                def key(record: dict[str, Any], segments: list[str] = segments) -> tuple[int, Any]:
+                    value = resolve_path(self._scope(entity, record), segments)
+                    value = getattr(value, "value", value)
+                    return (0, "") if value is None else (1, value)
+
+                records.sort(key=key, reverse=direction.strip().lower() == "desc")
+        return records
+
+    def _list(self, entity: Entity, options: dict[str, str]) -> Reply:
+        records = self._select_records(entity, options)
+        payload: dict[str, Any] = {"odata.metadata": self._url(f"$metadata#{entity.name}")}
+        if options.get("$inlinecount") == "allpages":
+            payload["odata.count"] = str(len(records))  # and paging is ignored, as the platform documents
+        else:
+            skip = int(options.get("$skip") or 0)
+            top = options.get("$top")
+            records = records[skip:skip + int(top)] if top is not None else records[skip:]
+        payload["value"] = [self._render(entity, record, select=options.get("$select")) for record in records]
+        return self._json(payload)
+
+    def _render(self, entity: Entity, record: dict[str, Any], *, element: bool = False,
+                select: str | None = None) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        if element:
+            shown["odata.metadata"] = self._url(f"$metadata#{entity.name}/@Element")
+        names = list(record)
+        if select and select.strip() not in ("*", ""):
+            wanted = [name.strip() for name in select.split(",")]
+            if "**" in wanted:
+                wanted = [name for name in record if entity.table(name) is None] + wanted
+            for name in wanted:
+                if name in ("*", "**"):
+                    continue
+                if name not in record and entity.table(name.split("/")[0]) is None:
+                    raise QueryError(400, "10", f"Свойство «{name}» не найдено")
+            names = [name for name in record if name in wanted or "*" in wanted]
+        for name in names:
+            shown[name] = record[name]
+        if not entity.computed:
+            for prop in entity.props:
+                if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names):
+                    shown[f"{prop.name}@navigationLinkUrl"] = (f"{entity.name}(guid'{record['Ref_Key']}')/"
+                                                                f"{prop.name}")
+        return shown
+
+    def _navigate(self, entity: Entity, record: dict[str, Any], action: str) -> Reply:
+        prop = entity.prop(f"{action}_Key")
+        if prop is None or prop.kind != "ref":
+            raise QueryError(400, "10", f"Свойство «{action}» не найдено")
+        target = self.base.get(prop.target or "", record.get(f"{action}_Key", ""))
+        if target is None:
+            raise QueryError(404, "9", f"Экземпляр сущности \"{prop.target}\" не найден по переданному ключу.")
+        return self._json(self._render(self.base.entities[prop.target or ""], target, element=True))
+
+    def _table_view(self, set_name: str) -> tuple[Entity, str] | None:
+        for entity in self.base.entities.values():
+            for table in entity.tables:
+                if set_name == f"{entity.name}_{table.name}":
+                    return entity, table.name
+        return None
+
+    def _list_rows(self, entity: Entity, table_name: str, options: dict[str, str]) -> Reply:
+        rows = [row for record in self._records(entity) for row in record.get(table_name, [])]
+        wanted = options.get("$filter", "")
+        match = re.fullmatch(r"\s*Ref_Key eq guid'([0-9a-fA-F-]{36})'\s*", wanted)
+        if wanted and not match:
+            raise QueryError(400, "14", "Ошибка при разборе опции запроса $filter")
+        if match:
+            rows = [row for row in rows if row["Ref_Key"] == match.group(1).lower()]
+        return self._json({"odata.metadata": self._url(f"$metadata#{entity.name}_{table_name}"), "value": rows})
+
+    # -- the HTTP service for printed invoices -------------------------------------------------------------
+
+    def _http_service(self, request: Request, tail: str) -> Reply:
+        match = re.fullmatch(r"b24sync/v1/invoices/([0-9a-fA-F-]{36})/pdf", tail)
+        if self.pdf_renderer is None or not match:
+            return Reply(404, b"", "text/plain; charset=utf-8")
+        if request.method != "GET":
+            return Reply(405, b"", "text/plain; charset=utf-8")
+        try:
+            content = self.pdf_renderer(self.base, match.group(1).lower())
+        except LookupError as error:
+            return Reply(404, json.dumps({"error": {"code": "not_found", "message": str(error)}},
+                                         ensure_ascii=False).encode("utf-8"), "application/json;charset=utf-8")
+        return Reply(200, content, "application/pdf")
+
+    # -- admin --------------------------------------------------------------------------------------------
+
+    def _admin(self, request: Request) -> Reply:
+        path = request.path.removeprefix("/_emulator/").rstrip("/")
+        try:
+            payload = json.loads(request.body.decode("utf-8")) if request.body else {}
+        except ValueError:
+            return Reply(400, b'{"error":"body must be JSON"}')
+        if path == "stats":
+            if request.method == "DELETE":
+                self.stats.reset()
+            return Reply(200, json.dumps(self.stats.snapshot(), ensure_ascii=False).encode())
+        if path == "faults":
+            if request.method == "DELETE":
+                self.faults.clear()
+            elif request.method == "POST":
+                items = payload.get("faults", payload) if isinstance(payload, dict) else payload
+                try:
+                    self.faults.set([Fault.from_json(dict(item)) for item in
+                                     (items if isinstance(items, list) else [items])])
+                except (TypeError, ValueError) as error:
+                    return Reply(400, json.dumps({"error": str(error)}).encode())
+            return Reply(200, json.dumps({"faults": self.faults.describe()}, ensure_ascii=False).encode())
+        if path == "settings" and request.method == "POST":
+            unknown = set(payload) - set(self.settings)
+            if unknown:
+                return Reply(400, json.dumps({"error": f"unknown settings: {sorted(unknown)}; known: "
+                                                       f"{sorted(self.settings)}"}).encode())
+            self.settings.update(payload)
+            return Reply(200, json.dumps(self.settings).encode())
+        return Reply(404, b'{"error":"unknown admin endpoint"}')
+
+
+def entity_url(root: str, entity_name: str, ref: str | None = None) -> str:
+    """A percent-encoded URL of an entity set or one entity (for tests and the accountant's scripts)."""
+    tail = quote(entity_name) + (f"(guid'{ref}')" if ref else "")
+    return f"{root.rstrip('/')}/{tail}"

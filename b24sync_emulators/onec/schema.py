@@ -1,0 +1,255 @@
+"""What a 1C base publishes over OData, per configuration profile.
+
+Each entity is declared once with its properties in the platform's naming
+(`X_Key` for references, `X` + `X_Type` for composites, enum values as names),
+its tabular sections, and for references the entity set they point to. The
+emulator renders records, `$metadata` and type checks from these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GUID = "Edm.Guid"
+STRING = "Edm.String"
+DATETIME = "Edm.DateTime"
+DOUBLE = "Edm.Double"
+INT64 = "Edm.Int64"
+BOOLEAN = "Edm.Boolean"
+
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE = "0001-01-01T00:00:00"
+
+
+@dataclass(frozen=True)
+class Prop:
+    name: str  # the OData property name (for a reference: without _Key)
+    edm: str
+    kind: str = "plain"  # plain | ref | composite | enum
+    target: str | None = None  # entity set a reference points to
+    length: int | None = None  # max string length; longer values are truncated silently
+
+    @property
+    def wire_names(self) -> tuple[str, ...]:
+        if self.kind == "ref":
+            return (f"{self.name}_Key",)
+        if self.kind == "composite":
+            return (self.name, f"{self.name}_Type")
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    props: tuple[Prop, ...]
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # Catalog_Номенклатура, Document_ЗаказКлиента, InformationRegister_...
+    props: tuple[Prop, ...]
+    tables: tuple[Table, ...] = ()
+    number_prefix: str = ""
+    computed: bool = False  # a register the base computes (read-only)
+
+    @property
+    def kind(self) -> str:
+        return self.name.split("_", 1)[0]
+
+    @property
+    def postable(self) -> bool:
+        return self.kind == "Document"
+
+    def prop(self, wire_name: str) -> Prop | None:
+        for prop in self.props:
+            if wire_name in prop.wire_names:
+                return prop
+        return None
+
+    def table(self, name: str) -> Table | None:
+        return next((table for table in self.tables if table.name == name), None)
+
+
+def s(name: str, length: int | None = None) -> Prop:
+    return Prop(name, STRING, length=length)
+
+
+def ref(name: str, target: str) -> Prop:
+    return Prop(name, GUID, "ref", target)
+
+
+def comp(name: str) -> Prop:
+    return Prop(name, STRING, "composite")
+
+
+def enum(name: str) -> Prop:
+    return Prop(name, STRING, "enum")
+
+
+def num(name: str) -> Prop:
+    return Prop(name, DOUBLE)
+
+
+def i64(name: str) -> Prop:
+    return Prop(name, INT64)
+
+
+def flag(name: str) -> Prop:
+    return Prop(name, BOOLEAN)
+
+
+def date(name: str) -> Prop:
+    return Prop(name, DATETIME)
+
+
+CATALOG_HEAD = (Prop("Ref_Key", GUID), s("DataVersion"), flag("DeletionMark"), s("Code", 11), s("Description", 150))
+CATALOG_TAIL = (flag("Predefined"), s("PredefinedDataName"))
+DOCUMENT_HEAD = (Prop("Ref_Key", GUID), s("DataVersion"), flag("DeletionMark"), s("Number", 11), date("Date"),
+                 flag("Posted"))
+EXTRA_REQUISITES = Table("ДополнительныеРеквизиты", (
+    i64("LineNumber"), ref("Свойство", "ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения"),
+    comp("Значение"), s("ТекстоваяСтрока")))
+
+
+def catalog(name: str, *props: Prop, tables: tuple[Table, ...] = ()) -> Entity:
+    return Entity(f"Catalog_{name}", CATALOG_HEAD + props + CATALOG_TAIL, tables)
+
+
+def document(name: str, prefix: str, *props: Prop, tables: tuple[Table, ...] = ()) -> Entity:
+    return Entity(f"Document_{name}", DOCUMENT_HEAD + props, tables, number_prefix=prefix)
+
+
+PROPERTIES = Entity("ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения",
+                    CATALOG_HEAD + (s("Имя", 75), s("Заголовок", 150), enum("ТипЗначения")) + CATALOG_TAIL)
+
+UT11_VAT_CATALOG = "vat_catalog"  # УТ 11.5: rows reference Catalog_СтавкиНДС through СтавкаНДС_Key
+UT11_VAT_ENUM = "vat_enum"  # older УТ 11: rows carry СтавкаНДС as an enum name ("НДС20")
+
+
+def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
+    """УТ 11 / КА 2 / ERP 2 objects b24sync works with."""
+    vat = ref("СтавкаНДС", "Catalog_СтавкиНДС") if vat_form == UT11_VAT_CATALOG else enum("СтавкаНДС")
+    order_rows = Table("Товары", (
+        i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"),
+        ref("Характеристика", "Catalog_ХарактеристикиНоменклатуры"),
+        ref("Упаковка", "Catalog_УпаковкиЕдиницыИзмерения"),
+        num("КоличествоУпаковок"), num("Количество"), ref("ВидЦены", "Catalog_ВидыЦен"), num("Цена"), num("Сумма"),
+        vat, num("СуммаНДС"), num("СуммаСНДС"), num("ПроцентРучнойСкидки"), num("СуммаРучнойСкидки"),
+        i64("КодСтроки"), flag("Отменено"), ref("Склад", "Catalog_Склады"), enum("ВариантОбеспечения"),
+        s("Содержание", 1000), date("ДатаОтгрузки")))
+    payment_rows = Table("РасшифровкаПлатежа", (
+        i64("LineNumber"), comp("Заказ"), comp("ОснованиеПлатежа"), ref("Партнер", "Catalog_Партнеры"),
+        num("Сумма"), num("СуммаВзаиморасчетов")))
+    schedule = Table("ЭтапыГрафикаОплаты", (i64("LineNumber"), enum("ВариантОплаты"), date("ДатаПлатежа"),
+                                           num("ПроцентПлатежа"), num("СуммаПлатежа")))
+    return [
+        catalog("Номенклатура", s("Артикул", 25), s("НаименованиеПолное", 1000), ref("Parent", "Catalog_Номенклатура"),
+                flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_УпаковкиЕдиницыИзмерения"),
+                ref("ВидНоменклатуры", "Catalog_ВидыНоменклатуры"),
+                ref("СтавкаНДС", "Catalog_СтавкиНДС") if vat_form == UT11_VAT_CATALOG else enum("СтавкаНДС"),
+                tables=(EXTRA_REQUISITES,)),
+        catalog("Партнеры", s("НаименованиеПолное", 500), flag("Клиент"), enum("ЮрФизЛицо"), s("Комментарий")),
+        catalog("Контрагенты", s("ИНН", 12), s("КПП", 9), ref("Партнер", "Catalog_Партнеры"),
+                s("НаименованиеПолное", 500), enum("ЮрФизЛицо"), s("Комментарий")),
+        catalog("Организации", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
+                s("НаименованиеСокращенное", 200), s("ОГРН", 15), s("ЮридическийАдрес", 500)),
+        catalog("Склады"),
+        catalog("Валюты", s("НаименованиеПолное", 50)),
+        catalog("СоглашенияСКлиентами", ref("Партнер", "Catalog_Партнеры"), ref("Контрагент", "Catalog_Контрагенты"),
+                ref("Организация", "Catalog_Организации"), ref("Валюта", "Catalog_Валюты"), flag("ЦенаВключаетНДС"),
+                enum("Статус"), flag("Типовое")),
+        catalog("ДоговорыКонтрагентов", ref("Контрагент", "Catalog_Контрагенты"), ref("Партнер", "Catalog_Партнеры"),
+                ref("Организация", "Catalog_Организации"), ref("ВалютаВзаиморасчетов", "Catalog_Валюты")),
+        catalog("СтавкиНДС", num("Ставка"), enum("ПеречислениеСтавкаНДС")),
+        catalog("Пользователи", s("ИдентификаторПользователяИБ", 36)),
+        catalog("УпаковкиЕдиницыИзмерения", s("КодОКЕИ", 3)),
+        PROPERTIES,
+        document("ЗаказКлиента", "ЭС00-", ref("Партнер", "Catalog_Партнеры"), ref("Контрагент", "Catalog_Контрагенты"),
+                 ref("Организация", "Catalog_Организации"), ref("Соглашение", "Catalog_СоглашенияСКлиентами"),
+                 ref("Договор", "Catalog_ДоговорыКонтрагентов"), ref("Валюта", "Catalog_Валюты"),
+                 ref("Склад", "Catalog_Склады"), ref("Менеджер", "Catalog_Пользователи"), num("СуммаДокумента"),
+                 flag("ЦенаВключаетНДС"), enum("НалогообложениеНДС"), enum("Статус"), enum("ХозяйственнаяОперация"),
+                 enum("ФормаОплаты"), flag("Согласован"), date("ДатаСогласования"), date("ДатаОтгрузки"),
+                 i64("МаксимальныйКодСтроки"), s("Комментарий"), s("НомерПоДаннымКлиента", 50),
+                 date("ДатаПоДаннымКлиента"), comp("ДокументОснование"), flag("ЭтоЗаказКакСчет"),
+                 tables=(order_rows, schedule, EXTRA_REQUISITES)),
+        document("СчетНаОплатуКлиенту", "ЭС00-", ref("Организация", "Catalog_Организации"),
+                 ref("Партнер", "Catalog_Партнеры"), ref("Контрагент", "Catalog_Контрагенты"),
+                 ref("Валюта", "Catalog_Валюты"), num("СуммаДокумента"), comp("ДокументОснование"),
+                 flag("Аннулирован"), date("ДатаОплаты"), s("Комментарий"), tables=(schedule,)),
+        document("РеализацияТоваровУслуг", "ЭС00-", ref("Партнер", "Catalog_Партнеры"),
+                 ref("Контрагент", "Catalog_Контрагенты"), ref("Организация", "Catalog_Организации"),
+                 ref("Склад", "Catalog_Склады"), comp("ЗаказКлиента"), flag("РеализацияПоЗаказам"), enum("Статус"),
+                 date("ДатаПереходаПраваСобственности"), enum("ХозяйственнаяОперация"), num("СуммаДокумента"),
+                 ref("Валюта", "Catalog_Валюты"), s("Комментарий"),
+                 tables=(Table("Товары", (i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"),
+                                          num("Количество"), num("Цена"), num("Сумма"), num("СуммаНДС"),
+                                          num("СуммаСНДС"), comp("ЗаказКлиента"))), EXTRA_REQUISITES)),
+        document("ПоступлениеБезналичныхДенежныхСредств", "ЭС00-", ref("Организация", "Catalog_Организации"),
+                 ref("Контрагент", "Catalog_Контрагенты"), num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
+                 ref("Валюта", "Catalog_Валюты"), s("НазначениеПлатежа"), tables=(payment_rows,)),
+        document("ПриходныйКассовыйОрдер", "ЭС00-", ref("Организация", "Catalog_Организации"),
+                 ref("Контрагент", "Catalog_Контрагенты"), num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
+                 ref("Валюта", "Catalog_Валюты"), tables=(payment_rows,)),
+        Entity("InformationRegister_СостоянияЗаказовКлиентов", (
+            ref("Заказ", "Document_ЗаказКлиента"), enum("Состояние"), date("ДатаСобытия"), num("ПроцентОплаты"),
+            num("ПроцентОтгрузки"), num("ПроцентДолга")), computed=True),
+    ]
+
+
+def bp30_entities() -> list[Entity]:
+    """БП 3.0 objects b24sync works with (a deal becomes an invoice: БП has no customer orders)."""
+    goods = Table("Товары", (i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"), s("Содержание", 1000),
+                             num("Количество"), num("Цена"), num("Сумма"), enum("СтавкаНДС"), num("СуммаНДС")))
+    return [
+        catalog("Номенклатура", s("Артикул", 25), s("НаименованиеПолное", 1000), ref("Parent", "Catalog_Номенклатура"),
+                flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_КлассификаторЕдиницИзмерения"),
+                enum("ВидСтавкиНДС"), enum("УдалитьСтавкаНДС"), flag("Услуга"), s("Комментарий")),
+        catalog("Контрагенты", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
+                enum("ЮридическоеФизическоеЛицо"), s("Комментарий")),
+        catalog("Организации", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
+                s("НаименованиеСокращенное", 200), s("ОГРН", 15)),
+        catalog("Склады"),
+        catalog("Валюты", s("НаименованиеПолное", 50)),
+        catalog("ДоговорыКонтрагентов", ref("Owner", "Catalog_Контрагенты"), ref("Организация", "Catalog_Организации"),
+                enum("ВидДоговора"), ref("ВалютаВзаиморасчетов", "Catalog_Валюты")),
+        catalog("Пользователи", s("ИдентификаторПользователяИБ", 36)),
+        catalog("КлассификаторЕдиницИзмерения", s("НаименованиеПолное", 100)),
+        PROPERTIES,
+        document("СчетНаОплатуПокупателю", "0000-", ref("Организация", "Catalog_Организации"),
+                 ref("Контрагент", "Catalog_Контрагенты"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
+                 ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"), flag("СуммаВключаетНДС"),
+                 ref("Ответственный", "Catalog_Пользователи"), s("Комментарий"), s("НомерПоДаннымКлиента", 50),
+                 date("СрокОплаты"), tables=(goods, EXTRA_REQUISITES)),
+        document("РеализацияТоваровУслуг", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
+                 ref("Контрагент", "Catalog_Контрагенты"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
+                 ref("Склад", "Catalog_Склады"), ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"),
+                 flag("СуммаВключаетНДС"), ref("СчетНаОплатуПокупателю", "Document_СчетНаОплатуПокупателю"),
+                 s("НомерДляОтслеживания", 50), s("Комментарий"), tables=(goods,)),
+        document("ПоступлениеНаРасчетныйСчет", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
+                 comp("Контрагент"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"), num("СуммаДокумента"),
+                 comp("ДокументОснование"), s("НазначениеПлатежа"),
+                 tables=(Table("РасшифровкаПлатежа", (i64("LineNumber"),
+                                                      ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
+                                                      num("СуммаПлатежа"),
+                                                      ref("СчетНаОплату", "Document_СчетНаОплатуПокупателю"))),)),
+        Entity("InformationRegister_СтатусыДокументов", (
+            ref("Организация", "Catalog_Организации"), comp("Документ"), comp("Статус"),
+            comp("ДополнительныйСтатус")), computed=True),
+    ]
+
+
+@dataclass
+class Profile:
+    name: str
+    entities: dict[str, Entity] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, name: str, vat_form: str = UT11_VAT_CATALOG) -> Profile:
+        if name == "ut11":
+            entities = ut11_entities(vat_form)
+        elif name == "bp30":
+            entities = bp30_entities()
+        else:
+            raise ValueError(f"unknown profile {name!r}: use ut11 or bp30")
+        return cls(name, {entity.name: entity for entity in entities})

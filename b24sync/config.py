@@ -20,10 +20,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from b24sync.redaction import register_secret
-from b24sync.schema import Key, Section, number_between, one_of, validate
+from b24sync.schema import REQUIRED, Key, Section, number_between, one_of, validate
 
 DEFAULT_PATH = "/etc/b24sync/config.yaml"
 WEBHOOK_ENV = "B24SYNC_WEBHOOK_URL"
+ONEC_PASSWORD_ENV = "B24SYNC_ONEC_PASSWORD"
+ODATA_RULE = "must be the OData root of the published base, http(s)://HOST/BASE/odata/standard.odata/"
 
 WEBHOOK_RULE = "must be an https URL (http only for a loopback host) ending in /rest/<user>/<code>/"
 
@@ -78,6 +80,40 @@ def _check_read_timeout(value: float) -> str | None:
     return None
 
 
+def _check_odata_url(value: str) -> str | None:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ODATA_RULE
+    if not parts.path.rstrip("/").endswith("/odata/standard.odata"):
+        return ODATA_RULE
+    if parts.username or parts.password:
+        return "must not contain a user or password; use 'onec.user' and 'onec.password'"
+    return None
+
+
+def _check_onec_read_timeout(value: float) -> str | None:
+    if value < 15:
+        return f"must be at least 15 seconds (1C may take ~11 s to start a session); found {value!r}"
+    return None
+
+
+def _check_managers(value: dict) -> str | None:
+    for key, item in value.items():
+        if not str(key).isdigit():
+            return f"keys must be Bitrix24 user IDs (numbers); found {key!r}"
+        if not isinstance(item, str) or not item.strip():
+            return f"the 1C user for Bitrix24 user {key} must be a name or a GUID"
+    return None
+
+
+MARKER = Section(
+    {
+        "additional_requisite": Key(str, None, None, "the name of an additional requisite (дополнительный реквизит)"),
+        "attribute": Key(str, None, None, "a string attribute of the document"),
+    },
+    requires_one_of=(("additional_requisite", "attribute"),),
+)
+
 SCHEMA = Section(
     {
         "bitrix24": Section(
@@ -95,6 +131,42 @@ SCHEMA = Section(
             doc="How to reach the Bitrix24 portal.",
             default_empty=False,
             requires_one_of=(("webhook_url", "webhook_url_file"),),
+        ),
+        "onec": Section(
+            {
+                "url": Key(str, REQUIRED, _check_odata_url, ODATA_RULE),
+                "user": Key(str, REQUIRED, None, "the 1C user b24sync logs in as"),
+                "password": Key(str, None, None, "the 1C user's password", secret=True),
+                "password_file": Key(str, None, None, "a file holding the 1C password"),
+                "profile": Key(str, "ut11", one_of("ut11", "bp30"), "the configuration of the base"),
+                "connect_timeout": Key(float, 10.0, number_between(1, 120), "seconds to connect"),
+                "read_timeout": Key(float, 60.0, _check_onec_read_timeout, "seconds to wait for an answer"),
+                "max_retries": Key(int, 4, number_between(0, 20), "retries of a failed read"),
+                "verify_tls": Key((bool, str), True, None, "verify the server's certificate, or a CA bundle path"),
+                "post_documents": Key(bool, True, None, "post (провести) documents after creating them"),
+                "order_status": Key(str, "КОтгрузке", one_of("НеСогласован", "КОбеспечению", "КОтгрузке"),
+                                    "the Статус of new customer orders (ut11)"),
+                "create_counterparties": Key(bool, True, None, "create a counterparty when none matches"),
+                "concurrency": Key(int, 4, number_between(1, 16), "parallel requests to 1C"),
+                "defaults": Section(
+                    {
+                        "organisation": Key(str, REQUIRED, None, "your organisation: code, name or GUID"),
+                        "currency": Key(str, "RUB", None, "currency when the deal has none: letter or numeric code"),
+                        "warehouse": Key(str, None, None, "warehouse of new orders (ut11): code, name or GUID"),
+                        "agreement": Key(str, None, None, "agreement with clients (ut11): code, name or GUID"),
+                        "contract": Key(str, "Основной договор", None,
+                                        "the counterparty's contract to use (bp30): name"),
+                    },
+                    default_empty=False,
+                ),
+                "deal_marker": MARKER,
+                "tracking": MARKER,
+                "managers": Key(dict, {}, _check_managers, "Bitrix24 user ID -> 1C user (name or GUID)"),
+                "default_manager": Key(str, None, None, "1C user for deals whose manager is not in 'managers'"),
+            },
+            doc="How to reach the 1C base.",
+            default_empty=False,
+            requires_one_of=(("password", "password_file"),),
         ),
         "logging": Section(
             {
@@ -123,6 +195,44 @@ class Bitrix24Config:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """Where a value lives on a 1C document: an additional requisite by name, or an attribute."""
+
+    additional_requisite: str | None = None
+    attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class OneCDefaults:
+    organisation: str
+    currency: str = "RUB"
+    warehouse: str | None = None
+    agreement: str | None = None
+    contract: str | None = "Основной договор"
+
+
+@dataclass(frozen=True)
+class OneCConfig:
+    url: str
+    user: str
+    password: str = field(repr=False)
+    defaults: OneCDefaults
+    profile: str = "ut11"
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 4
+    verify_tls: bool | str = True
+    post_documents: bool = True
+    order_status: str = "КОтгрузке"
+    create_counterparties: bool = True
+    concurrency: int = 4
+    deal_marker: Marker = Marker(additional_requisite="ID сделки Битрикс24")
+    tracking: Marker = Marker(additional_requisite="Трек-номер")
+    managers: dict[int, str] = field(default_factory=dict)
+    default_manager: str | None = None
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     format: str = "auto"
@@ -131,9 +241,17 @@ class LoggingConfig:
 @dataclass(frozen=True)
 class Config:
     bitrix24: Bitrix24Config
+    onec: OneCConfig
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
+
+
+def _marker(values: dict[str, Any] | None, default: Marker) -> Marker:
+    values = values or {}
+    if not values.get("additional_requisite") and not values.get("attribute"):
+        return default
+    return Marker(additional_requisite=values.get("additional_requisite"), attribute=values.get("attribute"))
 
 
 def resolve_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> Path:
@@ -213,8 +331,25 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         if not webhook and isinstance(data.get("bitrix24"), dict):
             problems.append(f"at 'bitrix24.webhook_url': required (or 'bitrix24.webhook_url_file', "
                             f"or ${WEBHOOK_ENV}); {WEBHOOK_RULE}")
+    onec_values: dict[str, Any] = values.get("onec", {})
+    password = env.get(ONEC_PASSWORD_ENV)
+    if not password and onec_values.get("password_file"):
+        password = _secret_from_file(onec_values["password_file"], "onec.password_file", base, problems, warnings)
+    elif not password:
+        password = onec_values.get("password")
+        if password and file_mode is not None and file_mode & stat.S_IRWXO:
+            warnings.append("at 'onec.password': the config holds the 1C password and is readable by others; "
+                            "chmod 640 it, or move the password to 'onec.password_file'")
+        if password is None and isinstance(data.get("onec"), dict):
+            problems.append(f"at 'onec.password': required (or 'onec.password_file', or ${ONEC_PASSWORD_ENV})")
+    defaults = onec_values.get("defaults") or {}
+    if onec_values.get("profile") == "ut11" and isinstance(data.get("onec"), dict):
+        for key in ("warehouse", "agreement"):
+            if not defaults.get(key):
+                problems.append(f"at 'onec.defaults.{key}': required for the ut11 profile (code, name or GUID)")
     if problems:
         raise ConfigError(source, problems)
+    register_secret(password)
     parsed = parse_webhook_url(webhook or "")
     assert parsed is not None
     register_secret(parsed[2])
@@ -228,9 +363,29 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         max_retries=int(b24["max_retries"]),
         verify_tls=b24["verify_tls"],
     )
+    onec = OneCConfig(
+        url=onec_values["url"].strip().rstrip("/") + "/",
+        user=onec_values["user"],
+        password=password or "",
+        defaults=OneCDefaults(**defaults),
+        profile=onec_values["profile"],
+        connect_timeout=float(onec_values["connect_timeout"]),
+        read_timeout=float(onec_values["read_timeout"]),
+        max_retries=int(onec_values["max_retries"]),
+        verify_tls=onec_values["verify_tls"],
+        post_documents=onec_values["post_documents"],
+        order_status=onec_values["order_status"],
+        create_counterparties=onec_values["create_counterparties"],
+        concurrency=int(onec_values["concurrency"]),
+        deal_marker=_marker(onec_values.get("deal_marker"), Marker(additional_requisite="ID сделки Битрикс24")),
+        tracking=_marker(onec_values.get("tracking"), Marker(additional_requisite="Трек-номер")),
+        managers={int(key): str(value) for key, value in onec_values["managers"].items()},
+        default_manager=onec_values.get("default_manager"),
+    )
     logging_values = values.get("logging", {})
     return Config(
         bitrix24=bitrix24,
+        onec=onec,
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),

@@ -10,13 +10,19 @@ import pytest
 from b24sync.config import ConfigError, load_config, load_config_text, resolve_path
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = "bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
+ONEC = ("onec:\n  url: http://1c.local/trade/odata/standard.odata/\n  user: Обмен\n  password: pw\n"
+        "  defaults:\n    organisation: ООО Ромашка\n    warehouse: Основной\n    agreement: Типовое\n")
+GOOD = ONEC + "bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
 
 
-def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+def problems(text: str, env: dict[str, str] | None = None, with_onec: bool = True) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_config_text(text, "config.yaml", env=env or {})
+        load_config_text((ONEC if with_onec and "onec:" not in text else "") + text, "config.yaml", env=env or {})
     return str(caught.value).splitlines()
+
+
+def load(text: str, env: dict[str, str] | None = None):
+    return load_config_text(ONEC + text, env=env or {})
 
 
 def test_the_example_config_loads(tmp_path: Path) -> None:
@@ -54,13 +60,13 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
 
 
 def test_http_is_allowed_only_for_loopback() -> None:
-    config = load_config_text("bitrix24:\n  webhook_url: http://127.0.0.1:8080/rest/1/abcdef/\n", env={})
+    config = load("bitrix24:\n  webhook_url: http://127.0.0.1:8080/rest/1/abcdef/\n")
     assert config.bitrix24.webhook_url.startswith("http://127.0.0.1:8080/")
     assert problems("bitrix24:\n  webhook_url: http://10.0.0.5/rest/1/abcdef/\n")
 
 
 def test_a_missing_trailing_slash_is_forgiven() -> None:
-    config = load_config_text("bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef\n", env={})
+    config = load("bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef\n")
     assert config.bitrix24.webhook_url == "https://a.bitrix24.ru/rest/1/abcdef/"
 
 
@@ -70,18 +76,18 @@ def test_the_secret_is_never_echoed_in_a_type_error() -> None:
 
 
 def test_webhook_from_the_environment_or_a_file(tmp_path: Path) -> None:
-    env_config = load_config_text("bitrix24: {}\n", env={"B24SYNC_WEBHOOK_URL": "https://b.bitrix24.ru/rest/3/zz11/"})
+    env_config = load("bitrix24: {}\n", env={"B24SYNC_WEBHOOK_URL": "https://b.bitrix24.ru/rest/3/zz11/"})
     assert env_config.bitrix24.webhook_url == "https://b.bitrix24.ru/rest/3/zz11/"
     secret = tmp_path / "webhook.url"
     secret.write_text("https://c.bitrix24.ru/rest/5/yy22/\n")
     secret.chmod(0o644)
     config_file = tmp_path / "config.yaml"
-    config_file.write_text("bitrix24:\n  webhook_url_file: webhook.url\n")
+    config_file.write_text(ONEC + "bitrix24:\n  webhook_url_file: webhook.url\n")
     config = load_config(config_file, env={})
     assert config.bitrix24.webhook_url == "https://c.bitrix24.ru/rest/5/yy22/"
     assert any("readable by group or others" in warning and "chmod 600" in warning for warning in config.warnings)
     secret.chmod(0o600)
-    assert not load_config(config_file, env={}).warnings
+    assert not [warning for warning in load_config(config_file, env={}).warnings if "webhook" in warning]
 
 
 def test_both_inline_and_file_is_an_error(tmp_path: Path) -> None:
@@ -92,13 +98,15 @@ def test_both_inline_and_file_is_an_error(tmp_path: Path) -> None:
 def test_missing_webhook_and_missing_file(tmp_path: Path) -> None:
     assert any("'bitrix24.webhook_url': required" in line for line in problems("bitrix24: {}\n"))
     assert any("at 'bitrix24': this section is required" in line for line in problems("logging: {}\n"))
+    assert any("at 'onec': this section is required" in line
+               for line in problems("bitrix24: {}\n", with_onec=False))
     found = problems("bitrix24:\n  webhook_url_file: /nonexistent/webhook.url\n")
     assert any("cannot read /nonexistent/webhook.url" in line for line in found)
 
 
 def test_broken_yaml_and_empty_file(tmp_path: Path) -> None:
     assert problems("bitrix24:\n  webhook_url: [unclosed\n")[0].startswith("config.yaml: line ")
-    assert "the file is empty" in problems("")[0]
+    assert "the file is empty" in problems("", with_onec=False)[0]
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.yaml", env={})
 
@@ -114,3 +122,31 @@ def test_a_world_readable_config_with_the_secret_warns(tmp_path: Path) -> None:
     path.write_text(GOOD)
     os.chmod(path, 0o644)
     assert any("readable by others" in warning for warning in load_config(path, env={}).warnings)
+
+
+def test_onec_section_rules(tmp_path: Path) -> None:
+    config = load("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n")
+    assert config.onec.user == "Обмен" and config.onec.profile == "ut11" and config.onec.read_timeout == 60
+    assert config.onec.deal_marker.additional_requisite == "ID сделки Битрикс24"
+    assert "pw" not in repr(config.onec)
+    found = problems("onec:\n  url: http://1c.local/trade/\n  user: x\n  password: p\n  profile: ut12\n"
+                     "  read_timeout: 5\n  managers: {abc: x}\n  defaults: {organisation: Org}\n"
+                     "  deal_marker: {additional_requisite: a, attribute: b}\n"
+                     "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n")
+    text = "\n".join(found)
+    assert "at 'onec.url': must be the OData root" in text
+    assert "at 'onec.profile': must be one of ut11, bp30" in text
+    assert "at 'onec.read_timeout': must be at least 15 seconds" in text
+    assert "at 'onec.managers': keys must be Bitrix24 user IDs" in text
+    assert "at 'onec.deal_marker': give only one of" in text
+    missing = problems("onec:\n  url: http://1c.local/trade/odata/standard.odata\n  user: x\n  password: p\n"
+                       "  defaults: {organisation: Org}\n"
+                       "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n")
+    assert any("at 'onec.defaults.warehouse': required for the ut11 profile" in line for line in missing)
+    secret = tmp_path / "onec.password"
+    secret.write_text("Пароль-1С\n")
+    secret.chmod(0o600)
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("  password: pw\n", f"  password_file: {secret}\n"))
+    assert load_config(path, env={}).onec.password == "Пароль-1С"
+    assert load_config(path, env={"B24SYNC_ONEC_PASSWORD": "env-pw"}).onec.password == "env-pw"

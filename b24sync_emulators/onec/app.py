@@ -276,6 +276,7 @@ class OneCApp:
         if element:
             shown["odata.metadata"] = self._url(f"$metadata#{entity.name}/@Element")
         names = list(record)
+        columns: dict[str, set[str]] = {}  # tabular section -> selected row fields ("Товары/Цена")
         if select and select.strip() not in ("*", ""):
             wanted = [name.strip() for name in select.split(",")]
             if "**" in wanted:
@@ -283,11 +284,20 @@ class OneCApp:
             for name in wanted:
                 if name in ("*", "**"):
                     continue
-                if name not in record and entity.table(name.split("/")[0]) is None:
+                table_name, _, column = name.partition("/")
+                if column and entity.table(table_name) is not None:
+                    columns.setdefault(table_name, set()).add(column)
+                    continue
+                if name not in record:
                     raise QueryError(400, "10", f"Свойство «{name}» не найдено")
-            names = [name for name in record if name in wanted or "*" in wanted]
+            names = [name for name in record if name in wanted or "*" in wanted or name in columns]
         for name in names:
-            shown[name] = record[name]
+            if name in columns:
+                keep = columns[name] | {"Ref_Key", "LineNumber"}
+                shown[name] = [{key: value for key, value in row.items()
+                                if key in keep or key.removesuffix("_Type") in keep} for row in record[name]]
+            else:
+                shown[name] = record[name]
         if not entity.computed:
             for prop in entity.props:
                 if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names):

@@ -340,9 +340,13 @@ def resolve_path(scope: Scope, segments: list[str]) -> Any:
 
 
 def compare(operator: str, left: Any, right: Any) -> bool:
+    if isinstance(left, Composite) and not isinstance(right, Composite | Guid):
+        left = _primitive(left)  # a composite holding a string or number compares by its value (believed)
+    if isinstance(right, Composite) and not isinstance(left, Composite | Guid):
+        right = _primitive(right)
     if isinstance(left, Composite) or isinstance(right, Composite):
         if not (isinstance(left, Composite) and isinstance(right, Composite)):
-            return operator == "ne"  # a composite never equals a bare value
+            return operator == "ne"  # a composite never equals a bare guid: cast() is required
         same = left.value.lower() == right.value.lower() and left.type == right.type
         return same if operator == "eq" else not same if operator == "ne" else False
     if isinstance(left, Guid) or isinstance(right, Guid):
@@ -362,6 +366,17 @@ def compare(operator: str, left: Any, right: Any) -> bool:
         return {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[operator]
     except TypeError:
         raise QueryError(500, "-1", "Несовместимые типы в операции сравнения") from None
+
+
+def _primitive(value: Composite) -> Any:
+    if value.type in ("Edm.String", ""):
+        return value.value
+    if value.type in ("Edm.Double", "Edm.Int64", "Edm.Int32", "Edm.Decimal"):
+        try:
+            return float(value.value)
+        except ValueError:
+            return None
+    return value  # a reference held in a composite stays a composite
 
 
 def calculate(operator: str, left: Any, right: Any) -> Any:

@@ -224,7 +224,7 @@ class ODataClient:
             raise errors.NotPublishedError(
                 f"1C does not publish {entity} over OData (code {code}: {message}); in 1C open Администрирование → "
                 f"Общие настройки → Интеграция с другими программами → Настройка стандартного интерфейса OData "
-                f"and tick «{_synonym(entity)}»", **kwargs)
+                f"and tick «{synonym(entity)}»", **kwargs)
         if code == "9" or status == 404:
             raise errors.NotFoundError(f"1C has no {resource} (code {code}: {message})", **kwargs)
         if code == "-1" and status >= 500:
@@ -283,5 +283,5 @@ _SYNONYMS = {
 }
 
 
-def _synonym(entity: str) -> str:
+def synonym(entity: str) -> str:
     return _SYNONYMS.get(entity, entity.split("_", 1)[-1])

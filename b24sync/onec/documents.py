@@ -1,0 +1,122 @@
+"""What b24sync asks 1C to create, in neutral terms, and the arithmetic that makes totals agree.
+
+OData recomputes nothing: the amount, VAT and total of every row, and the
+document total, are computed here, to the kopeck, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    """One goods row: the price is per unit after discount, with VAT when the document's prices include it."""
+
+    nomenclature_ref: str
+    name: str
+    quantity: Decimal
+    price: Decimal
+    vat_rate: Decimal | None  # percent; None for "без НДС"
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """A customer order (УТ) or an invoice (БП) as the deal describes it."""
+
+    deal_id: int
+    comment: str
+    counterparty_ref: str
+    partner_ref: str | None
+    currency_code: str
+    prices_include_vat: bool
+    rows: tuple[DraftRow, ...]
+    manager_ref: str | None = None
+    contract_ref: str | None = None
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RowTotals:
+    amount: Decimal  # Сумма: price × quantity
+    vat: Decimal  # СуммаНДС
+    total: Decimal  # СуммаСНДС: with VAT
+
+
+def row_totals(row: DraftRow, prices_include_vat: bool) -> RowTotals:
+    amount = money(row.price * row.quantity)
+    rate = row.vat_rate or Decimal(0)
+    if prices_include_vat:
+        vat = money(amount * rate / (100 + rate))
+        return RowTotals(amount, vat, amount)
+    vat = money(amount * rate / 100)
+    return RowTotals(amount, vat, amount + vat)
+
+
+def document_total(draft: OrderDraft) -> Decimal:
+    """СуммаДокумента: the sum of the rows' totals with VAT."""
+    return sum((row_totals(row, draft.prices_include_vat).total for row in draft.rows), Decimal(0))
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document b24sync created or found in 1C."""
+
+    entity: str
+    ref: str
+    number: str
+    data_version: str
+    posted: bool
+    total: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class InvoiceInfo:
+    ref: str
+    number: str
+    date: date | None
+    amount: Decimal
+    data_version: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What 1C says about one bound document, as the deal shows it."""
+
+    order_ref: str
+    number: str
+    data_version: str
+    posted: bool
+    deleted: bool
+    status: str
+    total: Decimal
+    invoices: tuple[InvoiceInfo, ...] = ()
+    paid: Decimal = Decimal(0)
+    shipment_date: date | None = None
+    tracking_number: str | None = None
+
+    @property
+    def payment_status(self) -> str:
+        """paid, partial or unpaid, from what was paid against the document total."""
+        if self.total > 0 and self.paid >= self.total:
+            return "paid"
+        if self.paid > 0:
+            return "partial"
+        return "unpaid"
+
+
+@dataclass
+class PollResult:
+    """Snapshots of the documents that changed, and every DataVersion seen (to remember for next time)."""
+
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    requests: int = 0

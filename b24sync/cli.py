@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     portal.add_argument("--tz", default="+03:00", help="the portal's UTC offset (default +03:00)")
     portal.add_argument("--webhook-code", default=None, help="webhook code (default: random)")
 
+    onec = systems.add_parser("onec", help="an emulated 1C base over standard OData; prints its OData root first")
+    onec.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    onec.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    onec.add_argument("--profile", choices=("ut11", "bp30"), default="ut11", help="the configuration (default ut11)")
+    onec.add_argument("--generate", type=int, default=0, metavar="N", help="generate the data of N deals")
+    onec.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    onec.add_argument("--user", default="odata.user", help="the 1C user (default odata.user)")
+    onec.add_argument("--password", default="secret", help="the 1C user's password (default secret)")
+    onec.add_argument("--vat", choices=("catalog", "enum"), default="catalog",
+                      help="ut11 row VAT as СтавкаНДС_Key (11.5, default) or the СтавкаНДС enum (older 11.x)")
+    onec.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
+
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
     demo.add_argument("--config", help=argparse.SUPPRESS)
     demo.add_argument("--deals", type=int, default=300, help="deals to generate (default 300)")
@@ -59,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     if args.command == "emulate":
-        return _emulate(args)
+        return _emulate_onec(args) if args.system == "onec" else _emulate(args)
     if args.command == "demo":
         from b24sync.demo import run_demo
 
@@ -85,6 +97,24 @@ def _emulate(args: argparse.Namespace) -> int:
                            latency_ms=args.latency_ms, tz=args.tz, webhook_code=args.webhook_code)
     print(running.webhook_url, flush=True)
     print(f"# Bitrix24 portal emulator: {len(running.portal.deals)} deals; admin at {running.root}/_emulator/stats; "
+          f"stop with Ctrl+C", file=sys.stderr, flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        running.stop()
+    return EXIT_OK
+
+
+def _emulate_onec(args: argparse.Namespace) -> int:
+    from b24sync_emulators.onec.schema import UT11_VAT_CATALOG, UT11_VAT_ENUM
+    from b24sync_emulators.onec.server import start_base
+
+    running = start_base(profile=args.profile, host=args.host, port=args.port, generate_deals=args.generate,
+                         seed=args.seed, user=args.user, password=args.password,
+                         vat_form=UT11_VAT_CATALOG if args.vat == "catalog" else UT11_VAT_ENUM,
+                         latency_ms=args.latency_ms)
+    print(running.odata_root, flush=True)
+    print(f"# 1C base emulator ({args.profile}): user {args.user!r}; admin at {running.root}/_emulator/stats; "
           f"stop with Ctrl+C", file=sys.stderr, flush=True)
     try:
         _wait_for_signal()

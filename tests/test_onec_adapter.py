@@ -1,0 +1,192 @@
+"""The 1C adapter against the 1C emulator over HTTP, for both profiles: the order's whole life."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from b24sync.onec import errors
+from b24sync.onec.adapter import OneCAdapter
+from b24sync.onec.documents import DraftRow, OrderDraft, document_total, row_totals
+from b24sync_emulators.dataset import Dataset, generate
+from b24sync_emulators.onec.schema import UT11_VAT_ENUM
+from b24sync_emulators.onec.server import RunningBase, start_base
+from tests.onec_support import PASSWORD, USER, Accountant, onec_config
+
+DATASET = generate(60, 3)
+
+
+@pytest.fixture(params=["ut11", "bp30"])
+def running(request: pytest.FixtureRequest) -> Iterator[RunningBase]:
+    base = start_base(profile=request.param, dataset=DATASET, user=USER, password=PASSWORD)
+    yield base
+    base.stop()
+
+
+@pytest.fixture
+def adapter(running: RunningBase) -> OneCAdapter:
+    return OneCAdapter.from_config(onec_config(running))
+
+
+def draft_for(adapter: OneCAdapter, dataset: Dataset, deal_id: int, *, include_vat: bool, rows: int = 20,
+              shift: int = 0) -> OrderDraft:
+    company = dataset.companies[0]
+    counterparty = adapter.counterparty_by_inn(company.inn, company.kpp)
+    assert counterparty is not None
+    products = [product for product in dataset.products if product.in_onec]
+    lines = []
+    for index in range(rows):
+        product = products[(index + shift) % len(products)]
+        rate = None if product.vat_rate is None else Decimal(product.vat_rate)
+        lines.append(DraftRow(product.ref_key, product.name, Decimal(index % 7 + 1), product.price + Decimal("0.37"),
+                              rate))
+    contract = adapter.contract(counterparty["Ref_Key"]) if adapter.profile.name == "bp30" else None
+    return OrderDraft(deal_id=deal_id, comment=f"Сделка №{deal_id}: «Поставка» O'Neil & Co #1 100%",
+                      counterparty_ref=counterparty["Ref_Key"], partner_ref=counterparty.get("Партнер_Key"),
+                      currency_code="RUB", prices_include_vat=include_vat, rows=tuple(lines),
+                      manager_ref=adapter.manager(3),
+                      contract_ref=contract)
+
+
+@pytest.mark.parametrize("include_vat", [True, False])
+def test_a_twenty_row_document_is_created_found_updated_and_posted(running: RunningBase, adapter: OneCAdapter,
+                                                                  include_vat: bool) -> None:
+    assert adapter.publication_problems() == []
+    draft = draft_for(adapter, DATASET, 501, include_vat=include_vat)
+    created = adapter.create_document(draft)
+    assert created.posted and created.total == document_total(draft)
+    stored = running.base.get(adapter.profile.order_entity, created.ref)
+    rows = stored["Товары"]
+    assert [row["LineNumber"] for row in rows] == [str(n) for n in range(1, 21)]
+    for row, line in zip(rows, draft.rows, strict=True):
+        totals = row_totals(line, include_vat)
+        assert Decimal(str(row["Сумма"])) == totals.amount and Decimal(str(row["СуммаНДС"])) == totals.vat
+        assert Decimal(str(row["Цена"])) * Decimal(str(row["Количество"])) == totals.amount
+    with_vat = sum((Decimal(str(row.get("СуммаСНДС", row["Сумма"]))) for row in rows), Decimal(0))
+    if adapter.profile.name == "bp30" and not include_vat:
+        with_vat += sum((Decimal(str(row["СуммаНДС"])) for row in rows), Decimal(0))
+    assert Decimal(str(stored["СуммаДокумента"])) == with_vat == document_total(draft)  # to the kopeck
+    assert stored["Комментарий"] == draft.comment
+    if adapter.profile.name == "ut11":
+        assert stored["МаксимальныйКодСтроки"] == "20" and stored["ХозяйственнаяОперация"] == "РеализацияКлиенту"
+        assert stored["Статус"] == "КОтгрузке" and stored["ЦенаВключаетНДС"] is include_vat
+        assert all(row["СтавкаНДС_Key"] != "00000000-0000-0000-0000-000000000000" for row in rows)
+    else:
+        assert all(row["СтавкаНДС"].startswith(("НДС", "Без")) for row in rows)
+
+    found = adapter.find_by_deal(501)
+    assert found is not None and found.ref == created.ref
+    with pytest.raises(errors.DuplicateDocumentError, match="deal 501"):
+        adapter.create_document(draft)
+    assert len(running.base.records[adapter.profile.order_entity]) == 1
+
+    fewer = draft_for(adapter, DATASET, 501, include_vat=include_vat, rows=3, shift=5)
+    updated = adapter.update_document(created.ref, fewer, created.data_version)
+    stored = running.base.get(adapter.profile.order_entity, created.ref)
+    assert len(stored["Товары"]) == 3 and updated.total == document_total(fewer) and updated.posted
+    with pytest.raises(errors.ConflictError, match="changed in 1C"):
+        adapter.update_document(created.ref, draft, created.data_version)  # the old version is stale now
+
+
+def test_the_older_ut11_vat_enum_is_learned_from_metadata() -> None:
+    base = start_base(profile="ut11", dataset=DATASET, user=USER, password=PASSWORD, vat_form=UT11_VAT_ENUM)
+    try:
+        adapter = OneCAdapter.from_config(onec_config(base))
+        assert adapter.resolved().vat_form == "enum"
+        created = adapter.create_document(draft_for(adapter, DATASET, 7, include_vat=True, rows=4))
+        rows = base.base.get("Document_ЗаказКлиента", created.ref)["Товары"]
+        assert {row["СтавкаНДС"] for row in rows} <= {"НДС22", "НДС10", "НДС0", "БезНДС"}
+    finally:
+        base.stop()
+
+
+def test_the_accountants_work_shows_in_the_next_poll(running: RunningBase, adapter: OneCAdapter) -> None:
+    draft = draft_for(adapter, DATASET, 77, include_vat=True, rows=5)
+    order = adapter.create_document(draft)
+    since = datetime.now() - timedelta(days=1)
+    first = adapter.poll([order.ref], {}, since)
+    snapshot = first.snapshots[order.ref]
+    assert snapshot.payment_status == "unpaid" and snapshot.shipment_date is None and snapshot.tracking_number is None
+    known = first.versions
+
+    idle = adapter.poll([order.ref], known, since)
+    assert idle.snapshots == {}
+    assert idle.requests == 1 + len(adapter._related())  # the rescan and the window, nothing more
+
+    accountant = Accountant(running)
+    total = float(order.total)
+    if adapter.profile.name == "ut11":
+        invoice = accountant.invoice(order.ref, total)
+    accountant.pay(order.ref, round(total / 3, 2))
+    changed = adapter.poll([order.ref], known, since)
+    snapshot = changed.snapshots[order.ref]
+    assert snapshot.payment_status == "partial" and snapshot.paid == Decimal(str(round(total / 3, 2)))
+    if adapter.profile.name == "ut11":
+        assert [item.number for item in snapshot.invoices] == [invoice["Number"]]
+    else:
+        assert [item.number for item in snapshot.invoices] == [order.number]
+    known = changed.versions
+
+    shipped_on = (datetime.now() - timedelta(hours=2)).replace(microsecond=0)
+    accountant.ship(order.ref, total, "RU123456789CN", shipped_on.isoformat())
+    accountant.pay(order.ref, round(total - round(total / 3, 2), 2))
+    final = adapter.poll([order.ref], known, since).snapshots[order.ref]
+    assert final.payment_status == "paid" and final.shipment_date == shipped_on.date()
+    assert final.tracking_number == "RU123456789CN"
+
+
+def test_posting_refused_by_1c_is_a_business_error_for_that_document(running: RunningBase,
+                                                                    adapter: OneCAdapter) -> None:
+    draft = draft_for(adapter, DATASET, 88, include_vat=True, rows=2)
+    product = running.base.get("Catalog_Номенклатура", draft.rows[0].nomenclature_ref)
+    product["DeletionMark"] = True
+    with pytest.raises(errors.BusinessError) as caught:
+        adapter.create_document(draft)
+    assert caught.value.code == "-1" and "помечена на удаление" in caught.value.onec_message
+    assert adapter.find_by_deal(88) is not None  # the document exists, unposted: nothing is lost
+
+
+def test_lookups_by_article_and_ref_with_hostile_values(running: RunningBase, adapter: OneCAdapter) -> None:
+    hostile = [product for product in DATASET.products if product.in_onec][:3]
+    by_article = adapter.nomenclature_by_articles([product.article for product in hostile] + ["нет такого"])
+    assert set(by_article) == {product.article for product in hostile}
+    assert {row["Ref_Key"] for row in by_article.values()} == {product.ref_key for product in hostile}
+    assert set(adapter.nomenclature_by_refs([product.ref_key for product in hostile])) == {
+        product.ref_key for product in hostile}
+    strange = ["O'Neil 5\"", "A&B#1", "PCT%100", "Ёлка 🎄 'x' or 1 eq 1", "x') or (Ref_Key ne guid'0"]
+    counterparty = adapter.counterparty_by_inn(DATASET.companies[1].inn)
+    for index, value in enumerate(strange):
+        made = adapter.create_counterparty(value, value + " полное", inn=f"77{index:08d}")
+        assert made["Description"] == value
+        assert adapter.counterparty_by_name(value)["Ref_Key"] == made["Ref_Key"]
+        assert adapter.counterparty_by_inn(f"77{index:08d}")["Description"] == value
+    assert adapter.counterparty_by_name("x') or (Ref_Key ne guid'0") is not None
+    assert adapter.nomenclature_by_articles(["' or '1' eq '1"]) == {}
+    assert counterparty is not None
+
+
+def test_many_refs_stay_under_the_url_limit(running: RunningBase, adapter: OneCAdapter) -> None:
+    refs = [product.ref_key for product in DATASET.products if product.in_onec]
+    refs += [f"00000000-0000-4000-8000-{index:012d}" for index in range(150)]
+    before = running.app.stats.snapshot()["http_requests"]
+    found = adapter.nomenclature_by_refs(refs)
+    assert set(found) == {product.ref_key for product in DATASET.products if product.in_onec}
+    assert running.app.stats.snapshot()["http_requests"] - before >= 4  # split into several requests
+
+
+def test_defaults_that_do_not_resolve_name_the_key(running: RunningBase) -> None:
+    from b24sync.config import OneCDefaults
+
+    adapter = OneCAdapter.from_config(onec_config(running, defaults=OneCDefaults(
+        organisation="ООО «Нет такой»", warehouse="Основной склад", agreement="Основное соглашение (розница и опт)")))
+    with pytest.raises(errors.SetupError, match="at 'onec.defaults.organisation'"):
+        adapter.resolved()
+
+
+def test_counterparties_are_not_created_when_the_config_forbids_it(running: RunningBase) -> None:
+    adapter = OneCAdapter.from_config(onec_config(running, create_counterparties=False))
+    with pytest.raises(errors.SetupError, match="'onec.create_counterparties' is false"):
+        adapter.create_counterparty("ООО Новая", "ООО Новая", inn="7700000001")

@@ -158,7 +158,7 @@ class ODataClient:
                 attempt = self._after_failure(error, attempt, repeatable or never_sent, resource)
                 continue
             try:
-                return self._decode(reply, resource, raw)
+                return self._decode(reply, resource, raw, method)
             except errors.OneCError as error:
                 if error.retryable:
                     attempt = self._after_failure(error, attempt, repeatable, resource)
@@ -178,7 +178,7 @@ class ODataClient:
         self.clock.sleep(pause)
         return attempt + 1
 
-    def _decode(self, reply: requests.Response, resource: str, raw: bool) -> Any:
+    def _decode(self, reply: requests.Response, resource: str, raw: bool, method: str = "GET") -> Any:
         text = reply.content.decode("utf-8", errors="replace").lstrip("\ufeff")  # UTF-8 whatever the header says
         content_type = reply.headers.get("Content-Type", "no content type")
         if reply.status_code < 300:
@@ -197,7 +197,7 @@ class ODataClient:
                                               f"publication's session pool is exhausted); retrying later",
                                               status=406, resource=resource)
             raise self._not_json(reply, text, content_type, resource)
-        return self._raise(reply.status_code, code or "", message or "", resource)
+        return self._raise(reply.status_code, code or "", message or "", resource, method)
 
     def _not_json(self, reply: requests.Response, text: str, content_type: str, resource: str) -> errors.OneCError:
         first = next((line.strip() for line in re.split(r"[\r\n]+", re.sub(r"<[^>]+>", "\n", text))
@@ -213,7 +213,7 @@ class ODataClient:
             error.retryable = False  # a login page or a web server's 404 will not change by asking again
         return error
 
-    def _raise(self, status: int, code: str, message: str, resource: str) -> Any:
+    def _raise(self, status: int, code: str, message: str, resource: str, method: str = "GET") -> Any:
         entity = resource.split("(")[0].split("/")[0]
         kwargs = {"code": code, "onec_message": message, "status": status, "resource": resource}
         if status == 401 or code == "20":
@@ -227,7 +227,8 @@ class ODataClient:
                 f"and tick «{synonym(entity)}»", **kwargs)
         if code == "9" or status == 404:
             raise errors.NotFoundError(f"1C has no {resource} (code {code}: {message})", **kwargs)
-        if code == "-1" and status >= 500:
+        if code == "-1" and status >= 500 and method != "GET":
+            # a write refused by the application (posting, a handler): it belongs to that one document
             raise errors.BusinessError(f"1C refused {resource}: {message}", **kwargs)
         if status >= 500:
             raise errors.ServerError(f"1C failed on {resource} (HTTP {status}, code {code}: {message})", **kwargs)

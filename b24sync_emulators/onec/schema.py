@@ -128,13 +128,15 @@ UT11_VAT_ENUM = "vat_enum"  # older УТ 11: rows carry СтавкаНДС as an
 
 def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
     """УТ 11 / КА 2 / ERP 2 objects b24sync works with."""
-    vat = ref("СтавкаНДС", "Catalog_СтавкиНДС") if vat_form == UT11_VAT_CATALOG else enum("СтавкаНДС")
+    # УТ 11.5 keeps the old enum column, empty, as УдалитьСтавкаНДС beside the catalog reference.
+    vat = (ref("СтавкаНДС", "Catalog_СтавкиНДС"), enum("УдалитьСтавкаНДС")) if vat_form == UT11_VAT_CATALOG \
+        else (enum("СтавкаНДС"),)
     order_rows = Table("Товары", (
         i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"),
         ref("Характеристика", "Catalog_ХарактеристикиНоменклатуры"),
         ref("Упаковка", "Catalog_УпаковкиЕдиницыИзмерения"),
         num("КоличествоУпаковок"), num("Количество"), ref("ВидЦены", "Catalog_ВидыЦен"), num("Цена"), num("Сумма"),
-        vat, num("СуммаНДС"), num("СуммаСНДС"), num("ПроцентРучнойСкидки"), num("СуммаРучнойСкидки"),
+        *vat, num("СуммаНДС"), num("СуммаСНДС"), num("ПроцентРучнойСкидки"), num("СуммаРучнойСкидки"),
         i64("КодСтроки"), flag("Отменено"), ref("Склад", "Catalog_Склады"), enum("ВариантОбеспечения"),
         s("Содержание", 1000), date("ДатаОтгрузки")))
     payment_rows = Table("РасшифровкаПлатежа", (

@@ -1,0 +1,198 @@
+"""1C contracts: the adapter reads every documented response; the emulator answers like the official chapter.
+
+Documented responses (fixtures/onec, sources in its SOURCES.md) are replayed to
+the client over HTTP with vcrpy. The Atom feed of SelectChanges and the
+CommerceML protocol notes are not read by b24sync (it uses JSON OData only).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+import vcr
+import yaml
+
+from b24sync.clock import ManualClock
+from b24sync.onec import errors
+from b24sync.onec.metadata import Metadata
+from b24sync.onec.odata import ODataClient, literal
+from b24sync_emulators.dataset import generate
+from b24sync_emulators.onec.server import RunningBase, start_base
+from tests.conftest import FIXTURES
+from tests.onec_support import PASSWORD, USER
+
+ROOT = "http://1c.example.local/trade/odata/standard.odata/"
+
+
+def replay(tmp_path: Path, body: str, status: int = 200, content_type: str = "application/json;charset=utf-8",
+           method: str = "GET"):
+    cassette = {"version": 1, "interactions": [{
+        "request": {"method": method, "uri": ROOT + "anything", "body": None, "headers": {}},
+        "response": {"status": {"code": status, "message": "X"}, "headers": {"Content-Type": [content_type]},
+                     "body": {"string": body}}}]}
+    path = tmp_path / "cassette.yaml"
+    path.write_text(yaml.safe_dump(cassette, allow_unicode=True), encoding="utf-8")
+    return vcr.VCR(record_mode="none", match_on=["method"]).use_cassette(str(path), allow_playback_repeats=True)
+
+
+def client() -> ODataClient:
+    return ODataClient(ROOT, USER, PASSWORD, clock=ManualClock(), max_retries=0)
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / "onec" / name).read_text(encoding="utf-8")
+
+
+def test_single_entity_envelope(tmp_path: Path) -> None:
+    with replay(tmp_path, fixture("Catalog_Контрагенты.custom.single.json")):
+        entity = client().get("Catalog_Контрагенты(guid'1fa1a135-d89b-11e6-8343-40167e2531c3')")
+    assert entity["odata.metadata"].endswith("#Catalog_Контрагенты/@Element")
+    assert entity["DataVersion"] == "AAAAAAAETag=" and entity["Дата"] == "0001-01-01T00:00:00"
+    assert entity["Комментарии"][0]["LineNumber"] == "1"
+
+
+def test_list_envelopes_with_int64_strings_and_naive_dates(tmp_path: Path) -> None:
+    with replay(tmp_path, fixture("Catalog_Номенклатура.bp30.list.json")):
+        rows = client().get_all("Catalog_Номенклатура")
+    assert rows[0]["Ref_Key"] == "f02ce7b3-e3b3-11eb-b4ad-000c29b45b09" and rows[0]["Артикул"] == ""
+    with replay(tmp_path, fixture("Document_РеализацияТоваровУслуг.bp30.list.json")):
+        sales = client().get_all("Document_РеализацияТоваровУслуг")
+    sale = sales[0]
+    assert sale["КратностьВзаиморасчетов"] == "1" and sale["СуммаДокумента"] == 150129
+    assert sale["Date"] == "2021-12-22T17:22:08" and sale["НомерДляОтслеживания"] == ""
+
+
+def test_a_windows_1251_header_over_a_utf8_body_is_read_as_utf8(tmp_path: Path) -> None:
+    with replay(tmp_path, fixture("Catalog_Номенклатура.bp30.list.json"),
+                content_type="application/json;charset=windows-1251"):
+        rows = client().get("Catalog_Номенклатура")["value"]
+    assert rows[0]["Description"] == "Мойка"
+
+
+@pytest.mark.parametrize("line, status, expected", [
+    (5, 400, errors.QueryError), (6, 500, errors.BusinessError), (10, 500, errors.BusinessError),
+    (11, 401, errors.AuthError), (12, 404, errors.NotFoundError), (15, 401, errors.AuthError),
+    (18, 400, errors.QueryError), (6, 500, errors.ServerError),
+])
+def test_documented_error_bodies(tmp_path: Path, line: int, status: int, expected: type) -> None:
+    body = fixture("error.json.examples.txt").splitlines()[line - 1]
+    if body.startswith("Ошибка"):
+        body = body[body.index("{"):]  # (C) shows the body after the client's own prefix
+    documented = json.loads(body)["odata.error"]
+    write = expected is errors.BusinessError  # code -1 on a write belongs to that document; on a read it is a failure
+    with replay(tmp_path, body, status, method="PATCH" if write else "GET"), pytest.raises(expected) as caught:
+        resource = "Document_ЗаказКлиента(guid'00000000-0000-0000-0000-000000000001')"
+        client().patch(resource, {}) if write else client().get(resource)
+    assert caught.value.code == documented["code"] and caught.value.onec_message == documented["message"]["value"]
+    assert documented["message"]["value"] in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_the_xml_error_form(tmp_path: Path) -> None:
+    with replay(tmp_path, fixture("error.code9.official.xml"), 404, "application/xml"), \
+            pytest.raises(errors.NotFoundError) as caught:
+        client().get("Document_НакладнаяОтгрузки(guid'00000000-0000-0000-0000-000000000001')")
+    assert caught.value.code == "9" and "НакладнаяОтгрузки" in caught.value.onec_message
+
+
+def test_metadata_excerpt_parses() -> None:
+    parsed = Metadata.parse(fixture("metadata.bp30.excerpt.xml"))
+    assert "AccumulationRegister_РеализованныеТоварыКомитентов" in parsed.entities
+    assert "Recorder_Type" in parsed.fields("AccumulationRegister_РеализованныеТоварыКомитентов")
+
+
+def test_literals_escape_quotes() -> None:
+    assert literal("O'Neil 5\"") == "'O''Neil 5\"'"
+    url = client().url("Catalog_Номенклатура", {"$filter": f"Артикул eq {literal('A&B #1 100%')}"})
+    assert "+" not in url and "%20eq%20" in url and "%26" in url and "%23" in url and "%25" in url
+
+
+# -- the emulator answers the official chapter's examples ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def running() -> RunningBase:
+    base = start_base(profile="ut11", dataset=generate(30, 2), user=USER, password=PASSWORD)
+    yield base
+    base.stop()
+
+
+def call(running: RunningBase, method: str, resource: str, query: str = "$format=json", body: Any = None,
+         headers: dict[str, str] | None = None) -> requests.Response:
+    url = running.odata_root + quote(resource, safe="()'=/$") + (f"?{query}" if query else "")
+    return requests.request(method, url, json=body, headers=headers or {}, timeout=10,
+                            auth=(USER.encode(), PASSWORD.encode()))
+
+
+def test_inlinecount_is_a_string_and_ignores_paging(running: RunningBase) -> None:
+    answer = call(running, "GET", "Catalog_Номенклатура", "$format=json&$inlinecount=allpages&$top=2").json()
+    assert list(answer) == ["odata.metadata", "odata.count", "value"]
+    assert answer["odata.count"] == str(len(answer["value"])) and len(answer["value"]) > 2
+    count = call(running, "GET", "Catalog_Номенклатура/$count", "").content.decode("utf-8")
+    assert count.lstrip("\ufeff") == answer["odata.count"]
+
+
+def test_post_answers_201_with_the_object_and_a_utf8_location(running: RunningBase) -> None:
+    reply = call(running, "POST", "Catalog_Склады", body={"Description": "Склад №2", "Неизвестное": 1})
+    assert reply.status_code == 201 and reply.headers["DataServiceVersion"] == "3.0"
+    created = reply.json()
+    assert created["odata.metadata"].endswith("#Catalog_Склады/@Element") and created["Description"] == "Склад №2"
+    location = reply.headers["Location"].encode("latin-1").decode("utf-8")
+    assert location.endswith(f"Catalog_Склады(guid'{created['Ref_Key']}')")
+    assert "Неизвестное" not in created  # unknown properties are ignored
+
+
+def test_patch_returns_the_whole_object_and_replaces_a_tabular_section(running: RunningBase) -> None:
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Комментарий": "x", "Товары": [
+        {"LineNumber": "1", "Количество": 1}, {"LineNumber": "2", "Количество": 2}]}).json()
+    version = order["DataVersion"]
+    patched = call(running, "PATCH", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')",
+                   body={"Товары": [{"LineNumber": 1, "Количество": 5}]},
+                   headers={"If-Match": "W/\"stale\""})  # ignored, as live servers do
+    assert patched.status_code == 200
+    body = patched.json()
+    assert len(body["Товары"]) == 1 and body["Товары"][0]["Количество"] == 5 and body["Комментарий"] == "x"
+    assert body["DataVersion"] != version
+    noop = call(running, "PATCH", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')", body={}).json()
+    assert noop["DataVersion"] != body["DataVersion"]  # every write moves DataVersion
+    wrong_start = call(running, "PATCH", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')",
+                       body={"Товары": [{"LineNumber": 2, "Количество": 5}]})
+    assert wrong_start.status_code == 400
+    missing = call(running, "PATCH", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')",
+                   body={"Товары": [{"Количество": 5}]})
+    assert missing.status_code == 500 and missing.json()["odata.error"]["code"] == "-1"
+    rows = call(running, "POST", "Document_ЗаказКлиента_Товары", body={"LineNumber": 1})
+    assert rows.status_code == 400 and rows.json()["odata.error"]["code"] == "13"
+
+
+def test_write_quirks(running: RunningBase) -> None:
+    long = call(running, "POST", "Catalog_Склады", body={"Description": "Я" * 300}).json()
+    assert len(long["Description"]) == 150  # truncated silently
+    bad_guid = call(running, "POST", "Catalog_Контрагенты", body={"Партнер_Key": "not-a-guid"})
+    assert bad_guid.status_code == 400 and bad_guid.json()["odata.error"]["code"] == "1"
+    assert "Edm.Guid" in bad_guid.json()["odata.error"]["message"]["value"]
+    broken = requests.post(running.odata_root + quote("Catalog_Склады") + "?$format=json", data=b"{broken",
+                           auth=(USER.encode(), PASSWORD.encode()), timeout=10)
+    assert broken.status_code == 500 and "JSON" in broken.json()["odata.error"]["message"]["value"]
+    array = call(running, "POST", "Catalog_Склады", body={"Description": ["a"]})
+    assert array.status_code == 500 and array.json()["odata.error"]["code"] == "-1"
+
+
+def test_errors_in_both_forms_and_query_refusals(running: RunningBase) -> None:
+    missing = "Document_ЗаказКлиента(guid'00000000-0000-0000-0000-0000000000aa')"
+    as_json = call(running, "GET", missing).json()["odata.error"]
+    assert as_json["code"] == "9" and as_json["message"]["lang"] == "ru"
+    as_xml = call(running, "GET", missing, "")
+    assert as_xml.headers["Content-Type"].startswith("application/xml") and "<m:code>9</m:code>" in as_xml.text
+    composite = call(running, "GET", "Document_РеализацияТоваровУслуг",
+                     "$format=json&$filter=ЗаказКлиента%20eq%20guid'00000000-0000-0000-0000-0000000000aa'")
+    assert composite.status_code == 200 and composite.json()["value"] == []
+    unknown = call(running, "GET", "Catalog_Номенклатура", "$format=json&$select=НетТакого")
+    assert unknown.status_code == 400 and "НетТакого" in unknown.text
+    long = call(running, "GET", "Catalog_Номенклатура", "$format=json&$filter=" + "a" * 2100)
+    assert long.status_code == 404 and long.headers["Content-Type"].startswith("text/html")

@@ -80,11 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CONFIG
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT; install it before telling anyone we are up, so no signal is missed."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
     while not stop.wait(0.5):
         pass
 
@@ -92,6 +96,7 @@ def _wait_for_signal() -> None:
 def _emulate(args: argparse.Namespace) -> int:
     from b24sync_emulators.bitrix24.server import start_portal
 
+    stop = _stop_on_signals()
     running = start_portal(host=args.host, port=args.port, generate_deals=args.generate, seed=args.seed,
                            rate=args.rate, burst=args.burst, limits=not args.no_limits,
                            latency_ms=args.latency_ms, tz=args.tz, webhook_code=args.webhook_code)
@@ -99,7 +104,7 @@ def _emulate(args: argparse.Namespace) -> int:
     print(f"# Bitrix24 portal emulator: {len(running.portal.deals)} deals; admin at {running.root}/_emulator/stats; "
           f"stop with Ctrl+C", file=sys.stderr, flush=True)
     try:
-        _wait_for_signal()
+        _wait(stop)
     finally:
         running.stop()
     return EXIT_OK
@@ -109,6 +114,7 @@ def _emulate_onec(args: argparse.Namespace) -> int:
     from b24sync_emulators.onec.schema import UT11_VAT_CATALOG, UT11_VAT_ENUM
     from b24sync_emulators.onec.server import start_base
 
+    stop = _stop_on_signals()
     running = start_base(profile=args.profile, host=args.host, port=args.port, generate_deals=args.generate,
                          seed=args.seed, user=args.user, password=args.password,
                          vat_form=UT11_VAT_CATALOG if args.vat == "catalog" else UT11_VAT_ENUM,
@@ -117,7 +123,7 @@ def _emulate_onec(args: argparse.Namespace) -> int:
     print(f"# 1C base emulator ({args.profile}): user {args.user!r}; admin at {running.root}/_emulator/stats; "
           f"stop with Ctrl+C", file=sys.stderr, flush=True)
     try:
-        _wait_for_signal()
+        _wait(stop)
     finally:
         running.stop()
     return EXIT_OK

@@ -147,7 +147,6 @@ SCHEMA = Section(
                 "order_status": Key(str, "КОтгрузке", one_of("НеСогласован", "КОбеспечению", "КОтгрузке"),
                                     "the Статус of new customer orders (ut11)"),
                 "create_counterparties": Key(bool, True, None, "create a counterparty when none matches"),
-                "concurrency": Key(int, 4, number_between(1, 16), "parallel requests to 1C"),
                 "defaults": Section(
                     {
                         "organisation": Key(str, REQUIRED, None, "your organisation: code, name or GUID"),
@@ -225,7 +224,6 @@ class OneCConfig:
     post_documents: bool = True
     order_status: str = "КОтгрузке"
     create_counterparties: bool = True
-    concurrency: int = 4
     deal_marker: Marker = Marker(additional_requisite="ID сделки Битрикс24")
     tracking: Marker = Marker(additional_requisite="Трек-номер")
     managers: dict[int, str] = field(default_factory=dict)
@@ -376,7 +374,6 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         post_documents=onec_values["post_documents"],
         order_status=onec_values["order_status"],
         create_counterparties=onec_values["create_counterparties"],
-        concurrency=int(onec_values["concurrency"]),
         deal_marker=_marker(onec_values.get("deal_marker"), Marker(additional_requisite="ID сделки Битрикс24")),
         tracking=_marker(onec_values.get("tracking"), Marker(additional_requisite="Трек-номер")),
         managers={int(key): str(value) for key, value in onec_values["managers"].items()},

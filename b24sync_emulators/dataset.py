@@ -244,9 +244,9 @@ def generate(deals: int = 50, seed: int = 1) -> Dataset:
             company_key=company.key if company else None,
         ))
 
-    managers = [Manager(1, "Администратор", "Портала", _uuid(rng)),
-                Manager(3, "Ольга", "Менеджерова", _uuid(rng)),
-                Manager(5, "Сергей", "Продажников", _uuid(rng))]
+    managers = [Manager(1, "Алексей", "Иванов", _uuid(rng)),
+                Manager(3, "Ольга", "Петрова", _uuid(rng)),
+                Manager(5, "Сергей", "Смирнов", _uuid(rng))]
 
     usable = [product for product in products if product.in_onec]
     deal_list: list[Deal] = []

@@ -190,3 +190,35 @@ def test_counterparties_are_not_created_when_the_config_forbids_it(running: Runn
     adapter = OneCAdapter.from_config(onec_config(running, create_counterparties=False))
     with pytest.raises(errors.SetupError, match="'onec.create_counterparties' is false"):
         adapter.create_counterparty("ООО Новая", "ООО Новая", inn="7700000001")
+
+
+def test_managers_and_currencies(running: RunningBase) -> None:
+    adapter = OneCAdapter.from_config(onec_config(running, managers={3: "Петрова Ольга"},
+                                                  default_manager="Иванов Алексей"))
+    olga = adapter.manager(3)
+    assert running.base.get("Catalog_Пользователи", olga)["Description"] == "Петрова Ольга"
+    assert adapter.manager(999) != olga and adapter.manager(None) is not None
+    assert adapter.currency("RUB") == adapter.currency("643") == adapter.currency(None)
+    with pytest.raises(errors.SetupError, match="no currency «XYZ»"):
+        adapter.currency("XYZ")
+    wrong = OneCAdapter.from_config(onec_config(running, managers={3: "Нет Такого"}))
+    with pytest.raises(errors.SetupError, match="at 'onec.managers'"):
+        wrong.manager(3)
+
+
+def test_registers_follow_payments_and_sales(running: RunningBase, adapter: OneCAdapter) -> None:
+    order = adapter.create_document(draft_for(adapter, DATASET, 91, include_vat=True, rows=2))
+    accountant = Accountant(running)
+    accountant.pay(order.ref, float(order.total) / 2)
+    if adapter.profile.name == "ut11":
+        rows = adapter.client.get("InformationRegister_СостоянияЗаказовКлиентов", {
+            "$filter": f"Заказ_Key eq guid'{order.ref}'"})["value"]
+        assert rows[0]["ПроцентОплаты"] == 50 and rows[0]["Состояние"] == "ГотовКОтгрузке"
+        accountant.ship(order.ref, float(order.total), "T1")
+        rows = adapter.client.get("InformationRegister_СостоянияЗаказовКлиентов", {
+            "$filter": f"Заказ_Key eq guid'{order.ref}'"})["value"]
+        assert rows[0]["ПроцентОтгрузки"] == 100 and rows[0]["Состояние"] == "ОжидаетсяОплатаПослеОтгрузки"
+    else:
+        rows = adapter.client.get("InformationRegister_СтатусыДокументов", {
+            "$filter": f"Документ eq cast(guid'{order.ref}', 'Document_СчетНаОплатуПокупателю')"})["value"]
+        assert rows[0]["Статус"] == "ОплаченЧастично"

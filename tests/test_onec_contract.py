@@ -196,3 +196,19 @@ def test_errors_in_both_forms_and_query_refusals(running: RunningBase) -> None:
     assert unknown.status_code == 400 and "НетТакого" in unknown.text
     long = call(running, "GET", "Catalog_Номенклатура", "$format=json&$filter=" + "a" * 2100)
     assert long.status_code == 404 and long.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_platforms_refusals_and_the_announced_charset(running: RunningBase) -> None:
+    refused = call(running, "GET", "Catalog_Номенклатура", "$format=json&$filter=Артикул%20in%20('a','b')")
+    assert refused.status_code == 400 and refused.json()["odata.error"]["code"] == "14"
+    plus = call(running, "GET", "Catalog_Номенклатура", "$format=json&$filter=Артикул+eq+'a'")
+    assert plus.status_code == 500 and "ГДЕ" in plus.json()["odata.error"]["message"]["value"]
+    requests.post(f"{running.root}/_emulator/settings", json={"charset": "windows-1251"}, timeout=5)
+    try:
+        reply = call(running, "GET", "Catalog_Склады")
+        assert reply.headers["Content-Type"].endswith("charset=windows-1251")
+        assert "Основной склад" in reply.content.decode("utf-8")  # the body stays UTF-8
+        client = ODataClient(running.odata_root, USER, PASSWORD)
+        assert client.get("Catalog_Склады")["value"][0]["Description"] == "Основной склад"
+    finally:
+        requests.post(f"{running.root}/_emulator/settings", json={"charset": "utf-8"}, timeout=5)

@@ -1,8 +1,9 @@
 """The end-to-end demo on the emulators, narrated for a person watching the terminal.
 
-Until the sync engine lands it starts the Bitrix24 portal emulator with
-generated data and walks b24sync's Bitrix24 client through what a cycle does:
-list deals, read their rows, create the user fields, write back, attach a file.
+Until the sync engine lands it starts both emulators on one generated dataset
+and walks b24sync's clients through what a cycle does: list deals, read their
+rows, create the user fields, write back, attach a file; check the 1C
+publication, resolve the defaults, and match the deals' products in 1C.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from b24sync.bitrix24.adapter import Bitrix24Adapter, UserFieldSpec
 from b24sync.bitrix24.client import Bitrix24Client
+from b24sync.config import OneCConfig, OneCDefaults
+from b24sync.onec.adapter import OneCAdapter
 from b24sync_emulators.bitrix24.server import start_portal
+from b24sync_emulators.dataset import generate
+from b24sync_emulators.onec.server import start_base
 
 DEMO_FIELDS = [
     UserFieldSpec("UF_CRM_1C_ORDER_ID", "string", "Заказ в 1С"),
@@ -30,7 +35,9 @@ def say(text: str) -> None:
 
 def run_demo(deals: int = 300) -> int:
     started = time.monotonic()
-    portal = start_portal(generate_deals=deals, seed=7)
+    dataset = generate(deals, 7)
+    portal = start_portal(dataset=dataset)
+    base = start_base(profile="ut11", dataset=dataset, user="Обмен", password="demo")
     try:
         say(f"▶ Bitrix24 portal emulator at {portal.root} with {deals} generated deals "
             f"(limits as in the cloud: 2 requests/s, burst 50).")
@@ -64,6 +71,21 @@ def run_demo(deals: int = 300) -> int:
         say(f"✔ Deal {deal_id}: wrote the order and tracking fields, uploaded «{uploaded.name}» to Disk, "
             f"its public link {link}, and a timeline comment.")
 
+        say(f"▶ 1C base emulator (УТ 11) at {base.odata_root}.")
+        onec = OneCAdapter.from_config(OneCConfig(
+            url=base.odata_root, user="Обмен", password="demo", profile="ut11",
+            defaults=OneCDefaults(organisation="ООО «Электросбыт»", warehouse="Основной склад",
+                                  agreement="Основное соглашение (розница и опт)")))
+        problems = onec.publication_problems()
+        say(f"✔ The 1C publication has everything the ut11 profile needs ({len(problems)} problems); rows carry VAT "
+            f"as {onec.resolved().vat_form}, the deal ID goes to the additional requisite «ID сделки Битрикс24».")
+        xml_ids = {product.xml_id for product in adapter.products(
+            {row.product_id for items in products.values() for row in items if row.product_id}).values()}
+        matched = onec.nomenclature_by_refs(xml_ids)
+        missing = len(xml_ids) - len(matched)
+        say(f"✔ {len(matched)} of the {len(xml_ids)} products in those deals exist in 1C under the same Ref_Key; "
+            f"{missing} exists only in Bitrix24, on purpose, to show how such a deal is reported.")
+
         stats = portal.app.stats.snapshot()
         say(f"✔ The portal served {stats['http_requests']} HTTP requests ({stats['batches']} batches) and answered "
             f"{stats['responses_by_status'].get('503', 0)} × QUERY_LIMIT_EXCEEDED.")
@@ -72,3 +94,4 @@ def run_demo(deals: int = 300) -> int:
         return 0
     finally:
         portal.stop()
+        base.stop()

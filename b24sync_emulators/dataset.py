@@ -250,6 +250,7 @@ def generate(deals: int = 50, seed: int = 1) -> Dataset:
 
     usable = [product for product in products if product.in_onec]
     deal_list: list[Deal] = []
+    # Deal 5 has a product that exists only in Bitrix24, deal 8 a company with no counterparty in 1C.
     for index in range(deals):
         pipeline = PIPELINES[index % 4 == 3]
         stage = rng.choice([stage for stage in pipeline.stages if stage.semantics == "process"])
@@ -263,6 +264,11 @@ def generate(deals: int = 50, seed: int = 1) -> Dataset:
                                 tax_included=rng.random() < 0.7))
         company = rng.choice(companies[:-1]) if rng.random() < 0.8 else None
         contact = rng.choice(contacts)
+        if deals >= 10 and index == 4:  # the gap: a product 1C does not know
+            gap = products[-1]
+            rows.append(DealRow(gap.ref_key, Decimal(1), gap.price, Decimal(0), tax_included=True))
+        if deals >= 10 and index == 7:  # the gap: a company without a counterparty in 1C
+            company = companies[-1]
         deal_list.append(Deal(
             key=index + 1,
             title=f"{rng.choice(_TITLES)} №{index + 1}",

@@ -13,6 +13,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +115,36 @@ MARKER = Section(
     requires_one_of=(("additional_requisite", "attribute"),),
 )
 
+def _check_pipelines(value: list) -> str | None:
+    if not value:
+        return "list at least one pipeline with its trigger stages"
+    seen = set()
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            return f"item {index + 1} must be a mapping with category_id and trigger_stages"
+        unknown = set(item) - PIPELINE_KEYS
+        if unknown:
+            return f"item {index + 1}: unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(PIPELINE_KEYS))}"
+        if not isinstance(item.get("category_id"), int) or isinstance(item.get("category_id"), bool):
+            return f"item {index + 1}: category_id must be the pipeline's number (0 for the default pipeline)"
+        if item["category_id"] in seen:
+            return f"item {index + 1}: pipeline {item['category_id']} is listed twice"
+        seen.add(item["category_id"])
+        stages = item.get("trigger_stages")
+        if not isinstance(stages, list) or not stages or not all(isinstance(stage, str) for stage in stages):
+            return f"item {index + 1}: trigger_stages must list the STATUS_IDs (e.g. C1:EXECUTING) of the stages"
+        if "min_amount" in item and not isinstance(item["min_amount"], int | float):
+            return f"item {index + 1}: min_amount must be a number"
+        if "deal_types" in item and not isinstance(item["deal_types"], list):
+            return f"item {index + 1}: deal_types must be a list of TYPE_IDs"
+        if "start_date" in item and not isinstance(item["start_date"], date):
+            return f"item {index + 1}: start_date must be a date like 2026-01-01"
+    return None
+
+
+PIPELINE_KEYS = {"category_id", "trigger_stages", "min_amount", "deal_types", "start_date", "stage_on_paid",
+                 "stage_on_shipped"}
+
 SCHEMA = Section(
     {
         "bitrix24": Section(
@@ -167,6 +198,40 @@ SCHEMA = Section(
             default_empty=False,
             requires_one_of=(("password", "password_file"),),
         ),
+        "sync": Section(
+            {
+                "pipelines": Key(list, REQUIRED, _check_pipelines,
+                                 "the pipelines whose deals go to 1C, each with its trigger stages"),
+                "overlap_seconds": Key(int, 120, number_between(0, 3600), "look-back added to each poll"),
+                "onec_window_days": Key(int, 60, number_between(1, 3650), "how far back to look for 1C documents"),
+                "on_locked_document": Key(str, "comment", one_of("comment", "unpost_and_update"),
+                                          "what to do when a deal changes after its document was posted"),
+                "on_leave_trigger": Key(str, "nothing", one_of("nothing", "close_order"),
+                                        "what to do when a bound deal leaves the trigger stages"),
+                "products": Section({
+                    "match": Key(str, "xml_id", one_of("xml_id", "article"), "how deal products find 1C items"),
+                    "fallback": Key(bool, True, None, "try the other way when the first finds nothing"),
+                    "article_property": Key(str, "PROPERTY_105", None, "the catalog property holding the article"),
+                }),
+                "fields": Section({
+                    "order_id": Key(str, "UF_CRM_1C_ORDER_ID", None, "deal field for the 1C document's GUID"),
+                    "order_number": Key(str, "UF_CRM_1C_ORDER_NUMBER", None, "deal field for the document number"),
+                    "invoice_number": Key(str, "UF_CRM_INVOICE_NUMBER", None, "deal field for the invoice number"),
+                    "invoice_url": Key(str, "UF_CRM_INVOICE_URL", None, "deal field for the invoice PDF link"),
+                    "payment_status": Key(str, "UF_CRM_PAYMENT_STATUS", None, "deal field for paid/partial/unpaid"),
+                    "shipment_date": Key(str, "UF_CRM_SHIPMENT_DATE", None, "deal field for the shipment date"),
+                    "tracking_number": Key(str, "UF_CRM_TRACKING_NUMBER", None, "deal field for the tracking number"),
+                }),
+                "guards": Section({
+                    "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
+                                                 "stop before creating more documents than this in one cycle"),
+                }),
+            },
+            default_empty=False,
+        ),
+        "state": Section({
+            "path": Key(str, "/var/lib/b24sync/state.db", None, "the state database"),
+        }),
         "logging": Section(
             {
                 "level": Key(str, "INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR"), "log level"),
@@ -231,6 +296,45 @@ class OneCConfig:
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    category_id: int
+    trigger_stages: tuple[str, ...]
+    min_amount: float = 0
+    deal_types: tuple[str, ...] = ()
+    start_date: date | None = None
+    stage_on_paid: str | None = None
+    stage_on_shipped: str | None = None
+
+
+@dataclass(frozen=True)
+class DealFields:
+    order_id: str = "UF_CRM_1C_ORDER_ID"
+    order_number: str = "UF_CRM_1C_ORDER_NUMBER"
+    invoice_number: str = "UF_CRM_INVOICE_NUMBER"
+    invoice_url: str = "UF_CRM_INVOICE_URL"
+    payment_status: str = "UF_CRM_PAYMENT_STATUS"
+    shipment_date: str = "UF_CRM_SHIPMENT_DATE"
+    tracking_number: str = "UF_CRM_TRACKING_NUMBER"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    pipelines: tuple[Pipeline, ...]
+    overlap_seconds: int = 120
+    onec_window_days: int = 60
+    on_locked_document: str = "comment"
+    on_leave_trigger: str = "nothing"
+    product_match: str = "xml_id"
+    product_fallback: bool = True
+    article_property: str = "PROPERTY_105"
+    fields: DealFields = DealFields()
+    max_creates_per_cycle: int = 500
+
+    def pipeline(self, category_id: int) -> Pipeline | None:
+        return next((item for item in self.pipelines if item.category_id == category_id), None)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     format: str = "auto"
@@ -240,6 +344,8 @@ class LoggingConfig:
 class Config:
     bitrix24: Bitrix24Config
     onec: OneCConfig
+    sync: SyncConfig
+    state_path: str = "/var/lib/b24sync/state.db"
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
@@ -379,10 +485,32 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         managers={int(key): str(value) for key, value in onec_values["managers"].items()},
         default_manager=onec_values.get("default_manager"),
     )
+    sync_values = values["sync"]
+    sync = SyncConfig(
+        pipelines=tuple(Pipeline(
+            category_id=item["category_id"], trigger_stages=tuple(item["trigger_stages"]),
+            min_amount=float(item.get("min_amount") or 0), deal_types=tuple(item.get("deal_types") or ()),
+            start_date=item.get("start_date"), stage_on_paid=item.get("stage_on_paid"),
+            stage_on_shipped=item.get("stage_on_shipped")) for item in sync_values["pipelines"]),
+        overlap_seconds=sync_values["overlap_seconds"],
+        onec_window_days=sync_values["onec_window_days"],
+        on_locked_document=sync_values["on_locked_document"],
+        on_leave_trigger=sync_values["on_leave_trigger"],
+        product_match=sync_values["products"]["match"],
+        product_fallback=sync_values["products"]["fallback"],
+        article_property=sync_values["products"]["article_property"],
+        fields=DealFields(**sync_values["fields"]),
+        max_creates_per_cycle=sync_values["guards"]["max_creates_per_cycle"],
+    )
+    state_path = Path(values["state"]["path"])
+    if not state_path.is_absolute():
+        state_path = base / state_path
     logging_values = values.get("logging", {})
     return Config(
         bitrix24=bitrix24,
         onec=onec,
+        sync=sync,
+        state_path=str(state_path),
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),

@@ -12,6 +12,7 @@ from b24sync.config import ConfigError, load_config, load_config_text, resolve_p
 ROOT = Path(__file__).resolve().parent.parent
 ONEC = ("onec:\n  url: http://1c.local/trade/odata/standard.odata/\n  user: Обмен\n  password: pw\n"
         "  defaults:\n    organisation: ООО Ромашка\n    warehouse: Основной\n    agreement: Типовое\n")
+ONEC += "sync:\n  pipelines:\n    - {category_id: 0, trigger_stages: [EXECUTING]}\n"
 GOOD = ONEC + "bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
 
 
@@ -129,7 +130,8 @@ def test_onec_section_rules(tmp_path: Path) -> None:
     assert config.onec.user == "Обмен" and config.onec.profile == "ut11" and config.onec.read_timeout == 60
     assert config.onec.deal_marker.additional_requisite == "ID сделки Битрикс24"
     assert "pw" not in repr(config.onec)
-    found = problems("onec:\n  url: http://1c.local/trade/\n  user: x\n  password: p\n  profile: ut12\n"
+    found = problems("sync: {pipelines: [{category_id: 0, trigger_stages: [X]}]}\n"
+                     "onec:\n  url: http://1c.local/trade/\n  user: x\n  password: p\n  profile: ut12\n"
                      "  read_timeout: 5\n  managers: {abc: x}\n  defaults: {organisation: Org}\n"
                      "  deal_marker: {additional_requisite: a, attribute: b}\n"
                      "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n")
@@ -139,7 +141,8 @@ def test_onec_section_rules(tmp_path: Path) -> None:
     assert "at 'onec.read_timeout': must be at least 15 seconds" in text
     assert "at 'onec.managers': keys must be Bitrix24 user IDs" in text
     assert "at 'onec.deal_marker': give only one of" in text
-    missing = problems("onec:\n  url: http://1c.local/trade/odata/standard.odata\n  user: x\n  password: p\n"
+    missing = problems("sync: {pipelines: [{category_id: 0, trigger_stages: [X]}]}\n"
+                       "onec:\n  url: http://1c.local/trade/odata/standard.odata\n  user: x\n  password: p\n"
                        "  defaults: {organisation: Org}\n"
                        "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n")
     assert any("at 'onec.defaults.warehouse': required for the ut11 profile" in line for line in missing)
@@ -150,3 +153,19 @@ def test_onec_section_rules(tmp_path: Path) -> None:
     path.write_text(GOOD.replace("  password: pw\n", f"  password_file: {secret}\n"))
     assert load_config(path, env={}).onec.password == "Пароль-1С"
     assert load_config(path, env={"B24SYNC_ONEC_PASSWORD": "env-pw"}).onec.password == "env-pw"
+
+
+def test_sync_section_rules() -> None:
+    config = load("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n")
+    assert config.sync.pipelines[0].trigger_stages == ("EXECUTING",) and config.sync.max_creates_per_cycle == 500
+    assert config.sync.fields.order_id == "UF_CRM_1C_ORDER_ID" and config.state_path == "/var/lib/b24sync/state.db"
+    base = ONEC.split("sync:")[0] + "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n"
+    for pipelines, message in (
+        ("[]", "list at least one pipeline"),
+        ("[{category_id: '1', trigger_stages: [X]}]", "category_id must be the pipeline's number"),
+        ("[{category_id: 1, trigger_stages: []}]", "trigger_stages must list"),
+        ("[{category_id: 1, trigger_stages: [X], stages: [Y]}]", "unknown key 'stages'"),
+        ("[{category_id: 1, trigger_stages: [X]}, {category_id: 1, trigger_stages: [Y]}]", "listed twice"),
+    ):
+        found = problems(f"sync:\n  pipelines: {pipelines}\n" + base, with_onec=False)
+        assert any("at 'sync.pipelines': " in line and message in line for line in found), (pipelines, found)

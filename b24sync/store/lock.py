@@ -1,0 +1,52 @@
+"""One writer at a time: an exclusive lock shared by the daemon and every one-shot command."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class LockHeldError(Exception):
+    """Another b24sync process holds the lock; `pid` says which."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(f"{holder} holds the b24sync lock {path}; wait for it to finish, or stop it "
+                         f"(systemctl stop b24sync) before running this command")
+
+
+class ProcessLock:
+    """An flock on `<state>.lock` holding the owner's PID; released when the process exits, even on kill -9."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: int | None = None
+
+    def acquire(self) -> ProcessLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(handle, 32, 0).decode("ascii", errors="ignore").strip()
+            os.close(handle)
+            raise LockHeldError(self.path, int(text) if text.isdigit() else None) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            os.close(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> ProcessLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,93 @@
+"""The tables of the state store (peewee over SQLite).
+
+A binding ties one Bitrix24 deal to one 1C document, unique on both sides;
+intents record a create in 1C before it is sent; failures and conflicts are
+what `status` shows; seen versions remember 1C DataVersions between polls.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+database = peewee.DatabaseProxy()
+
+
+class Model(peewee.Model):
+    class Meta:
+        database = database
+
+
+class SchemaVersion(Model):
+    version = peewee.IntegerField()
+
+
+class Binding(Model):
+    deal_id = peewee.IntegerField(unique=True)
+    onec_ref = peewee.CharField(unique=True)
+    entity = peewee.CharField()  # Document_ЗаказКлиента / Document_СчетНаОплатуПокупателю
+    number = peewee.CharField(default="")
+    pushed_hash = peewee.CharField(default="")  # hash of the deal projection last written to 1C
+    onec_version = peewee.CharField(default="")  # DataVersion of the document after b24sync's last write
+    snapshot_hash = peewee.CharField(default="")  # hash of the last 1C snapshot written back to the deal
+    written_fields = peewee.TextField(default="{}")  # JSON: the values b24sync last wrote to the deal
+    is_open = peewee.BooleanField(default=True)  # not yet fully paid and shipped
+    closed_by_b24sync = peewee.BooleanField(default=False)
+    created_at = peewee.FloatField()
+    updated_at = peewee.FloatField()
+
+
+class Watermark(Model):
+    name = peewee.CharField(unique=True)
+    value = peewee.CharField()
+    updated_at = peewee.FloatField()
+
+
+class Intent(Model):
+    """A create about to be sent to 1C; closed once the binding is stored."""
+
+    deal_id = peewee.IntegerField(index=True)
+    kind = peewee.CharField()
+    started_at = peewee.FloatField()
+    closed_at = peewee.FloatField(null=True)
+
+
+class Failure(Model):
+    item = peewee.CharField(unique=True)  # deal:123
+    deal_id = peewee.IntegerField(null=True, index=True)
+    reason = peewee.CharField()  # one line for `status`
+    error = peewee.TextField()  # the whole message
+    attempts = peewee.IntegerField(default=1)
+    first_failed_at = peewee.FloatField()
+    last_failed_at = peewee.FloatField()
+    next_retry_at = peewee.FloatField(index=True)
+    commented_reason = peewee.CharField(default="")  # the reason the deal's timeline was told about
+
+
+class Conflict(Model):
+    deal_id = peewee.IntegerField(index=True)
+    onec_ref = peewee.CharField()
+    description = peewee.TextField()
+    created_at = peewee.FloatField()
+    resolved_at = peewee.FloatField(null=True)
+
+
+class SeenVersion(Model):
+    ref = peewee.CharField(unique=True)
+    version = peewee.CharField()
+
+
+class RunLog(Model):
+    job = peewee.CharField()
+    started_at = peewee.FloatField()
+    finished_at = peewee.FloatField()
+    result = peewee.CharField()  # ok | failed items | error
+    summary = peewee.TextField()
+
+
+class Unreachable(Model):
+    system = peewee.CharField(unique=True)  # bitrix24 | onec
+    since = peewee.FloatField()
+    error = peewee.TextField()
+
+
+TABLES = [SchemaVersion, Binding, Watermark, Intent, Failure, Conflict, SeenVersion, RunLog, Unreachable]

@@ -11,22 +11,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from b24sync.bitrix24.adapter import Bitrix24Adapter, UserFieldSpec
+from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.client import Bitrix24Client
-from b24sync.config import OneCConfig, OneCDefaults
+from b24sync.config import DealFields, OneCConfig, OneCDefaults
 from b24sync.onec.adapter import OneCAdapter
+from b24sync.sync.fields import deal_field_specs
 from b24sync_emulators.bitrix24.server import start_portal
 from b24sync_emulators.dataset import generate
 from b24sync_emulators.onec.server import start_base
 
-DEMO_FIELDS = [
-    UserFieldSpec("UF_CRM_1C_ORDER_ID", "string", "Заказ в 1С"),
-    UserFieldSpec("UF_CRM_INVOICE_NUMBER", "string", "Номер счёта"),
-    UserFieldSpec("UF_CRM_INVOICE_URL", "url", "Счёт (PDF)"),
-    UserFieldSpec("UF_CRM_PAYMENT_STATUS", "enumeration", "Статус оплаты", ("paid", "partial", "unpaid")),
-    UserFieldSpec("UF_CRM_SHIPMENT_DATE", "date", "Дата отгрузки"),
-    UserFieldSpec("UF_CRM_TRACKING_NUMBER", "string", "Трек-номер"),
-]
+DEMO_FIELDS = deal_field_specs(DealFields())
 
 
 def say(text: str) -> None:

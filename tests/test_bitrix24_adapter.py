@@ -9,6 +9,7 @@ import pytest
 from b24sync.bitrix24 import errors
 from b24sync.bitrix24.adapter import Bitrix24Adapter, CompanyConflictError, UserFieldSpec
 from b24sync.bitrix24.client import Bitrix24Client
+from b24sync.sync.fields import PAYMENT_OPTIONS
 from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID
 from b24sync_emulators.bitrix24.server import RunningPortal
 from tests.conftest import admin, raw_call
@@ -60,11 +61,12 @@ def test_changed_deals_and_the_server_clock(portal: RunningPortal, adapter: Bitr
 
 
 def test_user_fields_are_created_once(adapter: Bitrix24Adapter) -> None:
-    spec = UserFieldSpec("UF_CRM_PAYMENT_STATUS", "enumeration", "Статус оплаты", ("paid", "partial", "unpaid"))
+    spec = UserFieldSpec("UF_CRM_PAYMENT_STATUS", "enumeration", "Статус оплаты", PAYMENT_OPTIONS)
     assert adapter.ensure_deal_userfield(spec) is True
     assert adapter.ensure_deal_userfield(spec) is False
     field = adapter.deal_userfields()["UF_CRM_PAYMENT_STATUS"]
-    assert [option["VALUE"] for option in field["LIST"]] == ["paid", "partial", "unpaid"]
+    assert [option["XML_ID"] for option in field["LIST"]] == ["paid", "partial", "unpaid"]
+    assert field["LIST"][0]["VALUE"] == "Оплачен"
 
 
 def test_deal_writes_and_timeline(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:

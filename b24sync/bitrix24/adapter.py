@@ -41,7 +41,7 @@ class UserFieldSpec:
     name: str  # UF_CRM_...
     user_type: str
     label: str
-    options: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()  # enumeration: (XML_ID, label shown to managers)
 
     def as_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -58,8 +58,8 @@ class UserFieldSpec:
             "XML_ID": self.name,
         }
         if self.options:
-            fields["LIST"] = [{"VALUE": option, "SORT": (index + 1) * 10, "XML_ID": option}
-                              for index, option in enumerate(self.options)]
+            fields["LIST"] = [{"VALUE": label, "SORT": (index + 1) * 10, "XML_ID": xml_id}
+                              for index, (xml_id, label) in enumerate(self.options)]
         return fields
 
 
@@ -184,6 +184,20 @@ class Bitrix24Adapter:
         if attached:
             fields["FILES"] = attached
         return int(self.client.call("crm.timeline.comment.add", {"fields": fields}).result)
+
+    def add_timeline_comments(self, comments: Mapping[int, str]) -> dict[int, errors.Bitrix24Error]:
+        """One comment on each deal's timeline, 50 per request; returns the errors by deal."""
+        if not comments:
+            return {}
+        outcome = self.client.batch({
+            f"c{deal_id}": ("crm.timeline.comment.add", {"fields": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal",
+                                                                    "COMMENT": text}})
+            for deal_id, text in comments.items()
+        })
+        return {int(key[1:]): error for key, error in outcome.errors.items()}
+
+    def move_stage(self, deal_id: int, stage_id: str) -> None:
+        self.update_deal(deal_id, {"STAGE_ID": stage_id})
 
     # -- user fields -----------------------------------------------------------------------------
 

@@ -312,13 +312,14 @@ class OneCAdapter:
         """The date of a new document: the 1C server's local time is unknown here, so send our local time, naive."""
         return datetime.fromtimestamp(int(self.clock.time())).isoformat()
 
-    def create_document(self, draft: OrderDraft) -> DocumentRef:
+    def create_document(self, draft: OrderDraft, *, check_existing: bool = True,
+                        post: bool | None = None) -> DocumentRef:
         """Create the order (УТ) or invoice (БП) for a deal, then post it if configured.
 
         Refuses when a document for the deal already exists; after a create whose
         answer was lost, it looks for the document before reporting.
         """
-        existing = self.find_by_deal(draft.deal_id)
+        existing = self.find_by_deal(draft.deal_id) if check_existing else None
         if existing is not None:
             raise errors.DuplicateDocumentError(
                 f"1C already has {self.profile.order_entity} {existing.number} for deal {draft.deal_id}; "
@@ -336,14 +337,22 @@ class OneCAdapter:
             created = {"Ref_Key": found.ref, "Number": found.number, "DataVersion": found.data_version,
                        "Posted": found.posted, "СуммаДокумента": str(found.total)}
         document = self._ref(created)
-        if self.config.post_documents:
+        if self.config.post_documents if post is None else post:
             document = self.post(document.ref)
         return document
+
+    def close_order(self, ref: str) -> DocumentRef:
+        """УТ: set the order's Статус to Закрыт (the deal was lost or moved back before shipment and payment)."""
+        if self.profile.name != "ut11":
+            raise errors.SetupError("closing a document is only possible for customer orders (ut11)",
+                                    resource=self.profile.order_entity)
+        return self._ref(self.client.patch(entity_path(self.profile.order_entity, ref), {"Статус": "Закрыт"}))
 
     def read(self, ref: str) -> DocumentRef:
         return self._ref(self.client.get(entity_path(self.profile.order_entity, ref), {"$select": HEADER}))
 
-    def update_document(self, ref: str, draft: OrderDraft, expected_version: str) -> DocumentRef:
+    def update_document(self, ref: str, draft: OrderDraft, expected_version: str,
+                        post: bool | None = None) -> DocumentRef:
         """Replace header and rows of a document, unless it changed in 1C since b24sync last saw it.
 
         If-Match is ignored by real servers, so the DataVersion is compared here before the PATCH.
@@ -359,7 +368,7 @@ class OneCAdapter:
         body.pop("Date", None)
         updated = self.client.patch(entity_path(self.profile.order_entity, ref), body)
         document = self._ref(updated)
-        if current.posted and self.config.post_documents:
+        if (current.posted and self.config.post_documents) if post is None else post:
             document = self.post(ref)
         return document
 

@@ -27,6 +27,8 @@ class Binding(Model):
     entity = peewee.CharField()  # Document_ЗаказКлиента / Document_СчетНаОплатуПокупателю
     number = peewee.CharField(default="")
     pushed_hash = peewee.CharField(default="")  # hash of the deal projection last written to 1C
+    pushed_projection = peewee.TextField(default="{}")  # that projection, to tell the manager what differs
+    posted = peewee.BooleanField(default=False)
     onec_version = peewee.CharField(default="")  # DataVersion of the document after b24sync's last write
     snapshot_hash = peewee.CharField(default="")  # hash of the last 1C snapshot written back to the deal
     written_fields = peewee.TextField(default="{}")  # JSON: the values b24sync last wrote to the deal

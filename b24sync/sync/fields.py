@@ -1,0 +1,26 @@
+"""The deal user fields b24sync writes, with their Bitrix24 types, as `b24sync setup` creates them."""
+
+from __future__ import annotations
+
+from b24sync.bitrix24.adapter import UserFieldSpec
+from b24sync.config import DealFields
+
+# The enumeration's options: XML_ID (what b24sync matches on) and the label managers see.
+PAYMENT_OPTIONS = (("paid", "Оплачен"), ("partial", "Частично оплачен"), ("unpaid", "Не оплачен"))
+
+
+def deal_field_specs(fields: DealFields) -> list[UserFieldSpec]:
+    return [
+        UserFieldSpec(fields.order_id, "string", "Заказ в 1С (GUID)"),
+        UserFieldSpec(fields.order_number, "string", "Номер заказа в 1С"),
+        UserFieldSpec(fields.invoice_number, "string", "Номер счёта"),
+        UserFieldSpec(fields.invoice_url, "url", "Счёт (PDF)"),
+        UserFieldSpec(fields.payment_status, "enumeration", "Статус оплаты", PAYMENT_OPTIONS),
+        UserFieldSpec(fields.shipment_date, "date", "Дата отгрузки"),
+        UserFieldSpec(fields.tracking_number, "string", "Трек-номер"),
+    ]
+
+
+def payment_option_ids(userfield: dict) -> dict[str, str]:
+    """paid/partial/unpaid -> the enumeration option IDs of this portal's payment-status field."""
+    return {item.get("XML_ID"): item["ID"] for item in userfield.get("LIST") or [] if item.get("XML_ID")}

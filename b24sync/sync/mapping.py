@@ -1,0 +1,215 @@
+"""Pure mapping from a Bitrix24 deal to what 1C should hold, and from a 1C snapshot to the deal's fields.
+
+No I/O here: every function takes plain records and returns plain values, so
+each rule can be tested on its own. Problems a manager can fix are raised as
+MappingError with a reason in the manager's words (Russian) and the details.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
+from b24sync.bitrix24.wire import parse_datetime, to_decimal, to_int
+from b24sync.config import DealFields, Pipeline
+from b24sync.onec.documents import CENT, DraftRow, OrderDraft, Snapshot, money
+
+# The deal fields a sync reads; b24sync's own fields are deliberately absent, so writing them never echoes.
+DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID",
+               "OPPORTUNITY", "COMPANY_ID", "CONTACT_ID", "ASSIGNED_BY_ID", "DATE_CREATE", "DATE_MODIFY"]
+
+
+class MappingError(Exception):
+    """The deal cannot become a 1C document as it is; `reason` is shown to the manager."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason} {detail}".strip())
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ProjectedRow:
+    product_id: int
+    xml_id: str | None
+    article: str | None
+    name: str
+    quantity: Decimal
+    price: Decimal
+    vat_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class Customer:
+    kind: str  # company | person
+    bitrix24_id: int
+    name: str
+    full_name: str
+    inn: str | None = None
+    kpp: str | None = None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The part of a deal that 1C holds; its hash decides whether 1C needs an update."""
+
+    deal_id: int
+    comment: str
+    currency: str
+    amount: Decimal
+    prices_include_vat: bool
+    rows: tuple[ProjectedRow, ...]
+    customer: Customer
+    manager_id: int | None
+
+    @property
+    def hash(self) -> str:
+        payload = json.dumps(asdict(self), default=str, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
+    """Whether the deal must exist in 1C: a trigger stage of a configured pipeline, and the optional conditions."""
+    if pipeline is None or deal.get("STAGE_ID") not in pipeline.trigger_stages:
+        return False
+    if pipeline.min_amount and (to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)) < Decimal(str(pipeline.min_amount)):
+        return False
+    if pipeline.deal_types and deal.get("TYPE_ID") not in pipeline.deal_types:
+        return False
+    if pipeline.start_date:
+        created = parse_datetime(deal.get("DATE_CREATE"))
+        if created is None or created.astimezone(UTC).date() < pipeline.start_date:
+            return False
+    return True
+
+
+def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, CatalogProduct],
+            company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Projection:
+    """What 1C should hold for this deal; MappingError when a manager has to fix something first."""
+    deal_id = to_int(deal["ID"]) or 0
+    if not rows:
+        raise MappingError("В сделке нет товаров: добавьте товары, чтобы создать заказ в 1С.")
+    projected = []
+    taxed_flags = {row.tax_included for row in rows if row.tax_rate}
+    include_vat = not (taxed_flags == {False})
+    for position, row in enumerate(sorted(rows, key=lambda item: (item.sort, item.id)), start=1):
+        if not row.product_id:
+            raise MappingError(f"Строка {position} «{row.name}» введена вручную, а не выбрана из каталога: в 1С "
+                               f"ей не найти номенклатуру. Выберите товар из каталога.")
+        product = products.get(row.product_id)
+        price = row.price if include_vat or row.price_exclusive is None else row.price_exclusive
+        projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
+                                      article=product.article if product else None, name=row.name,
+                                      quantity=row.quantity, price=price.quantize(CENT), vat_rate=row.tax_rate))
+    amount = to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)
+    rows_total = money(sum((money(row.price * row.quantity) for row in rows), Decimal(0)))
+    if money(amount) != rows_total:
+        raise MappingError(f"Сумма сделки {money(amount)} не совпадает с суммой товаров {rows_total}: исправьте "
+                           f"сумму или товары.", f"deal {deal_id}: OPPORTUNITY {amount}, rows {rows_total}")
+    return Projection(deal_id=deal_id, comment=_comment(deal), currency=deal.get("CURRENCY_ID") or "",
+                      amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
+                      customer=customer(deal_id, company, requisites, contact),
+                      manager_id=to_int(deal.get("ASSIGNED_BY_ID")))
+
+
+def _comment(deal: dict[str, Any]) -> str:
+    return f"{deal.get('TITLE') or ''} (сделка Битрикс24 №{deal['ID']})".strip()
+
+
+def customer(deal_id: int, company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Customer:
+    """The company (an organisation, by INN/KPP) or else the contact (an individual)."""
+    if company is not None:
+        with_inn = [item for item in requisites if item.inn]
+        if not with_inn:
+            raise MappingError(f"У компании «{company.title}» не заполнен ИНН в реквизитах: заполните реквизиты, "
+                               f"чтобы найти контрагента в 1С.", f"company {company.id}")
+        requisite = with_inn[0]
+        return Customer("company", company.id, company.title, requisite.full_name or requisite.company_name
+                        or company.title, requisite.inn, requisite.kpp)
+    if contact is not None:
+        name = contact.full_name or f"Контакт {contact.id}"
+        return Customer("person", contact.id, name, name)
+    raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}")
+
+
+def product_key(row: ProjectedRow, match: str) -> str | None:
+    return row.xml_id if match == "xml_id" else row.article
+
+
+def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,
+          manager_ref: str | None, contract_ref: str | None, default_currency: str) -> OrderDraft:
+    """The 1C document for a projection, once its products and customer have 1C references."""
+    return OrderDraft(
+        deal_id=projection.deal_id, comment=projection.comment, counterparty_ref=counterparty_ref,
+        partner_ref=partner_ref, currency_code=projection.currency or default_currency,
+        prices_include_vat=projection.prices_include_vat,
+        rows=tuple(DraftRow(nomenclature[row.product_id], row.name, row.quantity, row.price, row.vat_rate)
+                   for row in projection.rows),
+        manager_ref=manager_ref, contract_ref=contract_ref)
+
+
+# -- 1C → Bitrix24 -------------------------------------------------------------------------------------------
+
+PAYMENT_LABELS = ("paid", "partial", "unpaid")
+
+
+@dataclass(frozen=True)
+class DealValues:
+    """What the deal's fields should show, in neutral form (before Bitrix24 encodings such as enum IDs)."""
+
+    order_id: str
+    order_number: str
+    invoice_number: str = ""
+    payment_status: str = "unpaid"
+    shipment_date: date | None = None
+    tracking_number: str = ""
+
+
+def values_from_snapshot(snapshot: Snapshot) -> DealValues:
+    latest = max(snapshot.invoices, key=lambda item: (item.date or date.min, item.number), default=None)
+    return DealValues(order_id=snapshot.order_ref, order_number=snapshot.number,
+                      invoice_number=latest.number if latest else "", payment_status=snapshot.payment_status,
+                      shipment_date=snapshot.shipment_date, tracking_number=snapshot.tracking_number or "")
+
+
+def encode_values(values: DealValues, fields: DealFields, payment_options: dict[str, str]) -> dict[str, str]:
+    """The deal fields as Bitrix24 takes them: an enumeration by option ID, a date as YYYY-MM-DD."""
+    return {
+        fields.order_id: values.order_id,
+        fields.order_number: values.order_number,
+        fields.invoice_number: values.invoice_number,
+        fields.payment_status: payment_options.get(values.payment_status, ""),
+        fields.shipment_date: values.shipment_date.isoformat() if values.shipment_date else "",
+        fields.tracking_number: values.tracking_number,
+    }
+
+
+def changed_fields(wanted: dict[str, str], written: dict[str, str]) -> dict[str, str]:
+    """Only what differs from what b24sync last wrote: a field nobody changed is never written again."""
+    return {name: value for name, value in wanted.items() if written.get(name) != value}
+
+
+def stage_move(current_stage: str, stage_order: list[str], final_stages: set[str], pipeline: Pipeline | None,
+               values: DealValues) -> str | None:
+    """The stage a deal moves to because 1C says it is paid or shipped; never backwards, never out of a final stage."""
+    if pipeline is None or current_stage in final_stages:
+        return None
+    target = None
+    if values.payment_status == "paid" and pipeline.stage_on_paid:
+        target = pipeline.stage_on_paid
+    elif values.shipment_date and pipeline.stage_on_shipped:
+        target = pipeline.stage_on_shipped
+    if target is None or target == current_stage or target not in stage_order:
+        return None
+    if current_stage in stage_order and stage_order.index(target) <= stage_order.index(current_stage):
+        return None
+    return target
+
+
+def now_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()

@@ -1,0 +1,37 @@
+"""What one cycle did, as `sync` prints it and `status` keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CycleReport:
+    job: str
+    dry_run: bool = False
+    listed: int = 0
+    created: int = 0
+    recovered: int = 0
+    updated: int = 0
+    closed: int = 0
+    written_back: int = 0
+    stage_moves: int = 0
+    conflicts: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.job}: {self.listed} checked"]
+        for label, count in (("created", self.created), ("recovered", self.recovered), ("updated", self.updated),
+                             ("closed", self.closed), ("written back", self.written_back),
+                             ("stage moves", self.stage_moves), ("conflicts", self.conflicts),
+                             ("failed", len(self.failed))):
+            if count:
+                parts.append(f"{count} {label}")
+        if self.dry_run:
+            parts.append(f"dry run: {len(self.planned)} planned, nothing written")
+        return ", ".join(parts)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

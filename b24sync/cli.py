@@ -58,6 +58,30 @@ def _parser() -> argparse.ArgumentParser:
                       help="ut11 row VAT as СтавкаНДС_Key (11.5, default) or the СтавкаНДС enum (older 11.x)")
     onec.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
 
+    sync = commands.add_parser("sync", help="run one full cycle now (Bitrix24 → 1C, then 1C → Bitrix24)")
+    sync.add_argument("--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
+    sync.add_argument("--deal", type=int, action="append", metavar="ID", help="only this deal (repeatable)")
+    sync.add_argument("--full", action="store_true", help="ignore the watermark: look at every deal (a backfill)")
+    sync.add_argument("--dry-run", action="store_true", help="print what would be done, write nothing anywhere")
+    sync.add_argument("--confirm-bulk", action="store_true",
+                      help="allow more creates than 'sync.guards.max_creates_per_cycle' in this run")
+
+    setup = commands.add_parser("setup", help="create the deal fields b24sync writes (idempotent)")
+    setup.add_argument("--config", help="config file")
+    setup.add_argument("--dry-run", action="store_true", help="only print what would be created")
+
+    status = commands.add_parser("status", help="show jobs, watermarks, bindings, failures and conflicts")
+    status.add_argument("--config", help="config file")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    retry = commands.add_parser("retry", help="make failed deals due now (they run at the next cycle)")
+    retry.add_argument("--config", help="config file")
+    retry.add_argument("--deal", type=int, metavar="ID", help="only this deal")
+
+    resync = commands.add_parser("resync", help="re-push one deal and re-pull its documents regardless of hashes")
+    resync.add_argument("--config", help="config file")
+    resync.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
+
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
     demo.add_argument("--config", help=argparse.SUPPRESS)
     demo.add_argument("--deals", type=int, default=300, help="deals to generate (default 300)")
@@ -76,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from b24sync.demo import run_demo
 
         return run_demo(deals=args.deals)
+    from b24sync.commands import run_command
+
+    return run_command(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_CONFIG
 

@@ -1,0 +1,163 @@
+"""The one-shot commands: sync, setup, status, retry, resync. Each returns its exit code.
+
+Every command validates the config first (exit 2 with every problem listed),
+takes the process lock when it writes (exit 4 with the holder's PID), turns
+errors into one actionable line (exit 3 when a system cannot be reached or
+refuses us), and ends with a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from b24sync.bitrix24 import errors as b24_errors
+from b24sync.config import Config, ConfigError, load_config
+from b24sync.logs import configure_logging
+from b24sync.onec import errors as onec_errors
+from b24sync.store.lock import LockHeldError
+from b24sync.store.store import Store
+from b24sync.sync.fields import deal_field_specs
+from b24sync.sync.runner import BulkGuardError, SetupMissingError
+from b24sync.wiring import Parts, build
+
+EXIT_OK, EXIT_ITEMS_FAILED, EXIT_CONFIG, EXIT_UNREACHABLE, EXIT_LOCKED = 0, 1, 2, 3, 4
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(config.logging.level, config.logging.format)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.command == "status":
+        return status(config, as_json=args.json)
+    try:
+        parts = build(config)
+    except LockHeldError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_LOCKED
+    try:
+        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync}[args.command]
+        return handler(parts, args)
+    except LockHeldError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_LOCKED
+    except BulkGuardError as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (onec_errors.SetupError, SetupMissingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (b24_errors.Bitrix24Error, onec_errors.OneCError) as error:
+        system = "Bitrix24" if isinstance(error, b24_errors.Bitrix24Error) else "1C"
+        print(f"error: cannot work with {system}: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        parts.close()
+
+
+def sync(parts: Parts, args: argparse.Namespace) -> int:
+    push = parts.engine.push(full=args.full, deal_ids=args.deal, dry_run=args.dry_run,
+                             confirm_bulk=args.confirm_bulk)
+    pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal)
+    for report in (push, pull):
+        say(report.summary())
+        for line in report.planned:
+            say(f"  would {line}")
+        for deal_id, reason in report.failed.items():
+            say(f"  deal {deal_id} failed: {reason}")
+    return EXIT_OK if push.ok and pull.ok else EXIT_ITEMS_FAILED
+
+
+def setup(parts: Parts, args: argparse.Namespace) -> int:
+    existing = parts.bitrix.deal_userfields()
+    for spec in deal_field_specs(parts.config.sync.fields):
+        if spec.name in existing:
+            kind = existing[spec.name]["USER_TYPE_ID"]
+            note = "" if kind == spec.user_type else f" — but its type is {kind}, b24sync expects {spec.user_type}"
+            say(f"exists   {spec.name} ({spec.label}){note}")
+        elif args.dry_run:
+            say(f"would create {spec.name} ({spec.user_type}, «{spec.label}»)")
+        else:
+            parts.bitrix.ensure_deal_userfield(spec, existing)
+            say(f"created  {spec.name} ({spec.user_type}, «{spec.label}»)")
+    return EXIT_OK
+
+
+def retry(parts: Parts, args: argparse.Namespace) -> int:
+    count = parts.store.make_due(args.deal)
+    say(f"{count} failed deal(s) will be retried at the next cycle")
+    return EXIT_OK
+
+
+def resync(parts: Parts, args: argparse.Namespace) -> int:
+    push = parts.engine.push(deal_ids=[args.deal], force=True)
+    pull = parts.engine.pull(deal_ids=[args.deal])
+    say(push.summary())
+    say(pull.summary())
+    return EXIT_OK if push.ok and pull.ok else EXIT_ITEMS_FAILED
+
+
+def _when(seconds: float | None) -> str:
+    if not seconds:
+        return "—"
+    return datetime.fromtimestamp(seconds, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status(config: Config, as_json: bool) -> int:
+    """Reads the state store (no lock needed: SQLite readers never block the writer in WAL mode)."""
+    store = Store(config.state_path)
+    try:
+        runs = store.last_runs()
+        data: dict[str, Any] = {
+            "jobs": {job: {"last_run": _when(run.started_at), "duration_s": round(run.finished_at - run.started_at, 1),
+                           "result": run.result, "summary": run.summary} for job, run in runs.items()},
+            "watermarks": store.watermarks(),
+            "bindings": store.count_bindings(),
+            "failures": [{"deal_id": item.deal_id, "reason": item.reason, "attempts": item.attempts,
+                          "next_retry": _when(item.next_retry_at)} for item in store.failures()],
+            "conflicts": [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
+                           "description": item.description} for item in store.open_conflicts()],
+            "unreachable": {system: {"since": _when(since), "error": error}
+                            for system, (since, error) in store.unreachable().items()},
+        }
+    finally:
+        store.close()
+    if as_json:
+        say(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    say("JOB                 LAST RUN             TOOK    RESULT        SUMMARY")
+    for job, run in data["jobs"].items() or {}:
+        say(f"{job:<19} {run['last_run']:<20} {run['duration_s']:>5}s  {run['result']:<13} {run['summary']}")
+    if not data["jobs"]:
+        say("(no cycle has run yet)")
+    say("")
+    for name, value in data["watermarks"].items():
+        say(f"watermark {name}: {value}")
+    say(f"bindings: {data['bindings']['total']} ({data['bindings']['open']} open)")
+    for system, info in data["unreachable"].items():
+        say(f"UNREACHABLE {system} since {info['since']}: {info['error']}")
+    if data["failures"]:
+        say("")
+        say("FAILED DEAL  ATTEMPTS  NEXT RETRY           REASON")
+        for item in data["failures"]:
+            say(f"{item['deal_id']:<12} {item['attempts']:<9} {item['next_retry']:<20} {item['reason']}")
+    if data["conflicts"]:
+        say("")
+        say("CONFLICT ON DEAL  SINCE                DESCRIPTION")
+        for item in data["conflicts"]:
+            say(f"{item['deal_id']:<17} {item['since']:<20} {item['description']}")
+    return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED
+
+

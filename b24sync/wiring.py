@@ -1,0 +1,46 @@
+"""Builds the running pieces from a Config: clients, adapters, the store (under its lock) and the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.client import Bitrix24Client
+from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync.config import Config
+from b24sync.onec.adapter import OneCAdapter
+from b24sync.store.lock import ProcessLock
+from b24sync.store.store import Store
+from b24sync.sync.runner import Engine
+
+
+@dataclass
+class Parts:
+    config: Config
+    bitrix: Bitrix24Adapter
+    onec: OneCAdapter
+    store: Store
+    engine: Engine
+    lock: ProcessLock
+
+    def close(self) -> None:
+        self.store.close()
+        self.lock.release()
+
+
+def lock_for(config: Config) -> ProcessLock:
+    return ProcessLock(Path(config.state_path + ".lock"))
+
+
+def build(config: Config, clock: Clock = SYSTEM_CLOCK) -> Parts:
+    """Take the lock (LockHeldError if another b24sync holds it), then open everything."""
+    lock = lock_for(config).acquire()
+    try:
+        bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, clock=clock))
+        onec = OneCAdapter.from_config(config.onec, clock=clock)
+        store = Store(config.state_path, clock=clock)
+    except BaseException:
+        lock.release()
+        raise
+    return Parts(config, bitrix, onec, store, Engine(config, bitrix, onec, store, clock), lock)

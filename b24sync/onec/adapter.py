@@ -265,7 +265,7 @@ class OneCAdapter:
                 return rows[0]
             raise
 
-    def contract(self, counterparty_ref: str) -> str:
+    def contract(self, counterparty_ref: str, create: bool = True) -> str | None:
         """БП: the counterparty's contract named in 'onec.defaults.contract' (created when missing)."""
         name = self.config.defaults.contract or "Основной договор"
         rows = self.client.get("Catalog_ДоговорыКонтрагентов", {
@@ -276,6 +276,8 @@ class OneCAdapter:
                 return row["Ref_Key"]
         if rows:
             return rows[0]["Ref_Key"]
+        if not create:
+            return None
         created = self.client.post("Catalog_ДоговорыКонтрагентов", {
             "Description": name, "Owner_Key": counterparty_ref, "Организация_Key": self.resolved().organisation,
             "ВидДоговора": "СПокупателем"})

@@ -208,7 +208,7 @@ class Engine:
                     f"исправьте товар в каталоге Битрикс24.", f"product {row.product_id}")
         return found
 
-    def _counterparty(self, customer: mapping.Customer) -> tuple[str, str | None, str | None]:
+    def _counterparty(self, customer: mapping.Customer, dry_run: bool = False) -> tuple[str, str | None, str | None]:
         """(counterparty, partner, contract) references, found or created, once per cycle."""
         key = f"{customer.kind}:{customer.inn or ''}:{customer.kpp or ''}:{customer.name}"
         if key in self.context.counterparties:
@@ -217,6 +217,8 @@ class Engine:
             found = self.onec.counterparty_by_inn(customer.inn, customer.kpp)
         else:
             found = self.onec.counterparty_by_name(customer.name)
+        if found is None and dry_run:
+            return ("(new counterparty)", None, None)
         if found is None:
             try:
                 found = self.onec.create_counterparty(customer.name, customer.full_name, inn=customer.inn,
@@ -225,14 +227,16 @@ class Engine:
                 who = f"ИНН {customer.inn}" if customer.inn else f"«{customer.name}»"
                 raise mapping.MappingError(f"В 1С нет контрагента с {who}, а создавать их b24sync не разрешено: "
                                            f"заведите контрагента в 1С.", str(error)) from None
-        contract = self.onec.contract(found["Ref_Key"]) if self.onec.profile.name == "bp30" else None
+        contract = None
+        if self.onec.profile.name == "bp30":
+            contract = self.onec.contract(found["Ref_Key"], create=not dry_run)
         refs = (found["Ref_Key"], found.get("Партнер_Key"), contract)
         self.context.counterparties[key] = refs
         return refs
 
-    def _draft(self, projection: mapping.Projection) -> Any:
+    def _draft(self, projection: mapping.Projection, dry_run: bool = False) -> Any:
         nomenclature = self._nomenclature(projection)
-        counterparty, partner, contract = self._counterparty(projection.customer)
+        counterparty, partner, contract = self._counterparty(projection.customer, dry_run)
         return mapping.draft(projection, nomenclature, counterparty, partner, self.onec.manager(projection.manager_id),
                              contract, self.config.onec.defaults.currency)
 
@@ -253,7 +257,7 @@ class Engine:
             if not existing.posted and self.config.onec.post_documents:
                 self._post(deal_id, existing.ref)
             return
-        draft = self._draft(projection)
+        draft = self._draft(projection, dry_run)
         if dry_run:
             report.planned.append(f"deal {deal_id}: create {self.onec.profile.order_entity} of "
                                   f"{len(draft.rows)} rows for {projection.amount} {draft.currency_code}")

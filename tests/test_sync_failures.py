@@ -1,0 +1,220 @@
+"""Failures stay alone and are retried; guards, dry runs, recovery, watermarks, updates and conflicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from b24sync.sync.runner import WATERMARK, BulkGuardError
+from tests.sync_rig import Rig
+
+
+def comments_on(rig: Rig, deal_id: int) -> list[str]:
+    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
+
+
+def test_an_unknown_product_fails_alone_and_goes_through_once_added(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, deals=210)
+    try:
+        engine = rig.engine()
+        for deal_id in range(1, 202):
+            rig.move(deal_id)
+        report = engine.push()
+        assert set(report.failed) == {5} and report.created == 200
+        assert "не найден в 1С" in report.failed[5]
+        assert rig.documents_for(5) == []
+        assert len(comments_on(rig, 5)) == 1 and "Попытка будет повторена" in comments_on(rig, 5)[0]
+        failure = engine.store.failure(5)
+        assert failure.attempts == 1 and failure.next_retry_at == pytest.approx(rig.clock.time() + 60)
+
+        rig.clock.advance(61)
+        again = rig.engine().push()
+        assert set(again.failed) == {5} and again.created == 0
+        assert len(comments_on(rig, 5)) == 1  # told once, not once per retry
+        assert rig.engines[-1].store.failure(5).attempts == 2
+
+        gap = rig.dataset.products[-1]
+        rig.accountant().create("Catalog_Номенклатура", {"Ref_Key": gap.ref_key, "Description": gap.name,
+                                                         "Артикул": gap.article}, post=False)
+        rig.clock.advance(121)
+        fixed = rig.engine().push()
+        assert fixed.created == 1 and not fixed.failed
+        assert len(rig.documents_for(5)) == 1 and rig.engines[-1].store.failure(5) is None
+    finally:
+        rig.stop()
+
+
+def test_the_bulk_guard_stops_before_the_first_create(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, max_creates_per_cycle=3)
+    try:
+        for deal_id in (1, 2, 3, 4, 6):  # deal 5 holds the product 1C does not know
+            rig.move(deal_id)
+        with pytest.raises(BulkGuardError, match="--confirm-bulk"):
+            rig.engine().push()
+        assert rig.documents() == [] and rig.engines[-1].store.watermark(WATERMARK) is None
+        assert rig.engine().push(confirm_bulk=True).created == 5
+    finally:
+        rig.stop()
+
+
+def test_a_dry_run_writes_nothing_anywhere(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        for deal_id in (1, 2):
+            rig.move(deal_id)
+        rig.reset_stats()
+        report = rig.engine().push(dry_run=True)
+        assert len(report.planned) == 2 and all("create" in line for line in report.planned)
+        assert rig.writes() == (0, 0) and rig.documents() == []
+        assert rig.engines[-1].store.watermark(WATERMARK) is None
+    finally:
+        rig.stop()
+
+
+def test_a_lost_state_file_recovers_bindings_without_duplicates(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        for deal_id in (1, 2, 3):
+            rig.move(deal_id)
+        assert rig.engine().push().created == 3
+        rig.engines[-1].store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
+        report = rig.engine().push()
+        assert report.recovered == 3 and report.created == 0
+        assert len(rig.documents()) == 3
+        assert rig.engines[-1].store.count_bindings()["total"] == 3
+    finally:
+        rig.stop()
+
+
+def test_deals_changed_in_the_watermarks_second_or_during_a_cycle_are_not_missed(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, overlap_seconds=0)
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        original = engine._enrich
+        changed_during = []
+
+        def enrich_while_a_manager_works(deals: list) -> None:
+            if not changed_during:
+                rig.move(2)  # a deal moved while the cycle runs, in the same second
+                changed_during.append(2)
+            original(deals)
+
+        engine._enrich = enrich_while_a_manager_works  # a hook into the cycle, the engine itself is untouched
+        assert engine.push().created == 1
+        mark = engine.store.watermark(WATERMARK)
+        rig.move(3)  # the same second as the watermark
+        engine._enrich = original
+        second = engine.push()
+        assert second.created == 2, second
+        assert {int(doc["ДополнительныеРеквизиты"][0]["Значение"]) for doc in rig.documents()} == {1, 2, 3}
+        assert engine.store.watermark(WATERMARK) >= mark
+    finally:
+        rig.stop()
+
+
+def test_a_change_after_posting_is_a_conflict_told_once(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Новое название"}})
+        report = engine.push()
+        assert report.conflicts == 1 and report.updated == 0
+        text = comments_on(rig, 1)[-1]
+        assert "уже проведён" in text and "название сделки" in text
+        rig.call("crm.deal.update", {"id": 1, "fields": {"COMMENTS": "ещё правка"}})
+        assert engine.push().conflicts == 0 and len(comments_on(rig, 1)) == 1
+        assert len(engine.store.open_conflicts()) == 1
+    finally:
+        rig.stop()
+
+
+def test_unpost_and_update_replaces_the_rows_and_posts_again(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        rows = rig.portal.portal.product_rows[1]
+        first = rows[0]
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{"PRODUCT_ID": first["PRODUCT_ID"], "PRICE": 500,
+                                                                  "QUANTITY": 3, "TAX_RATE": first["TAX_RATE"],
+                                                                  "TAX_INCLUDED": "Y"}]})
+        report = engine.push()
+        assert report.updated == 1 and not report.failed, report
+        document = rig.documents_for(1)[0]
+        assert len(document["Товары"]) == 1 and document["СуммаДокумента"] == 1500 and document["Posted"] is True
+        assert engine.push().updated == 0
+    finally:
+        rig.stop()
+
+
+def test_an_accountants_edit_is_never_overwritten(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        document = rig.documents_for(1)[0]
+        rig.accountant().patch("Document_ЗаказКлиента", document["Ref_Key"], {"Комментарий": "правка бухгалтера"})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Другое"}})
+        report = engine.push()
+        assert report.conflicts == 1 and report.updated == 0
+        assert rig.documents_for(1)[0]["Комментарий"] == "правка бухгалтера"
+        assert "изменён в 1С" in comments_on(rig, 1)[-1]
+    finally:
+        rig.stop()
+
+
+def test_a_lost_deal_closes_its_unpaid_order_when_configured(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, on_leave_trigger="close_order")
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        deal = rig.deal(1)
+        rig.move(1, "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE")
+        assert engine.push().closed == 1
+        assert rig.documents_for(1)[0]["Статус"] == "Закрыт"
+        assert engine.push().closed == 0
+    finally:
+        rig.stop()
+
+
+def test_payment_moves_the_deal_forward_never_back(tmp_path: Path) -> None:
+    from b24sync.config import Pipeline
+
+    pipelines = (Pipeline(0, ("EXECUTING", "FINAL_INVOICE", "WON"), stage_on_paid="WON"),
+                 Pipeline(1, ("C1:EXECUTING", "C1:WON"), stage_on_paid="C1:WON"))
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine(sync=rig.config.sync.__class__(pipelines=pipelines))
+        rig.move(1)
+        engine.push()
+        order = rig.documents_for(1)[0]
+        rig.accountant().pay(order["Ref_Key"], float(order["СуммаДокумента"]))
+        report = engine.pull()
+        assert report.stage_moves == 1
+        assert rig.deal(1)["STAGE_ID"].endswith("WON")
+    finally:
+        rig.stop()
+
+
+def test_missing_deal_fields_are_a_setup_error(tmp_path: Path) -> None:
+    from b24sync.sync.runner import SetupMissingError
+
+    rig = Rig.start(tmp_path)
+    try:
+        del rig.portal.portal.userfields["UF_CRM_PAYMENT_STATUS"]
+        rig.move(1)
+        with pytest.raises(SetupMissingError, match="b24sync setup"):
+            rig.engine().push()
+    finally:
+        rig.stop()
+
+

@@ -241,7 +241,8 @@ class OneCAdapter:
         body: dict[str, Any] = {"Description": name[:150], "НаименованиеПолное": full_name, "ИНН": inn or "",
                                 "КПП": kpp or "", "Комментарий": "Создан b24sync из Битрикс24"}
         if self.profile.name == "ut11":
-            partner = self._create_once("Catalog_Партнеры", {
+            partner = self._find_one("Catalog_Партнеры", "Description", name[:150]) or self._create_once(
+                "Catalog_Партнеры", {
                 "Description": name[:150], "НаименованиеПолное": full_name, "Клиент": True,
                 "ЮрФизЛицо": "ЧастноеЛицо" if individual else "Компания"}, "Description", name[:150])
             body["Партнер_Key"] = partner["Ref_Key"]
@@ -253,6 +254,12 @@ class OneCAdapter:
         if self.profile.name == "bp30":
             self.contract(created["Ref_Key"])
         return created
+
+    def _find_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
+        """A live catalog item by one field (a partner left behind by an interrupted run is reused, not doubled)."""
+        rows = self.client.get(entity, {"$filter": f"{field} eq {literal(value)} and DeletionMark eq false",
+                                        "$top": 1, "$orderby": "Code"}).get("value", [])
+        return rows[0] if rows else None
 
     def _create_once(self, entity: str, body: dict[str, Any], key_field: str, key_value: str) -> dict[str, Any]:
         """POST, and if the answer is lost, look for what may have been created before giving up."""

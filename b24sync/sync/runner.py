@@ -166,8 +166,12 @@ class Engine:
                 self._update(deal, binding, projection, report, dry_run)
             elif action is Action.LEAVE:
                 self._leave(deal, binding, report, dry_run)
-            elif binding is not None and not binding.posted and self.config.onec.post_documents and not dry_run:
-                self._post(deal_id, binding.onec_ref)  # a posting refused earlier is tried again
+            elif binding is not None and not dry_run:
+                if not binding.posted and self.config.onec.post_documents:
+                    self._post(deal_id, binding.onec_ref)  # a posting refused (or interrupted) earlier
+                if self.store.written_fields(binding).get(self.fields.order_id) != binding.onec_ref:
+                    # bound, but the deal never got its order (a crash between binding and write-back)
+                    self._queue_order_fields(deal_id, self.onec.read(binding.onec_ref))
             if not dry_run and self.store.failure(deal_id) is not None:
                 self.store.clear_failure(deal_id)
                 log.info("deal_recovered")

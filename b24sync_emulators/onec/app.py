@@ -54,6 +54,7 @@ class OneCApp:
                                          "charset": "utf-8", "auth_html": False, "first_hit_500": False}
         self.last_request: float | None = None
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
+        self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
     @property
     def root_path(self) -> str:
@@ -172,7 +173,7 @@ class OneCApp:
                 if entity.computed:
                     raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
                 created = self.base.create(entity.name, self._body(request))
-                self.stats.count("writes", entity.name)
+                self._written(entity.name)
                 reply = self._json(self._render(entity, created, element=True), 201)
                 location = self._url(f"{entity.name}(guid'{created['Ref_Key']}')")
                 reply.headers["Location"] = location.encode("utf-8").decode("latin-1")  # raw UTF-8 on the wire
@@ -186,7 +187,7 @@ class OneCApp:
                 return Reply(411, b"<html><body>411 Length Required</body></html>", "text/html")
             handler = self.base.post if action.startswith("Post") else self.base.unpost
             handler(entity.name, ref)
-            self.stats.count("writes", f"{entity.name}/{action.rstrip('()')}")
+            self._written(f"{entity.name}/{action.rstrip('()')}")
             return Reply(200, b"", "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
         if record is None:
             raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
@@ -196,13 +197,18 @@ class OneCApp:
             return self._json(self._render(entity, record, element=True, select=options.get("$select")))
         if request.method in ("PATCH", "PUT", "MERGE"):
             updated = self.base.update(entity.name, ref, self._body(request))  # If-Match is ignored, as live
-            self.stats.count("writes", entity.name)
+            self._written(entity.name)
             return self._json(self._render(entity, updated, element=True))
         if request.method == "DELETE":
             del self.base.records[entity.name][ref.lower()]
             self.stats.count("writes", entity.name)
             return Reply(204, b"", "application/json;charset=utf-8")
         raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
+
+    def _written(self, what: str) -> None:
+        self.stats.count("writes", what)
+        if self.on_write is not None:
+            self.on_write(what)
 
     def _body(self, request: Request) -> Any:
         try:

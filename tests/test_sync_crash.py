@@ -1,0 +1,161 @@
+"""Crash safety: stopped at any write step, b24sync restarts without a duplicate document or a lost update."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from b24sync.clock import SYSTEM_CLOCK
+from tests.onec_support import PASSWORD, USER
+from tests.sync_rig import Rig
+
+DEALS = (1, 2, 3, 4, 6, 7)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in b24sync catches it."""
+
+
+def crash_at(target: Any, name: str, when: str) -> None:
+    original = getattr(target, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setattr(target, name, original)  # crash once
+        if when == "before":
+            raise Crash(name)
+        original(*args, **kwargs)
+        raise Crash(name)
+
+    setattr(target, name, wrapper)
+
+
+STEPS = [
+    ("intent recorded, create not sent", lambda engine: (engine.onec.client, "post", "before")),
+    ("document created, answer lost", lambda engine: (engine.onec.client, "post", "after")),
+    ("binding stored, not posted", lambda engine: (engine.store, "bind", "after")),
+    ("posted, binding not updated", lambda engine: (engine.onec.client, "action", "after")),
+    ("deal written, not remembered", lambda engine: (engine.bitrix, "update_deals", "after")),
+    ("remembered, comments not sent", lambda engine: (engine.bitrix, "add_timeline_comments", "before")),
+]
+
+
+def assert_converged(rig: Rig) -> None:
+    engine = rig.engines[-1]
+    for deal_id in DEALS:
+        documents = rig.documents_for(deal_id)
+        assert len(documents) == 1, (deal_id, len(documents))
+        binding = engine.store.binding_for_deal(deal_id)
+        assert binding is not None and binding.onec_ref == documents[0]["Ref_Key"]
+        assert documents[0]["Posted"] is True
+        assert rig.deal(deal_id)["UF_CRM_1C_ORDER_ID"] == documents[0]["Ref_Key"]
+
+
+CASES = [(label, step, victim) for label, step in STEPS for victim in (0, 2)
+         if victim == 0 or label not in ("deal written, not remembered", "remembered, comments not sent")]
+
+
+@pytest.mark.parametrize("label, step, victim", CASES,
+                         ids=[f"{label} (deal {victim + 1})" for label, _, victim in CASES])
+def test_an_injected_crash_at_each_write_step(tmp_path: Path, label: str, step: Any, victim: int) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        for deal_id in DEALS:
+            rig.move(deal_id)
+        engine = rig.engine()
+        for _ in range(victim):  # crash at the first, or the third, deal of the cycle
+            target, name, _when = step(engine)
+            original = getattr(target, name)
+
+            def passthrough(*args: Any, _original: Any = original, _target: Any = target, _name: str = name,
+                            **kwargs: Any) -> Any:
+                setattr(_target, _name, _original)
+                return _original(*args, **kwargs)
+
+            setattr(target, name, passthrough)
+        target, name, when = step(engine)
+        if victim:
+            # arm the crash after the passthroughs have consumed the earlier calls
+            armed = getattr(target, name)
+
+            def arm(*args: Any, **kwargs: Any) -> Any:
+                result = armed(*args, **kwargs)
+                crash_at(target, name, when)
+                return result
+
+            setattr(target, name, arm)
+        else:
+            crash_at(target, name, when)
+        with pytest.raises(Crash):
+            engine.push()
+        rig.clock.advance(3600)
+        restarted = rig.engine()
+        restarted.push()
+        restarted.pull()
+        assert_converged(rig)
+        second = rig.engine().push()
+        assert second.created == 0 and second.recovered == 0
+    finally:
+        rig.stop()
+
+
+def write_config(rig: Rig, path: Path) -> Path:
+    config = {
+        "bitrix24": {"webhook_url": rig.portal.webhook_url, "rate_per_second": 20, "burst": 100},
+        "onec": {"url": rig.base.odata_root, "user": USER, "password": PASSWORD, "read_timeout": 15,
+                 "defaults": {"organisation": "ООО «Электросбыт»", "warehouse": "Основной склад",
+                              "agreement": "Основное соглашение (розница и опт)"}},
+        "sync": {"pipelines": [{"category_id": 0, "trigger_stages": ["EXECUTING", "FINAL_INVOICE", "WON"]},
+                               {"category_id": 1, "trigger_stages": ["C1:EXECUTING", "C1:WON"]}]},
+        "state": {"path": str(path.parent / "state.db")},
+        "logging": {"level": "WARNING", "format": "json"},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_kill_9_during_sync_never_duplicates(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, clock=SYSTEM_CLOCK)
+    try:
+        for deal_id in DEALS:
+            rig.move(deal_id)
+        config = write_config(rig, tmp_path / "config.yaml")
+        command = [sys.executable, "-m", "b24sync", "sync", "--config", str(config)]
+        killed = 0
+        for kill_at in (1, 3, 4):  # kill after the Nth write to 1C: mid-create, mid-post, and so on
+            writes = []
+            reached = threading.Event()
+
+            def on_write(what: str, _writes: list = writes, _at: int = kill_at, _event: threading.Event = reached) \
+                    -> None:
+                _writes.append(what)
+                if len(_writes) >= _at:
+                    _event.set()
+
+            rig.base.app.on_write = on_write
+            rig.base.app.settings["cold_start_ms"] = 0
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                if reached.wait(timeout=30) and process.poll() is None:
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed += process.wait(timeout=30) == -signal.SIGKILL
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        rig.base.app.on_write = None
+        assert killed >= 2  # the process really died mid-cycle
+        final = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert final.returncode == 0, final.stdout + final.stderr
+        rig.engines.append(rig_engine := rig.engine())
+        assert_converged(rig)
+        assert rig_engine.store.count_bindings()["total"] == len(DEALS)
+    finally:
+        rig.stop()

@@ -63,6 +63,7 @@ class Fault:
     latency_ms: int = 0
     drop: bool = False
     html: bool = False
+    when: str = "before"  # before the method runs, or after it (the write happens, the answer is lost)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +72,8 @@ class Fault:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        if data.get("when", "before") not in ("before", "after"):
+            raise ValueError("'when' must be before or after")
         return cls(**data)
 
 

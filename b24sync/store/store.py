@@ -158,9 +158,12 @@ class Store:
 
     # -- failures ----------------------------------------------------------------------------------
 
-    def record_failure(self, deal_id: int, reason: str, error: str) -> FailureView:
-        """A failed item; retried with backoff from a minute up to six hours."""
-        item = f"deal:{deal_id}"
+    def record_failure(self, deal_id: int, reason: str, error: str, kind: str = "deal") -> FailureView:
+        """A failed item; retried with backoff from a minute up to six hours.
+
+        `kind` is "deal" (pushing the deal to 1C) or "writeback" (writing 1C's news to the deal).
+        """
+        item = f"{kind}:{deal_id}"
         now = self.clock.time()
         existing = Failure.get_or_none(Failure.item == item)
         attempts = existing.attempts + 1 if existing else 1
@@ -171,25 +174,25 @@ class Store:
         else:
             Failure.create(item=item, deal_id=deal_id, reason=reason[:250], error=error, attempts=1,
                            first_failed_at=now, last_failed_at=now, next_retry_at=now + delay)
-        return self.failure(deal_id)  # type: ignore[return-value]
+        return self.failure(deal_id, kind)  # type: ignore[return-value]
 
-    def failure(self, deal_id: int) -> FailureView | None:
-        row = Failure.get_or_none(Failure.item == f"deal:{deal_id}")
+    def failure(self, deal_id: int, kind: str = "deal") -> FailureView | None:
+        row = Failure.get_or_none(Failure.item == f"{kind}:{deal_id}")
         if row is None:
             return None
         return FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
                            row.commented_reason)
 
-    def mark_failure_commented(self, deal_id: int, reason: str) -> None:
-        Failure.update(commented_reason=reason[:250]).where(Failure.item == f"deal:{deal_id}").execute()
+    def mark_failure_commented(self, deal_id: int, reason: str, kind: str = "deal") -> None:
+        Failure.update(commented_reason=reason[:250]).where(Failure.item == f"{kind}:{deal_id}").execute()
 
-    def clear_failure(self, deal_id: int) -> None:
-        Failure.delete().where(Failure.item == f"deal:{deal_id}").execute()
+    def clear_failure(self, deal_id: int, kind: str = "deal") -> None:
+        Failure.delete().where(Failure.item == f"{kind}:{deal_id}").execute()
 
-    def due_failures(self) -> list[int]:
+    def due_failures(self, kind: str = "deal") -> list[int]:
         now = self.clock.time()
-        return [row.deal_id for row in Failure.select().where(Failure.next_retry_at <= now)
-                .order_by(Failure.next_retry_at)]
+        return [row.deal_id for row in Failure.select().where(
+            (Failure.next_retry_at <= now) & Failure.item.startswith(f"{kind}:")).order_by(Failure.next_retry_at)]
 
     def failures(self) -> list[FailureView]:
         return [FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,

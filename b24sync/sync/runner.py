@@ -342,13 +342,14 @@ class Engine:
             self._comment(deal_id, text)
             report.conflicts += 1
 
-    def _fail(self, deal_id: int, reason: str, detail: str, report: CycleReport, dry_run: bool) -> None:
+    def _fail(self, deal_id: int, reason: str, detail: str, report: CycleReport, dry_run: bool,
+              kind: str = "deal") -> None:
         report.failed[deal_id] = reason
-        self.log.warning("deal_failed", deal_id=deal_id, reason=reason, detail=detail)
+        self.log.warning("deal_failed", deal_id=deal_id, reason=reason, detail=detail, kind=kind)
         if dry_run:
             return
-        failure = self.store.record_failure(deal_id, reason, detail)
-        if failure.commented_reason != reason[:250]:
+        failure = self.store.record_failure(deal_id, reason, detail, kind)
+        if kind == "deal" and failure.commented_reason != reason[:250]:
             self._comment(deal_id, f"b24sync не смог передать сделку в 1С: {reason} Попытка будет повторена "
                                    f"автоматически.")
             self.store.mark_failure_commented(deal_id, reason)
@@ -368,6 +369,8 @@ class Engine:
         known = {} if only is not None else self.store.seen_versions()
         for ref, binding in bindings.items():
             known.setdefault(ref, binding.onec_version)
+            if self.store.failure(binding.deal_id, "writeback") is not None:
+                known.pop(ref, None)  # a write-back failed last time: read the document again
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
         result = self.onec.poll(bindings, known, since)
         report.listed = len(bindings)
@@ -449,11 +452,17 @@ class Engine:
         if dry_run:
             return
         for chunk in chunked(list(updates.items()), CHUNK):
-            failed = self.bitrix.update_deals(dict(chunk))
+            try:
+                failed = self.bitrix.update_deals(dict(chunk))
+            except b24_errors.Bitrix24Error as error:
+                if error.fatal:
+                    raise
+                failed = {deal_id: error for deal_id, _ in chunk}  # retried at the next cycle, not lost
             for deal_id, fields in chunk:
                 if deal_id in failed:
-                    self._fail(deal_id, _reason(failed[deal_id]), str(failed[deal_id]), report, dry_run)
+                    self._fail(deal_id, _reason(failed[deal_id]), str(failed[deal_id]), report, dry_run, "writeback")
                     continue
+                self.store.clear_failure(deal_id, "writeback")
                 binding = self.store.binding_for_deal(deal_id)
                 if binding is not None:
                     written = self.store.written_fields(binding)
@@ -461,7 +470,13 @@ class Engine:
                     self.store.update_binding(deal_id, written_fields=written)
                 report.written_back += 1
         texts = {deal_id: "\n\n".join(items) for deal_id, items in comments.items()}
-        for deal_id, error in self.bitrix.add_timeline_comments(texts).items():
+        try:
+            failures = self.bitrix.add_timeline_comments(texts)
+        except b24_errors.Bitrix24Error as error:
+            if error.fatal:
+                raise
+            failures = {deal_id: error for deal_id in texts}
+        for deal_id, error in failures.items():
             self.log.warning("timeline_comment_failed", deal_id=deal_id, error=str(error))
 
 

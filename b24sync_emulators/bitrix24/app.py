@@ -81,7 +81,7 @@ class PortalApp:
             return self._error(401, "NO_AUTH_FOUND", "Wrong authorization data", method_name)
         params.pop("auth", None)
         fault = self.faults.pick(method_name)
-        if fault is not None and fault.extra.get("when", "before") == "before":
+        if fault is not None and fault.when == "before":
             reply = self._fault_reply(fault, method_name)
             if reply is not None:
                 return reply
@@ -90,7 +90,7 @@ class PortalApp:
         else:
             reply = self._single(method_name, params)
         if fault is not None:
-            if fault.extra.get("when") == "after":
+            if fault.when == "after":
                 failed = self._fault_reply(fault, method_name)
                 if failed is not None:
                     return failed
@@ -338,13 +338,7 @@ class PortalApp:
                 items = payload.get("faults", payload) if isinstance(payload, dict) else payload
                 items = items if isinstance(items, list) else [items]
                 try:
-                    faults = []
-                    for item in items:
-                        item = dict(item)
-                        when = item.pop("when", "before")
-                        fault = Fault.from_json(item)
-                        fault.extra["when"] = when
-                        faults.append(fault)
+                    faults = [Fault.from_json(dict(item)) for item in items]
                 except (TypeError, ValueError) as error:
                     return Reply(400, json.dumps({"error": str(error)}).encode())
                 self.faults.set(faults)

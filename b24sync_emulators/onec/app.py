@@ -86,7 +86,7 @@ class OneCApp:
             self.settings["first_hit_500"] = False
             return odata_error(500, "-1", "Ошибка при начале сеанса: информационная база недоступна", as_json)
         fault = self.faults.pick(self._label(path))
-        if fault is not None:
+        if fault is not None and fault.when == "before":
             reply = self._fault(fault, as_json)
             if reply is not None:
                 return reply
@@ -95,6 +95,10 @@ class OneCApp:
                 reply = self._route(request, path, as_json)
         except QueryError as error:
             reply = odata_error(error.status, error.code, error.message, as_json)
+        if fault is not None and fault.when == "after":
+            failed = self._fault(fault, as_json)
+            if failed is not None:
+                return failed
         reply.delay += delay + self.latency + (fault.latency_ms / 1000.0 if fault else 0)
         if self.settings["charset"] != "utf-8" and reply.content_type.startswith("application/json"):
             reply.content_type = f"application/json;charset={self.settings['charset']}"  # the body stays UTF-8

@@ -58,6 +58,7 @@ class Context:
     requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
+    existing: dict[int, DocumentRef] = field(default_factory=dict)  # documents found by deal marker
     counterparties: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
 
@@ -105,6 +106,9 @@ class Engine:
                 f"(`b24sync sync --dry-run` lists what would be created)")
         for chunk in chunked(work, CHUNK):
             self._enrich([deal for deal, triggered, _ in chunk if triggered])
+            # recovery: the documents of the deals about to be created, found by their deal marker in one go
+            self.context.existing = self.onec.find_by_deals(
+                int(deal["ID"]) for deal, triggered, binding in chunk if triggered and binding is None)
             for deal, triggered, binding in chunk:
                 self._push_one(deal, triggered, binding, report, dry_run, force)
             self._flush(report, dry_run)
@@ -247,7 +251,10 @@ class Engine:
     def _create(self, deal: dict[str, Any], projection: mapping.Projection, report: CycleReport,
                 dry_run: bool) -> None:
         deal_id = int(deal["ID"])
-        existing = self.onec.find_by_deal(deal_id)  # recovery: a lost state file, or a crash after the create
+        # recovery: a lost state file, or a crash after the create (searched for the whole chunk at once)
+        existing = self.context.existing.get(deal_id)
+        if existing is None and self.store.has_open_intent(deal_id):
+            existing = self.onec.find_by_deal(deal_id)
         if existing is not None:
             if dry_run:
                 report.planned.append(f"deal {deal_id}: bind to the existing {existing.entity} {existing.number}")

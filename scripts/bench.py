@@ -1,0 +1,112 @@
+"""Figures for one sync cycle against both emulators at the cloud's limits (2 requests/s, burst 50).
+
+The portal emulator and b24sync share a manual clock, so the leaky bucket is
+enforced exactly as in the cloud while the run takes seconds, not minutes: the
+"portal time" column is how long the cycle would take against a real portal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from b24sync.bitrix24.adapter import Bitrix24Adapter  # noqa: E402
+from b24sync.bitrix24.client import Bitrix24Client  # noqa: E402
+from b24sync.clock import ManualClock  # noqa: E402
+from b24sync.config import Bitrix24Config, Config, Pipeline, SyncConfig  # noqa: E402
+from b24sync.logs import configure_logging  # noqa: E402
+from b24sync.onec.adapter import OneCAdapter  # noqa: E402
+from b24sync.store.store import Store  # noqa: E402
+from b24sync.sync.fields import deal_field_specs  # noqa: E402
+from b24sync.sync.runner import Engine  # noqa: E402
+from b24sync_emulators.bitrix24.server import start_portal  # noqa: E402
+from b24sync_emulators.dataset import generate  # noqa: E402
+from b24sync_emulators.onec.server import start_base  # noqa: E402
+from tests.onec_support import PASSWORD, USER, onec_config  # noqa: E402
+
+PIPELINES = (Pipeline(0, ("NEW", "PREPARATION", "PREPAYMENT_INVOICE", "EXECUTING", "FINAL_INVOICE")),
+             Pipeline(1, ("C1:NEW", "C1:PREPARATION", "C1:EXECUTING")))
+
+
+def run(deals: int, workdir: Path) -> dict[str, float]:
+    clock = ManualClock()
+    dataset = generate(deals, 3)
+    portal = start_portal(dataset=dataset, clock=clock, rate=2, burst=50)
+    base = start_base(profile="ut11", dataset=dataset, user=USER, password=PASSWORD, clock=clock)
+    try:
+        sync = SyncConfig(pipelines=PIPELINES, max_creates_per_cycle=1_000_000)
+        config = Config(bitrix24=Bitrix24Config(webhook_url=portal.webhook_url), onec=onec_config(base), sync=sync,
+                        state_path=str(workdir / f"state-{deals}.db"))
+        client = Bitrix24Client(portal.webhook_url, clock=clock, rate=2, burst=50)
+        bitrix = Bitrix24Adapter(client)
+        for spec in deal_field_specs(sync.fields):
+            bitrix.ensure_deal_userfield(spec)
+        clock.advance(60)
+        engine = Engine(config, bitrix, OneCAdapter.from_config(config.onec, clock=clock),
+                        Store(config.state_path, clock=clock), clock)
+        for deal in portal.portal.deals.values():  # the deal with a product 1C lacks would fail and retry
+            if any(row["PRODUCT_ID"] not in portal.portal.products or "(нет в 1С)" in row["PRODUCT_NAME"]
+                   for row in portal.portal.product_rows.get(int(deal["ID"]), [])):
+                deal["STAGE_ID"] = "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE"
+        portal.app.stats.reset()
+        base.app.stats.reset()
+        started_wall, started_portal = time.monotonic(), clock.time()
+        tracemalloc.start()
+        push = engine.push()
+        engine.pull()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        first = portal.app.stats.snapshot()
+        first_onec = base.app.stats.snapshot()
+        figures = {
+            "deals": deals, "created": push.created, "failed": len(push.failed),
+            "b24_requests": first["http_requests"], "b24_per_deal": first["http_requests"] / max(push.created, 1),
+            "b24_503": first["responses_by_status"].get("503", 0), "onec_requests": first_onec["http_requests"],
+            "portal_time_s": clock.time() - started_portal, "wall_s": time.monotonic() - started_wall,
+            "peak_mb": peak / 2**20,
+        }
+        clock.advance(300)
+        portal.app.stats.reset()
+        base.app.stats.reset()
+        engine.push()
+        engine.pull()
+        clock.advance(300)
+        portal.app.stats.reset()
+        base.app.stats.reset()
+        engine.push()
+        engine.pull()
+        figures["idle_b24_requests"] = portal.app.stats.snapshot()["http_requests"]
+        figures["idle_onec_requests"] = base.app.stats.snapshot()["http_requests"]
+        figures["idle_writes"] = portal.app.stats.snapshot()["writes"] + base.app.stats.snapshot()["writes"]
+        engine.store.close()
+        return figures
+    finally:
+        portal.stop()
+        base.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deals", type=int, nargs="+", default=[500, 1000, 2000])
+    args = parser.parse_args()
+    configure_logging("ERROR", "console")
+    columns = ["deals", "created", "failed", "b24_requests", "b24_per_deal", "b24_503", "onec_requests",
+               "portal_time_s", "wall_s", "peak_mb", "idle_b24_requests", "idle_onec_requests", "idle_writes"]
+    print("  ".join(f"{name:>12}" for name in columns))
+    with tempfile.TemporaryDirectory() as workdir:
+        for deals in args.deals:
+            figures = run(deals, Path(workdir))
+            print("  ".join(f"{figures[name]:>12.3f}" if isinstance(figures[name], float) else
+                            f"{figures[name]:>12}" for name in columns), flush=True)
+    print("\nTargets: b24_per_deal ≤ 0.15, b24_503 = 0, idle_b24_requests = 1, idle_writes = 0, peak_mb flat.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

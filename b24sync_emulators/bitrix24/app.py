@@ -215,7 +215,9 @@ class PortalApp:
                 outcome = self._run(method_name, command_params if isinstance(command_params, dict) else {},
                                     in_batch=True)
             except ApiError as error:
-                errors[key] = {"error": error.code, "error_description": error.description}
+                # inside a batch a missing scope comes with an empty description (documented samples)
+                description = "" if error.code == "insufficient_scope" else error.description
+                errors[key] = {"error": error.code, "error_description": description}
                 if halt:
                     break
                 continue
@@ -294,7 +296,8 @@ class PortalApp:
         except ApiError as error:
             return self._error(error.status, error.code, error.description, "upload")
         self.stats.count("writes", "disk.folder.uploadfile")
-        return Reply(200, php_json({"result": record, "time": self._time(started, self.clock.time(), None)}))
+        return Reply(200, php_json({"result": record, "time": self._time(started, self.clock.time(),
+                                                                         "disk.folder.uploadfile")}))
 
     def _file_reply(self, file_id: int | None) -> Reply:
         if file_id is None or file_id not in self.portal.files:

@@ -63,7 +63,8 @@ def deal_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
 
 @method("crm.deal.list")
 def deal_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    types = {**fields.types_of(fields.DEAL), **portal.uf_types()}
+    types = {name: kind for name, kind in fields.types_of(fields.DEAL).items() if name not in fields.DEAL_WRITE_ONLY}
+    types.update(portal.uf_types())
     page = _list(portal, list(portal.deals.values()), params, types, DEAL_STANDARD, list(portal.userfields))
     page.result = [_render_deal(deal) for deal in page.result]
     return page
@@ -183,6 +184,11 @@ def _standard_value(portal: Portal, field_type: str, value: Any) -> Any:
         return portal.date_only(moment) if field_type == "date" else portal.stamp(moment)
     if field_type == "char":
         return "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
+    if field_type in ("integer", "user", "crm_company", "crm_contact", "crm_category"):
+        try:
+            return str(int(Decimal(str(value))))
+        except InvalidOperation:
+            return None
     if isinstance(value, bool):
         return "Y" if value else "N"
     return str(value)

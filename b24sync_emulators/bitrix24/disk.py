@@ -27,9 +27,12 @@ def _not_found(object_id: Any) -> ApiError:
 
 
 def _as_child(record: dict[str, Any]) -> dict[str, Any]:
-    """Children listings show every number as a string."""
-    return {key: (str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
-            for key, value in record.items()}
+    """Children listings show every number as a string, and DELETED_BY "0" for objects never deleted."""
+    child = {key: (str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+             for key, value in record.items()}
+    if child.get("DELETED_BY") is None:
+        child["DELETED_BY"] = "0"
+    return child
 
 
 @method("scope", scope=None)
@@ -76,14 +79,17 @@ def _add_folder(portal: Portal, parent_id: int, params: dict[str, Any]) -> Metho
     data = arg(params, "data") or {}
     name = str(data.get("NAME") or "").strip() if isinstance(data, dict) else ""
     if not name:
-        raise ApiError(400, "DISK_BASE_SERVICE_22001", "Не указано название")
+        raise ApiError(400, "DISK_BASE_SERVICE_22001", "Error: required parameter NAME")
     parent = portal.folders[parent_id]
     for folder in portal.folders.values():
         if folder["PARENT_ID"] == str(parent_id) and folder["NAME"].lower() == name.lower():
             # believed: a name clash is refused by Disk's object validation
             raise ApiError(400, "DISK_OBJ_22000", "Объект с таким именем уже существует")
     folder_id = portal._new_folder(name, int(parent["STORAGE_ID"]), parent_id)
-    return MethodResult(dict(portal.folders[folder_id]))
+    created = dict(portal.folders[folder_id])
+    # a write answer carries numbers as numbers (as disk.folder.addsubfolder's documented answer shows)
+    created.update({"ID": folder_id, "REAL_OBJECT_ID": folder_id, "DELETED_TYPE": 0, "DELETED_BY": None})
+    return MethodResult(created)
 
 
 @method("disk.storage.addfolder", scope="disk", writes=True)
@@ -140,9 +146,8 @@ def upload(portal: Portal, folder_id: int, params: dict[str, Any]) -> MethodResu
     pair = list(content.values()) if isinstance(content, dict) else content
     if not isinstance(pair, list) or len(pair) < 2:
         raise ApiError(400, "ERROR_ARGUMENT", "Invalid value of parameter {fileContent}")
-    name = name or str(pair[0]).strip()
     if not name:
-        raise ApiError(400, "DISK_BASE_SERVICE_22001", "Не указано название файла")
+        raise ApiError(400, "DISK_BASE_SERVICE_22001", "Error: required parameter NAME")
     try:
         raw = base64.b64decode(str(pair[1]), validate=False)
     except (binascii.Error, ValueError):

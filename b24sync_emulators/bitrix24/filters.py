@@ -115,6 +115,7 @@ def _check(operator: str, actual: Any, wanted: Any, field_type: str, tz: timezon
     if isinstance(actual, list):  # multiple field: any value may match
         if not actual:
             actual = [None]
+        actual = [item.get("VALUE") if isinstance(item, dict) else item for item in actual]  # PHONE, EMAIL
         return any(_check(operator, item, wanted, field_type, tz) for item in actual)
     if operator in ("%", "=%", "%=", "!%", "!=%", "!%="):
         if field_type in NO_LIKE_TYPES:
@@ -195,7 +196,9 @@ def apply_select(record: Mapping[str, Any], select: Iterable[str] | None, standa
             elif name in standard or name in user_fields:
                 wanted.append(name)
         if "ID" not in wanted and "ID" in standard:
-            wanted.insert(0, "ID")
+            # ID always comes back; after the plain fields and before the multi-fields (crm.company.list sample)
+            position = next((index for index, name in enumerate(wanted) if name in multi), len(wanted))
+            wanted.insert(position, "ID")
     # An explicit select is answered in its own order; "*" and no select in the entity's field order.
     result: dict[str, Any] = {}
     for name in wanted:

@@ -49,6 +49,7 @@ class MethodBudget:
         self.clock = clock
         self.enabled = enabled
         self._spent: dict[str, dict[int, float]] = defaultdict(dict)  # method -> minute -> seconds
+        self._first: dict[str, dict[int, float]] = defaultdict(dict)  # method -> minute -> its first call
         self._lock = threading.Lock()
 
     def _prune(self, method: str, now: float) -> dict[int, float]:
@@ -56,6 +57,7 @@ class MethodBudget:
         oldest_allowed = int((now - WINDOW) // BUCKET) + 1
         for minute in [minute for minute in buckets if minute < oldest_allowed]:
             del buckets[minute]
+            self._first[method].pop(minute, None)
         return buckets
 
     def operating(self, method: str) -> float:
@@ -67,8 +69,9 @@ class MethodBudget:
         with self._lock:
             now = self.clock.time()
             buckets = self._prune(method, now)
-            oldest = min(buckets) if buckets else int(now // BUCKET)
-            return int(oldest * BUCKET + WINDOW)
+            if not buckets:
+                return int(now + WINDOW)
+            return int(self._first[method][min(buckets)] + WINDOW)
 
     def blocked(self, method: str) -> bool:
         return self.enabled and self.operating(method) >= self.limit
@@ -79,3 +82,4 @@ class MethodBudget:
             buckets = self._prune(method, now)
             minute = int(now // BUCKET)
             buckets[minute] = buckets.get(minute, 0.0) + seconds
+            self._first[method].setdefault(minute, now)

@@ -59,6 +59,20 @@ def number(value: Decimal | float | int | None) -> int | float | None:
 
 
 ARTICLE_PROPERTY_ID = 105
+# What a user field's SETTINGS hold when created without any (by type, as crm.*.fields and userfield.list show).
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "string": {"SIZE": 20, "ROWS": 1, "REGEXP": "", "MIN_LENGTH": 0, "MAX_LENGTH": 0, "DEFAULT_VALUE": ""},
+    "url": {"POPUP": "Y", "SIZE": 20, "MIN_LENGTH": 0, "MAX_LENGTH": 0, "DEFAULT_VALUE": "", "ROWS": 1},
+    "enumeration": {"DISPLAY": "LIST", "LIST_HEIGHT": 1, "CAPTION_NO_VALUE": "", "SHOW_NO_VALUE": "Y"},
+    "date": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}},
+    "datetime": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}, "USE_SECOND": "Y", "USE_TIMEZONE": "N"},
+    "integer": {"SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None},
+    "double": {"PRECISION": 2, "SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None},
+    "boolean": {"DEFAULT_VALUE": 0, "DISPLAY": "CHECKBOX", "LABEL": ["", ""], "LABEL_CHECKBOX": ""},
+    "file": {"SIZE": 20, "LIST_WIDTH": 0, "LIST_HEIGHT": 0, "MAX_SHOW_SIZE": 0, "MAX_ALLOWED_SIZE": 0,
+             "EXTENSIONS": [], "TARGET_BLANK": "Y"},
+    "money": {"DEFAULT_VALUE": ""},
+}
 CATALOG_ID = 25
 WEBHOOK_USER = 1
 
@@ -175,7 +189,8 @@ class Portal:
             "SHOW_FILTER": "E" if str(spec.get("SHOW_FILTER", "N")).upper() in ("Y", "E") else "N",
             "SHOW_IN_LIST": "N" if str(spec.get("SHOW_IN_LIST", "Y")).upper() == "N" else "Y",
             "EDIT_IN_LIST": "N" if str(spec.get("EDIT_IN_LIST", "Y")).upper() == "N" else "Y",
-            "IS_SEARCHABLE": "N", "SETTINGS": spec.get("SETTINGS") or [],
+            "IS_SEARCHABLE": "N",
+            "SETTINGS": {**DEFAULT_SETTINGS.get(spec["USER_TYPE_ID"], {}), **(spec.get("SETTINGS") or {})},
             "EDIT_FORM_LABEL": label, "LIST_COLUMN_LABEL": label, "LIST_FILTER_LABEL": label,
             "ERROR_MESSAGE": None, "HELP_MESSAGE": None,
         }

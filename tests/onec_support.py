@@ -66,29 +66,42 @@ class Accountant:
             "Контрагент_Key": order["Контрагент_Key"], "Валюта_Key": order["Валюта_Key"], "СуммаДокумента": amount,
             "ДокументОснование": order_ref, "ДокументОснование_Type": "StandardODATA.Document_ЗаказКлиента"})
 
+    def parties(self, order_ref: str) -> dict[str, Any]:
+        """Организация, Контрагент (and Партнер) of the order, which the accountant's documents repeat."""
+        entity = "Document_ЗаказКлиента" if self.profile == "ut11" else "Document_СчетНаОплатуПокупателю"
+        order = self.get(entity, order_ref)
+        parties = {"Организация_Key": order["Организация_Key"], "Контрагент_Key": order["Контрагент_Key"]}
+        if self.profile == "ut11":
+            parties["Партнер_Key"] = order["Партнер_Key"]
+        return parties
+
     def ship(self, order_ref: str, amount: float, tracking: str, date: str | None = None) -> dict[str, Any]:
         if self.profile == "ut11":
-            body: dict[str, Any] = {
+            body: dict[str, Any] = {**self.parties(order_ref),
                 "ЗаказКлиента": order_ref, "ЗаказКлиента_Type": "StandardODATA.Document_ЗаказКлиента",
                 "СуммаДокумента": amount, "РеализацияПоЗаказам": True, "ХозяйственнаяОперация": "РеализацияКлиенту",
                 "ДополнительныеРеквизиты": [{"LineNumber": 1, "Свойство_Key": self.running.base.tracking_property_ref,
                                              "Значение": tracking, "Значение_Type": "Edm.String"}]}
         else:
-            body = {"ВидОперации": "Товары", "СчетНаОплатуПокупателю_Key": order_ref, "СуммаДокумента": amount,
+            body = {**self.parties(order_ref), "ВидОперации": "Товары", "СчетНаОплатуПокупателю_Key": order_ref,
+                    "СуммаДокумента": amount,
                     "НомерДляОтслеживания": tracking}
         if date:
             body["Date"] = date
         return self.create("Document_РеализацияТоваровУслуг", body)
 
     def pay(self, order_ref: str, amount: float) -> dict[str, Any]:
+        parties = self.parties(order_ref)
         if self.profile == "ut11":
+            parties.pop("Партнер_Key")
             return self.create("Document_ПоступлениеБезналичныхДенежныхСредств", {
-                "СуммаДокумента": amount, "ХозяйственнаяОперация": "ПоступлениеОплатыОтКлиента",
+                **parties, "СуммаДокумента": amount, "ХозяйственнаяОперация": "ПоступлениеОплатыОтКлиента",
                 "РасшифровкаПлатежа": [{"LineNumber": 1, "Заказ": order_ref,
                                         "Заказ_Type": "StandardODATA.Document_ЗаказКлиента", "Сумма": amount,
                                         "СуммаВзаиморасчетов": amount}]})
         return self.create("Document_ПоступлениеНаРасчетныйСчет", {
-            "ВидОперации": "ОплатаПокупателя", "СуммаДокумента": amount, "ДокументОснование": order_ref,
+            "Организация_Key": parties["Организация_Key"], "Контрагент": parties["Контрагент_Key"],
+            "Контрагент_Type": "StandardODATA.Catalog_Контрагенты", "ВидОперации": "ОплатаПокупателя", "СуммаДокумента": amount, "ДокументОснование": order_ref,
             "ДокументОснование_Type": "StandardODATA.Document_СчетНаОплатуПокупателю"})
 
 

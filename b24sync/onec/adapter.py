@@ -483,12 +483,10 @@ class OneCAdapter:
                                     lambda row: [item["Заказ"].lower() for item in row.get("РасшифровкаПлатежа", [])
                                                  if item.get("Заказ_Type") == type_name]))
             return related
-        return [
-            (self.profile.sale_entity, "Ref_Key,DataVersion,СчетНаОплатуПокупателю_Key",
-             lambda row: [row["СчетНаОплатуПокупателю_Key"].lower()]),
-            (self.profile.payment_entities[0], "Ref_Key,DataVersion,ДокументОснование,ДокументОснование_Type",
-             composite("ДокументОснование")),
-        ]
+        return [(self.profile.sale_entity, "Ref_Key,DataVersion,СчетНаОплатуПокупателю_Key",
+                 lambda row: [row["СчетНаОплатуПокупателю_Key"].lower()])] + [
+            (entity, "Ref_Key,DataVersion,ДокументОснование,ДокументОснование_Type", composite("ДокументОснование"))
+            for entity in self.profile.payment_entities if self.metadata().has(entity)]
 
     def snapshot(self, ref: str) -> Snapshot:
         """Everything the deal shows about one document: number, invoices, payment, shipment, tracking."""
@@ -500,10 +498,14 @@ class OneCAdapter:
         if self.profile.order_is_invoice:
             invoices = (InvoiceInfo(head["Ref_Key"], head["Number"], _date(head.get("Date")), total,
                                     head["DataVersion"]),)
-            payments = self.client.get_all(self.profile.payment_entities[0], {
-                "$filter": f"Posted eq true and ДокументОснование eq {cast(ref, order_entity)}",
-                "$select": "Ref_Key,СуммаДокумента"})
-            paid = sum((_decimal(row["СуммаДокумента"]) for row in payments), Decimal(0))
+            paid = Decimal(0)
+            for entity in self.profile.payment_entities:
+                if not self.metadata().has(entity):
+                    continue
+                payments = self.client.get_all(entity, {
+                    "$filter": f"Posted eq true and ДокументОснование eq {cast(ref, order_entity)}",
+                    "$select": "Ref_Key,СуммаДокумента"})
+                paid += sum((_decimal(row["СуммаДокумента"]) for row in payments), Decimal(0))
             sales = self.client.get_all(self.profile.sale_entity, {
                 "$filter": f"Posted eq true and СчетНаОплатуПокупателю_Key eq {guid(ref)}",
                 "$select": "Ref_Key,Date,НомерДляОтслеживания", "$orderby": "Date,Ref_Key"})

@@ -162,7 +162,7 @@ BP30 = Profile(
     order_entity="Document_СчетНаОплатуПокупателю",
     invoice_entity="Document_СчетНаОплатуПокупателю",
     sale_entity="Document_РеализацияТоваровУслуг",
-    payment_entities=("Document_ПоступлениеНаРасчетныйСчет",),
+    payment_entities=("Document_ПоступлениеНаРасчетныйСчет", "Document_ПриходныйКассовыйОрдер"),
     needs={
         "Document_СчетНаОплатуПокупателю": (
             "Ref_Key", "DataVersion", "Number", "Date", "Posted", "DeletionMark", "Организация_Key", "Контрагент_Key",

@@ -17,7 +17,7 @@ from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import metadata
 from b24sync_emulators.onec.base import Base
 from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
-from b24sync_emulators.onec.schema import Entity
+from b24sync_emulators.onec.schema import ZERO_GUID, Entity
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:guid)?'(?P<ref>[0-9a-fA-F-]{36})'\))?(?:/(?P<tail>.*))?$")
@@ -53,6 +53,7 @@ class OneCApp:
         self.settings: dict[str, Any] = {"cold_start_ms": 0, "idle_seconds": 20.0, "pool_exhausted": False,
                                          "charset": "utf-8", "auth_html": False, "first_hit_500": False}
         self.last_request: float | None = None
+        self.host = "127.0.0.1"
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
@@ -69,7 +70,11 @@ class OneCApp:
         if len(raw_target) > 2048:
             return Reply(404, IIS_404.encode("utf-8"), "text/html; charset=utf-8")  # IIS maxQueryString
         path = unquote(request.path)
-        as_json = "$format=json" in unquote(request.query) or "application/json" in request.headers.get("accept", "")
+        self.host = request.headers.get("host", "127.0.0.1")
+        fmt = next((unquote(pair.partition("=")[2]) for pair in request.query.split("&")
+                    if unquote(pair.partition("=")[0]) == "$format"), "")
+        as_json = fmt.startswith(("json", "application/json")) or (
+            not fmt and "application/json" in request.headers.get("accept", ""))
         self.stats.count("http_requests", self._label(path))
         if not self._authorised(request):
             if self.settings["auth_html"]:
@@ -167,6 +172,12 @@ class OneCApp:
         if entity is None:
             raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
                                        f"составе стандартного интерфейса OData")
+        if ref is None and action not in (None, "", "$count"):
+            raise QueryError(400, "6", f"Неверный URL: неизвестный сегмент «{action}»")
+        if options.get("$expand"):
+            for name in (item.strip().split("/")[0] for item in options["$expand"].split(",")):
+                if name != "*" and entity.prop(f"{name}_Key") is None and entity.prop(name) is None:
+                    raise QueryError(400, "10", f"Свойство «{name}» не найдено")
         if ref is None:
             if action == "$count":
                 records = self._select_records(entity, options)
@@ -200,7 +211,8 @@ class OneCApp:
         if request.method == "GET":
             return self._json(self._render(entity, record, element=True, select=options.get("$select")))
         if request.method in ("PATCH", "PUT", "MERGE"):
-            updated = self.base.update(entity.name, ref, self._body(request))  # If-Match is ignored, as live
+            # If-Match is ignored, as live; PUT replaces every property, PATCH only those sent
+            updated = self.base.update(entity.name, ref, self._body(request), replace=request.method == "PUT")
             self._written(entity.name)
             return self._json(self._render(entity, updated, element=True))
         if request.method == "DELETE":
@@ -225,14 +237,14 @@ class OneCApp:
         for pair in query.split("&") if query else []:
             key, _, value = pair.partition("=")
             key = unquote(key)
-            if key == "$filter" and "+" in value:
+            if key == "$filter" and "+" in _outside_literals(value):
                 # `+` is not decoded as a space: the query engine then sees a `+` where it expects an operator
                 raise QueryError(500, "-1", "Операция не разрешена в предложении \"ГДЕ\"")
             options[key] = unquote(value)
         return options
 
     def _url(self, tail: str) -> str:
-        return f"http://127.0.0.1/{self.publication}{ROOT_SUFFIX}/{tail}"
+        return f"http://{self.host}/{self.publication}{ROOT_SUFFIX}/{tail}"
 
     def _json(self, payload: Any, status: int = 200) -> Reply:
         return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
@@ -256,6 +268,8 @@ class OneCApp:
         if options.get("$orderby"):
             for clause in reversed([part.strip() for part in options["$orderby"].split(",") if part.strip()]):
                 name, _, direction = clause.partition(" ")
+                if direction.strip().lower() not in ("", "asc", "desc"):
+                    raise QueryError(400, "14", f"Ошибка при разборе опции запроса $orderby: «{clause}»")
                 segments = name.strip().split("/")
                 if entity.prop(segments[0]) is None and entity.prop(segments[0] + "_Key") is None:
                     raise QueryError(400, "10", f"Свойство «{name}» не найдено")
@@ -274,9 +288,14 @@ class OneCApp:
         if options.get("$inlinecount") == "allpages":
             payload["odata.count"] = str(len(records))  # and paging is ignored, as the platform documents
         else:
-            skip = int(options.get("$skip") or 0)
-            top = options.get("$top")
-            records = records[skip:skip + int(top)] if top is not None else records[skip:]
+            try:
+                skip = int(options.get("$skip") or 0)
+                top = int(options["$top"]) if options.get("$top") is not None else None
+            except ValueError:
+                raise QueryError(400, "14", "Ошибка при разборе опции запроса $top/$skip") from None
+            if skip < 0 or (top is not None and top < 0):
+                raise QueryError(400, "14", "Ошибка при разборе опции запроса $top/$skip")
+            records = records[skip:skip + top] if top is not None else records[skip:]
         payload["value"] = [self._render(entity, record, select=options.get("$select")) for record in records]
         return self._json(payload)
 
@@ -310,7 +329,8 @@ class OneCApp:
                 shown[name] = record[name]
         if not entity.computed:
             for prop in entity.props:
-                if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names):
+                if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names) and \
+                        record.get(f"{prop.name}_Key", ZERO_GUID) != ZERO_GUID:
                     shown[f"{prop.name}@navigationLinkUrl"] = (f"{entity.name}(guid'{record['Ref_Key']}')/"
                                                                 f"{prop.name}")
         return shown
@@ -387,6 +407,12 @@ class OneCApp:
             self.settings.update(payload)
             return Reply(200, json.dumps(self.settings).encode())
         return Reply(404, b'{"error":"unknown admin endpoint"}')
+
+
+def _outside_literals(raw: str) -> str:
+    """The query text (`+` left as it is) without its quoted literals: a `+` inside a string is an ordinary
+    character, while outside one it is the form-encoded space the platform does not decode."""
+    return re.sub(r"'(?:[^']|'')*'", "", unquote(raw))
 
 
 def entity_url(root: str, entity_name: str, ref: str | None = None) -> str:

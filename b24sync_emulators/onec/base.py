@@ -144,7 +144,7 @@ class Base:
         self.records[entity_name][record["Ref_Key"]] = record
         return record
 
-    def update(self, entity_name: str, ref: str, body: Any) -> dict[str, Any]:
+    def update(self, entity_name: str, ref: str, body: Any, replace: bool = False) -> dict[str, Any]:
         entity = self.entity(entity_name)
         record = self.get(entity_name, ref)
         if record is None:
@@ -155,6 +155,9 @@ class Base:
             raise QueryError(500, "-1", f"Не удалось записать \"{self.title(entity_name, record)}\": проведенный "
                                         f"документ не может быть помечен на удаление. Отмените проведение документа.")
         staged = dict(record)
+        if replace:  # PUT: every property not sent goes back to its empty value
+            keep = {name: record[name] for name in ("Ref_Key", "Number", "Date", "Posted", "Code") if name in record}
+            staged = {**self.blank(entity), **keep}
         self.apply(entity, staged, body)
         staged["DataVersion"] = self.next_version()
         record.clear()
@@ -171,6 +174,13 @@ class Base:
     def apply(self, entity: Entity, record: dict[str, Any], body: dict[str, Any]) -> None:
         """Write body values into record as the platform would (unknown names ignored, strings truncated)."""
         for key, value in body.items():
+            if key.endswith("@odata.bind") and isinstance(value, str):
+                bound = re.search(r"\(guid'([0-9a-fA-F-]{36})'\)", value)
+                target = entity.prop(f"{key.removesuffix('@odata.bind')}_Key")
+                if bound is None or target is None:
+                    raise QueryError(400, "4", f"Неверное значение свойства {key}")
+                record[f"{target.name}_Key"] = bound.group(1).lower()
+                continue
             if "@" in key or key.startswith("odata.") or key in ("Ref_Key", "DataVersion", "Posted"):
                 continue
             table = entity.table(key)
@@ -230,6 +240,12 @@ class Base:
         if record.get("DeletionMark"):
             raise QueryError(500, "-1", f"Не удалось провести \"{title}\": помеченный на удаление документ не может "
                                         f"быть проведен.")
+        for prop in entity.props:
+            if prop.kind == "ref" and prop.name in ("Контрагент", "Организация", "Партнер"):
+                value = record.get(f"{prop.name}_Key", ZERO_GUID)
+                if value == ZERO_GUID or self.get(prop.target or "", value) is None:
+                    raise QueryError(500, "-1", f"Не удалось провести \"{title}\": поле \"{prop.name}\" не "
+                                                f"заполнено или ссылается на несуществующий объект.")
         for row in record.get("Товары", []):
             product_ref = row.get("Номенклатура_Key", ZERO_GUID)
             product = self.get("Catalog_Номенклатура", product_ref)
@@ -285,8 +301,9 @@ class Base:
         paid = self.paid_for_order(order["Ref_Key"])
         shipped = self.shipped_for_order(order["Ref_Key"])
 
-        def percent(part: Decimal) -> float:
-            return float(min(Decimal(100), money(part / total * 100))) if total else 0.0
+        def percent(part: Decimal) -> float | int:
+            value = min(Decimal(100), money(part / total * 100)) if total else Decimal(0)
+            return int(value) if value == value.to_integral_value() else float(value)
 
         if order.get("Статус") == "Закрыт":
             state = "Закрыт"
@@ -309,9 +326,11 @@ class Base:
     def invoice_status(self, invoice: dict[str, Any]) -> dict[str, Any]:
         total = Decimal(str(invoice.get("СуммаДокумента") or 0))
         paid = Decimal(0)
-        for payment in self.posted("Document_ПоступлениеНаРасчетныйСчет"):
-            if payment.get("ДокументОснование", "").lower() == invoice["Ref_Key"]:
-                paid += Decimal(str(payment.get("СуммаДокумента") or 0))
+        for entity_name in ("Document_ПоступлениеНаРасчетныйСчет", "Document_ПриходныйКассовыйОрдер"):
+            for payment in self.posted(entity_name):
+                if payment.get("ДокументОснование", "").lower() == invoice["Ref_Key"] and \
+                        payment.get("ДокументОснование_Type") == "StandardODATA.Document_СчетНаОплатуПокупателю":
+                    paid += Decimal(str(payment.get("СуммаДокумента") or 0))
         status = "Оплачен" if total and paid >= total else "ОплаченЧастично" if paid > 0 else "НеОплачен"
         shipped = any(sale.get("СчетНаОплатуПокупателю_Key") == invoice["Ref_Key"]
                       for sale in self.posted("Document_РеализацияТоваровУслуг"))

@@ -177,8 +177,16 @@ class Parser:
         return left
 
     def arithmetic(self) -> Node:
+        left = self.term()
+        while self.word() in ("add", "sub"):
+            operator = self.take().value.lower()
+            right = self.term()
+            left = (lambda a, b, op: lambda scope: calculate(op, a(scope), b(scope)))(left, right, operator)
+        return left
+
+    def term(self) -> Node:
         left = self.primary()
-        while self.word() in ARITHMETIC:
+        while self.word() in ("mul", "div"):
             operator = self.take().value.lower()
             right = self.primary()
             left = (lambda a, b, op: lambda scope: calculate(op, a(scope), b(scope)))(left, right, operator)
@@ -222,6 +230,14 @@ class Parser:
             "cast": lambda value, type_name: Composite(_text(value), f"StandardODATA.{type_name}"),
             "isof": lambda value, type_name: isinstance(value, Composite)
             and value.type == f"StandardODATA.{type_name}",
+            "like": lambda value, pattern: _like(value, pattern),
+            "concat": lambda left, right: f"{_text(left)}{_text(right)}",
+            "substring": lambda value, start, length=None: _text(value)[int(start):][:None if length is None
+                                                                                        else int(length)],
+            "round": lambda value: round(value) if isinstance(value, int | float) else None,
+            "hour": lambda value: _as_datetime(value).hour if _as_datetime(value) else None,
+            "minute": lambda value: _as_datetime(value).minute if _as_datetime(value) else None,
+            "second": lambda value: _as_datetime(value).second if _as_datetime(value) else None,
             "year": lambda value: _as_datetime(value).year if _as_datetime(value) else None,
             "month": lambda value: _as_datetime(value).month if _as_datetime(value) else None,
             "day": lambda value: _as_datetime(value).day if _as_datetime(value) else None,
@@ -265,6 +281,12 @@ class Parser:
             return any(results) if kind == "any" else all(results)
 
         return evaluate
+
+
+def _like(value: Any, pattern: Any) -> bool:
+    """The platform's ПОДОБНО: % any run, _ one character, [..] a set."""
+    regex = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in _text(pattern))
+    return re.fullmatch(regex, _text(value), re.S | re.I) is not None
 
 
 def _text(value: Any) -> str:
@@ -325,6 +347,8 @@ def resolve_path(scope: Scope, segments: list[str]) -> Any:
         if prop.kind == "composite" and name == prop.name:
             return Composite(str(record.get(prop.name) or ""), str(record.get(f"{prop.name}_Type") or ""))
         if prop.kind == "ref" and name == prop.name and not last:
+            if (prop.target or "") not in scope.entities:
+                return None  # a reference to an object this publication does not include
             target = scope.resolve(prop.target or "", str(record.get(f"{prop.name}_Key") or ZERO_GUID))
             if target is None:
                 return None

@@ -112,7 +112,10 @@ EXTRA_REQUISITES = Table("ДополнительныеРеквизиты", (
 
 
 def catalog(name: str, *props: Prop, tables: tuple[Table, ...] = ()) -> Entity:
-    return Entity(f"Catalog_{name}", CATALOG_HEAD + props + CATALOG_TAIL, tables)
+    """A catalog; a hierarchical one (Parent, IsFolder) prints them before Code and Description, as 1C does."""
+    hierarchy = tuple(prop for prop in props if prop.name in ("Parent", "IsFolder"))
+    own = tuple(prop for prop in props if prop not in hierarchy)
+    return Entity(f"Catalog_{name}", CATALOG_HEAD[:3] + hierarchy + CATALOG_HEAD[3:] + own + CATALOG_TAIL, tables)
 
 
 def document(name: str, prefix: str, *props: Prop, tables: tuple[Table, ...] = ()) -> Entity:
@@ -162,7 +165,8 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
                 enum("Статус"), flag("Типовое")),
         catalog("ДоговорыКонтрагентов", ref("Контрагент", "Catalog_Контрагенты"), ref("Партнер", "Catalog_Партнеры"),
                 ref("Организация", "Catalog_Организации"), ref("ВалютаВзаиморасчетов", "Catalog_Валюты")),
-        catalog("СтавкиНДС", num("Ставка"), enum("ПеречислениеСтавкаНДС")),
+        *([catalog("СтавкиНДС", num("Ставка"), enum("ПеречислениеСтавкаНДС"))] if vat_form == UT11_VAT_CATALOG
+          else []),
         catalog("Пользователи", s("ИдентификаторПользователяИБ", 36)),
         catalog("УпаковкиЕдиницыИзмерения", s("КодОКЕИ", 3)),
         PROPERTIES,
@@ -203,6 +207,11 @@ def bp30_entities() -> list[Entity]:
     """БП 3.0 objects b24sync works with (a deal becomes an invoice: БП has no customer orders)."""
     goods = Table("Товары", (i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"), s("Содержание", 1000),
                              num("Количество"), num("Цена"), num("Сумма"), enum("СтавкаНДС"), num("СуммаНДС")))
+    services = Table("Услуги", goods.props)
+    payment_rows = Table("РасшифровкаПлатежа", (i64("LineNumber"),
+                                                ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
+                                                num("СуммаПлатежа"),
+                                                ref("СчетНаОплату", "Document_СчетНаОплатуПокупателю")))
     return [
         catalog("Номенклатура", s("Артикул", 25), s("НаименованиеПолное", 1000), ref("Parent", "Catalog_Номенклатура"),
                 flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_КлассификаторЕдиницИзмерения"),
@@ -221,20 +230,21 @@ def bp30_entities() -> list[Entity]:
         document("СчетНаОплатуПокупателю", "0000-", ref("Организация", "Catalog_Организации"),
                  ref("Контрагент", "Catalog_Контрагенты"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
                  ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"), flag("СуммаВключаетНДС"),
-                 ref("Ответственный", "Catalog_Пользователи"), s("Комментарий"), s("НомерПоДаннымКлиента", 50),
-                 date("СрокОплаты"), tables=(goods, EXTRA_REQUISITES)),
+                 ref("Ответственный", "Catalog_Пользователи"), ref("СтруктурнаяЕдиница", "Catalog_БанковскиеСчета"),
+                 ref("Руководитель", "Catalog_ФизическиеЛица"), s("Комментарий"), s("НомерПоДаннымКлиента", 50),
+                 date("СрокОплаты"), tables=(goods, services, EXTRA_REQUISITES)),
         document("РеализацияТоваровУслуг", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
                  ref("Контрагент", "Catalog_Контрагенты"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
                  ref("Склад", "Catalog_Склады"), ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"),
                  flag("СуммаВключаетНДС"), ref("СчетНаОплатуПокупателю", "Document_СчетНаОплатуПокупателю"),
-                 s("НомерДляОтслеживания", 50), s("Комментарий"), tables=(goods,)),
+                 ref("СпособДоставки", "Catalog_СпособыДоставки"), s("НомерДляОтслеживания", 50), s("Комментарий"),
+                 tables=(goods, services)),
         document("ПоступлениеНаРасчетныйСчет", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
                  comp("Контрагент"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"), num("СуммаДокумента"),
-                 comp("ДокументОснование"), s("НазначениеПлатежа"),
-                 tables=(Table("РасшифровкаПлатежа", (i64("LineNumber"),
-                                                      ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
-                                                      num("СуммаПлатежа"),
-                                                      ref("СчетНаОплату", "Document_СчетНаОплатуПокупателю"))),)),
+                 comp("ДокументОснование"), s("НазначениеПлатежа"), tables=(payment_rows,)),
+        document("ПриходныйКассовыйОрдер", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
+                 comp("Контрагент"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"), num("СуммаДокумента"),
+                 comp("ДокументОснование"), s("Основание", 250), tables=(payment_rows,)),
         Entity("InformationRegister_СтатусыДокументов", (
             ref("Организация", "Catalog_Организации"), comp("Документ"), comp("Статус"),
             comp("ДополнительныйСтатус")), computed=True),

@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     resync.add_argument("--config", help="config file")
     resync.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
 
+    everything = systems.add_parser("all", help="both emulators on one dataset, and a config that points at them")
+    everything.add_argument("--generate", type=int, default=200, metavar="N", help="deals to generate (default 200)")
+    everything.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
+    everything.add_argument("--profile", choices=("ut11", "bp30"), default="ut11", help="the 1C configuration")
+    everything.add_argument("--rate", type=float, default=2.0, help="portal requests per second (default 2)")
+    everything.add_argument("--burst", type=int, default=50, help="portal burst (default 50)")
+    everything.add_argument("--config-out", required=True, metavar="FILE",
+                            help="write a complete config here (the state file goes next to it)")
+
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
     demo.add_argument("--config", help=argparse.SUPPRESS)
     demo.add_argument("--deals", type=int, default=300, help="deals to generate (default 300)")
@@ -95,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     if args.command == "emulate":
+        if args.system == "all":
+            return _emulate_all(args)
         return _emulate_onec(args) if args.system == "onec" else _emulate(args)
     if args.command == "demo":
         from b24sync.demo import run_demo
@@ -153,6 +164,26 @@ def _emulate_onec(args: argparse.Namespace) -> int:
         _wait(stop)
     finally:
         running.stop()
+    return EXIT_OK
+
+
+def _emulate_all(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from b24sync_emulators.sandbox import start_sandbox
+
+    stop = _stop_on_signals()
+    sandbox = start_sandbox(deals=args.generate, seed=args.seed, profile=args.profile, rate=args.rate,
+                            burst=args.burst)
+    config = sandbox.write_config(Path(args.config_out).resolve())
+    print(sandbox.portal.webhook_url, flush=True)
+    print(sandbox.base.odata_root, flush=True)
+    print(f"# config for b24sync: {config}\n# try: b24sync check --config {config}; b24sync sync --config {config}"
+          f"\n# stop with Ctrl+C", file=sys.stderr, flush=True)
+    try:
+        _wait(stop)
+    finally:
+        sandbox.stop()
     return EXIT_OK
 
 

@@ -105,6 +105,7 @@ class Engine:
                 f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
                 f"(`b24sync sync --dry-run` lists what would be created)")
         for chunk in chunked(work, CHUNK):
+            self.context.rows.clear()  # rows are needed by this chunk only: memory stays flat
             self._enrich([deal for deal, triggered, _ in chunk if triggered])
             # recovery: the documents of the deals about to be created, found by their deal marker in one go
             self.context.existing = self.onec.find_by_deals(

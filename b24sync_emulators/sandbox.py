@@ -1,0 +1,68 @@
+"""Both emulators on one dataset, and a complete config that points b24sync at them.
+
+`b24sync emulate all` serves this for administrators trying config changes,
+and the demo, the tests and the benchmark drive `sync` and `run` with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
+from b24sync_emulators.dataset import generate
+from b24sync_emulators.onec.server import RunningBase, start_base
+
+SANDBOX_USER = "Обмен"
+SANDBOX_PASSWORD = "sandbox"
+TRIGGERS = {0: ["EXECUTING", "FINAL_INVOICE", "WON"], 1: ["C1:EXECUTING", "C1:WON"]}
+
+
+@dataclass
+class Sandbox:
+    portal: RunningPortal
+    base: RunningBase
+
+    def stop(self) -> None:
+        self.portal.stop()
+        self.base.stop()
+
+    def config(self, state_path: Path) -> dict[str, Any]:
+        """A complete, valid config for this sandbox (what `emulate all --config-out` writes)."""
+        profile = self.base.base.profile.name
+        defaults = {"organisation": "ООО «Электросбыт»", "currency": "RUB"}
+        if profile == "ut11":
+            defaults.update({"warehouse": "Основной склад", "agreement": "Основное соглашение (розница и опт)"})
+        return {
+            "bitrix24": {"webhook_url": self.portal.webhook_url, "rate_per_second": self.portal.app.bucket.rate,
+                         "burst": self.portal.app.bucket.burst},
+            "onec": {"url": self.base.odata_root, "user": SANDBOX_USER, "password": SANDBOX_PASSWORD,
+                     "profile": profile, "defaults": defaults,
+                     "managers": {3: "Петрова Ольга", 5: "Смирнов Сергей"}, "default_manager": "Иванов Алексей",
+                     "tracking": ({"additional_requisite": "Трек-номер"} if profile == "ut11"
+                                  else {"attribute": "НомерДляОтслеживания"})},
+            "sync": {"pipelines": [
+                {"category_id": 0, "trigger_stages": TRIGGERS[0], "stage_on_paid": "WON"},
+                {"category_id": 1, "trigger_stages": TRIGGERS[1], "stage_on_paid": "C1:WON"}]},
+            "state": {"path": str(state_path)},
+            "logging": {"level": "INFO", "format": "auto"},
+        }
+
+    def write_config(self, path: Path) -> Path:
+        text = ("# Written by `b24sync emulate all`: b24sync pointed at the emulated portal and 1C base.\n"
+                + yaml.safe_dump(self.config(path.parent / "state.db"), allow_unicode=True, sort_keys=False))
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+
+def start_sandbox(*, deals: int = 200, seed: int = 1, profile: str = "ut11", clock: Clock = SYSTEM_CLOCK,
+                  limits: bool = True, rate: float = 2.0, burst: int = 50) -> Sandbox:
+    dataset = generate(deals, seed)
+    portal = start_portal(dataset=dataset, clock=clock, limits=limits, rate=rate, burst=burst)
+    base = start_base(profile=profile, dataset=dataset, user=SANDBOX_USER, password=SANDBOX_PASSWORD, clock=clock)
+    return Sandbox(portal, base)

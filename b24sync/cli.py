@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--config", help="config file")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    catalog = commands.add_parser("catalog", help="export 1C nomenclature to Bitrix24 CRM products now")
+    catalog.add_argument("--config", help="config file")
+    catalog.add_argument("--dry-run", action="store_true", help="only print what would be created or updated")
+
     retry = commands.add_parser("retry", help="make failed deals due now (they run at the next cycle)")
     retry.add_argument("--config", help="config file")
     retry.add_argument("--deal", type=int, metavar="ID", help="only this deal")

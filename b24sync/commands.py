@@ -20,6 +20,7 @@ from b24sync.logs import configure_logging
 from b24sync.onec import errors as onec_errors
 from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
+from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.runner import BulkGuardError, SetupMissingError
 from b24sync.wiring import Parts, build
@@ -48,7 +49,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(str(error), file=sys.stderr)
         return EXIT_LOCKED
     try:
-        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync}[args.command]
+        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog}[args.command]
         return handler(parts, args)
     except LockHeldError as error:
         print(str(error), file=sys.stderr)
@@ -78,6 +79,14 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
         for deal_id, reason in report.failed.items():
             say(f"  deal {deal_id} failed: {reason}")
     return EXIT_OK if push.ok and pull.ok else EXIT_ITEMS_FAILED
+
+
+def catalog(parts: Parts, args: argparse.Namespace) -> int:
+    report = sync_catalog(parts.onec, parts.bitrix, parts.store, parts.config.sync.article_property, args.dry_run)
+    say(report.summary())
+    for line in report.planned:
+        say(f"  would {line}")
+    return EXIT_OK
 
 
 def setup(parts: Parts, args: argparse.Namespace) -> int:

@@ -215,6 +215,12 @@ class OneCAdapter:
             found.setdefault(row["Артикул"], row)
         return found
 
+    def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:
+        """One page of the catalog (items, not folders) with what Bitrix24's catalog shows."""
+        return self.client.get("Catalog_Номенклатура", {
+            "$filter": "IsFolder eq false", "$select": "Ref_Key,DataVersion,DeletionMark,Description,Артикул",
+            "$orderby": "Ref_Key", "$top": top, "$skip": skip}).get("value", [])
+
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
         """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
         condition = f"ИНН eq {literal(inn)}" + (f" and КПП eq {literal(kpp)}" if kpp else "")

@@ -1,0 +1,52 @@
+"""The catalog job: 1C nomenclature → Bitrix24 CRM products, so deals can pick products that match 1C.
+
+Each item is created or updated with XML_ID = its Ref_Key, its name and its
+article; only items whose DataVersion changed since the last run are written,
+and nothing is ever deleted in Bitrix24 (an item marked for deletion in 1C is
+deactivated).
+"""
+
+from __future__ import annotations
+
+from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.onec.adapter import OneCAdapter
+from b24sync.store.store import Store
+from b24sync.sync.report import CycleReport
+
+PREFIX = "catalog:"
+PAGE = 500
+
+
+def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, article_property: str,
+                 dry_run: bool = False) -> CycleReport:
+    report = CycleReport("catalog", dry_run=dry_run)
+    seen = {ref.removeprefix(PREFIX): version for ref, version in store.seen_versions().items()
+            if ref.startswith(PREFIX)}
+    skip = 0
+    while True:
+        page = onec.nomenclature_page(skip, PAGE)
+        report.listed += len(page)
+        changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"]]
+        existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
+        written: dict[str, str] = {}
+        for item in changed:
+            fields = {"NAME": item["Description"], "XML_ID": item["Ref_Key"],
+                      "ACTIVE": "N" if item.get("DeletionMark") else "Y"}
+            if item.get("Артикул"):
+                fields[article_property] = item["Артикул"]
+            product = existing.get(item["Ref_Key"])
+            if dry_run:
+                report.planned.append(f"{'update' if product else 'create'} product «{item['Description']}»")
+                continue
+            if product is None:
+                bitrix.add_product(fields)
+                report.created += 1
+            else:
+                bitrix.update_product(product.id, fields)
+                report.updated += 1
+            written[PREFIX + item["Ref_Key"]] = item["DataVersion"]
+        if written:
+            store.save_versions(written)
+        if len(page) < PAGE:
+            return report
+        skip += PAGE

@@ -1,0 +1,45 @@
+"""The catalog job: 1C nomenclature becomes Bitrix24 products, incrementally, and `xml_id` matching then works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from b24sync.sync.catalog import sync_catalog
+from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID
+from tests.sync_rig import Rig
+
+ARTICLE = f"PROPERTY_{ARTICLE_PROPERTY_ID}"
+
+
+def test_an_empty_portal_catalog_is_filled_from_1c_and_kept_in_step(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        portal = rig.portal.portal
+        items = {ref: item for ref, item in rig.base.base.records["Catalog_Номенклатура"].items()}
+        # the portal starts with an empty catalog: deals will reference the products the job creates
+        portal.products.clear()
+        engine = rig.engine()
+        report = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert report.created == len(items) and report.updated == 0
+        by_xml = {product["XML_ID"]: product for product in portal.products.values()}
+        assert set(by_xml) == set(items)
+        sample = next(iter(items.values()))
+        assert by_xml[sample["Ref_Key"]]["NAME"] == sample["Description"]
+        assert by_xml[sample["Ref_Key"]][ARTICLE]["value"] == sample["Артикул"]
+
+        rig.reset_stats()
+        again = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert again.created == again.updated == 0 and rig.writes()[0] == 0  # nothing changed, nothing written
+
+        rig.accountant().patch("Catalog_Номенклатура", sample["Ref_Key"], {"Description": "Новое имя"})
+        changed = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert changed.updated == 1 and by_xml[sample["Ref_Key"]]["NAME"] == "Новое имя"
+        assert len(portal.products) == len(items)  # never deletes, never duplicates
+
+        product = by_xml[sample["Ref_Key"]]
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{"PRODUCT_ID": int(product["ID"]), "PRICE": 100,
+                                                                  "QUANTITY": 2}]})
+        rig.move(1)
+        assert engine.push().created == 1  # matched by XML_ID on a portal whose catalog was empty
+    finally:
+        rig.stop()

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--config", help="config file")
     setup.add_argument("--dry-run", action="store_true", help="only print what would be created")
 
+    check = commands.add_parser("check", help="validate the config, then check Bitrix24 and 1C live")
+    check.add_argument("--config", help="config file")
+
     status = commands.add_parser("status", help="show jobs, watermarks, bindings, failures and conflicts")
     status.add_argument("--config", help="config file")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")

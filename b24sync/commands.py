@@ -43,6 +43,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     if args.command == "status":
         return status(config, as_json=args.json)
+    if args.command == "check":
+        return check(config)
     try:
         parts = build(config)
     except LockHeldError as error:
@@ -170,3 +172,66 @@ def status(config: Config, as_json: bool) -> int:
     return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED
 
 
+
+
+def check(config: Config) -> int:
+    """Validate the config (done by now), then check both systems live; one line per check."""
+    from b24sync.bitrix24.adapter import Bitrix24Adapter
+    from b24sync.bitrix24.client import Bitrix24Client
+    from b24sync.onec.adapter import OneCAdapter
+    from b24sync.sync.fields import payment_option_ids
+
+    results: list[tuple[bool, str, str]] = [(True, "config", f"{config.source} is valid")]
+    bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, max_retries=1))
+    onec = OneCAdapter.from_config(config.onec, max_retries=1)
+
+    def attempt(name: str, action: Any) -> Any:
+        try:
+            outcome = action()
+        except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError) as error:
+            results.append((False, name, str(error)))
+            return None
+        if isinstance(outcome, str):
+            results.append((True, name, outcome))
+        elif isinstance(outcome, list):
+            results.append((not outcome, name, "; ".join(outcome) if outcome else "ok"))
+        return outcome
+
+    scopes = attempt("bitrix24 webhook", lambda: bitrix.scopes())
+    if scopes is not None:
+        missing = {"crm"} - set(scopes)
+        results.append((not missing, "bitrix24 webhook",
+                        f"works, scopes {', '.join(sorted(scopes))}" if not missing else
+                        "the webhook lacks the 'crm' scope: edit it in Bitrix24 and tick crm (and disk)"))
+        for pipeline in config.sync.pipelines:
+            stages = attempt(f"pipeline {pipeline.category_id}", lambda p=pipeline: bitrix.deal_stages(p.category_id))
+            if stages is None:
+                continue
+            unknown = [stage for stage in pipeline.trigger_stages + tuple(
+                filter(None, (pipeline.stage_on_paid, pipeline.stage_on_shipped))) if stage not in stages]
+            results.append((not unknown, f"pipeline {pipeline.category_id}",
+                            "stages exist" if not unknown else
+                            f"no stage {', '.join(unknown)} in pipeline {pipeline.category_id} (known: "
+                            f"{', '.join(stages)}); fix 'sync.pipelines'"))
+        fields = attempt("deal fields", lambda: bitrix.deal_userfields())
+        if fields is not None:
+            problems = []
+            for spec in deal_field_specs(config.sync.fields):
+                if spec.name not in fields:
+                    problems.append(f"{spec.name} is missing (run `b24sync setup`)")
+                elif fields[spec.name]["USER_TYPE_ID"] != spec.user_type:
+                    problems.append(f"{spec.name} is {fields[spec.name]['USER_TYPE_ID']}, not {spec.user_type}")
+            if config.sync.fields.payment_status in fields:
+                options = payment_option_ids(fields[config.sync.fields.payment_status])
+                if not {"paid", "partial", "unpaid"} <= set(options):
+                    problems.append(f"{config.sync.fields.payment_status} lacks the options paid/partial/unpaid")
+            results.append((not problems, "deal fields", "; ".join(problems) or "all exist with the right types"))
+    if attempt("1c base", lambda: onec.metadata(refresh=True) and f"answers at {onec.client.base_label}"):
+        attempt("1c publication", onec.publication_problems)
+        attempt("1c defaults", lambda: onec.resolved() and "organisation, currency, warehouse, agreement and "
+                                                           "the deal marker resolve")
+    failed = [result for result in results if not result[0]]
+    for ok, name, text in results:
+        say(f"{'ok  ' if ok else 'FAIL'}  {name}: {text}")
+    say(f"{len(results) - len(failed)} of {len(results)} checks ok")
+    return EXIT_OK if not failed else EXIT_UNREACHABLE

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync.config import DealFields
+from b24sync.sync.fields import deal_field_specs
 from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
 from b24sync_emulators.dataset import generate
 from b24sync_emulators.onec.server import RunningBase, start_base
@@ -65,4 +67,7 @@ def start_sandbox(*, deals: int = 200, seed: int = 1, profile: str = "ut11", clo
     dataset = generate(deals, seed)
     portal = start_portal(dataset=dataset, clock=clock, limits=limits, rate=rate, burst=burst)
     base = start_base(profile=profile, dataset=dataset, user=SANDBOX_USER, password=SANDBOX_PASSWORD, clock=clock)
+    with portal.portal.lock:  # a portal already set up for b24sync: the deal fields exist
+        for spec in deal_field_specs(DealFields()):
+            portal.portal.add_userfield({**spec.as_fields(), "FIELD_NAME": spec.name})
     return Sandbox(portal, base)

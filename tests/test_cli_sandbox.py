@@ -1,0 +1,91 @@
+"""The administrator's commands against `b24sync emulate all`, as real processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+def b24sync(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "b24sync", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Path]:
+    config = tmp_path / "cfg.yaml"
+    process = subprocess.Popen([sys.executable, "-m", "b24sync", "emulate", "all", "--generate", "60",
+                                "--config-out", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        webhook = process.stdout.readline().strip()
+        odata = process.stdout.readline().strip()
+        assert "/rest/1/" in webhook and odata.endswith("/odata/standard.odata/")
+        yield config
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_check_passes_and_sync_pushes_the_deals_in_the_trigger_stages(sandbox: Path) -> None:
+    checked = b24sync("check", "--config", str(sandbox))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "FAIL" not in checked.stdout and "8 of 8 checks ok" in checked.stdout
+    synced = b24sync("sync", "--config", str(sandbox))
+    assert synced.returncode in (0, 1), synced.stderr
+    assert "created" in synced.stdout
+    status = b24sync("status", "--config", str(sandbox), "--json")
+    data = __import__("json").loads(status.stdout)
+    assert data["bindings"]["total"] > 0 and "bitrix24_to_onec" in data["jobs"]
+    again = b24sync("sync", "--config", str(sandbox))
+    assert "created" not in again.stdout.splitlines()[0]
+
+
+def test_a_broken_config_exits_2_with_every_problem(tmp_path: Path, sandbox: Path) -> None:
+    data = yaml.safe_load(sandbox.read_text(encoding="utf-8"))
+    data["bitrix24"]["burts"] = 50
+    data["onec"]["profile"] = "ut12"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    done = b24sync("sync", "--config", str(broken))
+    assert done.returncode == 2
+    assert "at 'bitrix24.burts': unknown key; did you mean 'burst'?" in done.stderr
+    assert "at 'onec.profile': must be one of ut11, bp30" in done.stderr
+
+
+def test_a_wrong_password_fails_check_and_sync_with_exit_3(tmp_path: Path, sandbox: Path) -> None:
+    data = yaml.safe_load(sandbox.read_text(encoding="utf-8"))
+    data["onec"]["password"] = "wrong"
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    wrong.chmod(0o600)
+    checked = b24sync("check", "--config", str(wrong))
+    assert checked.returncode == 3 and "FAIL  1c base: 1C refused user 'Обмен'" in checked.stdout
+    synced = b24sync("sync", "--config", str(wrong))
+    assert synced.returncode == 3 and "'onec.password'" in synced.stderr and "wrong" not in synced.stderr
+
+
+def test_sync_while_another_holds_the_lock_exits_4_with_its_pid(sandbox: Path) -> None:
+    from b24sync.config import load_config
+    from b24sync.wiring import lock_for
+
+    lock = lock_for(load_config(sandbox)).acquire()
+    try:
+        done = b24sync("sync", "--config", str(sandbox))
+        assert done.returncode == 4
+        assert f"process {__import__('os').getpid()} holds the b24sync lock" in done.stderr
+    finally:
+        lock.release()
+
+
+def test_setup_dry_run_and_retry(sandbox: Path) -> None:
+    done = b24sync("setup", "--dry-run", "--config", str(sandbox))
+    assert done.returncode == 0 and done.stdout.count("exists") == 7
+    assert b24sync("retry", "--config", str(sandbox)).returncode == 0

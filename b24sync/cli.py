@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="ut11 row VAT as СтавкаНДС_Key (11.5, default) or the СтавкаНДС enum (older 11.x)")
     onec.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
 
+    run = commands.add_parser("run", help="run as a service: every job at its interval until stopped")
+    run.add_argument("--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
+
     sync = commands.add_parser("sync", help="run one full cycle now (Bitrix24 → 1C, then 1C → Bitrix24)")
     sync.add_argument("--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
     sync.add_argument("--deal", type=int, action="append", metavar="ID", help="only this deal (repeatable)")
@@ -118,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from b24sync.demo import run_demo
 
         return run_demo(deals=args.deals)
+    if args.command == "run":
+        from b24sync.daemon import Daemon
+
+        return Daemon(args.config).run()
     from b24sync.commands import run_command
 
     return run_command(args)

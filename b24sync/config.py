@@ -229,6 +229,14 @@ SCHEMA = Section(
             },
             default_empty=False,
         ),
+        "daemon": Section({
+            "bitrix24_to_onec_seconds": Key(int, 60, number_between(1, 86400), "how often deals go to 1C"),
+            "onec_to_bitrix24_seconds": Key(int, 120, number_between(1, 86400), "how often 1C news go to deals"),
+            "retry_seconds": Key(int, 60, number_between(1, 86400), "how often failed deals are looked at"),
+            "catalog_seconds": Key(int, 0, number_between(0, 7 * 86400),
+                                   "how often 1C nomenclature goes to Bitrix24 products (0: never)"),
+            "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take"),
+        }),
         "state": Section({
             "path": Key(str, "/var/lib/b24sync/state.db", None, "the state database"),
         }),
@@ -335,6 +343,15 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    bitrix24_to_onec_seconds: int = 60
+    onec_to_bitrix24_seconds: int = 120
+    retry_seconds: int = 60
+    catalog_seconds: int = 0
+    shutdown_timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     format: str = "auto"
@@ -346,6 +363,7 @@ class Config:
     onec: OneCConfig
     sync: SyncConfig
     state_path: str = "/var/lib/b24sync/state.db"
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
@@ -511,6 +529,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         onec=onec,
         sync=sync,
         state_path=str(state_path),
+        daemon=DaemonConfig(**values["daemon"]),
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),

@@ -70,6 +70,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
 
 
 class _RedactRendered:
@@ -83,5 +84,6 @@ class _RedactRendered:
 
 
 def get_logger(name: str = "b24sync", **context: Any) -> Any:
-    """A structlog logger bound to `context` (deal_id=..., order_ref=...)."""
-    return structlog.get_logger(name).bind(**context)
+    """A structlog logger bound to `context` (deal_id=..., order_ref=...); lazy, so it follows the
+    configuration in force when it logs, not the one when it was made."""
+    return structlog.get_logger(name, **context)

@@ -48,6 +48,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
         return  # quiet: tests and the demo have their own output
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        super().finish()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -96,7 +104,13 @@ class EmulatorServer(ThreadingHTTPServer):
         self.app = app
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((host, port), _Handler)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
 
     @property
     def root(self) -> str:
@@ -115,8 +129,16 @@ class EmulatorServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut every open keep-alive connection, as a server that goes down does."""
         self._stopping.set()
         self.shutdown()
         self.server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread:
             self._thread.join(timeout=5)

@@ -78,6 +78,7 @@ class Engine:
         self.pending_updates: dict[int, dict[str, str]] = {}
         self.pending_comments: dict[int, list[str]] = {}
         self.context = Context()
+        self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
 
@@ -111,8 +112,13 @@ class Engine:
             self.context.existing = self.onec.find_by_deals(
                 int(deal["ID"]) for deal, triggered, binding in chunk if triggered and binding is None)
             for deal, triggered, binding in chunk:
+                if self.stop_requested:
+                    break
                 self._push_one(deal, triggered, binding, report, dry_run, force)
             self._flush(report, dry_run)
+            if self.stop_requested:
+                server_time = None  # the window is not done: the watermark stays where it was
+                break
         if deal_ids is None and not dry_run and server_time is not None:
             self.store.set_watermark(WATERMARK, server_time.isoformat())
         if not dry_run:

@@ -1,0 +1,207 @@
+"""`b24sync run`: the long-running service.
+
+APScheduler runs each job at its own interval, one at a time (a single worker:
+two cycles never write at once, and the process lock keeps one-shot commands
+out). SIGTERM and SIGINT finish the deal in hand, save state and exit 0;
+SIGHUP reloads the config (an invalid one is reported and the old one kept).
+A system that cannot be reached is logged once when it goes down and once when
+it comes back, never kills the daemon, and shows in `status`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from b24sync import systemd
+from b24sync.bitrix24 import errors as b24_errors
+from b24sync.config import Config, ConfigError, load_config
+from b24sync.logs import configure_logging, get_logger
+from b24sync.onec import errors as onec_errors
+from b24sync.store.lock import LockHeldError
+from b24sync.sync.catalog import sync_catalog
+from b24sync.sync.runner import BulkGuardError, SetupMissingError
+from b24sync.wiring import Parts, build
+
+EXIT_OK, EXIT_CONFIG, EXIT_LOCKED = 0, 2, 4
+
+
+class Daemon:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self.log = get_logger("b24sync.daemon")
+        self.parts: Parts | None = None
+        self.scheduler: BlockingScheduler | None = None
+        self.ready = False
+        self.stopping = threading.Event()
+        self.work_lock = threading.Lock()
+        self.reload_lock = threading.Lock()
+        self.last_summary = "starting"
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as error:
+            print(str(error), flush=True)
+            return EXIT_CONFIG
+        configure_logging(config.logging.level, config.logging.format)
+        for warning in config.warnings:
+            self.log.warning("config_warning", warning=warning)
+        try:
+            self.parts = build(config)
+        except LockHeldError as error:
+            self.log.error("lock_held", error=str(error))
+            return EXIT_LOCKED
+        self.scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
+        self._schedule(config)
+        interval = systemd.watchdog_interval()
+        if interval:
+            self.scheduler.add_job(lambda: systemd.notify("WATCHDOG=1"), "interval", seconds=interval,
+                                   id="watchdog", executor="watchdog", max_instances=1, coalesce=True)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        self.log.info("daemon_started", config=config.source)
+        try:
+            self.scheduler.start()
+        finally:
+            self.parts.close()
+            self.log.info("daemon_stopped")
+        return EXIT_OK
+
+    def _schedule(self, config: Config) -> None:
+        assert self.scheduler is not None
+        if "watchdog" not in self.scheduler._executors:
+            self.scheduler.add_executor(ThreadPoolExecutor(1), "watchdog")
+        jobs: list[tuple[str, int, Callable[[], None]]] = [
+            ("bitrix24_to_onec", config.daemon.bitrix24_to_onec_seconds, self.job_push),
+            ("onec_to_bitrix24", config.daemon.onec_to_bitrix24_seconds, self.job_pull),
+            ("retry", config.daemon.retry_seconds, self.job_retry),
+        ]
+        if config.daemon.catalog_seconds:
+            jobs.append(("catalog", config.daemon.catalog_seconds, self.job_catalog))
+        for job_id in ("bitrix24_to_onec", "onec_to_bitrix24", "retry", "catalog"):
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+        for job_id, seconds, function in jobs:
+            self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, max_instances=1,
+                                   coalesce=True, misfire_grace_time=max(5, seconds // 2),
+                                   next_run_time=_now_plus(0 if job_id == "bitrix24_to_onec" else 1))
+
+    def _on_stop(self, signum: int, _frame: Any) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        systemd.notify("STOPPING=1")
+        self.log.info("daemon_stopping", signal=signal.Signals(signum).name)
+        if self.parts is not None:
+            self.parts.engine.stop_requested = True
+        timeout = self.parts.config.daemon.shutdown_timeout_seconds if self.parts else 30
+        threading.Thread(target=self._shutdown, args=(timeout,), daemon=True).start()
+
+    def _shutdown(self, timeout: float) -> None:
+        assert self.scheduler is not None
+        acquired = self.work_lock.acquire(timeout=timeout)  # the cycle in hand ends after its current deal
+        if not acquired:
+            self.log.warning("daemon_stop_timeout", seconds=timeout)
+        self.scheduler.shutdown(wait=False)
+
+    def _on_reload(self, _signum: int, _frame: Any) -> None:
+        threading.Thread(target=self._reload, daemon=True).start()
+
+    def _reload(self) -> None:
+        with self.reload_lock:  # signals may come in a burst: reload one after the other
+            try:
+                self._reload_now()
+            except Exception as error:  # a reload must never take the service down
+                self.log.error("config_reload_failed", error=str(error), action="the running config is kept")
+
+    def _reload_now(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as error:
+            self.log.error("config_reload_refused", problems=error.problems,
+                           action="the running config is kept; fix the file and send SIGHUP again")
+            self._status(f"config reload refused ({len(error.problems)} problems); running on the previous config")
+            return
+        with self.work_lock:
+            assert self.parts is not None
+            from b24sync.bitrix24.adapter import Bitrix24Adapter
+            from b24sync.bitrix24.client import Bitrix24Client
+            from b24sync.onec.adapter import OneCAdapter
+            from b24sync.sync.runner import Engine
+
+            bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24))
+            onec = OneCAdapter.from_config(config.onec)
+            self.parts.config, self.parts.bitrix, self.parts.onec = config, bitrix, onec
+            self.parts.engine = Engine(config, bitrix, onec, self.parts.store)
+            configure_logging(config.logging.level, config.logging.format)
+            self._schedule(config)
+        self.log.info("config_reloaded", config=config.source)
+        self._status("config reloaded")
+
+    # -- jobs -----------------------------------------------------------------------------------------
+
+    def _guarded(self, job: str, work: Callable[[], str | None]) -> None:
+        if self.stopping.is_set():
+            return
+        with self.work_lock:
+            assert self.parts is not None
+            store = self.parts.store
+            started = time.time()
+            try:
+                summary = work()
+            except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError, BulkGuardError) as error:
+                system = "bitrix24" if isinstance(error, b24_errors.Bitrix24Error) else "onec"
+                if isinstance(error, SetupMissingError | BulkGuardError | onec_errors.SetupError):
+                    system = "config"
+                if store.set_unreachable(system, str(error)):
+                    self.log.error("system_unavailable", job=job, system=system, error=str(error),
+                                   action="b24sync keeps trying; `b24sync status` shows since when")
+                store.log_run(job, started, "error", str(error)[:500])
+                self._status(f"{job}: {system} unavailable since this cycle")
+                return
+            for system in ("bitrix24", "onec", "config"):
+                if job != "retry" and store.set_unreachable(system, None):
+                    self.log.info("system_available_again", system=system)
+            if summary:
+                self._status(summary)
+            if not self.ready:
+                self.ready = True
+                systemd.notify("READY=1")
+
+    def _status(self, summary: str) -> None:
+        self.last_summary = summary
+        systemd.notify(f"STATUS={summary}")
+
+    def job_push(self) -> None:
+        self._guarded("bitrix24_to_onec", lambda: self.parts.engine.push().summary())
+
+    def job_pull(self) -> None:
+        self._guarded("onec_to_bitrix24", lambda: self.parts.engine.pull().summary())
+
+    def job_retry(self) -> None:
+        def retry() -> str | None:
+            due = self.parts.store.due_failures()
+            if not due:
+                return None
+            return self.parts.engine.push(deal_ids=due).summary()
+
+        self._guarded("retry", retry)
+
+    def job_catalog(self) -> None:
+        self._guarded("catalog", lambda: sync_catalog(self.parts.onec, self.parts.bitrix, self.parts.store,
+                                                      self.parts.config.sync.article_property).summary())
+
+
+def _now_plus(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)

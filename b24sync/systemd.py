@@ -1,0 +1,30 @@
+"""systemd's notify protocol without a dependency: READY=1, WATCHDOG=1, STATUS=…, STOPPING=1."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def notify(message: str) -> bool:
+    """Send one notification to $NOTIFY_SOCKET; False when not run by systemd (or the socket is gone)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # an abstract socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode("utf-8"))
+    except OSError:
+        return False
+    return True
+
+
+def watchdog_interval() -> float | None:
+    """Half of $WATCHDOG_USEC in seconds (how often to ping), or None when no watchdog is set."""
+    value = os.environ.get("WATCHDOG_USEC")
+    if not value or not value.isdigit():
+        return None
+    return int(value) / 2_000_000

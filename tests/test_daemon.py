@@ -1,0 +1,136 @@
+"""`b24sync run` as a subprocess against the emulators: it syncs, rides out a 1C outage, reloads, and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from b24sync.clock import SYSTEM_CLOCK
+from b24sync_emulators.httpserver import EmulatorServer
+from tests.sync_rig import Rig
+
+
+class Notifications:
+    """A fake $NOTIFY_SOCKET: what the daemon tells systemd."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.seen: list[str] = []
+
+    def wait_for(self, predicate, timeout: float = 30) -> str:  # noqa: ANN001 - a small test helper
+        deadline = time.monotonic() + timeout
+        for message in self.seen:
+            if predicate(message):
+                return message
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                message = self.sock.recv(4096).decode()
+            except TimeoutError:
+                break
+            self.seen.append(message)
+            if predicate(message):
+                return message
+        raise AssertionError(f"no such notification in {timeout} s; got {self.seen[-10:]}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    running = Rig.start(tmp_path, clock=SYSTEM_CLOCK)
+    yield running
+    running.stop()
+
+
+def write_config(rig: Rig, path: Path, **daemon: int) -> Path:
+    config = {
+        "bitrix24": {"webhook_url": rig.portal.webhook_url, "rate_per_second": 50, "burst": 500},
+        "onec": {"url": rig.base.odata_root, "user": rig.config.onec.user, "password": rig.config.onec.password,
+                 "read_timeout": 15, "max_retries": 0, "connect_timeout": 1,
+                 "defaults": {"organisation": "ООО «Электросбыт»", "warehouse": "Основной склад",
+                              "agreement": "Основное соглашение (розница и опт)"}},
+        "sync": {"pipelines": [{"category_id": 0, "trigger_stages": ["EXECUTING", "FINAL_INVOICE", "WON"]},
+                               {"category_id": 1, "trigger_stages": ["C1:EXECUTING", "C1:WON"]}]},
+        "daemon": {"bitrix24_to_onec_seconds": 1, "onec_to_bitrix24_seconds": 1, "retry_seconds": 1, **daemon},
+        "state": {"path": str(path.parent / "state.db")},
+        "logging": {"level": "INFO", "format": "json"},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "config.yaml")
+    notifications = Notifications(tmp_path / "notify.sock")
+    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"}
+    rig.move(1)
+    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        notifications.wait_for(lambda message: message == "READY=1")
+        notifications.wait_for(lambda message: message == "WATCHDOG=1")
+        notifications.wait_for(lambda message: "1 created" in message)
+        assert len(rig.documents_for(1)) == 1
+
+        # 1C goes away: the daemon keeps running and says so in `status`
+        port = int(rig.base.root.rsplit(":", 1)[1])
+        rig.base.server.stop()
+        rig.move(2)
+        notifications.wait_for(lambda message: "onec unavailable" in message)
+        status = subprocess.run([sys.executable, "-m", "b24sync", "status", "--config", str(config)],
+                                capture_output=True, text=True, timeout=30)
+        assert "UNREACHABLE onec since" in status.stdout
+        assert daemon.poll() is None
+
+        # 1C comes back on the same address: the daemon catches up by itself
+        rig.base.server = EmulatorServer(rig.base.app, "127.0.0.1", port).start()
+        notifications.seen.clear()
+        notifications.wait_for(lambda message: "created" in message, timeout=30)
+        assert len(rig.documents_for(2)) == 1
+
+        # a one-shot sync while the daemon runs is refused with the holder's PID
+        refused = subprocess.run([sys.executable, "-m", "b24sync", "sync", "--config", str(config)],
+                                 capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 4 and f"process {daemon.pid}" in refused.stderr
+
+        # SIGHUP with a broken file keeps the old config; with a good one, reloads
+        good = config.read_text(encoding="utf-8")
+        config.write_text(good.replace("daemon:", "daemon:\n  nonsense: 1"), encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        notifications.wait_for(lambda message: "config reload refused" in message)
+        config.write_text(good, encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        notifications.wait_for(lambda message: message == "STATUS=config reloaded")
+        rig.move(3)
+        notifications.seen.clear()
+        notifications.wait_for(lambda message: "created" in message, timeout=30)
+
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=35) == 0
+        assert time.monotonic() - started < 30
+        notifications.wait_for(lambda message: message == "STOPPING=1", timeout=5)
+        logs = daemon.stderr.read()
+        assert "system_unavailable" in logs and "system_available_again" in logs
+        assert "config_reload_refused" in logs and "config_reloaded" in logs
+        assert logs.count("system_unavailable") == 1  # once per state change, not once per attempt
+        assert rig.config.onec.password not in logs and rig.portal.portal.webhook_code not in logs
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            print(daemon.stderr.read()[-4000:])
+        notifications.close()

@@ -1,0 +1,61 @@
+"""scripts/install into a staging root, and the systemd units as systemd would read them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_install(destdir: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DESTDIR": str(destdir), "PYTHON": sys.executable}
+    return subprocess.run(["bash", str(ROOT / "scripts" / "install")], capture_output=True, text=True,
+                          env=environment, timeout=600)
+
+
+def test_install_stages_everything_and_keeps_an_edited_config(tmp_path: Path) -> None:
+    first = run_install(tmp_path)
+    assert first.returncode == 0, first.stderr
+    config = tmp_path / "etc/b24sync/config.yaml"
+    assert config.exists() and oct(config.stat().st_mode & 0o777) == "0o640"
+    assert "path: /var/lib/b24sync/state.db" in config.read_text(encoding="utf-8")
+    assert (tmp_path / "etc/systemd/system/b24sync.service").exists()
+    assert (tmp_path / "etc/systemd/system/b24sync@.service").exists()
+    assert (tmp_path / "var/lib/b24sync").is_dir()
+    binary = tmp_path / "opt/b24sync/venv/bin/b24sync"
+    assert subprocess.run([str(binary), "--help"], capture_output=True, timeout=60).returncode == 0
+    assert "b24sync check --config /etc/b24sync/config.yaml" in first.stdout
+
+    config.write_text("# edited by the administrator\n", encoding="utf-8")
+    second = run_install(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert config.read_text(encoding="utf-8") == "# edited by the administrator\n"
+    assert "kept" in second.stdout
+
+
+def test_units_have_the_promised_settings() -> None:
+    unit = (ROOT / "systemd/b24sync.service").read_text(encoding="utf-8")
+    for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "User=b24sync", "StateDirectory=b24sync",
+                 "ConfigurationDirectory=b24sync", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
+                 "PrivateTmp=yes", "PrivateDevices=yes", "ProtectKernelTunables=yes", "ProtectControlGroups=yes",
+                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "LockPersonality=yes",
+                 "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "CapabilityBoundingSet="):
+        assert line in unit, line
+    template = (ROOT / "systemd/b24sync@.service").read_text(encoding="utf-8")
+    assert "--config /etc/b24sync/%i.yaml" in template
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
+def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    for name in ("b24sync.service", "b24sync@.service"):
+        unit = tmp_path / (name.replace("@", "@demo") if "@" in name else name)
+        text = (ROOT / "systemd" / name).read_text(encoding="utf-8")
+        unit.write_text(text.replace("/opt/b24sync/venv/bin/b24sync", "/bin/true"), encoding="utf-8")
+        done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+        assert "error" not in done.stderr.lower() or "Failed to" not in done.stderr, done.stderr

@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
     demo.add_argument("--config", help=argparse.SUPPRESS)
-    demo.add_argument("--deals", type=int, default=300, help="deals to generate (default 300)")
+    demo.add_argument("--deals", type=int, default=60, help="deals to generate (default 60)")
     return parser
 
 

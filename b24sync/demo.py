@@ -1,91 +1,157 @@
 """The end-to-end demo on the emulators, narrated for a person watching the terminal.
 
-Until the sync engine lands it starts both emulators on one generated dataset
-and walks b24sync's clients through what a cycle does: list deals, read their
-rows, create the user fields, write back, attach a file; check the 1C
-publication, resolve the defaults, and match the deals' products in 1C.
+It starts an emulated Bitrix24 portal and an emulated 1C base (УТ 11) on one
+generated dataset, writes a temporary config, and plays the story b24sync exists
+for: managers move deals to «В работе», orders appear in 1C; the accountant
+issues invoices, ships and takes payments; the deals show it all. It finishes
+with `b24sync status` and leaves nothing running.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from b24sync.bitrix24.adapter import Bitrix24Adapter
-from b24sync.bitrix24.client import Bitrix24Client
-from b24sync.config import DealFields, OneCConfig, OneCDefaults
-from b24sync.onec.adapter import OneCAdapter
-from b24sync.sync.fields import deal_field_specs
-from b24sync_emulators.bitrix24.server import start_portal
-from b24sync_emulators.dataset import generate
-from b24sync_emulators.onec.server import start_base
+import requests
 
-DEMO_FIELDS = deal_field_specs(DealFields())
+from b24sync.bitrix24.wire import parse_date_only
+from b24sync.commands import status
+from b24sync.config import load_config
+from b24sync.logs import configure_logging
+from b24sync.wiring import build
+from b24sync_emulators.sandbox import SANDBOX_PASSWORD, SANDBOX_USER, start_sandbox
+
+MOVED = (1, 2, 3, 4, 5, 6)
 
 
-def say(text: str) -> None:
+def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run_demo(deals: int = 300) -> int:
+class Accountant:
+    """The accountant's day in 1C, done through OData as any 1C user's integration would."""
+
+    def __init__(self, odata_root: str) -> None:
+        self.root = odata_root
+        self.session = requests.Session()
+        self.session.auth = (SANDBOX_USER.encode(), SANDBOX_PASSWORD.encode())
+
+    def _url(self, resource: str) -> str:
+        return self.root + quote(resource, safe="()'=/") + "?$format=json"
+
+    def order(self, ref: str) -> dict[str, Any]:
+        return self.session.get(self._url(f"Document_ЗаказКлиента(guid'{ref}')"), timeout=10).json()
+
+    def create(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = self.session.post(self._url(entity), json=body, timeout=10).json()
+        self.session.post(self.root + quote(f"{entity}(guid'{created['Ref_Key']}')/Post", safe="()'=/"), data=b"",
+                          timeout=10)
+        return created
+
+    def invoice(self, order: dict[str, Any]) -> str:
+        return self.create("Document_СчетНаОплатуКлиенту", {
+            "Организация_Key": order["Организация_Key"], "Партнер_Key": order["Партнер_Key"],
+            "Контрагент_Key": order["Контрагент_Key"], "Валюта_Key": order["Валюта_Key"],
+            "СуммаДокумента": order["СуммаДокумента"], "ДокументОснование": order["Ref_Key"],
+            "ДокументОснование_Type": "StandardODATA.Document_ЗаказКлиента"})["Number"]
+
+    def pay(self, order: dict[str, Any], amount: float) -> None:
+        self.create("Document_ПоступлениеБезналичныхДенежныхСредств", {
+            "Организация_Key": order["Организация_Key"], "Контрагент_Key": order["Контрагент_Key"],
+            "СуммаДокумента": amount, "ХозяйственнаяОперация": "ПоступлениеОплатыОтКлиента",
+            "РасшифровкаПлатежа": [{"LineNumber": 1, "Заказ": order["Ref_Key"], "Сумма": amount,
+                                    "Заказ_Type": "StandardODATA.Document_ЗаказКлиента"}]})
+
+    def ship(self, order: dict[str, Any], tracking: str, tracking_property: str) -> None:
+        self.create("Document_РеализацияТоваровУслуг", {
+            "Организация_Key": order["Организация_Key"], "Партнер_Key": order["Партнер_Key"],
+            "Контрагент_Key": order["Контрагент_Key"], "ЗаказКлиента": order["Ref_Key"],
+            "ЗаказКлиента_Type": "StandardODATA.Document_ЗаказКлиента", "СуммаДокумента": order["СуммаДокумента"],
+            "ДополнительныеРеквизиты": [{"LineNumber": 1, "Свойство_Key": tracking_property, "Значение": tracking,
+                                         "Значение_Type": "Edm.String"}]})
+
+
+def run_demo(deals: int = 60) -> int:
     started = time.monotonic()
-    dataset = generate(deals, 7)
-    portal = start_portal(dataset=dataset)
-    base = start_base(profile="ut11", dataset=dataset, user="Обмен", password="demo")
+    configure_logging("ERROR", "console")
+    sandbox = start_sandbox(deals=max(deals, 12), seed=7)
     try:
-        say(f"▶ Bitrix24 portal emulator at {portal.root} with {deals} generated deals "
-            f"(limits as in the cloud: 2 requests/s, burst 50).")
-        client = Bitrix24Client(portal.webhook_url)
-        adapter = Bitrix24Adapter(client)
-
-        since = datetime.now(UTC) - timedelta(days=400)
-        listing = adapter.deals_changed_since(since, categories=[0, 1])
-        before = client.requests_sent
-        rows = list(listing)
-        say(f"✔ Listed {len(rows)} deals changed since {since:%Y-%m-%d} in {client.requests_sent - before} HTTP "
-            f"requests (pages chained inside batches); the portal's clock said {listing.server_time}.")
-
-        sample = [int(row["ID"]) for row in rows[:50]]
-        products = adapter.product_rows(sample)
-        total_rows = sum(len(items) for items in products.values())
-        say(f"✔ Read {total_rows} product rows of {len(sample)} deals in one batch request.")
-
-        created = [spec.name for spec in DEMO_FIELDS if adapter.ensure_deal_userfield(spec)]
-        again = [spec.name for spec in DEMO_FIELDS if adapter.ensure_deal_userfield(spec)]
-        say(f"✔ Created the deal fields {', '.join(created)}; a second run created {len(again)} (idempotent).")
-
-        deal_id = sample[0]
-        adapter.update_deal(deal_id, {"UF_CRM_1C_ORDER_ID": "demo-order", "UF_CRM_TRACKING_NUMBER": "RU123456789"})
-        storage = adapter.storages()[0]
-        folder = adapter.find_or_create_folder(int(storage["ID"]), "Счета 1С")
-        uploaded = adapter.upload_file(folder, "Счет 1 от 26.11.2026.pdf", b"%PDF-1.4 demo\n%%EOF\n")
-        link = adapter.external_link(uploaded.id)
-        adapter.update_deal(deal_id, {"UF_CRM_INVOICE_URL": link})
-        adapter.add_timeline_comment(deal_id, "Демо: счёт из 1С приложен.", [(uploaded.name, b"%PDF-1.4 demo\n")])
-        say(f"✔ Deal {deal_id}: wrote the order and tracking fields, uploaded «{uploaded.name}» to Disk, "
-            f"its public link {link}, and a timeline comment.")
-
-        say(f"▶ 1C base emulator (УТ 11) at {base.odata_root}.")
-        onec = OneCAdapter.from_config(OneCConfig(
-            url=base.odata_root, user="Обмен", password="demo", profile="ut11",
-            defaults=OneCDefaults(organisation="ООО «Электросбыт»", warehouse="Основной склад",
-                                  agreement="Основное соглашение (розница и опт)")))
-        problems = onec.publication_problems()
-        say(f"✔ The 1C publication has everything the ut11 profile needs ({len(problems)} problems); rows carry VAT "
-            f"as {onec.resolved().vat_form}, the deal ID goes to the additional requisite «ID сделки Битрикс24».")
-        xml_ids = {product.xml_id for product in adapter.products(
-            {row.product_id for items in products.values() for row in items if row.product_id}).values()}
-        matched = onec.nomenclature_by_refs(xml_ids)
-        missing = len(xml_ids) - len(matched)
-        say(f"✔ {len(matched)} of the {len(xml_ids)} products in those deals exist in 1C under the same Ref_Key; "
-            f"{missing} exists only in Bitrix24, on purpose, to show how such a deal is reported.")
-
-        stats = portal.app.stats.snapshot()
-        say(f"✔ The portal served {stats['http_requests']} HTTP requests ({stats['batches']} batches) and answered "
-            f"{stats['responses_by_status'].get('503', 0)} × QUERY_LIMIT_EXCEEDED.")
-        say(f"Done in {time.monotonic() - started:.1f} s. Next: `scripts/test` runs every test; "
-            f"`b24sync emulate bitrix24 --generate 200` gives you a portal to try things on.")
-        return 0
+        with tempfile.TemporaryDirectory(prefix="b24sync-demo-") as workdir:
+            return _story(sandbox, Path(workdir), started)
     finally:
-        portal.stop()
-        base.stop()
+        sandbox.stop()
+
+
+def _story(sandbox: Any, workdir: Path, started: float) -> int:
+    portal = sandbox.portal
+    say(f"▶ An emulated Bitrix24 portal ({len(portal.portal.deals)} deals, 2 requests/s, burst 50, like the cloud) "
+        f"and an emulated 1C:УТ 11 base on one dataset; the config: {sandbox.write_config(workdir / 'config.yaml')}")
+    config = load_config(workdir / "config.yaml")
+    parts = build(config)
+    try:
+        for deal in portal.portal.deals.values():  # a quiet start: nothing is in the trigger stages yet
+            deal["STAGE_ID"] = "NEW" if deal["CATEGORY_ID"] == "0" else "C1:NEW"
+        say()
+        say("1. Managers move six deals to «В работе».")
+        for deal_id in MOVED:
+            stage = "EXECUTING" if portal.portal.deals[deal_id]["CATEGORY_ID"] == "0" else "C1:EXECUTING"
+            requests.post(portal.webhook_url + "crm.deal.update",
+                          json={"id": deal_id, "fields": {"STAGE_ID": stage}}, timeout=10)
+        push = parts.engine.push()
+        say(f"   b24sync: {push.summary()}")
+        for deal_id in MOVED:
+            deal = portal.portal.deals[deal_id]
+            binding = parts.store.binding_for_deal(deal_id)
+            if binding:
+                say(f"   ✔ deal {deal_id} «{deal['TITLE']}», {deal['OPPORTUNITY']} ₽ → Заказ клиента "
+                    f"{binding.number} in 1C, posted; the deal now holds its number and GUID")
+            else:
+                say(f"   ✘ deal {deal_id} «{deal['TITLE']}» stays out of 1C: {push.failed.get(deal_id)}")
+                say("     (the manager sees this once in the deal's timeline; b24sync retries by itself)")
+
+        say()
+        say("2. The accountant works in 1C: invoices, a shipment with a tracking number, payments.")
+        accountant = Accountant(sandbox.base.odata_root)
+        bound = [binding for binding in parts.store.bindings()]
+        orders = [accountant.order(binding.onec_ref) for binding in bound]
+        for order in orders[:4]:
+            say(f"   • invoice {accountant.invoice(order)} for order {order['Number']}")
+        accountant.ship(orders[0], "RU123456789CN", sandbox.base.base.tracking_property_ref)
+        accountant.pay(orders[0], orders[0]["СуммаДокумента"])
+        accountant.pay(orders[1], round(orders[1]["СуммаДокумента"] / 2, 2))
+        say(f"   • order {orders[0]['Number']} shipped (RU123456789CN) and paid; order {orders[1]['Number']} paid "
+            f"in half")
+        pull = parts.engine.pull()
+        say(f"   b24sync: {pull.summary()}")
+
+        say()
+        say("3. What the managers now see in their deals:")
+        labels = {option["ID"]: option["VALUE"] for option in
+                  portal.portal.userfields["UF_CRM_PAYMENT_STATUS"].get("LIST", [])}
+        say(f"   {'DEAL':<5} {'ORDER':<12} {'INVOICE':<12} {'PAYMENT':<17} {'SHIPPED':<11} {'TRACKING':<14} STAGE")
+        for binding in bound:
+            deal = portal.portal.deals[binding.deal_id]
+            shipped = parse_date_only(deal.get("UF_CRM_SHIPMENT_DATE"))
+            say(f"   {binding.deal_id:<5} {deal.get('UF_CRM_1C_ORDER_NUMBER') or '—':<12} "
+                f"{deal.get('UF_CRM_INVOICE_NUMBER') or '—':<12} "
+                f"{labels.get(deal.get('UF_CRM_PAYMENT_STATUS'), '—'):<17} "
+                f"{shipped.isoformat() if shipped else '—':<11} {deal.get('UF_CRM_TRACKING_NUMBER') or '—':<14} "
+                f"{deal['STAGE_ID']}")
+        say("   (a paid deal moved to its pipeline's «won» stage, as 'stage_on_paid' asks)")
+
+        again = parts.engine.push(), parts.engine.pull()
+        say()
+        say(f"4. Another cycle with nothing new: {again[0].summary()}; {again[1].summary()} — nothing is written.")
+    finally:
+        parts.close()
+    say()
+    say("5. `b24sync status`:")
+    status(config, as_json=False)
+    say()
+    say(f"Done in {time.monotonic() - started:.1f} s; nothing is left running.")
+    say("Next: `scripts/test` runs every test; `b24sync emulate all --config-out sandbox.yaml` gives you this "
+        "sandbox to try config changes on; the README explains installing b24sync for real.")
+    return 0

@@ -52,6 +52,7 @@ class FailureView:
     attempts: int
     next_retry_at: float
     commented_reason: str
+    last_failed_at: float = 0.0
 
 
 class Store:
@@ -181,7 +182,7 @@ class Store:
         if row is None:
             return None
         return FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
-                           row.commented_reason)
+                           row.commented_reason, row.last_failed_at)
 
     def mark_failure_commented(self, deal_id: int, reason: str, kind: str = "deal") -> None:
         Failure.update(commented_reason=reason[:250]).where(Failure.item == f"{kind}:{deal_id}").execute()

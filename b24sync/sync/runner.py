@@ -93,6 +93,8 @@ class Engine:
         work = []
         for deal_id in sorted(deals):
             deal = deals[deal_id]
+            if deal_ids is None and self._waiting(deal_id, deal):
+                continue
             triggered = mapping.in_trigger(deal, self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
             binding = self.store.binding_for_deal(deal_id)
             if triggered or binding is not None:
@@ -124,6 +126,14 @@ class Engine:
         if not dry_run:
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
+
+    def _waiting(self, deal_id: int, deal: dict[str, Any]) -> bool:
+        """A failed deal waits for its retry time, unless someone changed it since it failed."""
+        failure = self.store.failure(deal_id)
+        if failure is None or failure.next_retry_at <= self.clock.time():
+            return False
+        modified = parse_datetime(deal.get("DATE_MODIFY"))
+        return modified is None or modified.timestamp() <= failure.last_failed_at
 
     def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None) -> tuple[dict[int, dict], datetime | None]:
         if deal_ids is not None:

@@ -222,3 +222,9 @@ def test_registers_follow_payments_and_sales(running: RunningBase, adapter: OneC
         rows = adapter.client.get("InformationRegister_СтатусыДокументов", {
             "$filter": f"Документ eq cast(guid'{order.ref}', 'Document_СчетНаОплатуПокупателю')"})["value"]
         assert rows[0]["Статус"] == "ОплаченЧастично"
+
+
+def test_finding_many_deals_splits_requests_under_the_url_limit(running: RunningBase, adapter: OneCAdapter) -> None:
+    created = adapter.create_document(draft_for(adapter, DATASET, 123456, include_vat=True, rows=1))
+    found = adapter.find_by_deals(list(range(100000, 100400)) + [123456])
+    assert set(found) == {123456} and found[123456].ref == created.ref

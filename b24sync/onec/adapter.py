@@ -193,7 +193,8 @@ class OneCAdapter:
                 candidate = chunk + [f"{field} eq {render(value)}"]
                 query = " or ".join(candidate)
                 if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
-                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key"})) < MAX_URL - 40:
+                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key"},
+                                                check=False)) < MAX_URL - 40:
                     chunk = candidate
                     continue
             if chunk:
@@ -325,7 +326,8 @@ class OneCAdapter:
             size = 1
             while start + size < len(values) and len(self.client.url(self.profile.order_entity, {
                     "$filter": condition(values[start:start + size + 1]) + " and DeletionMark eq false",
-                    "$select": select, "$orderby": "Date,Ref_Key", "$top": 500, "$skip": 0})) < MAX_URL - 40:
+                    "$select": select, "$orderby": "Date,Ref_Key", "$top": 500, "$skip": 0},
+                    check=False)) < MAX_URL - 40:
                 size += 1
             chunk = values[start:start + size]
             start += size

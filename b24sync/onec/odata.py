@@ -90,14 +90,15 @@ class ODataClient:
 
     # -- URLs ----------------------------------------------------------------------------------------
 
-    def url(self, resource: str, options: Mapping[str, Any] | None = None, *, json_format: bool = True) -> str:
+    def url(self, resource: str, options: Mapping[str, Any] | None = None, *, json_format: bool = True,
+            check: bool = True) -> str:
         query = dict(options or {})
         if json_format:
             query.setdefault("$format", "json")
         parts = [f"{quote(key, safe='$')}={quote(str(value), safe=_QUERY_SAFE)}" for key, value in query.items()
                  if value is not None]
         url = self.root + quote(resource, safe=_PATH_SAFE) + ("?" + "&".join(parts) if parts else "")
-        if len(url) > MAX_URL:
+        if check and len(url) > MAX_URL:
             raise errors.QueryError(f"a request to 1C would be {len(url)} characters long, over the {MAX_URL} a "
                                     f"web server accepts; this is a b24sync bug, please report it", resource=resource)
         return url

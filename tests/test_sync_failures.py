@@ -218,3 +218,40 @@ def test_missing_deal_fields_are_a_setup_error(tmp_path: Path) -> None:
         rig.stop()
 
 
+
+
+def test_a_posting_refused_by_1c_keeps_the_binding_and_posts_at_the_retry(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        product_id = rig.portal.portal.product_rows[1][0]["PRODUCT_ID"]
+        product = rig.base.base.get("Catalog_Номенклатура", rig.portal.portal.products[product_id]["XML_ID"])
+        product["DeletionMark"] = True
+        report = engine.push()
+        assert report.failed[1].startswith("1С отказался принять документ:") and "помечена на удаление" in \
+            report.failed[1]
+        document = rig.documents_for(1)[0]
+        assert document["Posted"] is False and engine.store.binding_for_deal(1).posted is False
+        assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == document["Ref_Key"]  # the manager already sees the order
+        product["DeletionMark"] = False
+        rig.clock.advance(61)
+        assert not engine.push().failed
+        assert rig.documents_for(1)[0]["Posted"] is True and len(rig.documents_for(1)) == 1
+    finally:
+        rig.stop()
+
+
+def test_a_missing_deal_marker_requisite_is_a_setup_error(tmp_path: Path) -> None:
+    from b24sync.onec.errors import SetupError
+
+    rig = Rig.start(tmp_path)
+    try:
+        properties = rig.base.base.records["ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения"]
+        for item in properties.values():
+            item["DeletionMark"] = True
+        rig.move(1)
+        with pytest.raises(SetupError, match="1C has no additional requisite «ID сделки Битрикс24»"):
+            rig.engine().push()
+    finally:
+        rig.stop()

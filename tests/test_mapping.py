@@ -1,0 +1,133 @@
+"""The pure parts of the sync: mapping a deal, deciding what to do, mapping 1C's news back."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
+from b24sync.config import DealFields, Pipeline
+from b24sync.onec.documents import InvoiceInfo, Snapshot
+from b24sync.sync import mapping
+from b24sync.sync.decide import Action, decide
+
+
+def row(row_id: int, product_id: int, price: str, quantity: str, tax: str | None = "22", included: bool = True,
+        exclusive: str | None = None) -> ProductRow:
+    return ProductRow(id=row_id, deal_id=1, product_id=product_id, name=f"Товар {row_id}", price=Decimal(price),
+                      price_exclusive=Decimal(exclusive) if exclusive else None, price_netto=None, price_brutto=None,
+                      quantity=Decimal(quantity), discount_type_id=2, discount_rate=None, discount_sum=None,
+                      tax_rate=Decimal(tax) if tax else None, tax_included=included, measure_code=796,
+                      measure_name="шт", sort=row_id * 10)
+
+
+PRODUCTS = {10: CatalogProduct(10, "Кабель", "ref-10", "ART-10", None),
+            11: CatalogProduct(11, "Розетка", "ref-11", "ART-11", None)}
+COMPANY = Company(5, "ООО «Ромашка»", False, None)
+REQUISITES = [Requisite(1, 4, 5, "Организация", "7701234567", "770101001", "ООО «Ромашка»",
+                        "Общество «Ромашка»", None)]
+CONTACT = Contact(7, "Иван", "Иванович", "Петров", None, ("+7 900",), ())
+
+
+def deal(amount: str, **extra: str) -> dict:
+    return {"ID": "1", "TITLE": "Поставка", "OPPORTUNITY": amount, "CURRENCY_ID": "RUB", "ASSIGNED_BY_ID": "3",
+            "STAGE_ID": "EXECUTING", "CATEGORY_ID": "0", "DATE_CREATE": "2026-05-01T10:00:00+03:00", **extra}
+
+
+def test_vat_included_rows_use_the_final_price() -> None:
+    projection = mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
+    assert projection.prices_include_vat and projection.rows[0].price == Decimal("122.00")
+    assert projection.rows[0].xml_id == "ref-10" and projection.rows[0].article == "ART-10"
+    assert projection.customer == mapping.Customer("company", 5, "ООО «Ромашка»", "Общество «Ромашка»",
+                                                   "7701234567", "770101001")
+    assert projection.manager_id == 3 and "Поставка" in projection.comment
+
+
+def test_vat_excluded_rows_use_the_price_without_vat() -> None:
+    rows = [row(1, 10, "122.00", "1", included=False, exclusive="100.00"),
+            row(2, 11, "50.00", "2", tax=None, included=False)]
+    projection = mapping.project(deal("222.00"), rows, PRODUCTS, None, [], CONTACT)
+    assert not projection.prices_include_vat
+    assert [item.price for item in projection.rows] == [Decimal("100.00"), Decimal("50.00")]
+    assert projection.customer.kind == "person" and projection.customer.name == "Петров Иван Иванович"
+
+
+def test_the_amount_must_agree_with_the_rows() -> None:
+    with pytest.raises(mapping.MappingError, match="Сумма сделки 400.00 не совпадает с суммой товаров 366.00"):
+        mapping.project(deal("400.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
+
+
+@pytest.mark.parametrize("rows, company, requisites, contact, message", [
+    ([], COMPANY, REQUISITES, None, "нет товаров"),
+    ([row(1, 0, "10", "1")], COMPANY, REQUISITES, None, "введена вручную"),
+    ([row(1, 10, "10", "1")], COMPANY, [], None, "не заполнен ИНН"),
+    ([row(1, 10, "10", "1")], None, [], None, "не указан клиент"),
+])
+def test_what_a_manager_must_fix_is_said_in_their_words(rows: list, company: Company | None, requisites: list,
+                                                        contact: Contact | None, message: str) -> None:
+    with pytest.raises(mapping.MappingError, match=message):
+        mapping.project(deal("10.00"), rows, PRODUCTS, company, requisites, contact)
+
+
+def test_the_projection_hash_ignores_nothing_mapped_and_only_that() -> None:
+    first = mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
+    same = mapping.project(deal("366.00", COMMENTS="позвонить", UF_CRM_TRACKING_NUMBER="x"),
+                           [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
+    other = mapping.project(deal("488.00"), [row(1, 10, "122.00", "4")], PRODUCTS, COMPANY, REQUISITES, None)
+    assert first.hash == same.hash != other.hash
+
+
+def test_trigger_conditions() -> None:
+    pipeline = Pipeline(0, ("EXECUTING", "WON"), min_amount=100, deal_types=("SALE",), start_date=date(2026, 1, 1))
+    assert mapping.in_trigger(deal("150", TYPE_ID="SALE"), pipeline)
+    assert not mapping.in_trigger(deal("150", TYPE_ID="SALE", STAGE_ID="NEW"), pipeline)
+    assert not mapping.in_trigger(deal("50", TYPE_ID="SALE"), pipeline)
+    assert not mapping.in_trigger(deal("150", TYPE_ID="GOODS"), pipeline)
+    assert not mapping.in_trigger(deal("150", TYPE_ID="SALE", DATE_CREATE="2025-12-31T23:00:00+03:00"), pipeline)
+    assert not mapping.in_trigger(deal("150", TYPE_ID="SALE"), None)
+
+
+@pytest.mark.parametrize("bound, pushed, triggered, current, action", [
+    (False, None, False, None, Action.NOTHING),
+    (False, None, True, "h1", Action.CREATE),
+    (True, "h1", True, "h1", Action.NOTHING),
+    (True, "h1", True, "h2", Action.UPDATE),
+    (True, "h1", True, None, Action.NOTHING),
+    (True, "h1", False, None, Action.LEAVE),
+])
+def test_the_decision_table(bound: bool, pushed: str | None, triggered: bool, current: str | None,
+                            action: Action) -> None:
+    assert decide(bound, pushed, triggered, current) is action
+
+
+def snapshot(paid: str, shipped: date | None = None, invoices: tuple = ()) -> Snapshot:
+    return Snapshot(order_ref="ref-1", number="ЭС00-1", data_version="v", posted=True, deleted=False, status="",
+                    total=Decimal("100"), invoices=invoices, paid=Decimal(paid), shipment_date=shipped,
+                    tracking_number="T1" if shipped else None)
+
+
+def test_values_from_1c_and_only_changes_written() -> None:
+    invoices = (InvoiceInfo("i1", "С-1", date(2026, 5, 1), Decimal(100), "v"),
+                InvoiceInfo("i2", "С-2", date(2026, 5, 3), Decimal(100), "v"))
+    values = mapping.values_from_snapshot(snapshot("40", date(2026, 5, 4), invoices))
+    assert values.invoice_number == "С-2" and values.payment_status == "partial"
+    encoded = mapping.encode_values(values, DealFields(), {"partial": "31", "paid": "30", "unpaid": "32"})
+    assert encoded["UF_CRM_PAYMENT_STATUS"] == "31" and encoded["UF_CRM_SHIPMENT_DATE"] == "2026-05-04"
+    assert mapping.changed_fields(encoded, dict(encoded)) == {}
+    assert mapping.changed_fields(encoded, {**encoded, "UF_CRM_TRACKING_NUMBER": "old"}) == {
+        "UF_CRM_TRACKING_NUMBER": "T1"}
+    assert mapping.values_from_snapshot(snapshot("100")).payment_status == "paid"
+    assert mapping.values_from_snapshot(snapshot("0")).payment_status == "unpaid"
+
+
+def test_stage_moves_only_forward() -> None:
+    order = ["NEW", "EXECUTING", "FINAL_INVOICE", "WON", "LOSE"]
+    pipeline = Pipeline(0, ("EXECUTING",), stage_on_paid="WON", stage_on_shipped="FINAL_INVOICE")
+    paid = mapping.DealValues("r", "n", payment_status="paid")
+    shipped = mapping.DealValues("r", "n", shipment_date=date(2026, 5, 1))
+    assert mapping.stage_move("EXECUTING", order, {"WON", "LOSE"}, pipeline, paid) == "WON"
+    assert mapping.stage_move("EXECUTING", order, {"WON", "LOSE"}, pipeline, shipped) == "FINAL_INVOICE"
+    assert mapping.stage_move("FINAL_INVOICE", order, {"WON", "LOSE"}, pipeline, shipped) is None
+    assert mapping.stage_move("LOSE", order, {"WON", "LOSE"}, pipeline, paid) is None

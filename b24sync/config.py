@@ -191,6 +191,10 @@ SCHEMA = Section(
                 ),
                 "deal_marker": MARKER,
                 "tracking": MARKER,
+                "invoice_pdf": Key(str, "render", one_of("render", "http_service", "off"),
+                                   "where invoice PDFs come from"),
+                "invoice_service_url": Key(str, None, None, "the 1C HTTP service root for http_service, "
+                                                            "https://HOST/BASE/hs/b24sync/v1/"),
                 "managers": Key(dict, {}, _check_managers, "Bitrix24 user ID -> 1C user (name or GUID)"),
                 "default_manager": Key(str, None, None, "1C user for deals whose manager is not in 'managers'"),
             },
@@ -229,6 +233,20 @@ SCHEMA = Section(
             },
             default_empty=False,
         ),
+        "invoices": Section({
+            "disk_storage": Key((str, int), None, None, "the Disk storage for invoice PDFs: name or ID"),
+            "disk_folder": Key(str, "Счета 1С", None, "the folder in that storage (created if missing)"),
+            "attach": Key(str, "timeline", one_of("timeline", "field"), "how the PDF goes on the deal"),
+            "file_field": Key(str, "UF_CRM_INVOICE_FILE", None, "the deal's file field when attach is field"),
+            "max_size_mb": Key(float, 10.0, number_between(0.1, 100), "larger PDFs are refused"),
+            "valid_days": Key(int, 0, number_between(0, 365), "print «valid until» this many days after the date"),
+            "bank": Section({
+                "name": Key(str, None, None, "the seller's bank"),
+                "bik": Key(str, None, None, "its BIK"),
+                "account": Key(str, None, None, "the settlement account"),
+                "correspondent_account": Key(str, None, None, "the correspondent account"),
+            }),
+        }),
         "daemon": Section({
             "bitrix24_to_onec_seconds": Key(int, 60, number_between(1, 86400), "how often deals go to 1C"),
             "onec_to_bitrix24_seconds": Key(int, 120, number_between(1, 86400), "how often 1C news go to deals"),
@@ -301,6 +319,8 @@ class OneCConfig:
     tracking: Marker = Marker(additional_requisite="Трек-номер")
     managers: dict[int, str] = field(default_factory=dict)
     default_manager: str | None = None
+    invoice_pdf: str = "render"
+    invoice_service_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -343,6 +363,17 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class InvoicesConfig:
+    disk_storage: str | int | None = None
+    disk_folder: str = "Счета 1С"
+    attach: str = "timeline"
+    file_field: str = "UF_CRM_INVOICE_FILE"
+    max_size_mb: float = 10.0
+    valid_days: int = 0
+    bank: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     bitrix24_to_onec_seconds: int = 60
     onec_to_bitrix24_seconds: int = 120
@@ -364,6 +395,7 @@ class Config:
     sync: SyncConfig
     state_path: str = "/var/lib/b24sync/state.db"
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    invoices: InvoicesConfig = field(default_factory=InvoicesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
@@ -465,6 +497,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         if password is None and isinstance(data.get("onec"), dict):
             problems.append(f"at 'onec.password': required (or 'onec.password_file', or ${ONEC_PASSWORD_ENV})")
     defaults = onec_values.get("defaults") or {}
+    if onec_values.get("invoice_pdf") == "http_service" and not onec_values.get("invoice_service_url"):
+        problems.append("at 'onec.invoice_service_url': required when 'onec.invoice_pdf' is http_service "
+                        "(the HTTP service root, e.g. https://1c.example.local/trade/hs/b24sync/v1/)")
     if onec_values.get("profile") == "ut11" and isinstance(data.get("onec"), dict):
         for key in ("warehouse", "agreement"):
             if not defaults.get(key):
@@ -502,6 +537,8 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         tracking=_marker(onec_values.get("tracking"), Marker(additional_requisite="Трек-номер")),
         managers={int(key): str(value) for key, value in onec_values["managers"].items()},
         default_manager=onec_values.get("default_manager"),
+        invoice_pdf=onec_values["invoice_pdf"],
+        invoice_service_url=onec_values.get("invoice_service_url"),
     )
     sync_values = values["sync"]
     sync = SyncConfig(
@@ -530,6 +567,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         sync=sync,
         state_path=str(state_path),
         daemon=DaemonConfig(**values["daemon"]),
+        invoices=InvoicesConfig(**{**values["invoices"], "bank": dict(values["invoices"]["bank"])}),
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),

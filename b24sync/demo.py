@@ -141,6 +141,11 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
                 f"{shipped.isoformat() if shipped else '—':<11} {deal.get('UF_CRM_TRACKING_NUMBER') or '—':<14} "
                 f"{deal['STAGE_ID']}")
         say("   (a paid deal moved to its pipeline's «won» stage, as 'stage_on_paid' asks)")
+        say("   Invoice PDFs, rendered from 1C's data, on Bitrix24 Disk and in each deal's timeline:")
+        for binding in bound:
+            link = portal.portal.deals[binding.deal_id].get("UF_CRM_INVOICE_URL")
+            if link:
+                say(f"   • deal {binding.deal_id}: {link}")
 
         again = parts.engine.push(), parts.engine.pull()
         say()

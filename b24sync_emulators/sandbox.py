@@ -50,6 +50,9 @@ class Sandbox:
             "sync": {"pipelines": [
                 {"category_id": 0, "trigger_stages": TRIGGERS[0], "stage_on_paid": "WON"},
                 {"category_id": 1, "trigger_stages": TRIGGERS[1], "stage_on_paid": "C1:WON"}]},
+            "invoices": {"disk_folder": "Счета 1С", "valid_days": 5,
+                         "bank": {"name": "ПАО Сбербанк г. Москва", "bik": "044525225",
+                                  "account": "40702810900000012345", "correspondent_account": "30101810400000000225"}},
             "state": {"path": str(state_path)},
             "logging": {"level": "INFO", "format": "auto"},
         }

@@ -32,6 +32,7 @@ def test_demo_tells_the_whole_story_and_exits_zero() -> None:
     assert "5 created" in story and "stays out of 1C" in story  # orders, and the deal with a missing product
     assert "Оплачен" in story and "Частично оплачен" in story and "RU123456789CN" in story
     assert "nothing is written" in story and "FAILED DEAL" in story and "nothing is left running" in story
+    assert "Invoice PDFs" in story and "• deal 1: http://127.0.0.1:" in story
 
 
 def test_no_command_prints_help_and_exits_2() -> None:

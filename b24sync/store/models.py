@@ -92,4 +92,18 @@ class Unreachable(Model):
     error = peewee.TextField()
 
 
+class InvoiceUpload(Model):
+    """An invoice PDF put on a deal: uploaded again only when the invoice changed in 1C."""
+
+    invoice_ref = peewee.CharField(unique=True)
+    deal_id = peewee.IntegerField(index=True)
+    number = peewee.CharField()
+    amount = peewee.CharField(default="")
+    data_version = peewee.CharField()
+    content_hash = peewee.CharField()
+    file_id = peewee.IntegerField()
+    link = peewee.CharField()
+    uploaded_at = peewee.FloatField()
+
+
 TABLES = [SchemaVersion, Binding, Watermark, Intent, Failure, Conflict, SeenVersion, RunLog, Unreachable]

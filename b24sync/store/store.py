@@ -29,18 +29,22 @@ from b24sync.store.models import (
     Watermark,
 )
 
-CURRENT_SCHEMA = 1
+CURRENT_SCHEMA = 2
 RUN_LOG_KEEP = 500
 RETRY_FIRST = 60.0
 RETRY_MAX = 6 * 3600.0
 
 
 def _create_first_tables(db: peewee.Database) -> None:
-    db.create_tables(models.TABLES)
+    db.create_tables([table for table in models.TABLES if table is not models.InvoiceUpload])
+
+
+def _add_invoice_uploads(db: peewee.Database) -> None:
+    db.create_tables([models.InvoiceUpload])
 
 
 # version -> the step that brings the schema from version-1 to version; never edit a released step
-MIGRATIONS = {1: _create_first_tables}
+MIGRATIONS = {1: _create_first_tables, 2: _add_invoice_uploads}
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,17 @@ class Store:
 
     def open_conflicts(self) -> list[Conflict]:
         return list(Conflict.select().where(Conflict.resolved_at.is_null()).order_by(Conflict.deal_id))
+
+    # -- invoice PDFs on deals -------------------------------------------------------------------
+
+    def invoice_upload(self, invoice_ref: str) -> models.InvoiceUpload | None:
+        return models.InvoiceUpload.get_or_none(models.InvoiceUpload.invoice_ref == invoice_ref.lower())
+
+    def save_invoice_upload(self, invoice_ref: str, **values: Any) -> None:
+        values = {**values, "uploaded_at": self.clock.time()}
+        models.InvoiceUpload.insert(invoice_ref=invoice_ref.lower(), **values).on_conflict(
+            conflict_target=[models.InvoiceUpload.invoice_ref],
+            update={getattr(models.InvoiceUpload, key): value for key, value in values.items()}).execute()
 
     # -- seen 1C versions --------------------------------------------------------------------------
 

@@ -168,6 +168,7 @@ class DealValues:
     payment_status: str = "unpaid"
     shipment_date: date | None = None
     tracking_number: str = ""
+    invoice_url: str = ""
 
 
 def values_from_snapshot(snapshot: Snapshot) -> DealValues:
@@ -186,12 +187,20 @@ def encode_values(values: DealValues, fields: DealFields, payment_options: dict[
         fields.payment_status: payment_options.get(values.payment_status, ""),
         fields.shipment_date: values.shipment_date.isoformat() if values.shipment_date else "",
         fields.tracking_number: values.tracking_number,
+        fields.invoice_url: values.invoice_url,
     }
 
 
 def changed_fields(wanted: dict[str, str], written: dict[str, str]) -> dict[str, str]:
     """Only what differs from what b24sync last wrote: a field nobody changed is never written again."""
-    return {name: value for name, value in wanted.items() if written.get(name) != value}
+    return {name: value for name, value in wanted.items() if written.get(name, "") != value}
+
+
+def invoice_file_name(number: str, when: date | None) -> str:
+    """«Счет <number> от <date>.pdf», with every character Disk or a file system would refuse replaced."""
+    text = f"Счет {number} от {when.strftime('%d.%m.%Y')}" if when else f"Счет {number}"
+    safe = "".join("_" if char in '\\/:*?"<>|' or ord(char) < 32 else char for char in text).strip(" .")
+    return f"{safe[:120]}.pdf"
 
 
 def stage_move(current_stage: str, stage_order: list[str], final_stages: set[str], pipeline: Pipeline | None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from b24sync.store.store import Store
 from b24sync.sync import mapping
 from b24sync.sync.decide import Action, decide
 from b24sync.sync.fields import payment_option_ids
+from b24sync.sync.invoices import InvoiceError, InvoicePublisher
 from b24sync.sync.report import CycleReport
 
 WATERMARK = "bitrix24_deals"
@@ -79,6 +80,7 @@ class Engine:
         self.pending_comments: dict[int, list[str]] = {}
         self.context = Context()
         self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
+        self.invoices = InvoicePublisher(config, bitrix, onec, store)
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
 
@@ -387,6 +389,7 @@ class Engine:
         """One 1C → Bitrix24 cycle: the accountant's invoices, payments and shipments onto the deals."""
         report = CycleReport("onec_to_bitrix24", dry_run=dry_run)
         started = self.clock.time()
+        self._keep_failure: set[int] = set()  # deals whose invoice failed: their other fields may still go
         only = set(deal_ids) if deal_ids is not None else None
         bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
                     if only is None or binding.deal_id in only}
@@ -404,6 +407,16 @@ class Engine:
             if binding is None:
                 continue
             values = mapping.values_from_snapshot(snapshot)
+            if snapshot.invoices and self.config.onec.invoice_pdf != "off" and not dry_run:
+                try:
+                    values = replace(values, invoice_url=self.invoices.put_on_deal(binding.deal_id, snapshot))
+                except (onec_errors.OneCError, b24_errors.Bitrix24Error, InvoiceError) as error:
+                    if getattr(error, "fatal", False):
+                        raise
+                    self._fail(binding.deal_id, _reason(error), str(error), report, dry_run, "writeback")
+                    self._keep_failure.add(binding.deal_id)
+                    values = replace(values, invoice_url=self.store.written_fields(binding).get(
+                        self.fields.invoice_url, ""))
             wanted = mapping.encode_values(values, self.fields, self.payment_options())
             diff = mapping.changed_fields(wanted, self.store.written_fields(binding))
             if diff:
@@ -486,7 +499,8 @@ class Engine:
                 if deal_id in failed:
                     self._fail(deal_id, _reason(failed[deal_id]), str(failed[deal_id]), report, dry_run, "writeback")
                     continue
-                self.store.clear_failure(deal_id, "writeback")
+                if deal_id not in getattr(self, "_keep_failure", set()):
+                    self.store.clear_failure(deal_id, "writeback")
                 binding = self.store.binding_for_deal(deal_id)
                 if binding is not None:
                     written = self.store.written_fields(binding)

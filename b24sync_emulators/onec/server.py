@@ -9,6 +9,7 @@ from b24sync_emulators.dataset import Dataset, generate
 from b24sync_emulators.httpserver import EmulatorServer
 from b24sync_emulators.onec.app import OneCApp
 from b24sync_emulators.onec.base import Base
+from b24sync_emulators.onec.printing import print_invoice
 from b24sync_emulators.onec.schema import UT11_VAT_CATALOG, Profile
 
 PUBLICATIONS = {"ut11": "trade", "bp30": "accounting"}
@@ -31,6 +32,11 @@ class RunningBase:
     def odata_root(self) -> str:
         return f"{self.server.root}{self.app.root_path}"
 
+    @property
+    def service_root(self) -> str:
+        """The invoice-printing HTTP service (b24sync's proposed contract)."""
+        return f"{self.server.root}/{self.app.publication}/hs/b24sync/v1/"
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -47,6 +53,7 @@ def start_base(*, profile: str = "ut11", host: str = "127.0.0.1", port: int = 0,
         base.load(dataset)
     app = OneCApp(base, publication=PUBLICATIONS[profile], user=user, password=password, clock=clock,
                   latency_ms=latency_ms)
+    app.pdf_renderer = print_invoice  # the base publishes the invoice-printing HTTP service
     server = EmulatorServer(app, host, port)
     running = RunningBase(server, app)
     if background:

@@ -191,3 +191,45 @@ def test_a_first_release_state_file_is_migrated_forward(tmp_path: Path) -> None:
                               file_id=1, link="https://x/~1")
     assert store.invoice_upload("INV-1").link == "https://x/~1"
     store.close()
+
+
+def test_a_refused_link_or_a_missing_print_service_fails_the_deal_with_a_clear_reason(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        order = rig.documents_for(1)[0]
+        rig.accountant().invoice(order["Ref_Key"], float(order["СуммаДокумента"]))
+        requests.post(f"{rig.portal.root}/_emulator/faults", json={
+            "method": "disk.file.getExternalLink", "status": 400, "error": "ACCESS_DENIED_LINK",
+            "description": "External links are disabled"}, timeout=5)
+        report = engine.pull()
+        assert "не дал публичную ссылку" in report.failed[1]
+        requests.delete(f"{rig.portal.root}/_emulator/faults", timeout=5)
+
+        onec = rig.config.onec.__class__(**{**rig.config.onec.__dict__, "invoice_pdf": "http_service",
+                                            "invoice_service_url": rig.base.root + "/trade/hs/nothing/v1/"})
+        missing = rig.engine(onec=onec).pull()
+        assert "instead of a PDF for invoice" in str(rig.engines[-1].store.failure(1, "writeback").error)
+        assert 1 in missing.failed
+    finally:
+        rig.stop()
+
+
+def test_the_pdf_can_go_into_a_deal_file_field(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        rig.call("crm.deal.userfield.add", {"fields": {"FIELD_NAME": "INVOICE_FILE", "USER_TYPE_ID": "file"}})
+        engine = rig.engine(invoices=rig.config.invoices.__class__(attach="field"))
+        rig.move(1)
+        engine.push()
+        order = rig.documents_for(1)[0]
+        rig.accountant().invoice(order["Ref_Key"], float(order["СуммаДокумента"]))
+        engine.pull()
+        value = rig.deal(1)["UF_CRM_INVOICE_FILE"]
+        assert isinstance(value["id"], int) and rig.deal(1)["UF_CRM_INVOICE_URL"]
+        comment = [item for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == "1"][-1]
+        assert not comment["FILES"] and "PDF:" in comment["COMMENT"]
+    finally:
+        rig.stop()

@@ -18,6 +18,7 @@ from b24sync.bitrix24 import errors as b24_errors
 from b24sync.config import Config, ConfigError, load_config
 from b24sync.logs import configure_logging
 from b24sync.onec import errors as onec_errors
+from b24sync.progress import Progress
 from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
@@ -71,8 +72,13 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def sync(parts: Parts, args: argparse.Namespace) -> int:
-    push = parts.engine.push(full=args.full, deal_ids=args.deal, dry_run=args.dry_run,
-                             confirm_bulk=args.confirm_bulk)
+    progress = Progress(sys.stderr, "deals")
+    parts.engine.progress = progress
+    try:
+        push = parts.engine.push(full=args.full, deal_ids=args.deal, dry_run=args.dry_run,
+                                 confirm_bulk=args.confirm_bulk)
+    finally:
+        progress.finish()
     pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal)
     for report in (push, pull):
         say(report.summary())

@@ -107,6 +107,13 @@ def _check_managers(value: dict) -> str | None:
     return None
 
 
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT, e.g. 127.0.0.1:9108; found {value!r}"
+    return None
+
+
 MARKER = Section(
     {
         "additional_requisite": Key(str, None, None, "the name of an additional requisite (дополнительный реквизит)"),
@@ -255,6 +262,9 @@ SCHEMA = Section(
                                    "how often 1C nomenclature goes to Bitrix24 products (0: never)"),
             "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take"),
         }),
+        "metrics": Section({
+            "listen": Key(str, None, _check_listen, "serve Prometheus metrics and /healthz on HOST:PORT"),
+        }),
         "state": Section({
             "path": Key(str, "/var/lib/b24sync/state.db", None, "the state database"),
         }),
@@ -396,6 +406,7 @@ class Config:
     state_path: str = "/var/lib/b24sync/state.db"
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     invoices: InvoicesConfig = field(default_factory=InvoicesConfig)
+    metrics_listen: str | None = None
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
@@ -567,6 +578,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         sync=sync,
         state_path=str(state_path),
         daemon=DaemonConfig(**values["daemon"]),
+        metrics_listen=values["metrics"]["listen"],
         invoices=InvoicesConfig(**{**values["invoices"], "bank": dict(values["invoices"]["bank"])}),
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
         source=source,

@@ -24,6 +24,7 @@ from b24sync import systemd
 from b24sync.bitrix24 import errors as b24_errors
 from b24sync.config import Config, ConfigError, load_config
 from b24sync.logs import configure_logging, get_logger
+from b24sync.metrics import MetricsUnavailableError, Tally, serve
 from b24sync.onec import errors as onec_errors
 from b24sync.store.lock import LockHeldError
 from b24sync.sync.catalog import sync_catalog
@@ -44,6 +45,8 @@ class Daemon:
         self.work_lock = threading.Lock()
         self.reload_lock = threading.Lock()
         self.last_summary = "starting"
+        self.tally = Tally()
+        self.metrics_server: Any = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -61,6 +64,13 @@ class Daemon:
         except LockHeldError as error:
             self.log.error("lock_held", error=str(error))
             return EXIT_LOCKED
+        if config.metrics_listen:
+            try:
+                self.metrics_server = serve(config.metrics_listen, self.tally, self)
+            except (MetricsUnavailableError, OSError) as error:
+                self.log.error("metrics_unavailable", error=str(error))
+                self.parts.close()
+                return EXIT_CONFIG
         self.scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
         self._schedule(config)
         interval = systemd.watchdog_interval()
@@ -74,6 +84,8 @@ class Daemon:
         try:
             self.scheduler.start()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.shutdown()
             self.parts.close()
             self.log.info("daemon_stopped")
         return EXIT_OK
@@ -151,7 +163,15 @@ class Daemon:
 
     # -- jobs -----------------------------------------------------------------------------------------
 
-    def _guarded(self, job: str, work: Callable[[], str | None]) -> None:
+    def unreachable(self) -> dict[str, str]:
+        """Which system is down since when (for /healthz); read from the store under the work lock."""
+        if self.parts is None:
+            return {}
+        with self.work_lock:
+            return {system: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+                    for system, (since, _) in self.parts.store.unreachable().items()}
+
+    def _guarded(self, job: str, work: Callable[[], Any]) -> None:
         if self.stopping.is_set():
             return
         with self.work_lock:
@@ -159,7 +179,7 @@ class Daemon:
             store = self.parts.store
             started = time.time()
             try:
-                summary = work()
+                report = work()
             except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError, BulkGuardError) as error:
                 system = "bitrix24" if isinstance(error, b24_errors.Bitrix24Error) else "onec"
                 if isinstance(error, SetupMissingError | BulkGuardError | onec_errors.SetupError):
@@ -168,8 +188,12 @@ class Daemon:
                     self.log.error("system_unavailable", job=job, system=system, error=str(error),
                                    action="b24sync keeps trying; `b24sync status` shows since when")
                 store.log_run(job, started, "error", str(error)[:500])
+                self.tally.record(job, None, time.time())
                 self._status(f"{job}: {system} unavailable since this cycle")
                 return
+            if report is not None:
+                self.tally.record(job, report, time.time())
+            summary = report.summary() if report is not None else None
             for system in ("bitrix24", "onec", "config"):
                 if job != "retry" and store.set_unreachable(system, None):
                     self.log.info("system_available_again", system=system)
@@ -184,23 +208,21 @@ class Daemon:
         systemd.notify(f"STATUS={summary}")
 
     def job_push(self) -> None:
-        self._guarded("bitrix24_to_onec", lambda: self.parts.engine.push().summary())
+        self._guarded("bitrix24_to_onec", lambda: self.parts.engine.push())
 
     def job_pull(self) -> None:
-        self._guarded("onec_to_bitrix24", lambda: self.parts.engine.pull().summary())
+        self._guarded("onec_to_bitrix24", lambda: self.parts.engine.pull())
 
     def job_retry(self) -> None:
-        def retry() -> str | None:
+        def retry() -> Any:
             due = self.parts.store.due_failures()
-            if not due:
-                return None
-            return self.parts.engine.push(deal_ids=due).summary()
+            return self.parts.engine.push(deal_ids=due) if due else None
 
         self._guarded("retry", retry)
 
     def job_catalog(self) -> None:
         self._guarded("catalog", lambda: sync_catalog(self.parts.onec, self.parts.bitrix, self.parts.store,
-                                                      self.parts.config.sync.article_property).summary())
+                                                      self.parts.config.sync.article_property))
 
 
 def _now_plus(seconds: float) -> datetime:

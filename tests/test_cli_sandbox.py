@@ -89,3 +89,28 @@ def test_setup_dry_run_and_retry(sandbox: Path) -> None:
     done = b24sync("setup", "--dry-run", "--config", str(sandbox))
     assert done.returncode == 0 and done.stdout.count("exists") == 7
     assert b24sync("retry", "--config", str(sandbox)).returncode == 0
+
+
+def test_the_progress_bar_draws_only_on_a_terminal_for_long_runs() -> None:
+    import io
+
+    from b24sync.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress(screen)
+    progress.threshold = 24
+    for done in range(1, 101):
+        progress(done, 100)
+    assert "\rdeals 50/100 [###############...............]" in screen.getvalue()
+    assert screen.getvalue().endswith("deals 100/100 [##############################]\n")
+    short = Terminal()
+    quiet = Progress(short)
+    quiet.threshold = 24
+    quiet(1, 5)
+    piped = Progress(io.StringIO())
+    piped(50, 100)
+    assert short.getvalue() == "" and not piped.drawn

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from b24sync.clock import SYSTEM_CLOCK
@@ -55,7 +56,13 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     running.stop()
 
 
-def write_config(rig: Rig, path: Path, **daemon: int) -> Path:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int) -> Path:
     config = {
         "bitrix24": {"webhook_url": rig.portal.webhook_url, "rate_per_second": 50, "burst": 500},
         "onec": {"url": rig.base.odata_root, "user": rig.config.onec.user, "password": rig.config.onec.password,
@@ -68,13 +75,16 @@ def write_config(rig: Rig, path: Path, **daemon: int) -> Path:
         "state": {"path": str(path.parent / "state.db")},
         "logging": {"level": "INFO", "format": "json"},
     }
+    if metrics:
+        config["metrics"] = {"listen": metrics}
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     path.chmod(0o600)
     return path
 
 
 def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path) -> None:
-    config = write_config(rig, tmp_path / "config.yaml")
+    metrics = f"127.0.0.1:{free_port()}"
+    config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
     notifications = Notifications(tmp_path / "notify.sock")
     environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"}
     rig.move(1)
@@ -85,6 +95,10 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         notifications.wait_for(lambda message: message == "WATCHDOG=1")
         notifications.wait_for(lambda message: "1 created" in message)
         assert len(rig.documents_for(1)) == 1
+        scraped = requests.get(f"http://{metrics}/metrics", timeout=5).text
+        assert 'b24sync_cycles_total{job="bitrix24_to_onec",result="ok"}' in scraped
+        assert "b24sync_deals_pushed_total 1.0" in scraped and 'method="crm.deal.list",system="bitrix24"' in scraped
+        assert requests.get(f"http://{metrics}/healthz", timeout=5).status_code == 200
 
         # 1C goes away: the daemon keeps running and says so in `status`
         port = int(rig.base.root.rsplit(":", 1)[1])
@@ -94,6 +108,8 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         status = subprocess.run([sys.executable, "-m", "b24sync", "status", "--config", str(config)],
                                 capture_output=True, text=True, timeout=30)
         assert "UNREACHABLE onec since" in status.stdout
+        health = requests.get(f"http://{metrics}/healthz", timeout=5)
+        assert health.status_code == 503 and "onec unreachable since" in health.text
         assert daemon.poll() is None
 
         # 1C comes back on the same address: the daemon catches up by itself

@@ -116,6 +116,7 @@ class Bitrix24Client:
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.bitrix24")
         self.requests_sent = 0
+        self.requests_by_method: dict[str, int] = {}
         self._warned_moves: set[str] = set()
 
     @classmethod
@@ -159,6 +160,7 @@ class Bitrix24Client:
                 self.clock.sleep(pause)
             self.bucket.acquire()
             self.requests_sent += 1
+            self.requests_by_method[method] = self.requests_by_method.get(method, 0) + 1
             try:
                 reply = self.session.post(self.base_url + method, json=params, timeout=self.timeout,
                                           allow_redirects=False)

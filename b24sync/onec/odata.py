@@ -82,6 +82,7 @@ class ODataClient:
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.onec")
         self.requests_sent = 0
+        self.requests_by_entity: dict[str, int] = {}
 
     @property
     def base_label(self) -> str:
@@ -146,8 +147,10 @@ class ODataClient:
         if method == "POST" and body is None:
             headers["Content-Length"] = "0"
         attempt = 0
+        entity = resource.split("(")[0].split("/")[0] or "(root)"
         while True:
             self.requests_sent += 1
+            self.requests_by_entity[entity] = self.requests_by_entity.get(entity, 0) + 1
             try:
                 reply = self.session.request(method, url, data=data if method != "GET" else None, headers=headers,
                                              timeout=self.timeout, allow_redirects=False)

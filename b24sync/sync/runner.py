@@ -81,6 +81,7 @@ class Engine:
         self.context = Context()
         self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
         self.invoices = InvoicePublisher(config, bitrix, onec, store)
+        self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class Engine:
                 f"({limit}); nothing was created. If that is intended (a first run, a backfill), run "
                 f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
                 f"(`b24sync sync --dry-run` lists what would be created)")
+        done = 0
         for chunk in chunked(work, CHUNK):
             self.context.rows.clear()  # rows are needed by this chunk only: memory stays flat
             self._enrich([deal for deal, triggered, _ in chunk if triggered])
@@ -119,6 +121,9 @@ class Engine:
                 if self.stop_requested:
                     break
                 self._push_one(deal, triggered, binding, report, dry_run, force)
+                done += 1
+                if self.progress is not None:
+                    self.progress(done, len(work))
             self._flush(report, dry_run)
             if self.stop_requested:
                 server_time = None  # the window is not done: the watermark stays where it was

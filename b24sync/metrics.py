@@ -1,0 +1,126 @@
+"""Optional Prometheus metrics and a health check for `b24sync run` (metrics.listen: HOST:PORT).
+
+Counters are read from the daemon at scrape time by one collector, so nothing
+else in b24sync knows about Prometheus; prometheus-client is an optional extra.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class MetricsUnavailableError(Exception):
+    pass
+
+
+def failure_reason(text: str) -> str:
+    """A low-cardinality label for a failure's reason."""
+    for prefix, label in (("Товар", "unknown_product"), ("Сумма сделки", "amount_mismatch"),
+                          ("1С отказался", "onec_refused"), ("В 1С нет контрагента", "no_counterparty"),
+                          ("Связь оборвалась", "outcome_unknown"), ("Строка", "free_text_row"),
+                          ("У компании", "no_inn"), ("В сделке", "incomplete_deal"), ("Счёт", "invoice")):
+        if text.startswith(prefix):
+            return label
+    return "other"
+
+
+class Tally:
+    """What the daemon counts between scrapes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cycles: Counter[tuple[str, str]] = Counter()
+        self.created = 0
+        self.updated = 0
+        self.failures: Counter[str] = Counter()
+        self.last_success: dict[str, float] = {}
+
+    def record(self, job: str, report: Any, finished_at: float) -> None:
+        with self.lock:
+            result = "ok" if report is not None and report.ok else ("error" if report is None else "failed_items")
+            self.cycles[(job, result)] += 1
+            if report is not None:
+                self.created += report.created
+                self.updated += report.updated
+                for reason in report.failed.values():
+                    self.failures[failure_reason(reason)] += 1
+                if report.ok:
+                    self.last_success[job] = finished_at
+
+
+def serve(listen: str, tally: Tally, daemon: Any) -> ThreadingHTTPServer:
+    try:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    except ImportError:
+        raise MetricsUnavailableError("'metrics.listen' is set but prometheus-client is not installed: "
+                                      "pip install 'b24sync[metrics]', or remove 'metrics.listen'") from None
+
+    class Collector:
+        def collect(self) -> Any:
+            with tally.lock:
+                cycles = CounterMetricFamily("b24sync_cycles", "Cycles run, by job and result",
+                                             labels=["job", "result"])
+                for (job, result), count in tally.cycles.items():
+                    cycles.add_metric([job, result], count)
+                yield cycles
+                yield CounterMetricFamily("b24sync_deals_pushed", "Documents created in 1C for deals",
+                                          value=tally.created)
+                yield CounterMetricFamily("b24sync_documents_updated", "1C documents updated from deals",
+                                          value=tally.updated)
+                failures = CounterMetricFamily("b24sync_failures", "Failed deals, by reason", labels=["reason"])
+                for reason, count in tally.failures.items():
+                    failures.add_metric([reason], count)
+                yield failures
+                last = GaugeMetricFamily("b24sync_last_success_timestamp_seconds",
+                                         "When each job last finished without a failure", labels=["job"])
+                for job, when in tally.last_success.items():
+                    last.add_metric([job], when)
+                yield last
+            parts = daemon.parts
+            if parts is None:
+                return
+            requests = CounterMetricFamily("b24sync_api_requests", "HTTP requests sent, by system and method",
+                                           labels=["system", "method"])
+            for method, count in dict(parts.bitrix.client.requests_by_method).items():
+                requests.add_metric(["bitrix24", method], count)
+            for entity, count in dict(parts.onec.client.requests_by_entity).items():
+                requests.add_metric(["onec", entity], count)
+            yield requests
+            yield CounterMetricFamily("b24sync_throttle_wait_seconds",
+                                      "Time spent waiting for the portal's request budget",
+                                      value=getattr(parts.bitrix.client.bucket, "waited_seconds", 0.0))
+
+    registry = CollectorRegistry()
+    registry.register(Collector())
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path.startswith("/metrics"):
+                body, status, kind = generate_latest(registry), 200, "text/plain; version=0.0.4; charset=utf-8"
+            elif self.path.startswith("/healthz"):
+                down = daemon.unreachable()
+                status = 503 if down or not daemon.ready else 200
+                text = "ok\n" if status == 200 else ("starting\n" if not daemon.ready else
+                                                     "".join(f"{name} unreachable since {since}\n"
+                                                             for name, since in down.items()))
+                body, kind = text.encode(), "text/plain; charset=utf-8"
+            else:
+                body, status, kind = b"not found\n", 404, "text/plain; charset=utf-8"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    host, _, port = listen.rpartition(":")
+    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

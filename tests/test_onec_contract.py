@@ -212,3 +212,28 @@ def test_the_platforms_refusals_and_the_announced_charset(running: RunningBase) 
         assert client.get("Catalog_Склады")["value"][0]["Description"] == "Основной склад"
     finally:
         requests.post(f"{running.root}/_emulator/settings", json={"charset": "utf-8"}, timeout=5)
+
+
+def test_without_a_format_the_answer_is_atom_like_the_platforms_default(running: RunningBase) -> None:
+    import xml.etree.ElementTree as ET
+
+    names = {"a": "http://www.w3.org/2005/Atom", "d": "http://schemas.microsoft.com/ado/2007/08/dataservices",
+             "m": "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"}
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Комментарий": "", "Товары": [
+        {"LineNumber": 1, "Количество": 2}]}).json()
+    reply = call(running, "GET", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')", "")
+    assert reply.headers["Content-Type"].startswith("application/atom+xml;type=entry")
+    entry = ET.fromstring(reply.content)
+    properties = entry.find("a:content/m:properties", names)
+    assert properties.find("d:Ref_Key", names).text == order["Ref_Key"]
+    assert properties.find("d:Комментарий", names).text is None  # an empty string is <d:X/>
+    rows = properties.find("d:Товары", names)
+    collection = "{" + names["m"] + "}type"
+    assert rows.get(collection) == "Collection(StandardODATA.Document_ЗаказКлиента_Товары_RowType)"
+    assert rows.find("d:element", names).get(collection) == "StandardODATA.Document_ЗаказКлиента_Товары_RowType"
+    sample = ET.fromstring((FIXTURES / "onec" / "Document_ЗаказКлиента.ut11.SelectChanges.entry.atom.xml")
+                           .read_bytes())
+    documented = sample.find(".//m:properties/d:Товары", names)
+    assert documented.get(collection) == rows.get(collection)
+    feed = ET.fromstring(call(running, "GET", "Catalog_Склады", "").content)
+    assert feed.tag == "{" + names["a"] + "}feed" and feed.findall("a:entry", names)

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync_emulators.control import Fault, Faults, Stats
 from b24sync_emulators.httpserver import Reply, Request
-from b24sync_emulators.onec import metadata
+from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
 from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
 from b24sync_emulators.onec.schema import ZERO_GUID, Entity
@@ -97,6 +97,7 @@ class OneCApp:
                 return reply
         try:
             with self.base.lock:
+                self._as_json = as_json
                 reply = self._route(request, path, as_json)
         except QueryError as error:
             reply = odata_error(error.status, error.code, error.message, as_json)
@@ -247,6 +248,10 @@ class OneCApp:
         return f"http://{self.host}/{self.publication}{ROOT_SUFFIX}/{tail}"
 
     def _json(self, payload: Any, status: int = 200) -> Reply:
+        """The answer in JSON, or in Atom (the platform's default) when the client asked for neither."""
+        if not getattr(self, "_as_json", True):
+            body, content_type = atom.render(payload, self._url(""))
+            return Reply(status, body.encode("utf-8"), content_type, {"DataServiceVersion": "3.0"})
         return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                      "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
 

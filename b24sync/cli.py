@@ -152,13 +152,20 @@ def _emulate(args: argparse.Namespace) -> int:
     running = start_portal(host=args.host, port=args.port, generate_deals=args.generate, seed=args.seed,
                            rate=args.rate, burst=args.burst, limits=not args.no_limits,
                            latency_ms=args.latency_ms, tz=args.tz, webhook_code=args.webhook_code)
-    print(running.webhook_url, flush=True)
-    print(f"# Bitrix24 portal emulator: {len(running.portal.deals)} deals; admin at {running.root}/_emulator/stats; "
-          f"stop with Ctrl+C", file=sys.stderr, flush=True)
+    return _serve(running, stop, [running.webhook_url],
+                  f"# Bitrix24 portal emulator: {len(running.portal.deals)} deals; admin at "
+                  f"{running.root}/_emulator/stats; stop with Ctrl+C")
+
+
+def _serve(running: object, stop: threading.Event, first_lines: list[str], note: str) -> int:
+    """Announce what is served (the first lines of stdout are for scripts), then serve until a signal."""
+    for line in first_lines:
+        print(line, flush=True)
+    print(note, file=sys.stderr, flush=True)
     try:
         _wait(stop)
     finally:
-        running.stop()
+        running.stop()  # type: ignore[attr-defined]
     return EXIT_OK
 
 
@@ -171,14 +178,9 @@ def _emulate_onec(args: argparse.Namespace) -> int:
                          seed=args.seed, user=args.user, password=args.password,
                          vat_form=UT11_VAT_CATALOG if args.vat == "catalog" else UT11_VAT_ENUM,
                          latency_ms=args.latency_ms)
-    print(running.odata_root, flush=True)
-    print(f"# 1C base emulator ({args.profile}): user {args.user!r}; admin at {running.root}/_emulator/stats; "
-          f"stop with Ctrl+C", file=sys.stderr, flush=True)
-    try:
-        _wait(stop)
-    finally:
-        running.stop()
-    return EXIT_OK
+    return _serve(running, stop, [running.odata_root],
+                  f"# 1C base emulator ({args.profile}): user {args.user!r}; admin at "
+                  f"{running.root}/_emulator/stats; stop with Ctrl+C")
 
 
 def _emulate_all(args: argparse.Namespace) -> int:
@@ -190,15 +192,9 @@ def _emulate_all(args: argparse.Namespace) -> int:
     sandbox = start_sandbox(deals=args.generate, seed=args.seed, profile=args.profile, rate=args.rate,
                             burst=args.burst)
     config = sandbox.write_config(Path(args.config_out).resolve())
-    print(sandbox.portal.webhook_url, flush=True)
-    print(sandbox.base.odata_root, flush=True)
-    print(f"# config for b24sync: {config}\n# try: b24sync check --config {config}; b24sync sync --config {config}"
-          f"\n# stop with Ctrl+C", file=sys.stderr, flush=True)
-    try:
-        _wait(stop)
-    finally:
-        sandbox.stop()
-    return EXIT_OK
+    return _serve(sandbox, stop, [sandbox.portal.webhook_url, sandbox.base.odata_root],
+                  f"# config for b24sync: {config}\n# try: b24sync check --config {config}; "
+                  f"b24sync sync --config {config}\n# stop with Ctrl+C")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ connection, or an HTML error page instead of JSON.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections import Counter
@@ -110,6 +111,35 @@ class Faults:
                     fault.count -= 1
                 return fault
         return None
+
+
+def admin_request(path: str, method: str, body: bytes, stats: Stats, faults: Faults) -> tuple[int, Any] | None:
+    """The admin endpoints both emulators share: /_emulator/stats and /_emulator/faults.
+
+    Returns (status, JSON payload), or None for a path the emulator handles itself.
+    """
+    try:
+        payload = json.loads(body.decode("utf-8")) if body else {}
+    except ValueError:
+        return 400, {"error": "body must be JSON"}
+    if path == "stats":
+        if method == "DELETE":
+            stats.reset()
+        snapshot = stats.snapshot()
+        snapshot["query_limit_exceeded"] = snapshot["responses_by_status"].get("503", 0)
+        snapshot["operation_time_limit"] = snapshot["responses_by_status"].get("429", 0)
+        return 200, snapshot
+    if path == "faults":
+        if method == "DELETE":
+            faults.clear()
+        elif method == "POST":
+            items = payload.get("faults", payload) if isinstance(payload, dict) else payload
+            try:
+                faults.set([Fault.from_json(dict(item)) for item in (items if isinstance(items, list) else [items])])
+            except (TypeError, ValueError) as error:
+                return 400, {"error": str(error)}
+        return 200, {"faults": faults.describe()}
+    return None
 
 
 HTML_502 = (

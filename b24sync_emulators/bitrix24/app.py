@@ -16,7 +16,7 @@ from b24sync_emulators.bitrix24.limits import MethodBudget, PortalBucket
 from b24sync_emulators.bitrix24.phpquery import parse_multipart, parse_str
 from b24sync_emulators.bitrix24.portal import ApiError, MethodResult, Portal
 from b24sync_emulators.bitrix24.registry import METHODS
-from b24sync_emulators.control import HTML_502, Fault, Faults, Stats
+from b24sync_emulators.control import HTML_502, Fault, Faults, Stats, admin_request
 from b24sync_emulators.httpserver import Reply, Request
 
 BATCH_LIMIT = 50
@@ -323,29 +323,13 @@ class PortalApp:
 
     def _admin(self, request: Request) -> Reply:
         path = request.path.removeprefix("/_emulator/").rstrip("/")
+        shared = admin_request(path, request.method, request.body, self.stats, self.faults)
+        if shared is not None:
+            return Reply(shared[0], json.dumps(shared[1], ensure_ascii=False).encode())
         try:
             payload = json.loads(request.body.decode("utf-8")) if request.body else {}
         except ValueError:
             return Reply(400, b'{"error":"body must be JSON"}')
-        if path == "stats":
-            if request.method == "DELETE":
-                self.stats.reset()
-            snapshot = self.stats.snapshot()
-            snapshot["query_limit_exceeded"] = snapshot["responses_by_status"].get("503", 0)
-            snapshot["operation_time_limit"] = snapshot["responses_by_status"].get("429", 0)
-            return Reply(200, json.dumps(snapshot, ensure_ascii=False).encode())
-        if path == "faults":
-            if request.method == "DELETE":
-                self.faults.clear()
-            elif request.method == "POST":
-                items = payload.get("faults", payload) if isinstance(payload, dict) else payload
-                items = items if isinstance(items, list) else [items]
-                try:
-                    faults = [Fault.from_json(dict(item)) for item in items]
-                except (TypeError, ValueError) as error:
-                    return Reply(400, json.dumps({"error": str(error)}).encode())
-                self.faults.set(faults)
-            return Reply(200, json.dumps({"faults": self.faults.describe()}, ensure_ascii=False).encode())
         if path == "limits" and request.method == "POST":
             if "enabled" in payload:
                 self.bucket.enabled = self.budget.enabled = bool(payload["enabled"])

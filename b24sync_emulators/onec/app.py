@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
-from b24sync_emulators.control import Fault, Faults, Stats
+from b24sync_emulators.control import Fault, Faults, Stats, admin_request
 from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
@@ -385,25 +385,13 @@ class OneCApp:
 
     def _admin(self, request: Request) -> Reply:
         path = request.path.removeprefix("/_emulator/").rstrip("/")
+        shared = admin_request(path, request.method, request.body, self.stats, self.faults)
+        if shared is not None:
+            return Reply(shared[0], json.dumps(shared[1], ensure_ascii=False).encode())
         try:
             payload = json.loads(request.body.decode("utf-8")) if request.body else {}
         except ValueError:
             return Reply(400, b'{"error":"body must be JSON"}')
-        if path == "stats":
-            if request.method == "DELETE":
-                self.stats.reset()
-            return Reply(200, json.dumps(self.stats.snapshot(), ensure_ascii=False).encode())
-        if path == "faults":
-            if request.method == "DELETE":
-                self.faults.clear()
-            elif request.method == "POST":
-                items = payload.get("faults", payload) if isinstance(payload, dict) else payload
-                try:
-                    self.faults.set([Fault.from_json(dict(item)) for item in
-                                     (items if isinstance(items, list) else [items])])
-                except (TypeError, ValueError) as error:
-                    return Reply(400, json.dumps({"error": str(error)}).encode())
-            return Reply(200, json.dumps({"faults": self.faults.describe()}, ensure_ascii=False).encode())
         if path == "settings" and request.method == "POST":
             unknown = set(payload) - set(self.settings)
             if unknown:

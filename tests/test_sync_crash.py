@@ -159,3 +159,64 @@ def test_kill_9_during_sync_never_duplicates(tmp_path: Path) -> None:
         assert rig_engine.store.count_bindings()["total"] == len(DEALS)
     finally:
         rig.stop()
+
+
+def test_a_deal_edited_after_an_interrupted_create_reaches_1c(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        rig.move(1)
+        engine = rig.engine()
+        crash_at(engine.onec, "create_document", "after")  # the order exists in 1C, the binding does not
+        with pytest.raises(Crash):
+            engine.push()
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Переименована после сбоя"}})
+        rig.clock.advance(60)
+        report = rig.engine().push()
+        assert report.recovered == 1 and report.updated == 1
+        documents = rig.documents_for(1)
+        assert len(documents) == 1 and "Переименована после сбоя" in documents[0]["Комментарий"]
+        assert documents[0]["Posted"] is True and rig.engines[-1].push().updated == 0
+    finally:
+        rig.stop()
+
+
+def test_a_retried_deal_keeps_its_failure_until_the_order_reaches_it(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        rig.move(5)  # its product is missing in 1C
+        engine = rig.engine()
+        assert 5 in engine.push().failed
+        gap = rig.dataset.products[-1]
+        rig.accountant().create("Catalog_Номенклатура", {"Ref_Key": gap.ref_key, "Description": gap.name,
+                                                         "Артикул": gap.article}, post=False)
+        rig.clock.advance(3600)
+        retrying = rig.engine()
+        crash_at(retrying.bitrix, "update_deals", "before")
+        with pytest.raises(Crash):
+            retrying.push()
+        assert retrying.store.failure(5) is not None  # not cleared: the deal has not heard of its order yet
+        rig.clock.advance(3600)
+        rig.engine().push()
+        assert rig.deal(5)["UF_CRM_1C_ORDER_ID"] == rig.documents_for(5)[0]["Ref_Key"]
+        assert rig.engines[-1].store.failure(5) is None
+    finally:
+        rig.stop()
+
+
+def test_an_interrupted_update_is_finished_not_reported_as_a_conflict(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
+    try:
+        rig.move(1)
+        rig.engine().push()
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Новое название"}})
+        engine = rig.engine()
+        crash_at(engine.onec.client, "action", "after")  # the Unpost went through, then the process died
+        with pytest.raises(Crash):
+            engine.push()
+        report = rig.engine().push()
+        assert report.conflicts == 0 and report.updated == 1
+        document = rig.documents_for(1)[0]
+        assert "Новое название" in document["Комментарий"] and document["Posted"] is True
+        assert not rig.engines[-1].store.open_conflicts()
+    finally:
+        rig.stop()

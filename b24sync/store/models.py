@@ -45,10 +45,15 @@ class Watermark(Model):
 
 
 class Intent(Model):
-    """A create about to be sent to 1C; closed once the binding is stored."""
+    """A write about to be sent to 1C (a create, an update, a posting); closed once the binding records it.
+
+    An intent still open after a restart says the write may have happened: b24sync then looks for the
+    document (a create) or adopts the document's current version (an update), instead of guessing.
+    """
 
     deal_id = peewee.IntegerField(index=True)
     kind = peewee.CharField()
+    pushed_hash = peewee.CharField(default="")  # the projection being written (a create)
     started_at = peewee.FloatField()
     closed_at = peewee.FloatField(null=True)
 

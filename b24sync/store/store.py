@@ -137,11 +137,17 @@ class Store:
 
     # -- intents -----------------------------------------------------------------------------------
 
-    def begin_intent(self, deal_id: int, kind: str = "create_document") -> None:
-        Intent.create(deal_id=deal_id, kind=kind, started_at=self.clock.time())
+    def begin_intent(self, deal_id: int, kind: str = "create_document", pushed_hash: str = "") -> None:
+        Intent.create(deal_id=deal_id, kind=kind, pushed_hash=pushed_hash, started_at=self.clock.time())
 
     def has_open_intent(self, deal_id: int) -> bool:
         return Intent.select().where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()).exists()
+
+    def open_intent_hash(self, deal_id: int) -> str | None:
+        """The projection hash of the deal's interrupted create, if one is open."""
+        row = (Intent.select().where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()
+                                     & (Intent.kind == "create_document")).order_by(Intent.id.desc()).first())
+        return row.pushed_hash if row else None
 
     def close_intents(self, deal_id: int) -> None:
         Intent.update(closed_at=self.clock.time()).where(

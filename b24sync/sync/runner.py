@@ -82,6 +82,8 @@ class Engine:
         self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
         self.invoices = InvoicePublisher(config, bitrix, onec, store)
         self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
+        self._recovered: set[int] = set()  # deals that went through after failing; cleared after the write-back
+        self._comment_marks: dict[int, str] = {}  # deal -> failure reason its queued comment tells about
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
 
@@ -201,7 +203,7 @@ class Engine:
                     # bound, but the deal never got its order (a crash between binding and write-back)
                     self._queue_order_fields(deal_id, self.onec.read(binding.onec_ref))
             if not dry_run and self.store.failure(deal_id) is not None:
-                self.store.clear_failure(deal_id)
+                self._recovered.add(deal_id)  # cleared once its write-back has gone through (see _flush)
                 log.info("deal_recovered")
         except mapping.MappingError as error:
             self._fail(deal_id, error.reason, str(error), report, dry_run)
@@ -283,13 +285,20 @@ class Engine:
             if dry_run:
                 report.planned.append(f"deal {deal_id}: bind to the existing {existing.entity} {existing.number}")
                 return
-            self.store.bind(deal_id, existing.ref, existing.entity, existing.number, projection.hash,
-                            existing.data_version)
-            self.store.update_binding(deal_id, posted=existing.posted,
-                                      pushed_projection=_projection_json(projection))
+            # What was sent is what the interrupted create recorded; the next cycle compares it with the deal
+            # now and updates 1C if the deal changed meanwhile. Without an intent (a lost state file) b24sync
+            # cannot know what the document holds, and takes it as matching the deal.
+            sent = self.store.open_intent_hash(deal_id)
+            self.store.bind(deal_id, existing.ref, existing.entity, existing.number,
+                            projection.hash if sent is None else sent, existing.data_version)
+            self.store.update_binding(deal_id, posted=existing.posted)
             self._queue_order_fields(deal_id, existing)
             report.recovered += 1
-            if not existing.posted and self.config.onec.post_documents:
+            binding = self.store.binding_for_deal(deal_id)
+            if binding.pushed_hash != projection.hash and not existing.posted:
+                # the deal changed after the interrupted create: bring the (still unposted) document up to date
+                self._update(deal, binding, projection, report, dry_run)
+            elif not existing.posted and self.config.onec.post_documents:
                 self._post(deal_id, existing.ref)
             return
         draft = self._draft(projection, dry_run)
@@ -297,7 +306,7 @@ class Engine:
             report.planned.append(f"deal {deal_id}: create {self.onec.profile.order_entity} of "
                                   f"{len(draft.rows)} rows for {projection.amount} {draft.currency_code}")
             return
-        self.store.begin_intent(deal_id)
+        self.store.begin_intent(deal_id, "create_document", projection.hash)
         document = self.onec.create_document(draft, check_existing=False, post=False)
         self.store.bind(deal_id, document.ref, document.entity, document.number, projection.hash,
                         document.data_version)
@@ -310,9 +319,15 @@ class Engine:
             self._post(deal_id, document.ref)
 
     def _post(self, deal_id: int, ref: str) -> None:
-        posted = self.onec.post(ref)
+        self.store.begin_intent(deal_id, "post")
+        try:
+            posted = self.onec.post(ref)
+        except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
+            self.store.close_intents(deal_id)  # 1C refused: nothing was written
+            raise
         self.store.update_binding(deal_id, posted=True, onec_version=posted.data_version, number=posted.number)
         self.store.save_versions({ref: posted.data_version})
+        self.store.close_intents(deal_id)
 
     def _update(self, deal: dict[str, Any], binding: Any, projection: mapping.Projection, report: CycleReport,
                 dry_run: bool) -> None:
@@ -320,6 +335,10 @@ class Engine:
         current = self.onec.read(binding.onec_ref)
         differences = _differences(json.loads(binding.pushed_projection or "{}"), json.loads(
             _projection_json(projection)))
+        if self.store.has_open_intent(deal_id):
+            # b24sync's own write was interrupted after 1C took it: the version 1C shows is ours to adopt
+            self.store.update_binding(deal_id, onec_version=current.data_version, posted=current.posted)
+            binding = self.store.binding_for_deal(deal_id)
         if current.data_version != binding.onec_version:
             self._conflict(deal_id, binding, f"Документ {current.number} изменён в 1С после того, как b24sync его "
                                              f"записал, поэтому изменения сделки ({differences}) в него не внесены. "
@@ -335,13 +354,19 @@ class Engine:
             return
         draft = self._draft(projection)
         expected = current.data_version
-        if current.posted:
-            expected = self.onec.unpost(binding.onec_ref).data_version
-        document = self.onec.update_document(binding.onec_ref, draft, expected, post=False)
+        self.store.begin_intent(deal_id, "update")
+        try:
+            if current.posted:
+                expected = self.onec.unpost(binding.onec_ref).data_version
+            document = self.onec.update_document(binding.onec_ref, draft, expected, post=False)
+        except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
+            self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
+            raise
         self.store.update_binding(deal_id, pushed_hash=projection.hash, onec_version=document.data_version,
                                   pushed_projection=_projection_json(projection), posted=False,
                                   number=document.number)
         self.store.save_versions({document.ref: document.data_version})
+        self.store.close_intents(deal_id)
         self.store.resolve_conflicts(deal_id)
         report.updated += 1
         if self.config.onec.post_documents:
@@ -359,9 +384,11 @@ class Engine:
         if dry_run:
             report.planned.append(f"deal {deal_id}: close {binding.entity} {snapshot.number}")
             return
+        self.store.begin_intent(deal_id, "close")
         closed = self.onec.close_order(binding.onec_ref)
         self.store.update_binding(deal_id, closed_by_b24sync=True, onec_version=closed.data_version)
         self.store.save_versions({closed.ref: closed.data_version})
+        self.store.close_intents(deal_id)
         self._comment(deal_id, f"Сделка вышла из стадий выгрузки: заказ {snapshot.number} в 1С закрыт.")
         report.closed += 1
 
@@ -380,10 +407,11 @@ class Engine:
         if dry_run:
             return
         failure = self.store.record_failure(deal_id, reason, detail, kind)
+        self._recovered.discard(deal_id)
         if kind == "deal" and failure.commented_reason != reason[:250]:
             self._comment(deal_id, f"b24sync не смог передать сделку в 1С: {reason} Попытка будет повторена "
                                    f"автоматически.")
-            self.store.mark_failure_commented(deal_id, reason)
+            self._comment_marks[deal_id] = reason
 
     def _comment(self, deal_id: int, text: str) -> None:
         self.pending_comments.setdefault(deal_id, []).append(text)
@@ -491,6 +519,8 @@ class Engine:
         """Send the queued deal updates (50 per request) and timeline comments; remember what was written."""
         updates, self.pending_updates = self.pending_updates, {}
         comments, self.pending_comments = self.pending_comments, {}
+        marks, self._comment_marks = self._comment_marks, {}
+        recovered, self._recovered = self._recovered, set()
         if dry_run:
             return
         for chunk in chunked(list(updates.items()), CHUNK):
@@ -506,6 +536,9 @@ class Engine:
                     continue
                 if deal_id not in getattr(self, "_keep_failure", set()):
                     self.store.clear_failure(deal_id, "writeback")
+                if deal_id in recovered:
+                    self.store.clear_failure(deal_id)
+                    recovered.discard(deal_id)
                 binding = self.store.binding_for_deal(deal_id)
                 if binding is not None:
                     written = self.store.written_fields(binding)
@@ -521,6 +554,12 @@ class Engine:
             failures = {deal_id: error for deal_id in texts}
         for deal_id, error in failures.items():
             self.log.warning("timeline_comment_failed", deal_id=deal_id, error=str(error))
+        for deal_id, reason in marks.items():
+            if deal_id not in failures:  # told, for sure: not again for the same reason
+                self.store.mark_failure_commented(deal_id, reason)
+        for deal_id in recovered:  # nothing was left to write back for these
+            if deal_id not in updates:
+                self.store.clear_failure(deal_id)
 
 
 def _projection_json(projection: mapping.Projection) -> str:

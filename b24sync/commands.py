@@ -188,6 +188,7 @@ def check(config: Config) -> int:
     from b24sync.sync.fields import payment_option_ids
 
     results: list[tuple[bool, str, str]] = [(True, "config", f"{config.source} is valid")]
+    unreachable: list[str] = []  # checks that failed because a system refused or could not be reached
     bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, max_retries=1))
     onec = OneCAdapter.from_config(config.onec, max_retries=1)
 
@@ -196,6 +197,8 @@ def check(config: Config) -> int:
             outcome = action()
         except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError) as error:
             results.append((False, name, str(error)))
+            if not isinstance(error, onec_errors.SetupError | SetupMissingError):
+                unreachable.append(name)
             return None
         if isinstance(outcome, str):
             results.append((True, name, outcome))
@@ -236,8 +239,15 @@ def check(config: Config) -> int:
         attempt("1c publication", onec.publication_problems)
         attempt("1c defaults", lambda: onec.resolved() and "organisation, currency, warehouse, agreement and "
                                                            "the deal marker resolve")
+        managers = {**{str(user): name for user, name in config.onec.managers.items()},
+                    **({"default": config.onec.default_manager} if config.onec.default_manager else {})}
+        if managers:
+            attempt("1c managers", lambda: [onec.manager(int(user) if user.isdigit() else None) for user in managers]
+                    and f"{len(managers)} resolve to 1C users")
     failed = [result for result in results if not result[0]]
     for ok, name, text in results:
         say(f"{'ok  ' if ok else 'FAIL'}  {name}: {text}")
     say(f"{len(results) - len(failed)} of {len(results)} checks ok")
-    return EXIT_OK if not failed else EXIT_UNREACHABLE
+    if not failed:
+        return EXIT_OK
+    return EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: a system refused or is down; 2: fix the setup

@@ -508,6 +508,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         if password is None and isinstance(data.get("onec"), dict):
             problems.append(f"at 'onec.password': required (or 'onec.password_file', or ${ONEC_PASSWORD_ENV})")
     defaults = onec_values.get("defaults") or {}
+    if onec_values.get("profile") == "bp30" and (values.get("sync") or {}).get("on_leave_trigger") == "close_order":
+        problems.append("at 'sync.on_leave_trigger': close_order needs customer orders (the ut11 profile); БП 3.0 "
+                        "invoices have no status to close: use nothing")
     if onec_values.get("invoice_pdf") == "http_service" and not onec_values.get("invoice_service_url"):
         problems.append("at 'onec.invoice_service_url': required when 'onec.invoice_pdf' is http_service "
                         "(the HTTP service root, e.g. https://1c.example.local/trade/hs/b24sync/v1/)")

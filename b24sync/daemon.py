@@ -104,6 +104,9 @@ class Daemon:
         for job_id in ("bitrix24_to_onec", "onec_to_bitrix24", "retry", "catalog"):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
+        if not self.ready and not self.scheduler.get_job("connection_check"):
+            self.scheduler.add_job(self.job_connection_check, "interval", seconds=30, id="connection_check",
+                                   executor="watchdog", max_instances=1, coalesce=True, next_run_time=_now_plus(0))
         for job_id, seconds, function in jobs:
             self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, max_instances=1,
                                    coalesce=True, misfire_grace_time=max(5, seconds // 2),
@@ -178,6 +181,7 @@ class Daemon:
             assert self.parts is not None
             store = self.parts.store
             started = time.time()
+            sent = (self.parts.bitrix.client.requests_sent, self.parts.onec.client.requests_sent)
             try:
                 report = work()
             except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError, BulkGuardError) as error:
@@ -194,18 +198,32 @@ class Daemon:
             if report is not None:
                 self.tally.record(job, report, time.time())
             summary = report.summary() if report is not None else None
-            for system in ("bitrix24", "onec", "config"):
-                if job != "retry" and store.set_unreachable(system, None):
+            # a system counts as back only if this job really talked to it
+            reached = {"config": True, "bitrix24": self.parts.bitrix.client.requests_sent > sent[0],
+                       "onec": self.parts.onec.client.requests_sent > sent[1]}
+            for system, talked in reached.items():
+                if talked and store.set_unreachable(system, None):
                     self.log.info("system_available_again", system=system)
             if summary:
                 self._status(summary)
-            if not self.ready:
-                self.ready = True
-                systemd.notify("READY=1")
 
     def _status(self, summary: str) -> None:
         self.last_summary = summary
         systemd.notify(f"STATUS={summary}")
+
+    def job_connection_check(self) -> None:
+        """READY=1 once both systems answer (the webhook's scopes, 1C's $metadata); until then systemd waits."""
+        try:
+            self.parts.bitrix.scopes()
+            self.parts.onec.metadata(refresh=True)
+        except (b24_errors.Bitrix24Error, onec_errors.OneCError) as error:
+            self._status(f"waiting for the systems: {error}"[:200])
+            return
+        self.ready = True
+        systemd.notify("READY=1")
+        self.log.info("daemon_ready")
+        if self.scheduler is not None and self.scheduler.get_job("connection_check"):
+            self.scheduler.remove_job("connection_check")
 
     def job_push(self) -> None:
         self._guarded("bitrix24_to_onec", lambda: self.parts.engine.push())

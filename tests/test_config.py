@@ -169,3 +169,11 @@ def test_sync_section_rules() -> None:
     ):
         found = problems(f"sync:\n  pipelines: {pipelines}\n" + base, with_onec=False)
         assert any("at 'sync.pipelines': " in line and message in line for line in found), (pipelines, found)
+
+
+def test_closing_needs_customer_orders() -> None:
+    found = problems("sync:\n  on_leave_trigger: close_order\n  pipelines: [{category_id: 0, trigger_stages: [X]}]\n"
+                     "onec:\n  url: http://1c.local/acc/odata/standard.odata/\n  user: x\n  password: p\n"
+                     "  profile: bp30\n  defaults: {organisation: Org}\n"
+                     "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n", with_onec=False)
+    assert any("at 'sync.on_leave_trigger': close_order needs customer orders" in line for line in found)

@@ -78,8 +78,7 @@ def test_an_invoice_from_1c_appears_on_the_deal_once_and_again_when_changed(tmp_
             invoice = accountant.invoice(order["Ref_Key"], float(order["СуммаДокумента"]))
             entity = "Document_СчетНаОплатуКлиенту"
         else:
-            invoice, entity = order, "Document_СчетНаОплатуПокупателю"
-            engine.store.save_versions({order["Ref_Key"]: "seen-before"})  # as if the invoice changed in 1C
+            invoice, entity = order, "Document_СчетНаОплатуПокупателю"  # in БП the deal's document is the invoice
         rig.reset_stats()
         engine.pull()
         deal = rig.deal(1)
@@ -166,6 +165,8 @@ def test_an_oversized_pdf_fails_its_deal_alone_and_is_retried(tmp_path: Path) ->
         assert rig.deal(2)["UF_CRM_PAYMENT_STATUS"] != ""  # the other deal went through
         assert engine.store.failure(1, "writeback") is not None
         fixed = rig.engine()
+        assert not fixed.pull().failed and not rig.deal(1)["UF_CRM_INVOICE_URL"]  # its retry is not due yet
+        rig.clock.advance(61)
         assert not fixed.pull().failed and rig.deal(1)["UF_CRM_INVOICE_URL"]
     finally:
         rig.stop()
@@ -197,7 +198,8 @@ def test_a_refused_link_or_a_missing_print_service_fails_the_deal_with_a_clear_r
     rig = Rig.start(tmp_path)
     try:
         engine = rig.engine()
-        rig.move(1)
+        for deal_id in (1, 2):
+            rig.move(deal_id)
         engine.push()
         order = rig.documents_for(1)[0]
         rig.accountant().invoice(order["Ref_Key"], float(order["СуммаДокумента"]))
@@ -207,12 +209,17 @@ def test_a_refused_link_or_a_missing_print_service_fails_the_deal_with_a_clear_r
         report = engine.pull()
         assert "не дал публичную ссылку" in report.failed[1]
         requests.delete(f"{rig.portal.root}/_emulator/faults", timeout=5)
+        rig.clock.advance(61)
+        assert not engine.pull().failed and rig.deal(1)["UF_CRM_INVOICE_URL"]
+        assert uploads(rig) == 1  # the file uploaded before the refusal was kept, not uploaded twice
 
         onec = rig.config.onec.__class__(**{**rig.config.onec.__dict__, "invoice_pdf": "http_service",
                                             "invoice_service_url": rig.base.root + "/trade/hs/nothing/v1/"})
+        other = rig.documents_for(2)[0]
+        rig.accountant().invoice(other["Ref_Key"], float(other["СуммаДокумента"]))
         missing = rig.engine(onec=onec).pull()
-        assert "instead of a PDF for invoice" in str(rig.engines[-1].store.failure(1, "writeback").error)
-        assert 1 in missing.failed
+        assert 2 in missing.failed
+        assert "instead of a PDF for invoice" in rig.engines[-1].store.failure(2, "writeback").error
     finally:
         rig.stop()
 

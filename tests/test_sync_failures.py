@@ -255,3 +255,57 @@ def test_a_missing_deal_marker_requisite_is_a_setup_error(tmp_path: Path) -> Non
             rig.engine().push()
     finally:
         rig.stop()
+
+
+def test_an_unmapped_manager_or_currency_fails_only_that_deal(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        onec = rig.config.onec.__class__(**{**rig.config.onec.__dict__, "managers": {5: "Уволенный Менеджер"}})
+        engine = rig.engine(onec=onec)
+        rig.call("crm.deal.update", {"id": 1, "fields": {"ASSIGNED_BY_ID": 5}})
+        rig.call("crm.deal.update", {"id": 2, "fields": {"ASSIGNED_BY_ID": 3, "CURRENCY_ID": "KZT"}})
+        rig.call("crm.deal.update", {"id": 3, "fields": {"ASSIGNED_BY_ID": 3}})
+        for deal_id in (1, 2, 3):
+            rig.move(deal_id)
+        report = engine.push()
+        assert "не сопоставлен пользователю 1С" in report.failed[1]
+        assert "Валюты «KZT» нет в 1С" in report.failed[2]
+        assert report.created == 1 and len(rig.documents_for(3)) == 1
+    finally:
+        rig.stop()
+
+
+def test_a_failed_deal_that_leaves_the_trigger_stops_being_retried(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        rig.move(5)
+        assert 5 in engine.push().failed
+        rig.move(5, "NEW" if rig.deal(5)["CATEGORY_ID"] == "0" else "C1:NEW")
+        rig.clock.advance(3600)
+        engine.push()
+        assert engine.store.failure(5) is None
+        rig.clock.advance(3600)
+        rig.reset_stats()
+        engine.push()
+        assert rig.portal.app.stats.snapshot()["http_requests"] == 1  # idle again: one listing request
+    finally:
+        rig.stop()
+
+
+def test_a_closed_order_reopens_when_its_deal_comes_back(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, on_leave_trigger="close_order")
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        engine.push()
+        category = rig.deal(1)["CATEGORY_ID"]
+        rig.move(1, "LOSE" if category == "0" else "C1:LOSE")
+        engine.push()
+        assert rig.documents_for(1)[0]["Статус"] == "Закрыт"
+        rig.move(1)
+        engine.push()
+        assert rig.documents_for(1)[0]["Статус"] == "КОтгрузке"
+        assert any("снова открыт" in item["COMMENT"] for item in rig.portal.portal.timeline.values())
+    finally:
+        rig.stop()

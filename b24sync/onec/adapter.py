@@ -414,6 +414,10 @@ class OneCAdapter:
                                     resource=self.profile.order_entity)
         return self._ref(self.client.patch(entity_path(self.profile.order_entity, ref), {"Статус": "Закрыт"}))
 
+    def reopen_order(self, ref: str, status: str) -> DocumentRef:
+        """УТ: give a closed order its working status back."""
+        return self._ref(self.client.patch(entity_path(self.profile.order_entity, ref), {"Статус": status}))
+
     def read(self, ref: str) -> DocumentRef:
         return self._ref(self.client.get(entity_path(self.profile.order_entity, ref), {"$select": HEADER}))
 

@@ -48,8 +48,10 @@ class InvoicePublisher:
 
     def _one(self, deal_id: int, invoice: InvoiceInfo) -> str:
         record = self.store.invoice_upload(invoice.ref)
-        if record is not None and record.data_version == invoice.data_version:
+        if record is not None and record.data_version == invoice.data_version and record.link:
             return record.link
+        if record is not None and record.data_version == invoice.data_version:
+            return self._finish(deal_id, invoice, record.file_id, None, first=record.amount == "")
         pdf = self._pdf(invoice.ref)
         limit = self.config.invoices.max_size_mb * 1024 * 1024
         if len(pdf) > limit:
@@ -63,18 +65,31 @@ class InvoicePublisher:
             return record.link
         name = invoice_file_name(invoice.number, invoice.date)
         uploaded = self.bitrix.upload_file(self.folder(), name, pdf)
+        # remembered at once: a failure from here on never uploads the same file again
+        self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number,
+                                       amount="" if record is None else record.amount,
+                                       data_version=invoice.data_version, content_hash=digest,
+                                       file_id=uploaded.id, link="")
+        return self._finish(deal_id, invoice, uploaded.id, pdf, first=record is None,
+                            previous_amount=record.amount if record is not None else "")
+
+    def _finish(self, deal_id: int, invoice: InvoiceInfo, file_id: int, pdf: bytes | None, *, first: bool,
+                previous_amount: str = "") -> str:
+        """The public link, the comment (with the file) and the record, for an uploaded invoice."""
         try:
-            link = self.bitrix.external_link(uploaded.id)
+            link = self.bitrix.external_link(file_id)
         except Exception as error:
             raise InvoiceError(f"Счёт {invoice.number} загружен на Диск, но Битрикс24 не дал публичную ссылку: "
                                f"{error}") from None
+        name = invoice_file_name(invoice.number, invoice.date)
+        pdf = pdf if pdf is not None else self._pdf(invoice.ref)
         when = russian_date(invoice.date) if invoice.date else ""
-        if record is None:
+        if first:
             text = (f"Бухгалтерия выставила счёт № {invoice.number} от {when} на сумму {_rub(invoice.amount)}. "
                     f"PDF: {link}")
         else:
-            changed = (f"сумма {_rub(Decimal(record.amount))} → {_rub(invoice.amount)}"
-                       if record.amount and Decimal(record.amount) != invoice.amount else "содержание")
+            changed = (f"сумма {_rub(Decimal(previous_amount))} → {_rub(invoice.amount)}"
+                       if previous_amount and Decimal(previous_amount) != invoice.amount else "содержание")
             text = f"Счёт № {invoice.number} изменён в 1С ({changed}). Новая версия: {link}"
         if self.config.invoices.attach == "field":
             self.bitrix.update_deal(deal_id, {self.config.invoices.file_field: {
@@ -82,9 +97,11 @@ class InvoicePublisher:
             self.bitrix.add_timeline_comment(deal_id, text)
         else:
             self.bitrix.add_timeline_comment(deal_id, text, [(name, pdf)])
+        record = self.store.invoice_upload(invoice.ref)
         self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number,
                                        amount=str(invoice.amount), data_version=invoice.data_version,
-                                       content_hash=digest, file_id=uploaded.id, link=link)
+                                       content_hash=record.content_hash if record else "", file_id=file_id,
+                                       link=link)
         self.log.info("invoice_published", deal_id=deal_id, order_ref=invoice.ref, number=invoice.number)
         return link
 

@@ -96,12 +96,16 @@ class Engine:
         deals, server_time = self._changed_deals(full, deal_ids)
         report.listed = len(deals)
         work = []
+        for deal_id in [item for item in self._due if item not in deals] if not dry_run else []:
+            self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
         for deal_id in sorted(deals):
             deal = deals[deal_id]
             if deal_ids is None and self._waiting(deal_id, deal):
                 continue
             triggered = mapping.in_trigger(deal, self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
             binding = self.store.binding_for_deal(deal_id)
+            if not triggered and binding is None and not dry_run and self.store.failure(deal_id) is not None:
+                self.store.clear_failure(deal_id)  # it left the trigger stages: nothing left to retry
             if triggered or binding is not None:
                 work.append((deal, triggered, binding))
         creates = sum(1 for _, triggered, binding in work if triggered and binding is None)
@@ -145,8 +149,11 @@ class Engine:
         return modified is None or modified.timestamp() <= failure.last_failed_at
 
     def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None) -> tuple[dict[int, dict], datetime | None]:
+        self._due: list[int] = []
         if deal_ids is not None:
-            return self.bitrix.deals_by_id(list(deal_ids)), None
+            wanted = list(deal_ids)
+            self._due = [deal_id for deal_id in wanted if self.store.failure(deal_id) is not None]
+            return self.bitrix.deals_by_id(wanted), None
         since = EPOCH
         mark = self.store.watermark(WATERMARK)
         if mark and not full:
@@ -155,6 +162,7 @@ class Engine:
         listing = self.bitrix.deals_changed_since(since, categories, select=mapping.DEAL_SELECT)
         deals = {int(row["ID"]): row for row in listing}
         due = [deal_id for deal_id in self.store.due_failures() if deal_id not in deals]
+        self._due = due
         if due:
             deals.update(self.bitrix.deals_by_id(due))
         return deals, listing.server_time
@@ -190,6 +198,8 @@ class Engine:
             projection = self._project(deal) if triggered else None
             action = decide(binding is not None, None if force else getattr(binding, "pushed_hash", None),
                             triggered, projection.hash if projection else None)
+            if binding is not None and triggered and binding.closed_by_b24sync and not dry_run:
+                self._reopen(deal_id, binding)
             if action is Action.CREATE:
                 self._create(deal, projection, report, dry_run)
             elif action is Action.UPDATE:
@@ -270,9 +280,19 @@ class Engine:
 
     def _draft(self, projection: mapping.Projection, dry_run: bool = False) -> Any:
         nomenclature = self._nomenclature(projection)
+        try:
+            self.onec.currency(projection.currency or None)
+        except onec_errors.SetupError:
+            raise mapping.MappingError(f"Валюты «{projection.currency}» нет в 1С: смените валюту сделки или "
+                                       f"добавьте валюту в 1С.") from None
+        try:
+            manager = self.onec.manager(projection.manager_id)
+        except onec_errors.SetupError as error:
+            raise mapping.MappingError("Ответственный сделки не сопоставлен пользователю 1С: исправьте "
+                                       "'onec.managers' или пользователя в 1С.", str(error)) from None
         counterparty, partner, contract = self._counterparty(projection.customer, dry_run)
-        return mapping.draft(projection, nomenclature, counterparty, partner, self.onec.manager(projection.manager_id),
-                             contract, self.config.onec.defaults.currency)
+        return mapping.draft(projection, nomenclature, counterparty, partner, manager, contract,
+                             self.config.onec.defaults.currency)
 
     def _create(self, deal: dict[str, Any], projection: mapping.Projection, report: CycleReport,
                 dry_run: bool) -> None:
@@ -392,6 +412,15 @@ class Engine:
         self._comment(deal_id, f"Сделка вышла из стадий выгрузки: заказ {snapshot.number} в 1С закрыт.")
         report.closed += 1
 
+    def _reopen(self, deal_id: int, binding: Any) -> None:
+        """The deal is back in a trigger stage: the order b24sync closed gets its status back."""
+        self.store.begin_intent(deal_id, "reopen")
+        reopened = self.onec.reopen_order(binding.onec_ref, self.config.onec.order_status)
+        self.store.update_binding(deal_id, closed_by_b24sync=False, onec_version=reopened.data_version)
+        self.store.save_versions({reopened.ref: reopened.data_version})
+        self.store.close_intents(deal_id)
+        self._comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
+
     def _conflict(self, deal_id: int, binding: Any, text: str, report: CycleReport, dry_run: bool) -> None:
         if dry_run:
             report.planned.append(f"deal {deal_id}: conflict: {text}")
@@ -429,8 +458,11 @@ class Engine:
         known = {} if only is not None else self.store.seen_versions()
         for ref, binding in bindings.items():
             known.setdefault(ref, binding.onec_version)
-            if self.store.failure(binding.deal_id, "writeback") is not None:
-                known.pop(ref, None)  # a write-back failed last time: read the document again
+            failed = self.store.failure(binding.deal_id, "writeback")
+            if failed is not None and failed.next_retry_at <= self.clock.time():
+                known.pop(ref, None)  # a write-back failed and its retry is due: read the document again
+            if not binding.snapshot_hash:
+                known.pop(ref, None)  # never read back yet (a БП invoice is b24sync's own document)
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
         result = self.onec.poll(bindings, known, since)
         report.listed = len(bindings)
@@ -459,7 +491,8 @@ class Engine:
                     self.pending_updates.setdefault(binding.deal_id, {}).update(diff)
             if not dry_run:
                 self.store.update_binding(binding.deal_id, is_open=not (values.payment_status == "paid"
-                                                                          and values.shipment_date is not None))
+                                                                          and values.shipment_date is not None),
+                                          snapshot_hash=snapshot.data_version or "read")
             moves[binding.deal_id] = values
         self._stage_moves(moves, report, dry_run)
         self._flush(report, dry_run)

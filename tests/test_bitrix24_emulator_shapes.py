@@ -226,3 +226,24 @@ def test_system_errors(running: RunningPortal) -> None:
     assert wrong.status_code == 401 and wrong.json() == sample("error.NO_AUTH_FOUND.json")
     unknown = raw_call(running, "disk.file.uploadbyurl")
     assert unknown.status_code == 404 and unknown.json()["error"] == "ERROR_METHOD_NOT_FOUND"
+
+
+def test_universal_item_methods(running: RunningPortal) -> None:
+    documented = sample("crm.item.get.json")["result"]["item"]
+    item = call(running, "crm.item.get", {"entityTypeId": 2, "id": 1})["result"]["item"]
+    common = set(documented) & set(item)
+    assert {"id", "title", "stageId", "opportunity", "assignedById", "createdTime", "contactIds"} <= common
+    for key in common:
+        assert_same_shape(documented[key], item[key], f"$.item.{key}")
+    listed = call(running, "crm.item.list", {"entityTypeId": 2, "select": ["id", "title", "opportunity"],
+                                             "filter": {">opportunity": 0}, "order": {"id": "ASC"}})
+    assert set(listed) == {"result", "total", "time"} and set(listed["result"]) == {"items"}
+    assert listed["result"]["items"][0].keys() == {"id", "title", "opportunity"}
+    upper = raw_call(running, "crm.item.list", {"entityTypeId": 2, "order": {"ID": "ASC"}})
+    assert upper.status_code == 400 and upper.json()["error"] == 100 and "`I_D`" in upper.json()["error_description"]
+    rows = call(running, "crm.item.productrow.list", {"filter": {"=ownerType": "D", "=ownerId": 1}})
+    documented_rows = sample("crm.item.productrow.list.json")
+    assert set(rows["result"]) == {"productRows"}
+    assert_same_shape(documented_rows["result"]["productRows"][0], rows["result"]["productRows"][0])
+    users = call(running, "user.get", {"ID": 1})
+    assert_same_shape(sample("batch.json")["result"]["result"]["get_user"], users["result"][0])

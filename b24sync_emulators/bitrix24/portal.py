@@ -110,6 +110,8 @@ class Portal:
         self.file_content: dict[int, bytes] = {}
         self.external_links: dict[str, int] = {}
         self.pending_uploads: dict[str, dict[str, Any]] = {}
+        self.users: dict[int, dict[str, Any]] = {
+            WEBHOOK_USER: self._user(WEBHOOK_USER, "Администратор", "Портала", "admin@example.ru")}
         self._install_defaults()
 
     # -- time and ids ---------------------------------------------------------------------
@@ -125,6 +127,13 @@ class Portal:
         value = self.counters.get(kind, start - 1) + 1
         self.counters[kind] = value
         return value
+
+    def _user(self, user_id: int, name: str, last_name: str, email: str) -> dict[str, Any]:
+        """A user as user.get shows one (the batch.json sample's shape)."""
+        return {"ID": str(user_id), "ACTIVE": True, "NAME": name, "LAST_NAME": last_name, "EMAIL": email,
+                "LAST_LOGIN": self.stamp(), "DATE_REGISTER": self.stamp(), "IS_ONLINE": "N",
+                "TIMESTAMP_X": self.now().strftime("%d.%m.%Y %H:%M:%S"), "LAST_ACTIVITY_DATE": "",
+                "PERSONAL_GENDER": "", "PERSONAL_BIRTHDAY": "", "UF_EMPLOYMENT_DATE": "", "UF_DEPARTMENT": [1]}
 
     # -- defaults -----------------------------------------------------------------------
 
@@ -265,6 +274,9 @@ class Portal:
                                               ("GOODS", "Продажа товара"), ("SERVICES", "Продажа услуги")]):
             self.add_status("DEAL_TYPE", code, name, (index + 1) * 10, None, "process")
         now = self.now()
+        for manager in dataset.managers:
+            self.users[manager.bitrix24_id] = self._user(manager.bitrix24_id, manager.name, manager.last_name,
+                                                         f"user{manager.bitrix24_id}@example.ru")
         product_ids: dict[str, int] = {}
         vat_ids = {None: 1, 0: 2, 10: 3, 20: 4, 22: 5}
         for product in dataset.products:

@@ -237,3 +237,19 @@ def test_without_a_format_the_answer_is_atom_like_the_platforms_default(running:
     assert documented.get(collection) == rows.get(collection)
     feed = ET.fromstring(call(running, "GET", "Catalog_Склады", "").content)
     assert feed.tag == "{" + names["a"] + "}feed" and feed.findall("a:entry", names)
+
+
+def test_key_forms_reference_paths_and_explicit_sessions(running: RunningBase) -> None:
+    product = call(running, "GET", "Catalog_Номенклатура", "$format=json&$top=1").json()["value"][0]
+    named = call(running, "GET", f"Catalog_Номенклатура(Ref_Key=guid'{product['Ref_Key']}')").json()
+    assert named["Ref_Key"] == product["Ref_Key"]
+    unit = call(running, "GET", f"Catalog_Номенклатура(guid'{product['Ref_Key']}')/ЕдиницаИзмерения").json()
+    assert unit["odata.metadata"].endswith("/@Element") and unit["Description"]
+    value = call(running, "GET", f"Catalog_Номенклатура(guid'{product['Ref_Key']}')/ЕдиницаИзмерения/Description")
+    assert value.json()["value"] == unit["Description"]
+    opened = call(running, "GET", "Catalog_Склады", headers={"IBSession": "start"})
+    cookie = opened.headers["Set-Cookie"].split(";")[0]
+    assert cookie.startswith("ibsession=")
+    assert call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie}).status_code == 200
+    call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie, "IBSession": "finish"})
+    assert call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie}).status_code == 400

@@ -20,7 +20,7 @@ from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, reso
 from b24sync_emulators.onec.schema import ZERO_GUID, Entity
 
 ROOT_SUFFIX = "/odata/standard.odata"
-_KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:guid)?'(?P<ref>[0-9a-fA-F-]{36})'\))?(?:/(?P<tail>.*))?$")
+_KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[0-9a-fA-F-]{36})'\))?(?:/(?P<tail>.*))?$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
 AUTH_HTML = "<html><head><title>Вход в 1С:Предприятие</title></head><body>Требуется авторизация</body></html>"
@@ -54,6 +54,8 @@ class OneCApp:
                                          "charset": "utf-8", "auth_html": False, "first_hit_500": False}
         self.last_request: float | None = None
         self.host = "127.0.0.1"
+        self.sessions: set[str] = set()
+        self._new_cookie: str | None = None
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
@@ -83,6 +85,9 @@ class OneCApp:
             reply.headers["WWW-Authenticate"] = 'Basic realm="1C:Enterprise"'
             self.stats.count("statuses", "401")
             return reply
+        session_reply = self._explicit_session(request)
+        if session_reply is not None:
+            return session_reply
         delay = self._session_delay()
         if self.settings["pool_exhausted"]:
             self.stats.count("statuses", "406")
@@ -106,6 +111,8 @@ class OneCApp:
             if failed is not None:
                 return failed
         reply.delay += delay + self.latency + (fault.latency_ms / 1000.0 if fault else 0)
+        if self._new_cookie:
+            reply.headers["Set-Cookie"], self._new_cookie = self._new_cookie, None
         if self.settings["charset"] != "utf-8" and reply.content_type.startswith("application/json"):
             reply.content_type = f"application/json;charset={self.settings['charset']}"  # the body stays UTF-8
         self.stats.count("statuses", str(reply.status))
@@ -126,6 +133,20 @@ class OneCApp:
             return False
         user, _, password = decoded.partition(":")
         return user == self.user and password == self.password
+
+    def _explicit_session(self, request: Request) -> Reply | None:
+        """`IBSession: start` opens a session (cookie ibsession); an unknown or finished one is a 400."""
+        cookie = re.search(r"ibsession=([\w-]+)", request.headers.get("cookie", ""))
+        header = request.headers.get("ibsession", "").lower()
+        if cookie and cookie.group(1) not in self.sessions:
+            return Reply(400, "Сеанс не найден".encode(), "text/plain; charset=utf-8")
+        if header == "start":
+            session_id = self.base.new_ref()
+            self.sessions.add(session_id)
+            self._new_cookie = f"ibsession={session_id}; path=/"
+        elif header == "finish" and cookie:
+            self.sessions.discard(cookie.group(1))
+        return None
 
     def _session_delay(self) -> float:
         """The first request after the session pool went idle pays for starting a session."""
@@ -341,13 +362,20 @@ class OneCApp:
         return shown
 
     def _navigate(self, entity: Entity, record: dict[str, Any], action: str) -> Reply:
-        prop = entity.prop(f"{action}_Key")
-        if prop is None or prop.kind != "ref":
-            raise QueryError(400, "10", f"Свойство «{action}» не найдено")
-        target = self.base.get(prop.target or "", record.get(f"{action}_Key", ""))
-        if target is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{prop.target}\" не найден по переданному ключу.")
-        return self._json(self._render(self.base.entities[prop.target or ""], target, element=True))
+        """A path through references: `.../Валюта` (the referenced object) or `.../Валюта/Description` (a value)."""
+        segments = [segment for segment in action.split("/") if segment]
+        for position, name in enumerate(segments):
+            prop = entity.prop(f"{name}_Key")
+            if prop is None or prop.kind != "ref":
+                if position == len(segments) - 1 and name in record:
+                    return self._json({"odata.metadata": self._url(f"$metadata#{entity.name}/{name}"),
+                                       "value": record[name]})
+                raise QueryError(400, "10", f"Свойство «{name}» не найдено")
+            target = self.base.get(prop.target or "", record.get(f"{name}_Key", ""))
+            if target is None or (prop.target or "") not in self.base.entities:
+                raise QueryError(404, "9", f"Экземпляр сущности \"{prop.target}\" не найден по переданному ключу.")
+            entity, record = self.base.entities[prop.target or ""], target
+        return self._json(self._render(entity, record, element=True))
 
     def _table_view(self, set_name: str) -> tuple[Entity, str] | None:
         for entity in self.base.entities.values():

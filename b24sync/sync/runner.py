@@ -83,6 +83,8 @@ class Engine:
         self.invoices = InvoicePublisher(config, bitrix, onec, store)
         self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
         self._recovered: set[int] = set()  # deals that went through after failing; cleared after the write-back
+        self._keep_failure: set[int] = set()  # deals whose invoice failed this pull: their failure stays
+        self._due: list[int] = []  # failed deals whose retry is due in this push
         self._comment_marks: dict[int, str] = {}  # deal -> failure reason its queued comment tells about
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ class Engine:
         return modified is None or modified.timestamp() <= failure.last_failed_at
 
     def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None) -> tuple[dict[int, dict], datetime | None]:
-        self._due: list[int] = []
+        self._due = []
         if deal_ids is not None:
             wanted = list(deal_ids)
             self._due = [deal_id for deal_id in wanted if self.store.failure(deal_id) is not None]
@@ -451,7 +453,7 @@ class Engine:
         """One 1C → Bitrix24 cycle: the accountant's invoices, payments and shipments onto the deals."""
         report = CycleReport("onec_to_bitrix24", dry_run=dry_run)
         started = self.clock.time()
-        self._keep_failure: set[int] = set()  # deals whose invoice failed: their other fields may still go
+        self._keep_failure = set()  # deals whose invoice failed: their other fields may still go
         only = set(deal_ids) if deal_ids is not None else None
         bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
                     if only is None or binding.deal_id in only}
@@ -567,7 +569,7 @@ class Engine:
                 if deal_id in failed:
                     self._fail(deal_id, _reason(failed[deal_id]), str(failed[deal_id]), report, dry_run, "writeback")
                     continue
-                if deal_id not in getattr(self, "_keep_failure", set()):
+                if deal_id not in self._keep_failure:
                     self.store.clear_failure(deal_id, "writeback")
                 if deal_id in recovered:
                     self.store.clear_failure(deal_id)

@@ -131,7 +131,8 @@ class OneCAdapter:
             f"create it in 1C", resource=entity)
 
     def resolved(self, refresh: bool = False) -> Resolved:
-        """Defaults, currencies, the marker property and the VAT form as references, once per cycle."""
+        """Defaults, currencies, the marker property and the VAT form as references, resolved once and kept for
+        the adapter's life (a reload of the config builds a new adapter)."""
         if self._resolved is not None and not refresh:
             return self._resolved
         defaults = self.config.defaults
@@ -312,14 +313,6 @@ class OneCAdapter:
 
     # -- documents ------------------------------------------------------------------------------------
 
-    def _marker_filter(self, deal_id: int) -> str:
-        marker = self.config.deal_marker
-        if marker.attribute:
-            return f"{marker.attribute} eq {literal(str(deal_id))}"
-        prop = self.resolved().marker_property
-        return (f"ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop or ZERO_GUID)} and "
-                f"d/Значение eq {literal(str(deal_id))})")
-
     def find_by_deals(self, deal_ids: Iterable[int]) -> dict[int, DocumentRef]:
         """The live documents of many deals at once, in as few requests as the URL limit allows."""
         marker = self.config.deal_marker
@@ -353,21 +346,19 @@ class OneCAdapter:
                 else:
                     deal_value = next((str(item.get("Значение")) for item in row.get("ДополнительныеРеквизиты", [])
                                        if item.get("Свойство_Key") == prop), "")
-                if deal_value.isdigit() and int(deal_value) not in found:
-                    found[int(deal_value)] = self._ref(row)
+                if not deal_value.isdigit():
+                    continue
+                if int(deal_value) in found:
+                    self.log.warning("onec_duplicate_documents", deal_id=int(deal_value),
+                                     refs=[found[int(deal_value)].ref, row["Ref_Key"]],
+                                     action="mark the extra documents for deletion in 1C")
+                    continue
+                found[int(deal_value)] = self._ref(row)  # the earliest document (ordered by Date, Ref_Key)
         return found
 
     def find_by_deal(self, deal_id: int) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency)."""
-        rows = self.client.get(self.profile.order_entity, {
-            "$filter": f"{self._marker_filter(deal_id)} and DeletionMark eq false",
-            "$select": HEADER, "$orderby": "Date,Ref_Key"}).get("value", [])
-        if not rows:
-            return None
-        if len(rows) > 1:
-            self.log.warning("onec_duplicate_documents", deal_id=deal_id, refs=[row["Ref_Key"] for row in rows],
-                             action="mark the extra documents for deletion in 1C")
-        return self._ref(rows[0])
+        return self.find_by_deals([deal_id]).get(deal_id)
 
     def _ref(self, row: dict[str, Any]) -> DocumentRef:
         return DocumentRef(entity=self.profile.order_entity, ref=row["Ref_Key"], number=row.get("Number", ""),
@@ -395,14 +386,12 @@ class OneCAdapter:
                                        date_text=(draft.date.replace(tzinfo=None, microsecond=0).isoformat()
                                                   if draft.date else self._now_text()))
         try:
-            created = self.client.post(self.profile.order_entity, body)
+            document = self._ref(self.client.post(self.profile.order_entity, body))
         except errors.OutcomeUnknownError:
-            found = self.find_by_deal(draft.deal_id)
+            found = self.find_by_deal(draft.deal_id)  # the answer was lost: did the create happen?
             if found is None:
                 raise
-            created = {"Ref_Key": found.ref, "Number": found.number, "DataVersion": found.data_version,
-                       "Posted": found.posted, "СуммаДокумента": str(found.total)}
-        document = self._ref(created)
+            document = found
         if self.config.post_documents if post is None else post:
             document = self.post(document.ref)
         return document
@@ -454,6 +443,10 @@ class OneCAdapter:
     def unpost(self, ref: str) -> DocumentRef:
         self.client.action(entity_path(self.profile.order_entity, ref, "Unpost"))
         return self.read(ref)
+
+    def _payment_entities(self) -> list[str]:
+        """The profile's payment documents that this base publishes."""
+        return [entity for entity in self.profile.payment_entities if self.metadata().has(entity)]
 
     # -- invoices ---------------------------------------------------------------------------------------
 
@@ -570,16 +563,15 @@ class OneCAdapter:
                 (self.profile.sale_entity, "Ref_Key,DataVersion,ЗаказКлиента,ЗаказКлиента_Type",
                  composite("ЗаказКлиента")),
             ]
-            for entity in self.profile.payment_entities:
-                if self.metadata().has(entity):
-                    related.append((entity, "Ref_Key,DataVersion,РасшифровкаПлатежа/Заказ",
-                                    lambda row: [item["Заказ"].lower() for item in row.get("РасшифровкаПлатежа", [])
-                                                 if item.get("Заказ_Type") == type_name]))
+            for entity in self._payment_entities():
+                related.append((entity, "Ref_Key,DataVersion,РасшифровкаПлатежа/Заказ",
+                                lambda row: [item["Заказ"].lower() for item in row.get("РасшифровкаПлатежа", [])
+                                             if item.get("Заказ_Type") == type_name]))
             return related
         return [(self.profile.sale_entity, "Ref_Key,DataVersion,СчетНаОплатуПокупателю_Key",
                  lambda row: [row["СчетНаОплатуПокупателю_Key"].lower()])] + [
             (entity, "Ref_Key,DataVersion,ДокументОснование,ДокументОснование_Type", composite("ДокументОснование"))
-            for entity in self.profile.payment_entities if self.metadata().has(entity)]
+            for entity in self._payment_entities()]
 
     def snapshot(self, ref: str) -> Snapshot:
         """Everything the deal shows about one document: number, invoices, payment, shipment, tracking."""
@@ -592,9 +584,7 @@ class OneCAdapter:
             invoices = (InvoiceInfo(head["Ref_Key"], head["Number"], _date(head.get("Date")), total,
                                     head["DataVersion"]),)
             paid = Decimal(0)
-            for entity in self.profile.payment_entities:
-                if not self.metadata().has(entity):
-                    continue
+            for entity in self._payment_entities():
                 payments = self.client.get_all(entity, {
                     "$filter": f"Posted eq true and ДокументОснование eq {cast(ref, order_entity)}",
                     "$select": "Ref_Key,СуммаДокумента"})
@@ -609,9 +599,7 @@ class OneCAdapter:
             invoices = tuple(InvoiceInfo(row["Ref_Key"], row["Number"], _date(row.get("Date")),
                                          _decimal(row.get("СуммаДокумента")), row["DataVersion"]) for row in rows)
             paid = Decimal(0)
-            for entity in self.profile.payment_entities:
-                if not self.metadata().has(entity):
-                    continue
+            for entity in self._payment_entities():
                 condition = f"РасшифровкаПлатежа/any(d: d/Заказ eq {cast(ref, order_entity)})"
                 for payment in self.client.get_all(entity, {"$filter": f"Posted eq true and {condition}",
                                                             "$select": "Ref_Key,РасшифровкаПлатежа"}):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -67,10 +67,13 @@ class Projection:
     customer: Customer
     manager_id: int | None
 
+    def as_json(self) -> str:
+        """The canonical JSON of the projection (kept with the binding to tell a manager what changed)."""
+        return json.dumps(asdict(self), default=str, sort_keys=True, ensure_ascii=False)
+
     @property
     def hash(self) -> str:
-        payload = json.dumps(asdict(self), default=str, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+        return hashlib.sha256(self.as_json().encode("utf-8")).hexdigest()[:32]
 
 
 def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
@@ -137,10 +140,6 @@ def customer(deal_id: int, company: Company | None, requisites: list[Requisite],
     raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}")
 
 
-def product_key(row: ProjectedRow, match: str) -> str | None:
-    return row.xml_id if match == "xml_id" else row.article
-
-
 def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,
           manager_ref: str | None, contract_ref: str | None, default_currency: str) -> OrderDraft:
     """The 1C document for a projection, once its products and customer have 1C references."""
@@ -154,9 +153,6 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
 
 
 # -- 1C → Bitrix24 -------------------------------------------------------------------------------------------
-
-PAYMENT_LABELS = ("paid", "partial", "unpaid")
-
 
 @dataclass(frozen=True)
 class DealValues:
@@ -219,6 +215,3 @@ def stage_move(current_stage: str, stage_order: list[str], final_stages: set[str
         return None
     return target
 
-
-def now_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()

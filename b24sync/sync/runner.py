@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -301,8 +301,6 @@ class Engine:
         deal_id = int(deal["ID"])
         # recovery: a lost state file, or a crash after the create (searched for the whole chunk at once)
         existing = self.context.existing.get(deal_id)
-        if existing is None and self.store.has_open_intent(deal_id):
-            existing = self.onec.find_by_deal(deal_id)
         if existing is not None:
             if dry_run:
                 report.planned.append(f"deal {deal_id}: bind to the existing {existing.entity} {existing.number}")
@@ -332,13 +330,20 @@ class Engine:
         document = self.onec.create_document(draft, check_existing=False, post=False)
         self.store.bind(deal_id, document.ref, document.entity, document.number, projection.hash,
                         document.data_version)
-        self.store.update_binding(deal_id, pushed_projection=_projection_json(projection))
+        self.store.update_binding(deal_id, pushed_projection=projection.as_json())
         self.store.save_versions({document.ref: document.data_version})
         self._queue_order_fields(deal_id, document)
         report.created += 1
         self.log.info("document_created", deal_id=deal_id, order_ref=document.ref, number=document.number)
         if self.config.onec.post_documents:
             self._post(deal_id, document.ref)
+
+    def _settle(self, deal_id: int, document: DocumentRef, **changes: Any) -> None:
+        """After b24sync's own write: the binding remembers the document's new version, so it is neither taken
+        for the accountant's change nor read back as news, and the write's intent is closed."""
+        self.store.update_binding(deal_id, onec_version=document.data_version, **changes)
+        self.store.save_versions({document.ref: document.data_version})
+        self.store.close_intents(deal_id)
 
     def _post(self, deal_id: int, ref: str) -> None:
         self.store.begin_intent(deal_id, "post")
@@ -347,16 +352,14 @@ class Engine:
         except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
             self.store.close_intents(deal_id)  # 1C refused: nothing was written
             raise
-        self.store.update_binding(deal_id, posted=True, onec_version=posted.data_version, number=posted.number)
-        self.store.save_versions({ref: posted.data_version})
-        self.store.close_intents(deal_id)
+        self._settle(deal_id, posted, posted=True, number=posted.number)
 
     def _update(self, deal: dict[str, Any], binding: Any, projection: mapping.Projection, report: CycleReport,
                 dry_run: bool) -> None:
         deal_id = int(deal["ID"])
         current = self.onec.read(binding.onec_ref)
         differences = _differences(json.loads(binding.pushed_projection or "{}"), json.loads(
-            _projection_json(projection)))
+            projection.as_json()))
         if self.store.has_open_intent(deal_id):
             # b24sync's own write was interrupted after 1C took it: the version 1C shows is ours to adopt
             self.store.update_binding(deal_id, onec_version=current.data_version, posted=current.posted)
@@ -384,11 +387,8 @@ class Engine:
         except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
             self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
             raise
-        self.store.update_binding(deal_id, pushed_hash=projection.hash, onec_version=document.data_version,
-                                  pushed_projection=_projection_json(projection), posted=False,
-                                  number=document.number)
-        self.store.save_versions({document.ref: document.data_version})
-        self.store.close_intents(deal_id)
+        self._settle(deal_id, document, pushed_hash=projection.hash, pushed_projection=projection.as_json(),
+                     posted=False, number=document.number)
         self.store.resolve_conflicts(deal_id)
         report.updated += 1
         if self.config.onec.post_documents:
@@ -408,9 +408,7 @@ class Engine:
             return
         self.store.begin_intent(deal_id, "close")
         closed = self.onec.close_order(binding.onec_ref)
-        self.store.update_binding(deal_id, closed_by_b24sync=True, onec_version=closed.data_version)
-        self.store.save_versions({closed.ref: closed.data_version})
-        self.store.close_intents(deal_id)
+        self._settle(deal_id, closed, closed_by_b24sync=True)
         self._comment(deal_id, f"Сделка вышла из стадий выгрузки: заказ {snapshot.number} в 1С закрыт.")
         report.closed += 1
 
@@ -418,9 +416,7 @@ class Engine:
         """The deal is back in a trigger stage: the order b24sync closed gets its status back."""
         self.store.begin_intent(deal_id, "reopen")
         reopened = self.onec.reopen_order(binding.onec_ref, self.config.onec.order_status)
-        self.store.update_binding(deal_id, closed_by_b24sync=False, onec_version=reopened.data_version)
-        self.store.save_versions({reopened.ref: reopened.data_version})
-        self.store.close_intents(deal_id)
+        self._settle(deal_id, reopened, closed_by_b24sync=False)
         self._comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
 
     def _conflict(self, deal_id: int, binding: Any, text: str, report: CycleReport, dry_run: bool) -> None:
@@ -595,10 +591,6 @@ class Engine:
         for deal_id in recovered:  # nothing was left to write back for these
             if deal_id not in updates:
                 self.store.clear_failure(deal_id)
-
-
-def _projection_json(projection: mapping.Projection) -> str:
-    return json.dumps(asdict(projection), default=str, sort_keys=True, ensure_ascii=False)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:

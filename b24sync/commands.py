@@ -1,4 +1,4 @@
-"""The one-shot commands: sync, setup, status, retry, resync. Each returns its exit code.
+"""The one-shot commands: sync, catalog, setup, status, check, retry, resync. Each returns its exit code.
 
 Every command validates the config first (exit 2 with every problem listed),
 takes the process lock when it writes (exit 4 with the holder's PID), turns

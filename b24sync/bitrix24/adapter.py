@@ -25,7 +25,6 @@ from b24sync.bitrix24.records import (
 )
 from b24sync.bitrix24.wire import chunked, format_datetime, to_int
 
-ENTITY_CONTACT = 3
 ENTITY_COMPANY = 4
 DEAL_STANDARD_SELECT = ["*", "UF_*"]
 
@@ -195,9 +194,6 @@ class Bitrix24Adapter:
             for deal_id, text in comments.items()
         })
         return {int(key[1:]): error for key, error in outcome.errors.items()}
-
-    def move_stage(self, deal_id: int, stage_id: str) -> None:
-        self.update_deal(deal_id, {"STAGE_ID": stage_id})
 
     # -- user fields -----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class Binding(Model):
     pushed_projection = peewee.TextField(default="{}")  # that projection, to tell the manager what differs
     posted = peewee.BooleanField(default=False)
     onec_version = peewee.CharField(default="")  # DataVersion of the document after b24sync's last write
-    snapshot_hash = peewee.CharField(default="")  # hash of the last 1C snapshot written back to the deal
+    snapshot_hash = peewee.CharField(default="")  # DataVersion of the 1C document last read back; empty: never
     written_fields = peewee.TextField(default="{}")  # JSON: the values b24sync last wrote to the deal
     is_open = peewee.BooleanField(default=True)  # not yet fully paid and shipped
     closed_by_b24sync = peewee.BooleanField(default=False)

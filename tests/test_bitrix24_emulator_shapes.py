@@ -247,3 +247,53 @@ def test_universal_item_methods(running: RunningPortal) -> None:
     assert_same_shape(documented_rows["result"]["productRows"][0], rows["result"]["productRows"][0])
     users = call(running, "user.get", {"ID": 1})
     assert_same_shape(sample("batch.json")["result"]["result"]["get_user"], users["result"][0])
+
+
+def test_company_and_contact_fields(running: RunningPortal) -> None:
+    documented = sample("crm.company.fields.json")["result"]
+    actual = call(running, "crm.company.fields")["result"]
+    for name in ("ID", "TITLE", "COMPANY_TYPE", "ASSIGNED_BY_ID", "DATE_MODIFY", "PHONE", "EMAIL"):
+        assert_same_shape(documented[name], actual[name], f"$.{name}")
+    assert actual["COMPANY_TYPE"]["statusType"] == "COMPANY_TYPE" and actual["TITLE"]["isRequired"] is True
+    contact = call(running, "crm.contact.fields")["result"]
+    assert contact["TYPE_ID"]["statusType"] == "CONTACT_TYPE" and contact["ID"]["isReadOnly"] is True
+
+
+def _as_documented_property(product: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's article property under the documented sample's property name."""
+    renamed = {name: value for name, value in product.items() if not name.startswith("property")}
+    renamed["property258"] = product["property105"]
+    return renamed
+
+
+def test_catalog_product_get_and_list(running: RunningPortal) -> None:
+    documented = sample("catalog.product.get.json")["result"]["product"]
+    documented = {name: value for name, value in documented.items() if name != "property259"}
+    legacy = call(running, "crm.product.list", {"select": ["ID", "XML_ID"], "order": {"ID": "ASC"}})["result"][0]
+    got = call(running, "catalog.product.get", {"id": legacy["ID"]})
+    assert list(got["result"]) == ["product"]
+    product = got["result"]["product"]
+    assert_same_shape(documented, _as_documented_property(product))
+    assert product["id"] == int(legacy["ID"]) and product["xmlId"] == legacy["XML_ID"]
+    assert isinstance(product["property105"]["value"], str)
+
+    listed = call(running, "catalog.product.list", {
+        "select": ["id", "iblockId", "name", "xmlId", "property105"],
+        "filter": {"iblockId": product["iblockId"], "xmlId": legacy["XML_ID"]}})
+    assert listed["total"] == 1
+    assert listed["result"]["products"] == [{name: product[name] for name in
+                                             ("id", "iblockId", "name", "xmlId", "property105")}]
+    by_article = call(running, "catalog.product.list", {
+        "select": ["id", "iblockId"], "filter": {"iblockId": product["iblockId"],
+                                                 "property105": product["property105"]["value"]}})
+    assert [row["id"] for row in by_article["result"]["products"]] == [product["id"]]
+
+
+def test_catalog_product_errors(running: RunningPortal) -> None:
+    missing = raw_call(running, "catalog.product.get", {"id": 999999})
+    assert missing.status_code == 400 and missing.json()["error"] == 0
+    assert missing.json()["error_description"] == "Product is not exists"
+    no_select = raw_call(running, "catalog.product.list", {"select": ["name"], "filter": {"iblockId": 25}})
+    assert no_select.status_code == 400 and no_select.json()["error"] == 0
+    no_iblock = raw_call(running, "catalog.product.list", {"select": ["id", "iblockId"], "filter": {}})
+    assert no_iblock.status_code == 400 and no_iblock.json()["error"] == 0

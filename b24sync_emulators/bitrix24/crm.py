@@ -61,6 +61,18 @@ def deal_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
     return MethodResult(result)
 
 
+@method("crm.contact.fields")
+def contact_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    return MethodResult(fields.describe(fields.CONTACT, {"HONORIFIC": "HONORIFIC", "TYPE_ID": "CONTACT_TYPE",
+                                                         "SOURCE_ID": "SOURCE"}))
+
+
+@method("crm.company.fields")
+def company_fields(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    return MethodResult(fields.describe(fields.COMPANY, {"COMPANY_TYPE": "COMPANY_TYPE", "INDUSTRY": "INDUSTRY",
+                                                         "EMPLOYEES": "EMPLOYEES"}))
+
+
 @method("crm.deal.list")
 def deal_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     types = {name: kind for name, kind in fields.types_of(fields.DEAL).items() if name not in fields.DEAL_WRITE_ONLY}

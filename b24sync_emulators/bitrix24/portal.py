@@ -81,7 +81,7 @@ class Portal:
     """All the data of one emulated portal, guarded by one lock."""
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK, tz: str = "+03:00", webhook_code: str | None = None,
-                 scopes: tuple[str, ...] = ("crm", "disk", "user")) -> None:
+                 scopes: tuple[str, ...] = ("crm", "catalog", "disk", "user")) -> None:
         self.clock = clock
         self.tz_text = tz
         self.tz = offset_zone(tz)

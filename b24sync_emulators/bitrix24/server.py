@@ -36,7 +36,7 @@ class RunningPortal:
 
 def build_portal(*, generate_deals: int = 0, seed: int = 1, dataset: Dataset | None = None, clock: Clock = SYSTEM_CLOCK,
                  tz: str = "+03:00", webhook_code: str | None = None,
-                 scopes: tuple[str, ...] = ("crm", "disk", "user")) -> Portal:
+                 scopes: tuple[str, ...] = ("crm", "catalog", "disk", "user")) -> Portal:
     portal = Portal(clock=clock, tz=tz, webhook_code=webhook_code, scopes=scopes)
     if dataset is None and generate_deals:
         dataset = generate(generate_deals, seed)
@@ -48,7 +48,7 @@ def build_portal(*, generate_deals: int = 0, seed: int = 1, dataset: Dataset | N
 def start_portal(*, host: str = "127.0.0.1", port: int = 0, generate_deals: int = 0, seed: int = 1,
                  dataset: Dataset | None = None, clock: Clock = SYSTEM_CLOCK, rate: float = 2.0, burst: int = 50,
                  limits: bool = True, operating_limit: float = 480.0, latency_ms: int = 0, tz: str = "+03:00",
-                 webhook_code: str | None = None, scopes: tuple[str, ...] = ("crm", "disk", "user"),
+                 webhook_code: str | None = None, scopes: tuple[str, ...] = ("crm", "catalog", "disk", "user"),
                  background: bool = True) -> RunningPortal:
     """Build a portal, bind it to host:port (0 = a free port) and, by default, serve it in a thread."""
     portal = build_portal(generate_deals=generate_deals, seed=seed, dataset=dataset, clock=clock, tz=tz,

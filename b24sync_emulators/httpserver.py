@@ -59,7 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
+        target = self.path
+        try:  # http.server reads the request line as latin-1; a client may send raw UTF-8 (Cyrillic names)
+            target = target.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+        parts = urlsplit(target)
         request = Request(
             method=self.command,
             path=parts.path,

@@ -7,10 +7,12 @@ CommerceML protocol notes are not read by b24sync (it uses JSON OData only).
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -253,3 +255,52 @@ def test_key_forms_reference_paths_and_explicit_sessions(running: RunningBase) -
     assert call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie}).status_code == 200
     call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie, "IBSession": "finish"})
     assert call(running, "GET", "Catalog_Склады", headers={"Cookie": cookie}).status_code == 400
+
+
+def test_select_presentations_and_expand(running: RunningBase) -> None:
+    nothing = call(running, "GET", "Catalog_Номенклатура",
+                   "$format=json&$filter=Артикул%20eq%20'нет'&$select=Ref_Key,НетТакого")
+    assert nothing.status_code == 400 and "НетТакого" in nothing.text  # refused even when no row matches
+    bad_column = call(running, "GET", "Document_ЗаказКлиента", "$format=json&$select=Ref_Key,Товары/НетТакого")
+    assert bad_column.status_code == 400
+    partner = call(running, "GET", "Catalog_Контрагенты", "$format=json&$top=1").json()["value"][0]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Контрагент_Key": partner["Ref_Key"]}).json()
+    one = f"$format=json&$filter=Ref_Key%20eq%20guid'{order['Ref_Key']}'"
+    row = call(running, "GET", "Document_ЗаказКлиента",
+               one + "&$select=Ref_Key,Контрагент_Key,Контрагент____Presentation,Presentation").json()["value"][0]
+    assert row["Контрагент____Presentation"] == partner["Description"]
+    assert row["Presentation"] == f"Заказ клиента {order['Number']} от " \
+        f"{order['Date'][8:10]}.{order['Date'][5:7]}.{order['Date'][:4]} {order['Date'][11:]}"
+    expanded = call(running, "GET", "Document_ЗаказКлиента", one + "&$expand=Контрагент").json()["value"][0]
+    assert expanded["Контрагент"]["Ref_Key"] == partner["Ref_Key"] and "ИНН" in expanded["Контрагент"]
+
+
+def test_malformed_guids_raw_utf8_queries_and_atom_values(running: RunningBase) -> None:
+    key = call(running, "GET", "Catalog_Номенклатура(guid'123')")
+    assert key.status_code == 400 and key.json()["odata.error"]["code"] == "1"
+    assert "Edm.Guid" in key.json()["odata.error"]["message"]["value"]
+    literal_guid = call(running, "GET", "Catalog_Номенклатура", "$format=json&$filter=Ref_Key%20eq%20guid'123'")
+    assert literal_guid.status_code == 400 and literal_guid.json()["odata.error"]["code"] == "1"
+    assert raw_utf8_get(running, "Catalog_Склады?$format=json&$filter=Description%20eq%20'Основной%20склад'") \
+        ["value"][0]["Description"] == "Основной склад"  # Cyrillic sent as raw UTF-8, not percent-encoded
+    product = call(running, "GET", "Catalog_Номенклатура", "$format=json&$top=1").json()["value"][0]
+    atom_value = call(running, "GET", f"Catalog_Номенклатура(guid'{product['Ref_Key']}')/ЕдиницаИзмерения/Description",
+                      "")
+    assert atom_value.status_code == 200 and atom_value.headers["Content-Type"].startswith("application/xml")
+    assert "<d:Description" in atom_value.text
+
+
+def raw_utf8_get(running: RunningBase, resource: str) -> Any:
+    """GET with the request line in raw UTF-8, as some clients send it, over a plain socket."""
+    parts = urlsplit(running.odata_root)
+    token = base64.b64encode(USER.encode() + b":" + PASSWORD.encode()).decode()
+    request = (f"GET {parts.path}{resource} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Basic {token}\r\n"
+               f"Connection: close\r\n\r\n").encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"), head
+    return json.loads(body)

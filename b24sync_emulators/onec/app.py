@@ -20,7 +20,8 @@ from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, reso
 from b24sync_emulators.onec.schema import ZERO_GUID, Entity
 
 ROOT_SUFFIX = "/odata/standard.odata"
-_KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[0-9a-fA-F-]{36})'\))?(?:/(?P<tail>.*))?$")
+_KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
 AUTH_HTML = "<html><head><title>Вход в 1С:Предприятие</title></head><body>Требуется авторизация</body></html>"
@@ -185,6 +186,8 @@ class OneCApp:
         if not match:
             raise QueryError(400, "6", f"Неверный URL: {tail}")
         set_name, ref, action = match.group("set"), match.group("ref"), match.group("tail")
+        if ref is not None and not _GUID.match(ref):
+            raise QueryError(400, "1", f"Не удалось разобрать строку '{ref}' как значение типа Edm.Guid!")
         table_view = self._table_view(set_name)
         if table_view is not None:
             if request.method != "GET":
@@ -231,6 +234,8 @@ class OneCApp:
         if action:
             return self._navigate(entity, record, action)
         if request.method == "GET":
+            if options.get("$select"):
+                self._check_select(entity, options["$select"])
             return self._json(self._render(entity, record, element=True, select=options.get("$select")))
         if request.method in ("PATCH", "PUT", "MERGE"):
             # If-Match is ignored, as live; PUT replaces every property, PATCH only those sent
@@ -322,29 +327,32 @@ class OneCApp:
             if skip < 0 or (top is not None and top < 0):
                 raise QueryError(400, "14", "Ошибка при разборе опции запроса $top/$skip")
             records = records[skip:skip + top] if top is not None else records[skip:]
-        payload["value"] = [self._render(entity, record, select=options.get("$select")) for record in records]
+        if options.get("$select"):
+            self._check_select(entity, options["$select"])
+        payload["value"] = [self._render(entity, record, select=options.get("$select"), expand=options.get("$expand"))
+                            for record in records]
         return self._json(payload)
 
     def _render(self, entity: Entity, record: dict[str, Any], *, element: bool = False,
-                select: str | None = None) -> dict[str, Any]:
+                select: str | None = None, expand: str | None = None) -> dict[str, Any]:
         shown: dict[str, Any] = {}
         if element:
             shown["odata.metadata"] = self._url(f"$metadata#{entity.name}/@Element")
         names = list(record)
         columns: dict[str, set[str]] = {}  # tabular section -> selected row fields ("Товары/Цена")
+        presentations: list[str] = []  # "X____Presentation", "Presentation": only when selected
         if select and select.strip() not in ("*", ""):
-            wanted = [name.strip() for name in select.split(",")]
+            wanted = self._check_select(entity, select)
             if "**" in wanted:
                 wanted = [name for name in record if entity.table(name) is None] + wanted
             for name in wanted:
-                if name in ("*", "**"):
-                    continue
                 table_name, _, column = name.partition("/")
-                if column and entity.table(table_name) is not None:
+                if column:
                     columns.setdefault(table_name, set()).add(column)
-                    continue
-                if name not in record:
-                    raise QueryError(400, "10", f"Свойство «{name}» не найдено")
+                elif name == "*____Presentation":
+                    presentations += [f"{prop.name}____Presentation" for prop in entity.props if prop.kind == "ref"]
+                elif name.endswith("____Presentation") or name == "Presentation":
+                    presentations.append(name)
             names = [name for name in record if name in wanted or "*" in wanted or name in columns]
         for name in names:
             if name in columns:
@@ -353,13 +361,63 @@ class OneCApp:
                                 if key in keep or key.removesuffix("_Type") in keep} for row in record[name]]
             else:
                 shown[name] = record[name]
+        for name in presentations:
+            shown[name] = self._presentation(entity, record, name.removesuffix("____Presentation"))
         if not entity.computed:
             for prop in entity.props:
                 if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names) and \
                         record.get(f"{prop.name}_Key", ZERO_GUID) != ZERO_GUID:
                     shown[f"{prop.name}@navigationLinkUrl"] = (f"{entity.name}(guid'{record['Ref_Key']}')/"
                                                                 f"{prop.name}")
+        for name in self._expanded(entity, expand):
+            prop = entity.prop(f"{name}_Key")
+            if prop is not None:
+                target_name, key, shown_as = prop.target or "", record.get(f"{name}_Key", ""), name
+            else:  # a composite: its type says where it points; shown as X_Expanded
+                target_name = str(record.get(f"{name}_Type", "")).removeprefix("StandardODATA.")
+                key, shown_as = str(record.get(name, "")), f"{name}_Expanded"
+            target = self.base.get(target_name, key) if target_name in self.base.entities else None
+            if target is not None:
+                shown[shown_as] = self._render(self.base.entities[target_name], target)
         return shown
+
+    def _check_select(self, entity: Entity, select: str) -> list[str]:
+        """The `$select` names, refused as a whole when one is not a property (even if no row matches)."""
+        known = set(self.base.blank(entity))
+        wanted = [name.strip() for name in select.split(",")]
+        for name in wanted:
+            table_name, _, column = name.partition("/")
+            table = entity.table(table_name) if column else None
+            if table is not None and (column in ("Ref_Key", "LineNumber")
+                                      or any(column in prop.wire_names for prop in table.props)):
+                continue
+            presented = name.removesuffix("____Presentation")
+            if name in ("*", "**", "*____Presentation", "Presentation") or (
+                    not column and name in known) or (presented != name and entity.prop(f"{presented}_Key")):
+                continue
+            raise QueryError(400, "10", f"Свойство «{name}» не найдено")
+        return wanted
+
+    def _presentation(self, entity: Entity, record: dict[str, Any], name: str) -> str:
+        """What 1C shows for an object or a reference: a catalog item's name, a document's title."""
+        if name != "Presentation":
+            prop = entity.prop(f"{name}_Key")
+            target = self.base.get(prop.target or "", record.get(f"{name}_Key", "")) if prop else None
+            if prop is None or target is None or (prop.target or "") not in self.base.entities:
+                return ""
+            entity, record = self.base.entities[prop.target or ""], target
+        if entity.kind == "Document":
+            return self.base.title(entity.name, record)
+        return str(record.get("Description", ""))
+
+    def _expanded(self, entity: Entity, expand: str | None) -> list[str]:
+        """The references `$expand` names (`*`: all of them); their objects are inlined under the name."""
+        if not expand:
+            return []
+        names = [item.strip().split("/")[0] for item in expand.split(",") if item.strip()]
+        if "*" in names:
+            return [prop.name for prop in entity.props if prop.kind == "ref"]
+        return names
 
     def _navigate(self, entity: Entity, record: dict[str, Any], action: str) -> Reply:
         """A path through references: `.../Валюта` (the referenced object) or `.../Валюта/Description` (a value)."""

@@ -55,6 +55,13 @@ def render(payload: Any, base: str) -> tuple[str, str]:
         body = ('<?xml version="1.0" encoding="UTF-8"?>' + entry(payload, entity, base, updated)
                 .replace("<entry>", f"<entry {NAMESPACES} xml:base={quoteattr(base)}>", 1))
         return body, "application/atom+xml;type=entry;charset=utf-8"
+    if target and not isinstance(payload.get("value"), list):  # one property's value: `.../Валюта/Description`
+        name = target.rpartition("/")[2]
+        value = _value(name, payload.get("value"), target.partition("/")[0])
+        body = '<?xml version="1.0" encoding="UTF-8"?>' + value.replace(
+            f"<d:{name}", f'<d:{name} xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" '
+                          f'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"', 1)
+        return body, "application/xml;charset=utf-8"
     if target:
         entries = "".join(entry(row, target, base, updated) for row in payload.get("value", []))
         count = (f"<m:count>{payload['odata.count']}</m:count>" if "odata.count" in payload else "")

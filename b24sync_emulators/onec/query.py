@@ -37,7 +37,7 @@ def parse_error(detail: str = "") -> QueryError:
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<guid>guid'(?P<guidv>[0-9a-fA-F-]{36})')
+  | (?P<guid>guid'(?P<guidv>[^']*)')
   | (?P<datetime>datetime'(?P<datev>[0-9T:.-]+)')
   | (?P<string>'(?P<strv>(?:[^']|'')*)')
   | (?P<number>-?\d+(?:\.\d+)?)
@@ -67,7 +67,10 @@ def tokenize(text: str) -> list[Token]:
         if kind == "space":
             continue
         if kind in ("guid", "guidv"):
-            tokens.append(Token("literal", Guid(match.group("guidv").lower())))
+            value = match.group("guidv")
+            if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value):
+                raise QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+            tokens.append(Token("literal", Guid(value.lower())))
         elif kind in ("datetime", "datev"):
             try:
                 tokens.append(Token("literal", datetime.fromisoformat(match.group("datev"))))

@@ -304,3 +304,24 @@ def raw_utf8_get(running: RunningBase, resource: str) -> Any:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"), head
     return json.loads(body)
+
+
+def test_tabular_sections_are_read_only_sets(running: RunningBase) -> None:
+    product = call(running, "GET", "Catalog_Номенклатура", "$format=json&$top=1").json()["value"][0]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Товары": [
+        {"LineNumber": 1, "Номенклатура_Key": product["Ref_Key"], "Количество": 2, "Цена": 10, "Сумма": 20},
+        {"LineNumber": 2, "Номенклатура_Key": product["Ref_Key"], "Количество": 5, "Цена": 10, "Сумма": 50}]}).json()
+    rows_of = f"$filter=Ref_Key%20eq%20guid'{order['Ref_Key']}'"
+    rows = call(running, "GET", "Document_ЗаказКлиента_Товары", f"$format=json&{rows_of}").json()
+    assert rows["odata.metadata"].endswith("$metadata#Document_ЗаказКлиента_Товары")
+    assert [row["LineNumber"] for row in rows["value"]] == ["1", "2"]
+    bigger = call(running, "GET", "Document_ЗаказКлиента_Товары",
+                  f"$format=json&{rows_of}%20and%20Количество%20gt%203&$select=LineNumber,Количество").json()
+    assert bigger["value"] == [{"LineNumber": "2", "Количество": 5}]
+    counted = call(running, "GET", "Document_ЗаказКлиента_Товары/$count", rows_of)
+    assert counted.text.lstrip("\ufeff") == "2"
+    one = call(running, "GET", f"Document_ЗаказКлиента_Товары(Ref_Key=guid'{order['Ref_Key']}', LineNumber=2)")
+    assert one.json()["Сумма"] == 50
+    assert call(running, "POST", "Document_ЗаказКлиента_Товары", body={}).status_code == 400
+    metadata = call(running, "GET", "$metadata", "").text
+    assert '<EntitySet Name="Document_ЗаказКлиента_Товары"' in metadata and "<Association " in metadata

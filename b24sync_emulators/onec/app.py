@@ -17,10 +17,11 @@ from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
 from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
-from b24sync_emulators.onec.schema import ZERO_GUID, Entity
+from b24sync_emulators.onec.schema import GUID, ZERO_GUID, Entity, Prop
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
+_ROW_KEY = re.compile(r"^(?P<set>[^(/]+)\(Ref_Key=guid'(?P<ref>[^']*)',\s*LineNumber=(?P<line>\d+)L?\)$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
@@ -58,6 +59,7 @@ class OneCApp:
         self.sessions: set[str] = set()
         self._new_cookie: str | None = None
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
+        self._row_sets: dict[str, tuple[str, str]] = {}  # Document_X_Товары -> (Document_X, Товары)
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
     @property
@@ -182,17 +184,25 @@ class OneCApp:
         if tail == "$metadata":
             return Reply(200, metadata.render(self.base.entities).encode("utf-8"), "application/xml;charset=utf-8",
                          {"DataServiceVersion": "3.0"})
+        row_key = _ROW_KEY.match(tail)
+        if row_key is not None:
+            return self._table_row(row_key, options)
         match = _KEY.match(tail)
         if not match:
             raise QueryError(400, "6", f"Неверный URL: {tail}")
         set_name, ref, action = match.group("set"), match.group("ref"), match.group("tail")
         if ref is not None and not _GUID.match(ref):
             raise QueryError(400, "1", f"Не удалось разобрать строку '{ref}' как значение типа Edm.Guid!")
-        table_view = self._table_view(set_name)
-        if table_view is not None:
+        rows_entity = self._table_view(set_name)
+        if rows_entity is not None:
             if request.method != "GET":
                 raise QueryError(400, "13", "Создание строк табличной части напрямую не поддерживается")
-            return self._list_rows(*table_view, options)
+            if action == "$count" and ref is None:
+                return Reply(200, f"\ufeff{len(self._select_records(rows_entity, options))}".encode(),
+                             "text/plain;charset=utf-8")
+            if action or ref is not None:
+                raise QueryError(400, "6", f"Неверный URL: {tail}")
+            return self._list(rows_entity, options)
         entity = self.base.entities.get(set_name)
         if entity is None:
             raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
@@ -287,6 +297,8 @@ class OneCApp:
         return Scope(record, entity, self.base.entities, lambda name, ref: self.base.get(name, ref), {})
 
     def _records(self, entity: Entity) -> list[dict[str, Any]]:
+        if entity.computed and entity.name not in self.base.entities:
+            return self._table_rows(entity)
         if entity.computed:
             return self.base.register_rows(entity.name)
         return list(self.base.records[entity.name].values())
@@ -435,22 +447,33 @@ class OneCApp:
             entity, record = self.base.entities[prop.target or ""], target
         return self._json(self._render(entity, record, element=True))
 
-    def _table_view(self, set_name: str) -> tuple[Entity, str] | None:
+    def _table_view(self, set_name: str) -> Entity | None:
+        """`Document_X_Товары`: a tabular section published as a read-only set keyed by Ref_Key and LineNumber."""
         for entity in self.base.entities.values():
             for table in entity.tables:
                 if set_name == f"{entity.name}_{table.name}":
-                    return entity, table.name
+                    self._row_sets[set_name] = (entity.name, table.name)
+                    return Entity(set_name, (Prop("Ref_Key", GUID), *table.props), computed=True)
         return None
 
-    def _list_rows(self, entity: Entity, table_name: str, options: dict[str, str]) -> Reply:
-        rows = [row for record in self._records(entity) for row in record.get(table_name, [])]
-        wanted = options.get("$filter", "")
-        match = re.fullmatch(r"\s*Ref_Key eq guid'([0-9a-fA-F-]{36})'\s*", wanted)
-        if wanted and not match:
-            raise QueryError(400, "14", "Ошибка при разборе опции запроса $filter")
-        if match:
-            rows = [row for row in rows if row["Ref_Key"] == match.group(1).lower()]
-        return self._json({"odata.metadata": self._url(f"$metadata#{entity.name}_{table_name}"), "value": rows})
+    def _table_rows(self, entity: Entity) -> list[dict[str, Any]]:
+        owner_name, table_name = self._row_sets[entity.name]
+        return [row for record in self.base.records.get(owner_name, {}).values() for row in record.get(table_name, [])]
+
+    def _table_row(self, key: re.Match[str], options: dict[str, str]) -> Reply:
+        entity = self._table_view(key.group("set"))
+        if entity is None:
+            raise QueryError(404, "8", f"Не найден тип сущности \"{key.group('set')}\": объект не опубликован в "
+                                       f"составе стандартного интерфейса OData")
+        if not _GUID.match(key.group("ref")):
+            raise QueryError(400, "1", f"Не удалось разобрать строку '{key.group('ref')}' как значение типа Edm.Guid!")
+        row = next((row for row in self._table_rows(entity) if row["Ref_Key"] == key.group("ref").lower()
+                    and str(row["LineNumber"]) == key.group("line")), None)
+        if row is None:
+            raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
+        if options.get("$select"):
+            self._check_select(entity, options["$select"])
+        return self._json(self._render(entity, row, element=True, select=options.get("$select")))
 
     # -- the HTTP service for printed invoices -------------------------------------------------------------
 

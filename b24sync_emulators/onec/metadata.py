@@ -33,8 +33,17 @@ def _navigation(owner: str, props: tuple[Prop, ...]) -> list[str]:
             for prop in props if prop.kind == "ref"]
 
 
+def _associations(owner: str, props: tuple[Prop, ...], published: dict[str, Entity]) -> list[str]:
+    """The Association each NavigationProperty names, so that a strict CSDL reader accepts the document."""
+    return [f"<Association Name={quoteattr(f'{owner}_{prop.name}')}>"
+            f"<End Role=\"Begin\" Type={quoteattr(f'StandardODATA.{owner}')} Multiplicity=\"*\"/>"
+            f"<End Role=\"End\" Type={quoteattr(f'StandardODATA.{prop.target}')} Multiplicity=\"0..1\"/>"
+            f"</Association>" for prop in props if prop.kind == "ref" and prop.target in published]
+
+
 def render(entities: dict[str, Entity]) -> str:
-    """The CSDL for these entities: entity types, row types of tabular sections, the container with Post/Unpost."""
+    """The CSDL for these entities: entity types, tabular sections (a row type and a read-only entity set each),
+    the associations behind navigation properties, and the container with Post/Unpost in the `Default` schema."""
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<edmx:Edmx xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" Version="1.0">',
@@ -42,6 +51,8 @@ def render(entities: dict[str, Entity]) -> str:
         'm:DataServiceVersion="3.0" m:MaxDataServiceVersion="3.0">',
         '<Schema xmlns="http://schemas.microsoft.com/ado/2009/11/edm" Namespace="StandardODATA">',
     ]
+    associations: list[str] = []
+    sets: list[str] = []
     for entity in entities.values():
         key = '<PropertyRef Name="Ref_Key"/>' if not entity.computed else "".join(
             f"<PropertyRef Name={quoteattr(name)}/>" for prop in entity.props[:2] for name in prop.wire_names[:1])
@@ -52,24 +63,36 @@ def render(entities: dict[str, Entity]) -> str:
             parts.append(_property(table.name, f"Collection(StandardODATA.{row_type})"))
         parts.extend(_navigation(entity.name, entity.props))
         parts.append("</EntityType>")
+        associations.extend(_associations(entity.name, entity.props, entities))
+        sets.append(entity.name)
         for table in entity.tables:
             row_type = f"{entity.name}_{table.name}_RowType"
+            columns = _properties(tuple(prop for prop in table.props if prop.name != "LineNumber"))
             parts.append(f"<ComplexType Name={quoteattr(row_type)}>")
             parts.append(_property("Ref_Key", GUID))
-            parts.extend(_properties(tuple(prop for prop in table.props if prop.name != "LineNumber")))
+            parts.extend(columns)
             parts.append(_property("LineNumber", INT64))
             parts.append("</ComplexType>")
+            table_set = f"{entity.name}_{table.name}"
+            parts.append(f"<EntityType Name={quoteattr(table_set)} OpenType=\"true\"><Key>"
+                         '<PropertyRef Name="Ref_Key"/><PropertyRef Name="LineNumber"/></Key>')
+            parts.append(_property("Ref_Key", GUID))
+            parts.append(_property("LineNumber", INT64))
+            parts.extend(columns)
+            parts.append("</EntityType>")
+            sets.append(table_set)
+    parts.extend(associations)
+    parts.append("</Schema>")
+    parts.append('<Schema Namespace="Default" xmlns="http://docs.oasis-open.org/odata/ns/edm">')
     parts.append('<EntityContainer Name="EnterpriseV8" m:IsDefaultEntityContainer="true">')
-    for entity in entities.values():
-        entity_type = quoteattr(f"StandardODATA.{entity.name}")
-        parts.append(f"<EntitySet Name={quoteattr(entity.name)} EntityType={entity_type}/>")
+    for name in sets:
+        parts.append(f"<EntitySet Name={quoteattr(name)} EntityType={quoteattr(f'StandardODATA.{name}')}/>")
     for entity in entities.values():
         if entity.postable:
             binding = quoteattr(f"StandardODATA.{entity.name}")
-            parts.append(f'<FunctionImport Name="Post" IsBindable="true" IsSideEffecting="true">'
-                         f'<Parameter Name="bindingParameter" Type={binding}/>'
-                         f'<Parameter Name="PostingModeOperational" Type="Edm.Boolean"/></FunctionImport>')
-            parts.append(f'<FunctionImport Name="Unpost" IsBindable="true" IsSideEffecting="true">'
-                         f'<Parameter Name="bindingParameter" Type={binding}/></FunctionImport>')
+            for function in ("Post", "Unpost"):
+                parts.append(f'<FunctionImport Name="{function}" IsBindable="true" IsSideEffecting="true">'
+                             f'<Parameter Name="bindingParameter" Type={binding}/>'
+                             f'<Parameter Name="PostingModeOperational" Type="Edm.Boolean"/></FunctionImport>')
     parts += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
     return "\n".join(parts)

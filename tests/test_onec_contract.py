@@ -325,3 +325,21 @@ def test_tabular_sections_are_read_only_sets(running: RunningBase) -> None:
     assert call(running, "POST", "Document_ЗаказКлиента_Товары", body={}).status_code == 400
     metadata = call(running, "GET", "$metadata", "").text
     assert '<EntitySet Name="Document_ЗаказКлиента_Товары"' in metadata and "<Association " in metadata
+
+
+def test_date_functions_and_like_sets(running: RunningBase) -> None:
+    def count(entity: str, condition: str) -> int:
+        reply = call(running, "GET", entity, "$format=json&$filter=" + quote(condition, safe="'(),/"))
+        assert reply.status_code == 200, reply.text
+        return len(reply.json()["value"])
+
+    orders = len(call(running, "GET", "Document_ЗаказКлиента", "$format=json").json()["value"])
+    assert count("Document_ЗаказКлиента", "quarter(Date) ge 1 and quarter(Date) le 4") == orders
+    assert count("Document_ЗаказКлиента", "dayofweek(Date) ge 1 and dayofweek(Date) le 7") == orders
+    assert count("Document_ЗаказКлиента", "dayofyear(Date) ge 1") == orders
+    assert count("Document_ЗаказКлиента", "dateadd(Date, 'month', 1) gt Date") == orders
+    assert count("Document_ЗаказКлиента", "datedifference(Date, dateadd(Date, 'day', 3), 'day') eq 3") == orders
+    products = call(running, "GET", "Catalog_Номенклатура", "$format=json").json()["value"]
+    with_digit = [product for product in products if product["Артикул"][-1:].isdigit()]
+    assert count("Catalog_Номенклатура", "like(Артикул, '%[0-9]')") == len(with_digit) > 0
+    assert count("Catalog_Номенклатура", "like(Артикул, '%[^0-9]')") == len(products) - len(with_digit)

@@ -11,10 +11,11 @@ bare guid matches nothing; `cast(guid'…', 'Document_X')` is required.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from b24sync_emulators.onec.schema import BOOLEAN, DATETIME, DOUBLE, GUID, INT64, ZERO_GUID, Entity
@@ -244,6 +245,12 @@ class Parser:
             "year": lambda value: _as_datetime(value).year if _as_datetime(value) else None,
             "month": lambda value: _as_datetime(value).month if _as_datetime(value) else None,
             "day": lambda value: _as_datetime(value).day if _as_datetime(value) else None,
+            "quarter": lambda value: (_as_datetime(value).month - 1) // 3 + 1 if _as_datetime(value) else None,
+            "dayofyear": lambda value: _as_datetime(value).timetuple().tm_yday if _as_datetime(value) else None,
+            # ДЕНЬНЕДЕЛИ: Monday is 1, Sunday is 7
+            "dayofweek": lambda value: _as_datetime(value).isoweekday() if _as_datetime(value) else None,
+            "dateadd": _date_add,
+            "datedifference": _date_difference,
         }
         if name not in functions:
             raise QueryError(400, "21", f"Функция {name} не поддерживается")
@@ -287,9 +294,55 @@ class Parser:
 
 
 def _like(value: Any, pattern: Any) -> bool:
-    """The platform's ПОДОБНО: % any run, _ one character, [..] a set."""
-    regex = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in _text(pattern))
+    """The platform's ПОДОБНО: % any run, _ one character, [абв] / [0-9] one of a set, [^…] none of it."""
+    regex, text, position = "", _text(pattern), 0
+    while position < len(text):
+        char = text[position]
+        closing = text.find("]", position + 1) if char == "[" else -1
+        if closing > position + 1:
+            body = text[position + 1:closing]
+            negated = body.startswith("^")
+            members = "".join(re.escape(item) if item != "-" else "-" for item in body.removeprefix("^"))
+            regex += f"[{'^' if negated else ''}{members}]"
+            position = closing + 1
+            continue
+        regex += ".*" if char == "%" else "." if char == "_" else re.escape(char)
+        position += 1
     return re.fullmatch(regex, _text(value), re.S | re.I) is not None
+
+
+# The parts of dateadd/datedifference, as the query language's ДОБАВИТЬКДАТЕ and РАЗНОСТЬДАТ name them. Their
+# OData argument order is not documented; it is believed to follow the query language: (date, part, amount) and
+# (date1, date2, part).
+_DATE_PARTS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def _date_add(value: Any, part: Any, amount: Any) -> datetime | None:
+    moment, unit = _as_datetime(value), str(part).lower()
+    if moment is None:
+        return None
+    if unit in _DATE_PARTS:
+        return moment + timedelta(seconds=_DATE_PARTS[unit] * int(amount))
+    months = int(amount) * {"month": 1, "quarter": 3, "year": 12}.get(unit, 0)
+    if not months:
+        raise QueryError(400, "14", f"Ошибка при разборе опции запроса $filter: неизвестная часть даты «{part}»")
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
+
+
+def _date_difference(first: Any, second: Any, part: Any) -> int | None:
+    start, end, unit = _as_datetime(first), _as_datetime(second), str(part).lower()
+    if start is None or end is None:
+        return None
+    if unit in _DATE_PARTS:
+        return int((end - start).total_seconds() // _DATE_PARTS[unit])
+    months = (end.year - start.year) * 12 + end.month - start.month
+    per = {"month": 1, "quarter": 3, "year": 12}.get(unit)
+    if per is None:
+        raise QueryError(400, "14", f"Ошибка при разборе опции запроса $filter: неизвестная часть даты «{part}»")
+    return months // per if unit != "year" else end.year - start.year
 
 
 def _text(value: Any) -> str:

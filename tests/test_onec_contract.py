@@ -271,6 +271,9 @@ def test_select_presentations_and_expand(running: RunningBase) -> None:
     assert row["Контрагент____Presentation"] == partner["Description"]
     assert row["Presentation"] == f"Заказ клиента {order['Number']} от " \
         f"{order['Date'][8:10]}.{order['Date'][5:7]}.{order['Date'][:4]} {order['Date'][11:]}"
+    captured = call(running, "GET", "Document_ЗаказКлиента",  # fields a УТ 11.5 base was seen to print
+                    one + "&$select=Ref_Key,ОбъектРасчетов_Key,Автор,Автор_Type,СпособДоставки,Товары/КлючСвязи")
+    assert captured.status_code == 200 and captured.json()["value"][0]["Автор_Type"] == "StandardODATA.Undefined"
     expanded = call(running, "GET", "Document_ЗаказКлиента", one + "&$expand=Контрагент").json()["value"][0]
     assert expanded["Контрагент"]["Ref_Key"] == partner["Ref_Key"] and "ИНН" in expanded["Контрагент"]
 

@@ -346,3 +346,38 @@ def test_date_functions_and_like_sets(running: RunningBase) -> None:
     with_digit = [product for product in products if product["Артикул"][-1:].isdigit()]
     assert count("Catalog_Номенклатура", "like(Артикул, '%[0-9]')") == len(with_digit) > 0
     assert count("Catalog_Номенклатура", "like(Артикул, '%[^0-9]')") == len(products) - len(with_digit)
+
+
+def test_settlement_balance_virtual_table(running: RunningBase) -> None:
+    def first(entity: str) -> str:
+        return call(running, "GET", entity, "$format=json&$top=1").json()["value"][0]["Ref_Key"]
+
+    partner = call(running, "GET", "Catalog_Контрагенты", "$format=json&$top=1").json()["value"][0]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={
+        "Контрагент_Key": partner["Ref_Key"], "Партнер_Key": partner["Партнер_Key"],
+        "Организация_Key": first("Catalog_Организации"), "Валюта_Key": first("Catalog_Валюты"),
+        "Склад_Key": first("Catalog_Склады"), "Соглашение_Key": first("Catalog_СоглашенияСКлиентами"),
+        "СуммаДокумента": 100, "Товары": [{"LineNumber": 1, "Номенклатура_Key": first("Catalog_Номенклатура"),
+                                           "Количество": 1, "Цена": 100, "Сумма": 100, "СуммаСНДС": 100}]}).json()
+    order_posted = call(running, "POST", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')/Post", "",
+                        headers={"Content-Length": "0"})
+    assert order_posted.status_code == 200, order_posted.text
+    payment = call(running, "POST", "Document_ПоступлениеБезналичныхДенежныхСредств", body={
+        "Контрагент_Key": order["Контрагент_Key"], "Организация_Key": order["Организация_Key"], "СуммаДокумента": 30,
+        "РасшифровкаПлатежа": [{"LineNumber": 1, "Заказ": order["Ref_Key"], "Сумма": 30,
+                                "Заказ_Type": "StandardODATA.Document_ЗаказКлиента"}]}).json()
+    posted = call(running, "POST", f"Document_ПоступлениеБезналичныхДенежныхСредств(guid'{payment['Ref_Key']}')/Post",
+                  "", headers={"Content-Length": "0"})
+    assert posted.status_code == 200, posted.text
+    condition = f"ЗаказКлиента eq cast(guid''{order['Ref_Key']}'', ''Document_ЗаказКлиента'')"
+    balance = call(running, "GET", f"AccumulationRegister_РасчетыСКлиентами/Balance(Condition='{condition}')")
+    assert balance.status_code == 200, balance.text
+    rows = balance.json()["value"]
+    assert len(rows) == 1 and rows[0]["ЗаказКлиента"] == order["Ref_Key"]
+    assert rows[0]["КОплатеBalance"] == 70 and rows[0]["КОтгрузкеBalance"] == 100 and rows[0]["СуммаBalance"] == -30
+    assert rows[0]["ЗаказКлиента_Type"] == "StandardODATA.Document_ЗаказКлиента"
+    movements = call(running, "GET", "AccumulationRegister_РасчетыСКлиентами").json()["value"]
+    assert any(record_set["Recorder"] == payment["Ref_Key"] and record_set["RecordSet"][0]["RecordType"] == "Expense"
+               for record_set in movements)
+    other = call(running, "GET", "AccumulationRegister_РасчетыСКлиентами/Turnovers")
+    assert other.status_code == 400

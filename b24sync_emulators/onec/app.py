@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
@@ -17,11 +18,13 @@ from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
 from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
-from b24sync_emulators.onec.schema import GUID, ZERO_GUID, Entity, Prop
+from b24sync_emulators.onec.schema import GUID, SETTLEMENT_BALANCE, ZERO_GUID, Entity, Prop
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
 _ROW_KEY = re.compile(r"^(?P<set>[^(/]+)\(Ref_Key=guid'(?P<ref>[^']*)',\s*LineNumber=(?P<line>\d+)L?\)$")
+_VIRTUAL = re.compile(r"^(?P<set>(?:AccumulationRegister|InformationRegister|AccountingRegister)_[^/(]+)/"
+                      r"(?P<table>Balance|Turnovers|BalanceAndTurnovers|SliceLast|SliceFirst)(?:\((?P<params>.*)\))?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
@@ -59,7 +62,8 @@ class OneCApp:
         self.sessions: set[str] = set()
         self._new_cookie: str | None = None
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
-        self._row_sets: dict[str, tuple[str, str]] = {}  # Document_X_Товары -> (Document_X, Товары)
+        # sets the base does not store: tabular sections (Document_X_Товары), virtual tables (…/Balance)
+        self._synthetic: dict[str, Callable[[], list[dict[str, Any]]]] = {}
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
     @property
@@ -184,6 +188,9 @@ class OneCApp:
         if tail == "$metadata":
             return Reply(200, metadata.render(self.base.entities).encode("utf-8"), "application/xml;charset=utf-8",
                          {"DataServiceVersion": "3.0"})
+        virtual = _VIRTUAL.match(tail)
+        if virtual is not None:
+            return self._virtual_table(virtual, options)
         row_key = _ROW_KEY.match(tail)
         if row_key is not None:
             return self._table_row(row_key, options)
@@ -297,8 +304,8 @@ class OneCApp:
         return Scope(record, entity, self.base.entities, lambda name, ref: self.base.get(name, ref), {})
 
     def _records(self, entity: Entity) -> list[dict[str, Any]]:
-        if entity.computed and entity.name not in self.base.entities:
-            return self._table_rows(entity)
+        if entity.name in self._synthetic:
+            return self._synthetic[entity.name]()
         if entity.computed:
             return self.base.register_rows(entity.name)
         return list(self.base.records[entity.name].values())
@@ -452,13 +459,10 @@ class OneCApp:
         for entity in self.base.entities.values():
             for table in entity.tables:
                 if set_name == f"{entity.name}_{table.name}":
-                    self._row_sets[set_name] = (entity.name, table.name)
+                    self._synthetic[set_name] = lambda owner=entity.name, name=table.name: [
+                        row for record in self.base.records.get(owner, {}).values() for row in record.get(name, [])]
                     return Entity(set_name, (Prop("Ref_Key", GUID), *table.props), computed=True)
         return None
-
-    def _table_rows(self, entity: Entity) -> list[dict[str, Any]]:
-        owner_name, table_name = self._row_sets[entity.name]
-        return [row for record in self.base.records.get(owner_name, {}).values() for row in record.get(table_name, [])]
 
     def _table_row(self, key: re.Match[str], options: dict[str, str]) -> Reply:
         entity = self._table_view(key.group("set"))
@@ -467,13 +471,31 @@ class OneCApp:
                                        f"составе стандартного интерфейса OData")
         if not _GUID.match(key.group("ref")):
             raise QueryError(400, "1", f"Не удалось разобрать строку '{key.group('ref')}' как значение типа Edm.Guid!")
-        row = next((row for row in self._table_rows(entity) if row["Ref_Key"] == key.group("ref").lower()
+        row = next((row for row in self._records(entity) if row["Ref_Key"] == key.group("ref").lower()
                     and str(row["LineNumber"]) == key.group("line")), None)
         if row is None:
             raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
         if options.get("$select"):
             self._check_select(entity, options["$select"])
         return self._json(self._render(entity, row, element=True, select=options.get("$select")))
+
+    def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:
+        """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""
+        set_name, table = match.group("set"), match.group("table")
+        if set_name not in self.base.entities:
+            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
+                                       f"составе стандартного интерфейса OData")
+        if (set_name, table) != ("AccumulationRegister_РасчетыСКлиентами", "Balance"):
+            raise QueryError(400, "6", f"Неверный URL: виртуальная таблица {table} регистра {set_name} не опубликована")
+        parameters = {**{key: value for key, value in options.items() if key in ("Period", "Condition")},
+                      **_parameters(match.group("params") or "")}
+        entity = SETTLEMENT_BALANCE
+        rows = self.base.settlement_balance()
+        if parameters.get("Condition"):
+            condition = compile_filter(parameters["Condition"], entity, self.base.entities)
+            rows = [row for row in rows if condition(self._scope(entity, row))]
+        self._synthetic[entity.name] = lambda: rows
+        return self._list(entity, options)
 
     # -- the HTTP service for printed invoices -------------------------------------------------------------
 
@@ -509,6 +531,17 @@ class OneCApp:
             self.settings.update(payload)
             return Reply(200, json.dumps(self.settings).encode())
         return Reply(404, b'{"error":"unknown admin endpoint"}')
+
+
+def _parameters(text: str) -> dict[str, str]:
+    """A virtual table's parameters, `Period=datetime'…', Condition='…'`, with doubled quotes undone."""
+    found: dict[str, str] = {}
+    for match in re.finditer(r"\s*(\w+)\s*=\s*('(?:[^']|'')*'|[^,]+)\s*(?:,|$)", text):
+        value = match.group(2).strip()
+        if value.startswith("'") and value.endswith("'"):
+            value = value[1:-1].replace("''", "'")
+        found[match.group(1)] = value
+    return found
 
 
 def _outside_literals(raw: str) -> str:

@@ -277,9 +277,66 @@ class Base:
     def register_rows(self, entity_name: str) -> list[dict[str, Any]]:
         if entity_name == "InformationRegister_СостоянияЗаказовКлиентов":
             return [self.order_state(order) for order in self.posted("Document_ЗаказКлиента")]
+        if entity_name == "AccumulationRegister_РасчетыСКлиентами":
+            return self.settlement_movements()
         if entity_name == "InformationRegister_СтатусыДокументов":
             return [self.invoice_status(invoice) for invoice in self.posted("Document_СчетНаОплатуПокупателю")]
         return []
+
+    def settlement_movements(self) -> list[dict[str, Any]]:
+        """AccumulationRegister_РасчетыСКлиентами as record sets by recorder (the 11.0 layout: the order is the
+        settlement object). Believed: an order registers what is due (КОплате, КОтгрузке), a sale the debt (Сумма)
+        and the shipment, a payment row settles the debt and what is due."""
+        order_type = "StandardODATA.Document_ЗаказКлиента"
+        orders = {order["Ref_Key"]: order for order in self.posted("Document_ЗаказКлиента")}
+        sets: list[dict[str, Any]] = []
+
+        def record_set(recorder: dict[str, Any], entity_name: str, moves: list[tuple[str, str, dict[str, Decimal]]]):
+            rows = []
+            for line, (kind, order_ref, amounts) in enumerate(moves, start=1):
+                order = orders[order_ref]
+                rows.append({"LineNumber": str(line), "Period": recorder["Date"], "Active": True, "RecordType": kind,
+                             "АналитикаУчетаПоПартнерам_Key": order.get("Контрагент_Key", ZERO_GUID),
+                             "ЗаказКлиента": order_ref, "ЗаказКлиента_Type": order_type,
+                             "Валюта_Key": order.get("Валюта_Key", ZERO_GUID),
+                             **{name: float(amounts.get(name, Decimal(0)))
+                                for name in ("Сумма", "КОплате", "Оплачивается", "КОтгрузке", "Отгружается")}})
+            if rows:
+                sets.append({"Recorder": recorder["Ref_Key"], "Recorder_Type": f"StandardODATA.{entity_name}",
+                             "RecordSet": rows})
+
+        for ref, order in orders.items():
+            total = Decimal(str(order.get("СуммаДокумента") or 0))
+            record_set(order, "Document_ЗаказКлиента", [("Receipt", ref, {"КОплате": total, "КОтгрузке": total})])
+        for sale in self.posted("Document_РеализацияТоваровУслуг"):
+            ref = str(sale.get("ЗаказКлиента", "")).lower()
+            if ref in orders:
+                amount = Decimal(str(sale.get("СуммаДокумента") or 0))
+                record_set(sale, "Document_РеализацияТоваровУслуг",
+                           [("Receipt", ref, {"Сумма": amount}), ("Expense", ref, {"КОтгрузке": amount})])
+        for entity_name in ("Document_ПоступлениеБезналичныхДенежныхСредств", "Document_ПриходныйКассовыйОрдер"):
+            for payment in self.posted(entity_name):
+                moves = [("Expense", str(row.get("Заказ", "")).lower(), dict.fromkeys(
+                              ("Сумма", "КОплате"), Decimal(str(row.get("Сумма") or 0))))
+                         for row in payment.get("РасшифровкаПлатежа", [])
+                         if row.get("Заказ_Type") == order_type and str(row.get("Заказ", "")).lower() in orders]
+                record_set(payment, entity_name, moves)
+        return sets
+
+    def settlement_balance(self) -> list[dict[str, Any]]:
+        """The Balance virtual table: the movements summed by dimensions, zero balances left out."""
+        totals: dict[tuple[str, str, str], dict[str, Decimal]] = {}
+        for record_set in self.settlement_movements():
+            for row in record_set["RecordSet"]:
+                key = (row["АналитикаУчетаПоПартнерам_Key"], row["ЗаказКлиента"], row["Валюта_Key"])
+                sums = totals.setdefault(key, {})
+                sign = 1 if row["RecordType"] == "Receipt" else -1
+                for name in ("Сумма", "КОплате", "Оплачивается", "КОтгрузке", "Отгружается"):
+                    sums[name] = sums.get(name, Decimal(0)) + sign * Decimal(str(row[name]))
+        return [{"АналитикаУчетаПоПартнерам_Key": key[0], "ЗаказКлиента": key[1],
+                 "ЗаказКлиента_Type": "StandardODATA.Document_ЗаказКлиента", "Валюта_Key": key[2],
+                 **{f"{name}Balance": float(money(value)) for name, value in sums.items()}}
+                for key, sums in totals.items() if any(sums.values())]
 
     def paid_for_order(self, order_ref: str) -> Decimal:
         total = Decimal(0)

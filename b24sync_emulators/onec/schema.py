@@ -125,6 +125,15 @@ def document(name: str, prefix: str, *props: Prop, tables: tuple[Table, ...] = (
 PROPERTIES = Entity("ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения",
                     CATALOG_HEAD + (s("Имя", 75), s("Заголовок", 150), enum("ТипЗначения")) + CATALOG_TAIL)
 
+SETTLEMENT_DIMENSIONS = (ref("АналитикаУчетаПоПартнерам", "Catalog_КлючиАналитикиУчетаПоПартнерам"),
+                         comp("ЗаказКлиента"), ref("Валюта", "Catalog_Валюты"))
+SETTLEMENT_RESOURCES = ("Сумма", "КОплате", "Оплачивается", "КОтгрузке", "Отгружается")
+SETTLEMENT_RECORDS = Table("RecordSet", (i64("LineNumber"), date("Period"), flag("Active"), enum("RecordType"),
+                                         *SETTLEMENT_DIMENSIONS, *(num(name) for name in SETTLEMENT_RESOURCES)))
+# AccumulationRegister_РасчетыСКлиентами/Balance(…): the dimensions and one <resource>Balance per resource.
+SETTLEMENT_BALANCE = Entity("AccumulationRegister_РасчетыСКлиентами_Balance", (
+    *SETTLEMENT_DIMENSIONS, *(num(f"{name}Balance") for name in SETTLEMENT_RESOURCES)), computed=True)
+
 UT11_VAT_CATALOG = "vat_catalog"  # УТ 11.5: rows reference Catalog_СтавкиНДС through СтавкаНДС_Key
 UT11_VAT_ENUM = "vat_enum"  # older УТ 11: rows carry СтавкаНДС as an enum name ("НДС20")
 
@@ -232,6 +241,7 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
         document("ПриходныйКассовыйОрдер", "ЭС00-", ref("Организация", "Catalog_Организации"),
                  ref("Контрагент", "Catalog_Контрагенты"), num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
                  ref("Валюта", "Catalog_Валюты"), tables=(payment_rows,)),
+        Entity("AccumulationRegister_РасчетыСКлиентами", (comp("Recorder"),), (SETTLEMENT_RECORDS,), computed=True),
         Entity("InformationRegister_СостоянияЗаказовКлиентов", (
             ref("Заказ", "Document_ЗаказКлиента"), enum("Состояние"), date("ДатаСобытия"), num("ПроцентОплаты"),
             num("ПроцентОтгрузки"), num("ПроцентДолга")), computed=True),

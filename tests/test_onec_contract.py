@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -381,3 +382,11 @@ def test_settlement_balance_virtual_table(running: RunningBase) -> None:
                for record_set in movements)
     other = call(running, "GET", "AccumulationRegister_РасчетыСКлиентами/Turnovers")
     assert other.status_code == 400
+
+
+def test_nometadata_json_and_atom_time(running: RunningBase) -> None:
+    bare = call(running, "GET", "Catalog_Номенклатура", "$format=application/json;odata=nometadata&$top=1").json()
+    assert list(bare) == ["value"] and not any("@" in key for key in bare["value"][0])
+    feed = call(running, "GET", "Catalog_Склады", "").text
+    updated = datetime.fromisoformat(feed.split("<updated>")[1].split("<")[0])
+    assert abs((datetime.fromisoformat(running.base.now()) - updated).total_seconds()) < 60  # local time, not UTC

@@ -110,6 +110,8 @@ class OneCApp:
         try:
             with self.base.lock:
                 self._as_json = as_json
+                self._no_metadata = "odata=nometadata" in fmt.replace(" ", "") or \
+                    "odata=nometadata" in request.headers.get("accept", "").replace(" ", "")
                 reply = self._route(request, path, as_json)
         except QueryError as error:
             reply = odata_error(error.status, error.code, error.message, as_json)
@@ -293,8 +295,10 @@ class OneCApp:
     def _json(self, payload: Any, status: int = 200) -> Reply:
         """The answer in JSON, or in Atom (the platform's default) when the client asked for neither."""
         if not getattr(self, "_as_json", True):
-            body, content_type = atom.render(payload, self._url(""))
+            body, content_type = atom.render(payload, self._url(""), self.base.now())
             return Reply(status, body.encode("utf-8"), content_type, {"DataServiceVersion": "3.0"})
+        if getattr(self, "_no_metadata", False):  # `$format=application/json;odata=nometadata`: the data alone
+            payload = _without_metadata(payload)
         return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                      "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
 
@@ -531,6 +535,16 @@ class OneCApp:
             self.settings.update(payload)
             return Reply(200, json.dumps(self.settings).encode())
         return Reply(404, b'{"error":"unknown admin endpoint"}')
+
+
+def _without_metadata(payload: Any) -> Any:
+    """The answer with `odata.metadata` and the navigation links left out (odata.count stays)."""
+    if isinstance(payload, list):
+        return [_without_metadata(item) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    return {key: _without_metadata(value) for key, value in payload.items()
+            if key != "odata.metadata" and not key.endswith("@navigationLinkUrl")}
 
 
 def _parameters(text: str) -> dict[str, str]:

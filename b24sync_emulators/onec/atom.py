@@ -6,7 +6,6 @@ empty strings as `<d:X/>`, nulls as `m:null="true"`, tabular sections as collect
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -36,7 +35,8 @@ def entry(record: dict[str, Any], entity: str, base: str, updated: str) -> str:
     properties = "".join(_value(name, value, entity) for name, value in record.items()
                          if not name.startswith("odata.") and "@" not in name)
     links = "".join(f'<link rel="http://schemas.microsoft.com/ado/2007/08/dataservices/related/{name.split("@")[0]}" '
-                    f'href={quoteattr(value)} type="application/atom+xml;type=entry" title="{name.split("@")[0]}"/>'
+                    f'href={quoteattr(value)} type="application/atom+xml;type=entry;charset=utf-8" '
+                    f'title="{name.split("@")[0]}"/>'
                     for name, value in record.items() if name.endswith("@navigationLinkUrl"))
     return (f"<entry><id>{escape(base + key)}</id><category term=\"StandardODATA.{entity}\" "
             f"scheme=\"http://schemas.microsoft.com/ado/2007/08/dataservices/scheme\"/><title type=\"text\"/>"
@@ -45,9 +45,9 @@ def entry(record: dict[str, Any], entity: str, base: str, updated: str) -> str:
             f"</content></entry>")
 
 
-def render(payload: Any, base: str) -> tuple[str, str]:
-    """(body, content type) for a JSON payload of a list, an entity or the service root."""
-    updated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def render(payload: Any, base: str, updated: str) -> tuple[str, str]:
+    """(body, content type) for a JSON payload of a list, an entity or the service root; `updated` is the
+    server's local time, as the platform prints it."""
     metadata = str(payload.get("odata.metadata", "")) if isinstance(payload, dict) else ""
     target = metadata.partition("#")[2]
     if target.endswith("/@Element"):

@@ -382,6 +382,12 @@ def test_settlement_balance_virtual_table(running: RunningBase) -> None:
                for record_set in movements)
     other = call(running, "GET", "AccumulationRegister_РасчетыСКлиентами/Turnovers")
     assert other.status_code == 400
+    state = call(running, "GET", f"InformationRegister_СостоянияЗаказовКлиентов(Заказ_Key=guid'{order['Ref_Key']}')")
+    assert state.status_code == 200 and state.json()["ПроцентОплаты"] == 30
+    assert state.json()["odata.metadata"].endswith("InformationRegister_СостоянияЗаказовКлиентов/@Element")
+    metadata = call(running, "GET", "$metadata", "").text
+    register_type = metadata.split('<EntityType Name="InformationRegister_СостоянияЗаказовКлиентов"')[1]
+    assert register_type.split("</Key>")[0].count("PropertyRef") == 1
 
 
 def test_nometadata_json_and_atom_time(running: RunningBase) -> None:

@@ -25,6 +25,7 @@ _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?
 _ROW_KEY = re.compile(r"^(?P<set>[^(/]+)\(Ref_Key=guid'(?P<ref>[^']*)',\s*LineNumber=(?P<line>\d+)L?\)$")
 _VIRTUAL = re.compile(r"^(?P<set>(?:AccumulationRegister|InformationRegister|AccountingRegister)_[^/(]+)/"
                       r"(?P<table>Balance|Turnovers|BalanceAndTurnovers|SliceLast|SliceFirst)(?:\((?P<params>.*)\))?$")
+_REGISTER_KEY = re.compile(r"^(?P<set>[^(/]+)\((?P<params>\w+=.*)\)$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
@@ -193,6 +194,10 @@ class OneCApp:
         virtual = _VIRTUAL.match(tail)
         if virtual is not None:
             return self._virtual_table(virtual, options)
+        register_key = _REGISTER_KEY.match(tail)
+        if register_key is not None and register_key.group("set").startswith(("InformationRegister_",
+                                                                              "AccumulationRegister_")):
+            return self._register_record(register_key.group("set"), register_key.group("params"), options)
         row_key = _ROW_KEY.match(tail)
         if row_key is not None:
             return self._table_row(row_key, options)
@@ -482,6 +487,28 @@ class OneCApp:
         if options.get("$select"):
             self._check_select(entity, options["$select"])
         return self._json(self._render(entity, row, element=True, select=options.get("$select")))
+
+    def _register_record(self, set_name: str, params: str, options: dict[str, str]) -> Reply:
+        """`InformationRegister_X(Заказ_Key=guid'…')`: one register record addressed by its dimensions."""
+        entity = self.base.entities.get(set_name)
+        if entity is None:
+            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
+                                       f"составе стандартного интерфейса OData")
+        wanted = {}
+        for name, raw in _parameters(params).items():
+            literal = re.fullmatch(r"(?:guid|datetime)'([^']*)'", raw)
+            value = literal.group(1) if literal else raw
+            if raw.startswith("guid'") and not _GUID.match(value):
+                raise QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+            if name not in self.base.blank(entity):
+                raise QueryError(400, "6", f"Неверный URL: {set_name}({params})")
+            wanted[name] = value.lower() if raw.startswith("guid'") else value
+        record = next((record for record in self._records(entity)
+                       if all(str(record.get(name, "")).lower() == str(value).lower()
+                              for name, value in wanted.items())), None)
+        if record is None:
+            raise QueryError(404, "9", f"Экземпляр сущности \"{set_name}\" не найден по переданному ключу.")
+        return self._json(self._render(entity, record, element=True, select=options.get("$select")))
 
     def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:
         """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""

@@ -54,8 +54,7 @@ def render(entities: dict[str, Entity]) -> str:
     associations: list[str] = []
     sets: list[str] = []
     for entity in entities.values():
-        key = '<PropertyRef Name="Ref_Key"/>' if not entity.computed else "".join(
-            f"<PropertyRef Name={quoteattr(name)}/>" for prop in entity.props[:2] for name in prop.wire_names[:1])
+        key = "".join(f"<PropertyRef Name={quoteattr(name)}/>" for name in entity.dimensions or ("Ref_Key",))
         parts.append(f"<EntityType Name={quoteattr(entity.name)} OpenType=\"true\"><Key>{key}</Key>")
         parts.extend(_properties(entity.props))
         for table in entity.tables:

@@ -51,6 +51,7 @@ class Entity:
     tables: tuple[Table, ...] = ()
     number_prefix: str = ""
     computed: bool = False  # a register the base computes (read-only)
+    dimensions: tuple[str, ...] = ()  # a register's key: its dimensions (or its recorder), as $metadata names them
 
     @property
     def kind(self) -> str:
@@ -241,10 +242,11 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
         document("ПриходныйКассовыйОрдер", "ЭС00-", ref("Организация", "Catalog_Организации"),
                  ref("Контрагент", "Catalog_Контрагенты"), num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
                  ref("Валюта", "Catalog_Валюты"), tables=(payment_rows,)),
-        Entity("AccumulationRegister_РасчетыСКлиентами", (comp("Recorder"),), (SETTLEMENT_RECORDS,), computed=True),
+        Entity("AccumulationRegister_РасчетыСКлиентами", (comp("Recorder"),), (SETTLEMENT_RECORDS,), computed=True,
+               dimensions=("Recorder", "Recorder_Type")),
         Entity("InformationRegister_СостоянияЗаказовКлиентов", (
             ref("Заказ", "Document_ЗаказКлиента"), enum("Состояние"), date("ДатаСобытия"), num("ПроцентОплаты"),
-            num("ПроцентОтгрузки"), num("ПроцентДолга")), computed=True),
+            num("ПроцентОтгрузки"), num("ПроцентДолга")), computed=True, dimensions=("Заказ_Key",)),
     ]
 
 
@@ -292,7 +294,7 @@ def bp30_entities() -> list[Entity]:
                  comp("ДокументОснование"), s("Основание", 250), tables=(payment_rows,)),
         Entity("InformationRegister_СтатусыДокументов", (
             ref("Организация", "Catalog_Организации"), comp("Документ"), comp("Статус"),
-            comp("ДополнительныйСтатус")), computed=True),
+            comp("ДополнительныйСтатус")), computed=True, dimensions=("Организация_Key", "Документ", "Документ_Type")),
     ]
 
 

@@ -28,6 +28,7 @@ class Stats:
             self.commands: Counter[str] = Counter()
             self.writes: Counter[str] = Counter()
             self.statuses: Counter[str] = Counter()
+            self.emulator_errors: Counter[str] = Counter()  # requests that failed on the emulator's own bug
             self.batches = 0
 
     def count(self, name: str, key: str, amount: int = 1) -> None:
@@ -48,6 +49,7 @@ class Stats:
                 "writes_by_method": dict(self.writes),
                 "batches": self.batches,
                 "responses_by_status": dict(self.statuses),
+                "emulator_errors": dict(self.emulator_errors),
             }
 
 

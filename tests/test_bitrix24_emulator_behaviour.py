@@ -206,3 +206,43 @@ def test_timeline_comment_rules(portal: RunningPortal) -> None:
     empty = raw_call(portal, "crm.timeline.comment.add", {"fields": {"ENTITY_ID": 1, "ENTITY_TYPE": "deal",
                                                                       "COMMENT": ""}})
     assert empty.json()["error"] == "INVALID_ARG_VALUE"
+
+
+def test_php_casts_and_arrays_instead_of_crashes(portal: RunningPortal) -> None:
+    assert result(portal, "crm.deal.productrows.set", {"id": 1, "rows": [
+        {"PRODUCT_ID": "x", "PRODUCT_NAME": "Услуга", "PRICE": "abc", "QUANTITY": 1}]})["result"] is True
+    rows = result(portal, "crm.deal.productrows.get", {"id": 1})["result"]
+    assert rows[0]["PRICE"] == 0 and rows[0]["PRODUCT_ID"] == 0  # PHP casts "abc" and "x" to 0
+    assert result(portal, "crm.deal.update", {"id": 2, "fields": []})["result"] is True  # [] is an empty array
+    result(portal, "crm.deal.userfield.add", {"fields": {"FIELD_NAME": "PEOPLE", "USER_TYPE_ID": "employee"}})
+    listed = raw_call(portal, "crm.deal.userfield.list", {"filter": {"FIELD_NAME": "UF_CRM_PEOPLE"}})
+    assert '"SETTINGS":{}' not in listed.text  # PHP prints an empty array as []
+    broken = raw_call(portal, "crm.item.productrow.list", {"filter": {"=ownerType": "D", "=ownerId": "abc"}})
+    assert broken.headers["Content-Type"].startswith("application/json") and "error" in broken.json()
+
+
+def test_timeline_on_contacts_and_stage_history_of_other_types(portal: RunningPortal) -> None:
+    added = result(portal, "crm.timeline.comment.add", {"fields": {"ENTITY_ID": 1, "ENTITY_TYPE": "contact",
+                                                                   "COMMENT": "Позвонить"}})
+    assert isinstance(added["result"], int)
+    assert result(portal, "crm.stagehistory.list", {"entityTypeId": 1})["result"] == {"items": []}
+    refused = raw_call(portal, "crm.stagehistory.list", {"entityTypeId": 32})
+    assert refused.status_code == 400 and refused.json()["error"] == 0
+
+
+def test_crm_item_update_or_groups_and_file_fields(portal: RunningPortal) -> None:
+    categories = result(portal, "crm.category.list", {"entityTypeId": 2})["result"]["categories"]
+    other = next(category["id"] for category in categories if category["id"] != 0)
+    result(portal, "crm.deal.userfield.add", {"fields": {"FIELD_NAME": "SCAN", "USER_TYPE_ID": "file"}})
+    pdf = base64.b64encode(b"%PDF-1.4 scan").decode()
+    updated = result(portal, "crm.item.update", {"entityTypeId": 2, "id": 3, "fields": {
+        "title": "Перенесена", "categoryId": other, "ufCrmScan": ["scan.pdf", pdf]}})["result"]["item"]
+    assert updated["title"] == "Перенесена" and updated["categoryId"] == other
+    assert updated["stageId"].startswith(f"C{other}:")
+    assert set(updated["ufCrmScan"]) == {"id", "url", "urlMachine"}
+    legacy = result(portal, "crm.deal.get", {"id": 3})["result"]
+    assert legacy["CATEGORY_ID"] == str(other) and legacy["TITLE"] == "Перенесена"
+    assert "ownerId=3&" in legacy["UF_CRM_SCAN"]["showUrl"] and "dynamic=Y" in legacy["UF_CRM_SCAN"]["showUrl"]
+    either = result(portal, "crm.item.list", {"entityTypeId": 2, "select": ["id"], "filter": {
+        "0": {"logic": "OR", "0": {"=id": 3}, "1": {"=id": 5}}}})["result"]["items"]
+    assert sorted(item["id"] for item in either) == [3, 5]

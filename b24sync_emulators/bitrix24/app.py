@@ -26,8 +26,18 @@ _REFERENCE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
 
 
 def php_json(value: Any) -> bytes:
-    """JSON as PHP's json_encode writes it: \\uXXXX for non-ASCII and \\/ for slashes."""
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").encode("ascii")
+    """JSON as PHP's json_encode writes it: \\uXXXX for non-ASCII, \\/ for slashes, and every array by PHP's rule
+    (an empty one as [], one keyed 0..n-1 as a list)."""
+    return json.dumps(_php_arrays(value), ensure_ascii=True, separators=(",", ":")).replace("/", "\\/") \
+        .encode("ascii")
+
+
+def _php_arrays(value: Any) -> Any:
+    if isinstance(value, dict):
+        return php_map({key: _php_arrays(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_php_arrays(item) for item in value]
+    return value
 
 
 def php_map(mapping: dict[str, Any]) -> Any:
@@ -155,7 +165,12 @@ class PortalApp:
         self.stats.count("commands", method_name)
         started = time.perf_counter()
         with self.portal.lock:
-            result = spec.handler(self.portal, params)
+            try:
+                result = spec.handler(self.portal, params)
+            except (ArithmeticError, LookupError, TypeError, ValueError) as failure:
+                # what a PHP fatal error looks like to a client; the counter shows it was the emulator's own fault
+                self.stats.count("emulator_errors", f"{method_name}: {type(failure).__name__}")
+                raise ApiError(500, "INTERNAL_SERVER_ERROR", "Internal server error") from failure
         spent = self.operating_cost.get(method_name, time.perf_counter() - started)
         self.budget.spend(method_name, spent)
         if spec.writes:

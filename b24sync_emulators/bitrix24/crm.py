@@ -15,6 +15,7 @@ from b24sync_emulators.bitrix24.filters import apply_select, matches, sort_rows
 from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID, ApiError, MethodResult, Portal, legacy
 from b24sync_emulators.bitrix24.registry import (
     arg,
+    fields_arg,
     list_arg,
     mapping_arg,
     method,
@@ -93,9 +94,7 @@ def deal_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
 
 @method("crm.deal.add", writes=True)
 def deal_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    given = arg(params, "fields")
-    if not isinstance(given, dict):
-        raise legacy("Parameter 'fields' must be array.")
+    given = fields_arg(params)
     deal_id = portal.next_id("deal", 1)
     record = portal.new_deal_record(deal_id, portal.now())
     category = _int(given.get("CATEGORY_ID"), 0)
@@ -106,7 +105,7 @@ def deal_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     record["STAGE_ID"] = stages[0] if stages else "NEW"
     portal.deals[deal_id] = record
     portal.product_rows[deal_id] = []
-    _apply_deal_fields(portal, deal_id, given, creating=True)
+    apply_deal_fields(portal, deal_id, given, creating=True)
     portal.stage_history.append(_history(portal, deal_id, 1))
     return MethodResult(deal_id)
 
@@ -114,12 +113,10 @@ def deal_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
 @method("crm.deal.update", writes=True)
 def deal_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     deal_id = positive_id(params)
-    given = arg(params, "fields")
-    if not isinstance(given, dict):
-        raise legacy("Parameter 'fields' must be array.")
+    given = fields_arg(params)
     if deal_id not in portal.deals:
         raise legacy("Not found")
-    _apply_deal_fields(portal, deal_id, given, creating=False)
+    apply_deal_fields(portal, deal_id, given, creating=False)
     portal.touch_deal(deal_id)
     return MethodResult(True)
 
@@ -138,7 +135,7 @@ def _history(portal: Portal, deal_id: int, type_id: int) -> dict[str, Any]:
             "STAGE_SEMANTIC_ID": deal["STAGE_SEMANTIC_ID"], "STAGE_ID": deal["STAGE_ID"]}
 
 
-def _apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, creating: bool) -> None:
+def apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, creating: bool) -> None:
     """Write what the portal accepts; unknown names (and UFs that do not exist) are ignored silently."""
     deal = portal.deals[deal_id]
     for raw_key, value in given.items():
@@ -146,7 +143,7 @@ def _apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, c
         if key.startswith("UF_"):
             spec = portal.userfields.get(key)
             if spec is not None:
-                deal[key] = _uf_value(portal, spec, value, deal.get(key))
+                deal[key] = _uf_value(portal, spec, value, deal_id)
             continue
         definition = fields.DEAL.get(key)
         if definition is None or "r" in definition[2]:
@@ -217,17 +214,24 @@ def _parse_moment(portal: Portal, value: Any) -> datetime | None:
     return None
 
 
-def _uf_value(portal: Portal, spec: dict[str, Any], value: Any, current: Any) -> Any:
+def _uf_value(portal: Portal, spec: dict[str, Any], value: Any, owner_id: int) -> Any:
     """Store a user field value in the form the legacy API reads back."""
     if spec["MULTIPLE"] == "Y":
         items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) and \
             "fileData" not in value and "id" not in value else [value]
-        stored = [_uf_single(portal, spec, item) for item in items]
+        stored = [_uf_single(portal, spec, item, owner_id) for item in items]
         return [item for item in stored if item not in (None, "")]
-    return _uf_single(portal, spec, value)
+    return _uf_single(portal, spec, value, owner_id)
 
 
-def _uf_single(portal: Portal, spec: dict[str, Any], value: Any) -> Any:
+def _file_value(spec: dict[str, Any], file_id: int, owner_id: int) -> dict[str, Any]:
+    """A file field as the legacy API reads it back (samples/crm.lead.get.file_fields_fragment.json)."""
+    query = f"ownerId={owner_id}&fieldName={spec['FIELD_NAME']}&dynamic=Y&fileId={file_id}"
+    return {"id": file_id, "showUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?{query}",
+            "downloadUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?auth=&{query}"}
+
+
+def _uf_single(portal: Portal, spec: dict[str, Any], value: Any, owner_id: int) -> Any:
     kind = spec["USER_TYPE_ID"]
     if value is None or value == "" or value is False and kind != "boolean":
         return None if kind == "file" else ""
@@ -237,14 +241,9 @@ def _uf_single(portal: Portal, spec: dict[str, Any], value: Any) -> Any:
             data = list(data.values()) if isinstance(data, dict) else data
             name, content = str(data[0]), _b64(data[1])
             stored = portal.store_file(name, content, portal.service_folder())
-            file_id = stored["FILE_ID"]
-            return {"id": file_id,
-                    "showUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?ownerId=0&fieldName="
-                               f"{spec['FIELD_NAME']}&fileId={file_id}",
-                    "downloadUrl": f"/bitrix/components/bitrix/crm.deal.show/show_file.php?auth=&ownerId=0&"
-                                   f"fieldName={spec['FIELD_NAME']}&dynamic=Y&fileId={file_id}"}
-        if isinstance(value, dict) and "id" in value:
-            return {"id": int(value["id"]), "showUrl": "", "downloadUrl": ""}
+            return _file_value(spec, stored["FILE_ID"], owner_id)
+        if isinstance(value, dict) and "id" in value:  # keep a file already stored
+            return _file_value(spec, int(value["id"]), owner_id)
         return None
     if kind == "boolean":
         return "1" if str(value).upper() in ("Y", "1", "TRUE") else "0"
@@ -403,9 +402,7 @@ def userfield_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
 
 @method("crm.deal.userfield.add", writes=True)
 def userfield_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    given = arg(params, "fields")
-    if not isinstance(given, dict):
-        raise legacy("Parameter 'fields' must be array.")
+    given = fields_arg(params)
     given = {str(key).upper(): value for key, value in given.items()}
     raw_name = str(given.get("FIELD_NAME") or "").strip()
     if not raw_name:
@@ -544,9 +541,7 @@ def _apply_product(portal: Portal, record: dict[str, Any], given: dict[str, Any]
 
 @method("crm.product.add", writes=True)
 def product_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    given = arg(params, "fields")
-    if not isinstance(given, dict):
-        raise legacy("Parameter 'fields' must be array.")
+    given = fields_arg(params)
     if not str(given.get("NAME") or "").strip():
         raise ApiError(400, "", "Не указано название товара.")
     product_id = portal.next_id("product", 401)
@@ -564,9 +559,7 @@ def product_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
 @method("crm.product.update", writes=True)
 def product_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     product_id = positive_id(params)
-    given = arg(params, "fields")
-    if not isinstance(given, dict):
-        raise legacy("Parameter 'fields' must be array.")
+    given = fields_arg(params)
     record = portal.products.get(product_id)
     if record is None:
         raise legacy("Not found")
@@ -587,7 +580,8 @@ def timeline_comment_add(portal: Portal, params: dict[str, Any]) -> MethodResult
     entity_id = _int(given.get("ENTITY_ID"), 0)
     if not entity_type or entity_id <= 0:
         raise ApiError(400, 100, "Не заполнены обязательные поля: ENTITY_ID, ENTITY_TYPE")
-    if entity_type != "deal" or entity_id not in portal.deals:
+    owners = {"deal": portal.deals, "contact": portal.contacts, "company": portal.companies}
+    if entity_type not in owners or entity_id not in owners[entity_type]:
         raise ApiError(400, "NOT_FOUND", "Not found.")
     comment = str(given.get("COMMENT") or "")
     if not comment.strip():
@@ -629,8 +623,11 @@ def timeline_comment_list(portal: Portal, params: dict[str, Any]) -> MethodResul
 
 @method("crm.stagehistory.list")
 def stagehistory_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    if _int(arg(params, "entityTypeId"), 0) != 2:
+    entity_type = _int(arg(params, "entityTypeId"), 0)
+    if entity_type not in (1, 2, 5, 31):  # leads, deals, old and new invoices have a stage history
         raise ApiError(400, 0, "SHIPMENT_DOCUMENT entity is not supported")
+    if entity_type != 2:
+        return MethodResult({"items": []}, total=0)  # the emulated portal has no leads or invoices
     conditions = mapping_arg(params, "filter")
     types = {"ID": "integer", "TYPE_ID": "integer", "OWNER_ID": "integer", "CREATED_TIME": "datetime",
              "CATEGORY_ID": "integer", "STAGE_SEMANTIC_ID": "string", "STAGE_ID": "string"}

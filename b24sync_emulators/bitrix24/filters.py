@@ -85,10 +85,21 @@ def _like(pattern: str, explicit: bool) -> re.Pattern[str]:
 
 
 def matches(record: Mapping[str, Any], conditions: Mapping[str, Any], types: Mapping[str, str],
-            tz: timezone) -> bool:
-    """Whether a record passes every condition of a filter (conditions are ANDed)."""
+            tz: timezone, groups: bool = False) -> bool:
+    """Whether a record passes every condition of a filter (conditions are ANDed).
+
+    With `groups` (the D7 filters of crm.item.*), a numbered key holding a map is a nested group whose
+    conditions are joined by its `logic` ("AND" by default, or "OR").
+    """
     for key, wanted in conditions.items():
         if str(key).upper() == "LOGIC":
+            continue
+        if groups and str(key).isdigit() and isinstance(wanted, Mapping):
+            logic = str(next((value for name, value in wanted.items() if str(name).upper() == "LOGIC"), "AND"))
+            parts = [{name: value} for name, value in wanted.items() if str(name).upper() != "LOGIC"]
+            outcomes = (matches(record, part, types, tz, groups) for part in parts)
+            if not (any(outcomes) if logic.upper() == "OR" else all(outcomes)):
+                return False
             continue
         operator, name = split_key(str(key))
         name = name.upper()

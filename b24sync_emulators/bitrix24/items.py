@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from b24sync_emulators.bitrix24 import fields
+from b24sync_emulators.bitrix24 import crm, fields
 from b24sync_emulators.bitrix24.filters import matches, sort_rows, split_key
 from b24sync_emulators.bitrix24.portal import ApiError, MethodResult, Portal
 from b24sync_emulators.bitrix24.registry import arg, list_arg, mapping_arg, method, paginate, positive_id
@@ -71,12 +71,24 @@ def deal_item(portal: Portal, deal: dict[str, Any], original_uf: bool = False) -
         item[camel] = value
     for name, value in deal.items():
         if name.startswith("UF_"):
+            spec = portal.userfields.get(name) or {}
+            if spec.get("USER_TYPE_ID") == "file":  # crm.item shows files as {id, url, urlMachine}
+                value = [_item_file(portal, entry) for entry in value] if isinstance(value, list) else (
+                    _item_file(portal, value) if isinstance(value, dict) else value)
             item[name if original_uf else uf_camel(name)] = value
     deal_id = int(deal["ID"])
     item["contactIds"] = [int(link["CONTACT_ID"]) for link in portal.deal_contacts.get(deal_id, [])]
     item["observers"] = []
     item["entityTypeId"] = 2
     return item
+
+
+def _item_file(portal: Portal, value: dict[str, Any]) -> dict[str, Any]:
+    """samples/crm.item.get.file_field_fragment.json: an absolute browser URL and a REST URL for machines."""
+    file_id = value["id"]
+    action = "crm.controller.item.getFile"
+    return {"id": file_id, "url": f"{portal.root_url}/bitrix/services/main/ajax.php?action={action}&fileId={file_id}",
+            "urlMachine": f"{portal.root_url}/rest/{action}.json?auth=&fileId={file_id}"}
 
 
 def _entity(params: dict[str, Any]) -> None:
@@ -94,15 +106,27 @@ def _wire_name(name: str, reverse: dict[str, str]) -> str:
     raise ApiError(400, "INVALID_ARG_VALUE", f"Invalid filter: field '{name}' is not allowed in filter")
 
 
+def _wire_filter(given: dict[str, Any], reverse: dict[str, str]) -> dict[str, Any]:
+    """A camelCase filter in the deal's wire names; numbered maps are nested groups with their own `logic`."""
+    conditions: dict[str, Any] = {}
+    for key, value in given.items():
+        if str(key).isdigit() and isinstance(value, dict):
+            conditions[str(key)] = _wire_filter(value, reverse)
+            continue
+        if str(key).lower() == "logic":
+            conditions["LOGIC"] = value
+            continue
+        operator, name = split_key(str(key))
+        conditions[("" if operator == "=" and not str(key).startswith("=") else operator) + _wire_name(name, reverse)] \
+            = value
+    return conditions
+
+
 @method("crm.item.list")
 def item_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     _entity(params)
     reverse = {camel: wire for wire, camel in CAMEL.items()} | {uf: uf for uf in portal.userfields}
-    conditions = {}
-    for key, value in mapping_arg(params, "filter").items():
-        operator, name = split_key(str(key))
-        conditions[("" if operator == "=" and not str(key).startswith("=") else operator) + _wire_name(name, reverse)] \
-            = value
+    conditions = _wire_filter(mapping_arg(params, "filter"), reverse)
     order: dict[str, Any] = {}
     for key, direction in mapping_arg(params, "order").items():
         if key not in reverse:
@@ -112,7 +136,7 @@ def item_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
         order[reverse[key]] = direction
     types = {**fields.types_of(fields.DEAL), **portal.uf_types()}
     ordered = sort_rows(list(portal.deals.values()), order or {"ID": "ASC"}, types, portal.tz)
-    page = paginate((deal for deal in ordered if matches(deal, conditions, types, portal.tz)), params)
+    page = paginate((deal for deal in ordered if matches(deal, conditions, types, portal.tz, groups=True)), params)
     original = str(arg(params, "useOriginalUfNames", "N")).upper() == "Y"
     select = list_arg(params, "select")
     items = []
@@ -134,6 +158,58 @@ def item_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
         raise ApiError(400, "NOT_FOUND", "Элемент не найден")
     original = str(arg(params, "useOriginalUfNames", "N")).upper() == "Y"
     return MethodResult({"item": deal_item(portal, deal, original)})
+
+
+@method("crm.item.update", writes=True)
+def item_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """A deal changed through the universal API: camelCase names, and the one way to move it to another pipeline
+    (the stage then goes to the new pipeline's first stage unless one is given)."""
+    _entity(params)
+    deal_id = positive_id(params)
+    if deal_id not in portal.deals:
+        raise ApiError(400, "NOT_FOUND", "Элемент не найден")
+    given = arg(params, "fields")
+    if not isinstance(given, dict):
+        raise ApiError(400, "INVALID_ARG_VALUE", "Parameter fields is required")
+    reverse = {camel: wire for wire, camel in CAMEL.items()}
+    uf_names = {uf_camel(name): name for name in portal.userfields} | {name: name for name in portal.userfields}
+    legacy: dict[str, Any] = {}
+    for key, value in given.items():
+        wire = reverse.get(str(key)) or uf_names.get(str(key))
+        if wire is None:
+            continue  # unknown names are ignored, as in crm.deal.update
+        if wire in portal.userfields and portal.userfields[wire]["USER_TYPE_ID"] == "file":
+            value = _legacy_files(value)
+        legacy[wire] = value
+    deal = portal.deals[deal_id]
+    category = legacy.pop("CATEGORY_ID", None)
+    if category is not None and str(category) != str(deal["CATEGORY_ID"]):
+        if _int_or_none(category) not in portal.categories:
+            raise ApiError(400, "CATEGORY_NOT_FOUND", "Воронка не найдена")
+        deal["CATEGORY_ID"] = str(category)
+        legacy.setdefault("STAGE_ID", portal.stages_of(int(category))[0])
+    crm.apply_deal_fields(portal, deal_id, legacy, creating=False)
+    portal.touch_deal(deal_id)
+    return MethodResult({"item": deal_item(portal, portal.deals[deal_id])})
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _legacy_files(value: Any) -> Any:
+    """crm.item file values (`["name", "b64"]`, a list of such, `{"id": N}` to keep) in crm.deal.* form."""
+    def one(entry: Any) -> Any:
+        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(part, str) for part in entry):
+            return {"fileData": entry}
+        return entry
+
+    if isinstance(value, list) and value and all(isinstance(entry, list | dict) for entry in value):
+        return [one(entry) for entry in value]
+    return one(value)
 
 
 @method("crm.item.productrow.list")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ class MethodResult:
     result: Any
     total: int | None = None
     next: int | None = None
+
+
+def php_float(value: Any) -> Decimal:
+    """A value cast as PHP casts it to a number: its leading numeric part, else 0 ("abc" -> 0, "12abc" -> 12)."""
+    match = re.match(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", str(value if value is not None else ""))
+    return Decimal(match.group(0).strip()) if match else Decimal(0)
 
 
 def offset_zone(text: str) -> timezone:
@@ -407,18 +414,18 @@ class Portal:
     def make_row(self, deal_id: int, given: dict[str, Any]) -> dict[str, Any]:
         """A product row with every price derived as the portal derives it (per-unit discount)."""
         tax = given.get("TAX_RATE")
-        tax_rate = None if tax in (None, "", "null") else Decimal(str(tax))
+        tax_rate = None if tax in (None, "", "null") else php_float(tax)
         factor = 1 + (tax_rate or Decimal(0)) / 100
-        quantity = Decimal(str(given.get("QUANTITY", 1) or 1))
-        discount_type = int(given.get("DISCOUNT_TYPE_ID") or 2)
-        discount_rate = Decimal(str(given.get("DISCOUNT_RATE") or 0))
+        quantity = php_float(given.get("QUANTITY", 1) or 1)
+        discount_type = int(php_float(given.get("DISCOUNT_TYPE_ID") or 2))
+        discount_rate = php_float(given.get("DISCOUNT_RATE") or 0)
         if given.get("PRICE_BRUTTO") is not None:
-            brutto = money(given["PRICE_BRUTTO"])
+            brutto = money(php_float(given["PRICE_BRUTTO"]))
             price = money(brutto * (1 - discount_rate / 100)) if discount_type == 2 else money(
-                brutto - Decimal(str(given.get("DISCOUNT_SUM") or 0)) * factor)
+                brutto - php_float(given.get("DISCOUNT_SUM") or 0) * factor)
         else:
-            price = money(given.get("PRICE") or 0)
-            discount_sum = Decimal(str(given.get("DISCOUNT_SUM") or 0))
+            price = money(php_float(given.get("PRICE") or 0))
+            discount_sum = php_float(given.get("DISCOUNT_SUM") or 0)
             if discount_type == 2 and discount_rate and discount_rate < 100:
                 brutto = money(price / (1 - discount_rate / 100))
             else:
@@ -429,7 +436,7 @@ class Portal:
         if discount_type == 1 and netto:
             discount_rate = money(discount_sum / netto * 100)
         row_id = self.next_id("product_row", 1)
-        product_id = int(given.get("PRODUCT_ID") or 0)
+        product_id = int(php_float(given.get("PRODUCT_ID") or 0))
         product = self.products.get(product_id)
         name = given.get("PRODUCT_NAME") or (product["NAME"] if product else "")
         return {

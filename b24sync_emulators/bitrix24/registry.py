@@ -55,6 +55,16 @@ def mapping_arg(params: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def fields_arg(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`fields`: required, and any PHP array will do (an empty JSON list is an empty array, not an error)."""
+    value = arg(params, "fields")
+    if isinstance(value, list):
+        return {str(index): item for index, item in enumerate(value)}
+    if not isinstance(value, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    return value
+
+
 def list_arg(params: Mapping[str, Any], name: str) -> list[Any] | None:
     value = arg(params, name)
     if value in (None, "", []):
@@ -100,5 +110,5 @@ def paginate(rows: Iterable[Any], params: Mapping[str, Any]) -> MethodResult:
     return MethodResult(page, total=len(rows), next=following if following < len(rows) else None)
 
 
-__all__ = ["ApiError", "METHODS", "Method", "arg", "list_arg", "mapping_arg", "method", "paginate",
+__all__ = ["ApiError", "METHODS", "Method", "arg", "fields_arg", "list_arg", "mapping_arg", "method", "paginate",
            "positive_id"]

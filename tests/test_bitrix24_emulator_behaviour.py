@@ -246,3 +246,10 @@ def test_crm_item_update_or_groups_and_file_fields(portal: RunningPortal) -> Non
     either = result(portal, "crm.item.list", {"entityTypeId": 2, "select": ["id"], "filter": {
         "0": {"logic": "OR", "0": {"=id": 3}, "1": {"=id": 5}}}})["result"]["items"]
     assert sorted(item["id"] for item in either) == [3, 5]
+
+
+def test_strings_are_escaped_like_the_portal(portal: RunningPortal) -> None:
+    result(portal, "crm.deal.update", {"id": 4, "fields": {"TITLE": 'ООО "Ромашка" & Co'}})
+    raw = raw_call(portal, "crm.deal.get", {"id": 4}).text
+    assert '\\u0022\\u0420\\u043e\\u043c\\u0430\\u0448\\u043a\\u0430\\u0022 \\u0026 Co' in raw
+    assert result(portal, "crm.deal.get", {"id": 4})["result"]["TITLE"] == 'ООО "Ромашка" & Co'

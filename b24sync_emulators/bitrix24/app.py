@@ -26,10 +26,23 @@ _REFERENCE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
 
 
 def php_json(value: Any) -> bytes:
-    """JSON as PHP's json_encode writes it: \\uXXXX for non-ASCII, \\/ for slashes, and every array by PHP's rule
-    (an empty one as [], one keyed 0..n-1 as a list)."""
-    return json.dumps(_php_arrays(value), ensure_ascii=True, separators=(",", ":")).replace("/", "\\/") \
-        .encode("ascii")
+    """JSON as the portal writes it: \\uXXXX for non-ASCII, \\/ for slashes, `"` `&` `'` `<` `>` inside strings
+    as \\u0022 \\u0026 \\u0027 \\u003C \\u003E (the samples show the first two; the JSON_HEX_* set is believed),
+    and every array by PHP's rule (an empty one as [], one keyed 0..n-1 as a list)."""
+    text = json.dumps(_php_arrays(value), ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
+    return _STRING_LITERAL.sub(lambda match: _HEX_CHARACTER.sub(_hex, match.group(0)[1:-1]).join('""'),
+                               text).encode("ascii")
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_HEX_CHARACTER = re.compile(r"""\\(.)|([&'<>])""")
+_HEXED = {'"': "\\u0022", "&": "\\u0026", "'": "\\u0027", "<": "\\u003C", ">": "\\u003E"}
+
+
+def _hex(match: re.Match[str]) -> str:
+    if match.group(2):
+        return _HEXED[match.group(2)]
+    return _HEXED['"'] if match.group(1) == '"' else match.group(0)
 
 
 def _php_arrays(value: Any) -> Any:

@@ -253,3 +253,13 @@ def test_strings_are_escaped_like_the_portal(portal: RunningPortal) -> None:
     raw = raw_call(portal, "crm.deal.get", {"id": 4}).text
     assert '\\u0022\\u0420\\u043e\\u043c\\u0430\\u0448\\u043a\\u0430\\u0022 \\u0026 Co' in raw
     assert result(portal, "crm.deal.get", {"id": 4})["result"]["TITLE"] == 'ООО "Ромашка" & Co'
+
+
+def test_stage_dictionaries_and_application_only_methods(portal: RunningPortal) -> None:
+    types = {entry["ID"]: entry for entry in result(portal, "crm.status.entity.types")["result"]}
+    assert types["DEAL_STAGE"]["SEMANTIC_INFO"]["START_FIELD"] == "NEW" and types["DEAL_STAGE"]["CATEGORY_ID"] == 0
+    other = next(entry for name, entry in types.items() if name.startswith("DEAL_STAGE_"))
+    assert other["PREFIX"] == f"C{other['CATEGORY_ID']}" and other["SEMANTIC_INFO"]["FINAL_SUCCESS_FIELD"].endswith(
+        ":WON")
+    refused = raw_call(portal, "event.bind", {"event": "ONCRMDEALUPDATE", "handler": "https://example.org/h"})
+    assert refused.status_code == 403 and refused.json()["error"] == "WRONG_AUTH_TYPE"

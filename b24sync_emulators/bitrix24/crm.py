@@ -451,6 +451,39 @@ def status_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     return MethodResult(rows, total=len(rows))
 
 
+@method("crm.status.entity.types")
+def status_entity_types(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The dictionaries, with each deal pipeline's start, success and failure stages (docs crm-status-entity-types;
+    as in the docs' answer, a pipeline's CATEGORY_ID is a string except the default pipeline's 0)."""
+    def semantic(start: str, success: str, failure: str) -> dict[str, Any]:
+        return {"START_FIELD": start, "FINAL_SUCCESS_FIELD": success, "FINAL_UNSUCCESS_FIELD": failure,
+                "FINAL_SORT": 0}
+
+    types: list[dict[str, Any]] = [
+        {"ID": "STATUS", "NAME": "Стадии лида", "SEMANTIC_INFO": semantic("NEW", "CONVERTED", "JUNK"),
+         "ENTITY_TYPE_ID": 1},
+        {"ID": "SOURCE", "NAME": "Источники"}, {"ID": "CONTACT_TYPE", "NAME": "Тип контакта"},
+        {"ID": "COMPANY_TYPE", "NAME": "Тип компании"}, {"ID": "EMPLOYEES", "NAME": "Кол-во сотрудников"},
+        {"ID": "INDUSTRY", "NAME": "Сфера деятельности"}, {"ID": "DEAL_TYPE", "NAME": "Тип сделки"},
+    ]
+    for category, name in sorted(portal.categories.items(), reverse=True):
+        stages = portal.stages_of(category)
+        success = next((stage for stage in stages if portal.stage_semantics(stage) == "S"), "")
+        failure = next((stage for stage in stages if portal.stage_semantics(stage) == "F"), "")
+        entry: dict[str, Any] = {"ID": "DEAL_STAGE" if category == 0 else f"DEAL_STAGE_{category}",
+                                 "NAME": f"Стадии сделки {name}"}
+        if category:
+            entry["PARENT_ID"] = "DEAL_STAGE"
+        entry["SEMANTIC_INFO"] = semantic(stages[0] if stages else "", success, failure)
+        if category:
+            entry["PREFIX"] = f"C{category}"
+        entry.update({"FIELD_ATTRIBUTE_SCOPE": f"category_{category}" if category else "", "ENTITY_TYPE_ID": 2,
+                      "CATEGORY_ID": str(category) if category else 0})
+        types.append(entry)
+    types.append({"ID": "HONORIFIC", "NAME": "Обращения"})
+    return MethodResult(types)
+
+
 @method("crm.category.list")
 def category_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     if _int(arg(params, "entityTypeId"), 0) != 2:

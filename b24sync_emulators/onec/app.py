@@ -18,7 +18,8 @@ from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
 from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
-from b24sync_emulators.onec.schema import GUID, SETTLEMENT_BALANCE, ZERO_GUID, Entity, Prop
+from b24sync_emulators.onec.render import Renderer
+from b24sync_emulators.onec.schema import GUID, SETTLEMENT_BALANCE, Entity, Prop
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
@@ -65,6 +66,7 @@ class OneCApp:
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
         # sets the base does not store: tabular sections (Document_X_Товары), virtual tables (…/Balance)
         self._synthetic: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+        self.renderer = Renderer(base, self._url)
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
     @property
@@ -238,7 +240,7 @@ class OneCApp:
                     raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
                 created = self.base.create(entity.name, self._body(request))
                 self._written(entity.name)
-                reply = self._json(self._render(entity, created, element=True), 201)
+                reply = self._json(self.renderer.entity(entity, created, element=True), 201)
                 location = self._url(f"{entity.name}(guid'{created['Ref_Key']}')")
                 reply.headers["Location"] = location.encode("utf-8").decode("latin-1")  # raw UTF-8 on the wire
                 return reply
@@ -259,13 +261,13 @@ class OneCApp:
             return self._navigate(entity, record, action)
         if request.method == "GET":
             if options.get("$select"):
-                self._check_select(entity, options["$select"])
-            return self._json(self._render(entity, record, element=True, select=options.get("$select")))
+                self.renderer.check_select(entity, options["$select"])
+            return self._json(self.renderer.entity(entity, record, element=True, select=options.get("$select")))
         if request.method in ("PATCH", "PUT", "MERGE"):
             # If-Match is ignored, as live; PUT replaces every property, PATCH only those sent
             updated = self.base.update(entity.name, ref, self._body(request), replace=request.method == "PUT")
             self._written(entity.name)
-            return self._json(self._render(entity, updated, element=True))
+            return self._json(self.renderer.entity(entity, updated, element=True))
         if request.method == "DELETE":
             del self.base.records[entity.name][ref.lower()]
             self.stats.count("writes", entity.name)
@@ -356,96 +358,10 @@ class OneCApp:
                 raise QueryError(400, "14", "Ошибка при разборе опции запроса $top/$skip")
             records = records[skip:skip + top] if top is not None else records[skip:]
         if options.get("$select"):
-            self._check_select(entity, options["$select"])
-        payload["value"] = [self._render(entity, record, select=options.get("$select"), expand=options.get("$expand"))
-                            for record in records]
+            self.renderer.check_select(entity, options["$select"])
+        payload["value"] = [self.renderer.entity(entity, record, select=options.get("$select"),
+                                                 expand=options.get("$expand")) for record in records]
         return self._json(payload)
-
-    def _render(self, entity: Entity, record: dict[str, Any], *, element: bool = False,
-                select: str | None = None, expand: str | None = None) -> dict[str, Any]:
-        shown: dict[str, Any] = {}
-        if element:
-            shown["odata.metadata"] = self._url(f"$metadata#{entity.name}/@Element")
-        names = list(record)
-        columns: dict[str, set[str]] = {}  # tabular section -> selected row fields ("Товары/Цена")
-        presentations: list[str] = []  # "X____Presentation", "Presentation": only when selected
-        if select and select.strip() not in ("*", ""):
-            wanted = self._check_select(entity, select)
-            if "**" in wanted:
-                wanted = [name for name in record if entity.table(name) is None] + wanted
-            for name in wanted:
-                table_name, _, column = name.partition("/")
-                if column:
-                    columns.setdefault(table_name, set()).add(column)
-                elif name == "*____Presentation":
-                    presentations += [f"{prop.name}____Presentation" for prop in entity.props if prop.kind == "ref"]
-                elif name.endswith("____Presentation") or name == "Presentation":
-                    presentations.append(name)
-            names = [name for name in record if name in wanted or "*" in wanted or name in columns]
-        for name in names:
-            if name in columns:
-                keep = columns[name] | {"Ref_Key", "LineNumber"}
-                shown[name] = [{key: value for key, value in row.items()
-                                if key in keep or key.removesuffix("_Type") in keep} for row in record[name]]
-            else:
-                shown[name] = record[name]
-        for name in presentations:
-            shown[name] = self._presentation(entity, record, name.removesuffix("____Presentation"))
-        if not entity.computed:
-            for prop in entity.props:
-                if prop.kind == "ref" and (not select or f"{prop.name}_Key" in names) and \
-                        record.get(f"{prop.name}_Key", ZERO_GUID) != ZERO_GUID:
-                    shown[f"{prop.name}@navigationLinkUrl"] = (f"{entity.name}(guid'{record['Ref_Key']}')/"
-                                                                f"{prop.name}")
-        for name in self._expanded(entity, expand):
-            prop = entity.prop(f"{name}_Key")
-            if prop is not None:
-                target_name, key, shown_as = prop.target or "", record.get(f"{name}_Key", ""), name
-            else:  # a composite: its type says where it points; shown as X_Expanded
-                target_name = str(record.get(f"{name}_Type", "")).removeprefix("StandardODATA.")
-                key, shown_as = str(record.get(name, "")), f"{name}_Expanded"
-            target = self.base.get(target_name, key) if target_name in self.base.entities else None
-            if target is not None:
-                shown[shown_as] = self._render(self.base.entities[target_name], target)
-        return shown
-
-    def _check_select(self, entity: Entity, select: str) -> list[str]:
-        """The `$select` names, refused as a whole when one is not a property (even if no row matches)."""
-        known = set(self.base.blank(entity))
-        wanted = [name.strip() for name in select.split(",")]
-        for name in wanted:
-            table_name, _, column = name.partition("/")
-            table = entity.table(table_name) if column else None
-            if table is not None and (column in ("Ref_Key", "LineNumber")
-                                      or any(column in prop.wire_names for prop in table.props)):
-                continue
-            presented = name.removesuffix("____Presentation")
-            if name in ("*", "**", "*____Presentation", "Presentation") or (
-                    not column and name in known) or (presented != name and entity.prop(f"{presented}_Key")):
-                continue
-            raise QueryError(400, "10", f"Свойство «{name}» не найдено")
-        return wanted
-
-    def _presentation(self, entity: Entity, record: dict[str, Any], name: str) -> str:
-        """What 1C shows for an object or a reference: a catalog item's name, a document's title."""
-        if name != "Presentation":
-            prop = entity.prop(f"{name}_Key")
-            target = self.base.get(prop.target or "", record.get(f"{name}_Key", "")) if prop else None
-            if prop is None or target is None or (prop.target or "") not in self.base.entities:
-                return ""
-            entity, record = self.base.entities[prop.target or ""], target
-        if entity.kind == "Document":
-            return self.base.title(entity.name, record)
-        return str(record.get("Description", ""))
-
-    def _expanded(self, entity: Entity, expand: str | None) -> list[str]:
-        """The references `$expand` names (`*`: all of them); their objects are inlined under the name."""
-        if not expand:
-            return []
-        names = [item.strip().split("/")[0] for item in expand.split(",") if item.strip()]
-        if "*" in names:
-            return [prop.name for prop in entity.props if prop.kind == "ref"]
-        return names
 
     def _navigate(self, entity: Entity, record: dict[str, Any], action: str) -> Reply:
         """A path through references: `.../Валюта` (the referenced object) or `.../Валюта/Description` (a value)."""
@@ -461,7 +377,7 @@ class OneCApp:
             if target is None or (prop.target or "") not in self.base.entities:
                 raise QueryError(404, "9", f"Экземпляр сущности \"{prop.target}\" не найден по переданному ключу.")
             entity, record = self.base.entities[prop.target or ""], target
-        return self._json(self._render(entity, record, element=True))
+        return self._json(self.renderer.entity(entity, record, element=True))
 
     def _table_view(self, set_name: str) -> Entity | None:
         """`Document_X_Товары`: a tabular section published as a read-only set keyed by Ref_Key and LineNumber."""
@@ -485,8 +401,8 @@ class OneCApp:
         if row is None:
             raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
         if options.get("$select"):
-            self._check_select(entity, options["$select"])
-        return self._json(self._render(entity, row, element=True, select=options.get("$select")))
+            self.renderer.check_select(entity, options["$select"])
+        return self._json(self.renderer.entity(entity, row, element=True, select=options.get("$select")))
 
     def _register_record(self, set_name: str, params: str, options: dict[str, str]) -> Reply:
         """`InformationRegister_X(Заказ_Key=guid'…')`: one register record addressed by its dimensions."""
@@ -508,7 +424,7 @@ class OneCApp:
                               for name, value in wanted.items())), None)
         if record is None:
             raise QueryError(404, "9", f"Экземпляр сущности \"{set_name}\" не найден по переданному ключу.")
-        return self._json(self._render(entity, record, element=True, select=options.get("$select")))
+        return self._json(self.renderer.entity(entity, record, element=True, select=options.get("$select")))
 
     def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:
         """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""

@@ -263,3 +263,16 @@ def test_stage_dictionaries_and_application_only_methods(portal: RunningPortal) 
         ":WON")
     refused = raw_call(portal, "event.bind", {"event": "ONCRMDEALUPDATE", "handler": "https://example.org/h"})
     assert refused.status_code == 403 and refused.json()["error"] == "WRONG_AUTH_TYPE"
+
+
+def test_activity_add_checks_fields_in_the_documented_order(portal: RunningPortal) -> None:
+    fields = {"OWNER_TYPE_ID": 2, "OWNER_ID": 1, "TYPE_ID": 2, "SUBJECT": "Счёт", "RESPONSIBLE_ID": 1,
+              "COMMUNICATIONS": [{"VALUE": "+79830000000"}],
+              "FILES": [{"fileData": ["invoice.pdf", base64.b64encode(b"%PDF-1.4").decode()]}]}
+    assert isinstance(result(portal, "crm.activity.add", {"fields": fields})["result"], int)
+    for missing, message in (("SUBJECT", "SUBJECT"), ("COMMUNICATIONS", "COMMUNICATIONS")):
+        refused = raw_call(portal, "crm.activity.add", {"fields": {**fields, missing: ""}})
+        assert refused.status_code == 400 and refused.json()["error"] == "" and message in refused.json()[
+            "error_description"]
+    nowhere = raw_call(portal, "crm.activity.add", {"fields": {**fields, "OWNER_ID": 999999}})
+    assert nowhere.json()["error_description"].startswith("Could not build binding")

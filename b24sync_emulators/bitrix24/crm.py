@@ -642,6 +642,47 @@ def timeline_comment_add(portal: Portal, params: dict[str, Any]) -> MethodResult
     return MethodResult(comment_id)
 
 
+# TYPE_ID of crm.activity.add: meeting, call, task, e-mail, custom (crm.enum.activitytype)
+_ACTIVITY_TYPES = {1, 2, 3, 4, 6}
+_OWNER_TYPES = {2: "deals", 3: "contacts", 4: "companies"}
+
+
+@method("crm.activity.add", writes=True)
+def activity_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """A (deprecated) system activity on a deal, contact or company, with files stored on Disk; the legacy errors
+    in the order the docs list them (crm-activity-add.md)."""
+    given = {str(key).upper(): value for key, value in fields_arg(params).items()}
+    if not str(given.get("SUBJECT") or "").strip():
+        raise legacy("The field SUBJECT is not defined or empty")
+    if _int(given.get("RESPONSIBLE_ID"), 0) not in portal.users:
+        raise legacy("The field RESPONSIBLE_ID is not defined or invalid")
+    type_id = _int(given.get("TYPE_ID"), 0)
+    if type_id not in _ACTIVITY_TYPES:
+        raise legacy("The field TYPE_ID is not defined or invalid")
+    communications = given.get("COMMUNICATIONS")
+    communications = list(communications.values()) if isinstance(communications, dict) else communications
+    if type_id in (1, 2, 4) and not (isinstance(communications, list) and communications):
+        raise legacy("The field COMMUNICATIONS is not defined or invalid")
+    owners = getattr(portal, _OWNER_TYPES.get(_int(given.get("OWNER_TYPE_ID"), 0), ""), {})
+    if _int(given.get("OWNER_ID"), 0) not in owners:
+        raise legacy("Could not build binding. Please ensure that owner info and communications are defined correctly")
+    files = given.get("FILES") or []
+    files = list(files.values()) if isinstance(files, dict) else files
+    stored = []
+    for item in files:
+        data = item.get("fileData") if isinstance(item, dict) else None
+        data = list(data.values()) if isinstance(data, dict) else data
+        if not isinstance(data, list) or len(data) < 2:
+            continue  # believed: what is not a fileData pair is skipped
+        stored.append(portal.store_file(str(data[0]), _b64(data[1]), portal.service_folder())["ID"])
+    activity_id = portal.next_id("activity", 1)
+    portal.activities[activity_id] = {
+        "ID": str(activity_id), "OWNER_TYPE_ID": str(given["OWNER_TYPE_ID"]), "OWNER_ID": str(given["OWNER_ID"]),
+        "TYPE_ID": str(type_id), "SUBJECT": str(given["SUBJECT"]), "DESCRIPTION": str(given.get("DESCRIPTION") or ""),
+        "RESPONSIBLE_ID": str(given["RESPONSIBLE_ID"]), "CREATED": portal.stamp(), "FILES": stored}
+    return MethodResult(activity_id)
+
+
 @method("crm.timeline.comment.list")
 def timeline_comment_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     conditions = mapping_arg(params, "filter")

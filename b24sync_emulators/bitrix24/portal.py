@@ -110,6 +110,7 @@ class Portal:
         self.categories: dict[int, str] = {0: "Общая"}
         self.products: dict[int, dict[str, Any]] = {}
         self.timeline: dict[int, dict[str, Any]] = {}
+        self.activities: dict[int, dict[str, Any]] = {}
         self.stage_history: list[dict[str, Any]] = []
         self.storages: dict[int, dict[str, Any]] = {}
         self.folders: dict[int, dict[str, Any]] = {}

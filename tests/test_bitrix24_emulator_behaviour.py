@@ -276,3 +276,12 @@ def test_activity_add_checks_fields_in_the_documented_order(portal: RunningPorta
             "error_description"]
     nowhere = raw_call(portal, "crm.activity.add", {"fields": {**fields, "OWNER_ID": 999999}})
     assert nowhere.json()["error_description"].startswith("Could not build binding")
+
+
+def test_legacy_lists_page_by_number_and_d7_lists_by_offset(portal: RunningPortal) -> None:
+    ids = [row["ID"] for row in result(portal, "crm.deal.list", {"select": ["ID"], "order": {"ID": "ASC"}})["result"]]
+    legacy = result(portal, "crm.deal.list", {"select": ["ID"], "order": {"ID": "ASC"}, "start": 7})
+    assert [row["ID"] for row in legacy["result"]] == ids  # start 7 is page 1, as IRestService::getNavData rounds
+    items = result(portal, "crm.item.list", {"entityTypeId": 2, "select": ["id"], "order": {"id": "ASC"},
+                                             "start": 7})["result"]["items"]
+    assert [str(item["id"]) for item in items] == ids[7:]

@@ -107,7 +107,7 @@ def catalog_product_list(portal: Portal, params: dict[str, Any]) -> MethodResult
     try:
         ordered = sort_rows([_flat(record) for record in portal.products.values()], order or {"ID": "ASC"},
                             types, portal.tz)
-        page = paginate((row for row in ordered if matches(row, conditions, types, portal.tz)), params)
+        page = paginate((row for row in ordered if matches(row, conditions, types, portal.tz)), params, orm=True)
     except FilterError as error:
         raise ApiError(400, 0, str(error)) from None
     products = []

@@ -707,6 +707,6 @@ def stagehistory_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
              "CATEGORY_ID": "integer", "STAGE_SEMANTIC_ID": "string", "STAGE_ID": "string"}
     rows = [dict(item) for item in portal.stage_history if matches(item, conditions, types, portal.tz)]
     rows = sort_rows(rows, mapping_arg(params, "order") or {"ID": "ASC"}, types, portal.tz)
-    page = paginate(rows, params)
+    page = paginate(rows, params, orm=True)
     page.result = {"items": page.result}
     return page

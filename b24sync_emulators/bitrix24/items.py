@@ -136,7 +136,8 @@ def item_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
         order[reverse[key]] = direction
     types = {**fields.types_of(fields.DEAL), **portal.uf_types()}
     ordered = sort_rows(list(portal.deals.values()), order or {"ID": "ASC"}, types, portal.tz)
-    page = paginate((deal for deal in ordered if matches(deal, conditions, types, portal.tz, groups=True)), params)
+    page = paginate((deal for deal in ordered if matches(deal, conditions, types, portal.tz, groups=True)), params,
+                    orm=True)
     original = str(arg(params, "useOriginalUfNames", "N")).upper() == "Y"
     select = list_arg(params, "select")
     items = []
@@ -223,7 +224,7 @@ def item_productrows(portal: Portal, params: dict[str, Any]) -> MethodResult:
     converted = [{camel: (_number(row[wire]) if camel == "priceAccount" else row.get(wire))
                   for wire, camel in ROW_CAMEL.items()} | {"id": int(row["ID"]), "ownerId": int(row["OWNER_ID"])}
                  for row in sorted(rows, key=lambda row: row["SORT"])]
-    page = paginate(converted, params)
+    page = paginate(converted, params, orm=True)
     page.result = {"productRows": page.result}
     return page
 

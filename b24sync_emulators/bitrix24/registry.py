@@ -90,11 +90,14 @@ def positive_id(params: Mapping[str, Any], name: str = "id", error: str = "ID is
 PAGE = 50
 
 
-def paginate(rows: Iterable[Any], params: Mapping[str, Any]) -> MethodResult:
+def paginate(rows: Iterable[Any], params: Mapping[str, Any], orm: bool = False) -> MethodResult:
     """A fixed page of 50 from `start`; `start=-1` skips the count (total 0, no next).
 
     With `start=-1` only the first 50 matching rows are taken from the (lazy)
     iterable, which is why the portal answers such pages fast on any table size.
+    The legacy lists turn `start` into a page number (start 75 reads rows 50-99);
+    the D7 ones (`orm`: crm.item.*, catalog.*, crm.stagehistory.list) use it as
+    an exact offset (IRestService::getNavData in the platform's REST module).
     """
     raw = arg(params, "start", 0)
     try:
@@ -104,6 +107,8 @@ def paginate(rows: Iterable[Any], params: Mapping[str, Any]) -> MethodResult:
     if start == -1:
         return MethodResult(list(islice(rows, PAGE)), total=0)
     start = max(start, 0)
+    if not orm:
+        start -= start % PAGE
     rows = list(rows)
     page = rows[start:start + PAGE]
     following = start + PAGE

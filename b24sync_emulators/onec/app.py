@@ -17,7 +17,7 @@ from b24sync_emulators.control import Fault, Faults, Stats, admin_request
 from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
-from b24sync_emulators.onec.query import QueryError, Scope, compile_filter, resolve_path
+from b24sync_emulators.onec.query import QueryError, Scope, bad_guid, compile_filter, not_published, resolve_path
 from b24sync_emulators.onec.render import Renderer
 from b24sync_emulators.onec.schema import GUID, SETTLEMENT_BALANCE, Entity, Prop
 
@@ -208,7 +208,7 @@ class OneCApp:
             raise QueryError(400, "6", f"Неверный URL: {tail}")
         set_name, ref, action = match.group("set"), match.group("ref"), match.group("tail")
         if ref is not None and not _GUID.match(ref):
-            raise QueryError(400, "1", f"Не удалось разобрать строку '{ref}' как значение типа Edm.Guid!")
+            raise bad_guid(ref)
         rows_entity = self._table_view(set_name)
         if rows_entity is not None:
             if request.method != "GET":
@@ -221,8 +221,7 @@ class OneCApp:
             return self._list(rows_entity, options)
         entity = self.base.entities.get(set_name)
         if entity is None:
-            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
-                                       f"составе стандартного интерфейса OData")
+            raise not_published(set_name)
         if ref is None and action not in (None, "", "$count"):
             raise QueryError(400, "6", f"Неверный URL: неизвестный сегмент «{action}»")
         if options.get("$expand"):
@@ -260,8 +259,6 @@ class OneCApp:
         if action:
             return self._navigate(entity, record, action)
         if request.method == "GET":
-            if options.get("$select"):
-                self.renderer.check_select(entity, options["$select"])
             return self._json(self.renderer.entity(entity, record, element=True, select=options.get("$select")))
         if request.method in ("PATCH", "PUT", "MERGE"):
             # If-Match is ignored, as live; PUT replaces every property, PATCH only those sent
@@ -392,30 +389,26 @@ class OneCApp:
     def _table_row(self, key: re.Match[str], options: dict[str, str]) -> Reply:
         entity = self._table_view(key.group("set"))
         if entity is None:
-            raise QueryError(404, "8", f"Не найден тип сущности \"{key.group('set')}\": объект не опубликован в "
-                                       f"составе стандартного интерфейса OData")
+            raise not_published(key.group('set'))
         if not _GUID.match(key.group("ref")):
-            raise QueryError(400, "1", f"Не удалось разобрать строку '{key.group('ref')}' как значение типа Edm.Guid!")
+            raise bad_guid(key.group("ref"))
         row = next((row for row in self._records(entity) if row["Ref_Key"] == key.group("ref").lower()
                     and str(row["LineNumber"]) == key.group("line")), None)
         if row is None:
             raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
-        if options.get("$select"):
-            self.renderer.check_select(entity, options["$select"])
         return self._json(self.renderer.entity(entity, row, element=True, select=options.get("$select")))
 
     def _register_record(self, set_name: str, params: str, options: dict[str, str]) -> Reply:
         """`InformationRegister_X(Заказ_Key=guid'…')`: one register record addressed by its dimensions."""
         entity = self.base.entities.get(set_name)
         if entity is None:
-            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
-                                       f"составе стандартного интерфейса OData")
+            raise not_published(set_name)
         wanted = {}
         for name, raw in _parameters(params).items():
             literal = re.fullmatch(r"(?:guid|datetime)'([^']*)'", raw)
             value = literal.group(1) if literal else raw
             if raw.startswith("guid'") and not _GUID.match(value):
-                raise QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+                raise bad_guid(value)
             if name not in self.base.blank(entity):
                 raise QueryError(400, "6", f"Неверный URL: {set_name}({params})")
             wanted[name] = value.lower() if raw.startswith("guid'") else value
@@ -430,8 +423,7 @@ class OneCApp:
         """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""
         set_name, table = match.group("set"), match.group("table")
         if set_name not in self.base.entities:
-            raise QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в "
-                                       f"составе стандартного интерфейса OData")
+            raise not_published(set_name)
         if (set_name, table) != ("AccumulationRegister_РасчетыСКлиентами", "Balance"):
             raise QueryError(400, "6", f"Неверный URL: виртуальная таблица {table} регистра {set_name} не опубликована")
         parameters = {**{key: value for key, value in options.items() if key in ("Period", "Condition")},

@@ -31,6 +31,17 @@ class QueryError(Exception):
         self.message = message
 
 
+def bad_guid(value: str) -> QueryError:
+    """A key or literal that is not a GUID (400, code 1: ODATA.md §6)."""
+    return QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+
+
+def not_published(set_name: str) -> QueryError:
+    """An entity set the base does not publish (404, code 8)."""
+    return QueryError(404, "8", f"Не найден тип сущности \"{set_name}\": объект не опубликован в составе "
+                                f"стандартного интерфейса OData")
+
+
 def parse_error(detail: str = "") -> QueryError:
     text = "Ошибка при разборе опции запроса $filter"
     return QueryError(400, "14", f"{text}: {detail}" if detail else text)
@@ -70,7 +81,7 @@ def tokenize(text: str) -> list[Token]:
         if kind in ("guid", "guidv"):
             value = match.group("guidv")
             if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value):
-                raise QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+                raise bad_guid(value)
             tokens.append(Token("literal", Guid(value.lower())))
         elif kind in ("datetime", "datev"):
             try:

@@ -97,7 +97,7 @@ def deal_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     given = fields_arg(params)
     deal_id = portal.next_id("deal", 1)
     record = portal.new_deal_record(deal_id, portal.now())
-    category = _int(given.get("CATEGORY_ID"), 0)
+    category = int_or(given.get("CATEGORY_ID"), 0)
     if category not in portal.categories:
         category = 0
     record["CATEGORY_ID"] = str(category)
@@ -121,7 +121,8 @@ def deal_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     return MethodResult(True)
 
 
-def _int(value: Any, default: int) -> int:
+def int_or(value: Any, default: int) -> int:
+    """An integer parameter, or `default` when it is not one."""
     try:
         return int(str(value))
     except (TypeError, ValueError):
@@ -152,7 +153,7 @@ def apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, cr
             continue  # immutable through crm.deal.update; set on add above
         if key == "CONTACT_IDS":
             ids = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
-            contacts = [_int(item, 0) for item in ids if _int(item, 0) > 0]
+            contacts = [int_or(item, 0) for item in ids if int_or(item, 0) > 0]
             portal.deal_contacts[deal_id] = [{"CONTACT_ID": contact, "SORT": (index + 1) * 10, "ROLE_ID": 0,
                                               "IS_PRIMARY": "Y" if index == 0 else "N"}
                                              for index, contact in enumerate(contacts)]
@@ -173,7 +174,7 @@ def apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, cr
             continue
         deal[key] = _standard_value(portal, definition[0], value)
         if key == "CONTACT_ID":
-            contact = _int(value, 0)
+            contact = int_or(value, 0)
             portal.deal_contacts[deal_id] = ([{"CONTACT_ID": contact, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"}]
                                              if contact > 0 else [])
 
@@ -264,7 +265,7 @@ def _uf_single(portal: Portal, spec: dict[str, Any], value: Any, owner_id: int) 
                 return option["ID"]
         return ""  # an unknown option id is dropped
     if kind in ("integer", "employee"):
-        return str(_int(value, 0))
+        return str(int_or(value, 0))
     return str(value)
 
 
@@ -377,8 +378,8 @@ def requisite_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
 
 @method("crm.requisite.link.get")
 def requisite_link_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    entity_type = _int(arg(params, "entityTypeId"), 0)
-    entity_id = _int(arg(params, "entityId"), 0)
+    entity_type = int_or(arg(params, "entityTypeId"), 0)
+    entity_id = int_or(arg(params, "entityId"), 0)
     link = portal.requisite_links.get((entity_type, entity_id))
     if link is None:
         raise legacy("Not found")
@@ -486,7 +487,7 @@ def status_entity_types(portal: Portal, params: dict[str, Any]) -> MethodResult:
 
 @method("crm.category.list")
 def category_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    if _int(arg(params, "entityTypeId"), 0) != 2:
+    if int_or(arg(params, "entityTypeId"), 0) != 2:
         raise ApiError(400, "NOT_FOUND", "Smart process not found")
     categories = [{"id": category, "name": name, "sort": (index + 1) * 100, "entityTypeId": 2,
                    "isDefault": "Y" if category == 0 else "N"}
@@ -610,7 +611,7 @@ def timeline_comment_add(portal: Portal, params: dict[str, Any]) -> MethodResult
         raise ApiError(400, 100, "Не заполнены обязательные поля: fields")
     given = {str(key).upper(): value for key, value in given.items()}
     entity_type = str(given.get("ENTITY_TYPE") or "").lower()
-    entity_id = _int(given.get("ENTITY_ID"), 0)
+    entity_id = int_or(given.get("ENTITY_ID"), 0)
     if not entity_type or entity_id <= 0:
         raise ApiError(400, 100, "Не заполнены обязательные поля: ENTITY_ID, ENTITY_TYPE")
     owners = {"deal": portal.deals, "contact": portal.contacts, "company": portal.companies}
@@ -654,17 +655,17 @@ def activity_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     given = {str(key).upper(): value for key, value in fields_arg(params).items()}
     if not str(given.get("SUBJECT") or "").strip():
         raise legacy("The field SUBJECT is not defined or empty")
-    if _int(given.get("RESPONSIBLE_ID"), 0) not in portal.users:
+    if int_or(given.get("RESPONSIBLE_ID"), 0) not in portal.users:
         raise legacy("The field RESPONSIBLE_ID is not defined or invalid")
-    type_id = _int(given.get("TYPE_ID"), 0)
+    type_id = int_or(given.get("TYPE_ID"), 0)
     if type_id not in _ACTIVITY_TYPES:
         raise legacy("The field TYPE_ID is not defined or invalid")
     communications = given.get("COMMUNICATIONS")
     communications = list(communications.values()) if isinstance(communications, dict) else communications
     if type_id in (1, 2, 4) and not (isinstance(communications, list) and communications):
         raise legacy("The field COMMUNICATIONS is not defined or invalid")
-    owners = getattr(portal, _OWNER_TYPES.get(_int(given.get("OWNER_TYPE_ID"), 0), ""), {})
-    if _int(given.get("OWNER_ID"), 0) not in owners:
+    owners = getattr(portal, _OWNER_TYPES.get(int_or(given.get("OWNER_TYPE_ID"), 0), ""), {})
+    if int_or(given.get("OWNER_ID"), 0) not in owners:
         raise legacy("Could not build binding. Please ensure that owner info and communications are defined correctly")
     files = given.get("FILES") or []
     files = list(files.values()) if isinstance(files, dict) else files
@@ -697,7 +698,7 @@ def timeline_comment_list(portal: Portal, params: dict[str, Any]) -> MethodResul
 
 @method("crm.stagehistory.list")
 def stagehistory_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    entity_type = _int(arg(params, "entityTypeId"), 0)
+    entity_type = int_or(arg(params, "entityTypeId"), 0)
     if entity_type not in (1, 2, 5, 31):  # leads, deals, old and new invoices have a stage history
         raise ApiError(400, 0, "SHIPMENT_DOCUMENT entity is not supported")
     if entity_type != 2:

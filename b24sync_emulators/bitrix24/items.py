@@ -185,20 +185,13 @@ def item_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     deal = portal.deals[deal_id]
     category = legacy.pop("CATEGORY_ID", None)
     if category is not None and str(category) != str(deal["CATEGORY_ID"]):
-        if _int_or_none(category) not in portal.categories:
+        if crm.int_or(category, -1) not in portal.categories:
             raise ApiError(400, "CATEGORY_NOT_FOUND", "Воронка не найдена")
         deal["CATEGORY_ID"] = str(category)
         legacy.setdefault("STAGE_ID", portal.stages_of(int(category))[0])
     crm.apply_deal_fields(portal, deal_id, legacy, creating=False)
     portal.touch_deal(deal_id)
     return MethodResult({"item": deal_item(portal, portal.deals[deal_id])})
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
 
 
 def _legacy_files(value: Any) -> Any:

@@ -24,7 +24,7 @@ from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.runner import BulkGuardError, SetupMissingError
-from b24sync.wiring import Parts, build
+from b24sync.wiring import Parts, build, connect
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_CONFIG, EXIT_UNREACHABLE, EXIT_LOCKED = 0, 1, 2, 3, 4
 
@@ -182,15 +182,11 @@ def status(config: Config, as_json: bool) -> int:
 
 def check(config: Config) -> int:
     """Validate the config (done by now), then check both systems live; one line per check."""
-    from b24sync.bitrix24.adapter import Bitrix24Adapter
-    from b24sync.bitrix24.client import Bitrix24Client
-    from b24sync.onec.adapter import OneCAdapter
     from b24sync.sync.fields import payment_option_ids
 
     results: list[tuple[bool, str, str]] = [(True, "config", f"{config.source} is valid")]
     unreachable: list[str] = []  # checks that failed because a system refused or could not be reached
-    bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, max_retries=1))
-    onec = OneCAdapter.from_config(config.onec, max_retries=1)
+    bitrix, onec = connect(config, max_retries=1)
 
     def attempt(name: str, action: Any) -> Any:
         try:

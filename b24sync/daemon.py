@@ -29,7 +29,7 @@ from b24sync.onec import errors as onec_errors
 from b24sync.store.lock import LockHeldError
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.runner import BulkGuardError, SetupMissingError
-from b24sync.wiring import Parts, build
+from b24sync.wiring import Parts, build, connect
 
 EXIT_OK, EXIT_CONFIG, EXIT_LOCKED = 0, 2, 4
 
@@ -150,13 +150,9 @@ class Daemon:
             return
         with self.work_lock:
             assert self.parts is not None
-            from b24sync.bitrix24.adapter import Bitrix24Adapter
-            from b24sync.bitrix24.client import Bitrix24Client
-            from b24sync.onec.adapter import OneCAdapter
             from b24sync.sync.runner import Engine
 
-            bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24))
-            onec = OneCAdapter.from_config(config.onec)
+            bitrix, onec = connect(config)
             self.parts.config, self.parts.bitrix, self.parts.onec = config, bitrix, onec
             self.parts.engine = Engine(config, bitrix, onec, self.parts.store)
             configure_logging(config.logging.level, config.logging.format)

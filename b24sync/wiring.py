@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.client import Bitrix24Client
@@ -33,12 +34,17 @@ def lock_for(config: Config) -> ProcessLock:
     return ProcessLock(Path(config.state_path + ".lock"))
 
 
+def connect(config: Config, clock: Clock = SYSTEM_CLOCK, **client_options: Any) -> tuple[Bitrix24Adapter, OneCAdapter]:
+    """The two protocol adapters for this config (client_options, e.g. max_retries, go to both clients)."""
+    return (Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, clock=clock, **client_options)),
+            OneCAdapter.from_config(config.onec, clock=clock, **client_options))
+
+
 def build(config: Config, clock: Clock = SYSTEM_CLOCK) -> Parts:
     """Take the lock (LockHeldError if another b24sync holds it), then open everything."""
     lock = lock_for(config).acquire()
     try:
-        bitrix = Bitrix24Adapter(Bitrix24Client.from_config(config.bitrix24, clock=clock))
-        onec = OneCAdapter.from_config(config.onec, clock=clock)
+        bitrix, onec = connect(config, clock)
         store = Store(config.state_path, clock=clock)
     except BaseException:
         lock.release()

@@ -8,7 +8,7 @@ contact, company and product is fetched once however many deals share it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -249,25 +249,21 @@ class Bitrix24Adapter:
 
     def products(self, product_ids: Iterable[int], article_property: str | None = None) -> dict[int, CatalogProduct]:
         """Catalog products by ID, with XML_ID and the article property."""
-        found: dict[int, CatalogProduct] = {}
-        select = ["ID", "NAME", "XML_ID", "PRICE"] + ([article_property] if article_property else [])
-        for chunk in chunked(sorted({int(item) for item in product_ids if item}), 50):
-            for row in self.client.iter_list("crm.product.list", {"filter": {"@ID": chunk}, "select": select}):
-                product = CatalogProduct.from_wire(row, article_property)
-                found[product.id] = product
-        return found
+        wanted = sorted({int(item) for item in product_ids if item})
+        return {product.id: product for product in self._products("@ID", wanted, article_property)}
 
     def products_by_xml_id(self, xml_ids: Iterable[str],
                            article_property: str | None = None) -> dict[str, CatalogProduct]:
         """Catalog products by XML_ID (the 1C Ref_Key when the catalog came from 1C)."""
-        found: dict[str, CatalogProduct] = {}
+        return {product.xml_id: product for product in self._products("@XML_ID", sorted(set(xml_ids)), article_property)
+                if product.xml_id}
+
+    def _products(self, key: str, values: list[Any], article_property: str | None) -> Iterator[CatalogProduct]:
+        """crm.product.list by `key` (`@ID` or `@XML_ID`), 50 values a request."""
         select = ["ID", "NAME", "XML_ID", "PRICE"] + ([article_property] if article_property else [])
-        for chunk in chunked(sorted(set(xml_ids)), 50):
-            for row in self.client.iter_list("crm.product.list", {"filter": {"@XML_ID": chunk}, "select": select}):
-                product = CatalogProduct.from_wire(row, article_property)
-                if product.xml_id:
-                    found[product.xml_id] = product
-        return found
+        for chunk in chunked(values, 50):
+            for row in self.client.iter_list("crm.product.list", {"filter": {key: chunk}, "select": select}):
+                yield CatalogProduct.from_wire(row, article_property)
 
     def add_product(self, fields: Mapping[str, Any]) -> int:
         return int(to_int(self.client.call("crm.product.add", {"fields": dict(fields)}).result) or 0)

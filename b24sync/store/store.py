@@ -59,6 +59,11 @@ class FailureView:
     last_failed_at: float = 0.0
 
 
+def _failure_view(row: Failure) -> FailureView:
+    return FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
+                       row.commented_reason, row.last_failed_at)
+
+
 class Store:
     """Opens (and creates or migrates) the state database at `path`."""
 
@@ -189,10 +194,7 @@ class Store:
 
     def failure(self, deal_id: int, kind: str = "deal") -> FailureView | None:
         row = Failure.get_or_none(Failure.item == f"{kind}:{deal_id}")
-        if row is None:
-            return None
-        return FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
-                           row.commented_reason, row.last_failed_at)
+        return None if row is None else _failure_view(row)
 
     def mark_failure_commented(self, deal_id: int, reason: str, kind: str = "deal") -> None:
         Failure.update(commented_reason=reason[:250]).where(Failure.item == f"{kind}:{deal_id}").execute()
@@ -206,8 +208,7 @@ class Store:
             (Failure.next_retry_at <= now) & Failure.item.startswith(f"{kind}:")).order_by(Failure.next_retry_at)]
 
     def failures(self) -> list[FailureView]:
-        return [FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
-                            row.commented_reason) for row in Failure.select().order_by(Failure.deal_id)]
+        return [_failure_view(row) for row in Failure.select().order_by(Failure.deal_id)]
 
     def make_due(self, deal_id: int | None = None) -> int:
         query = Failure.update(next_retry_at=self.clock.time())

@@ -67,6 +67,9 @@ class OneCApp:
         # sets the base does not store: tabular sections (Document_X_Товары), virtual tables (…/Balance)
         self._synthetic: dict[str, Callable[[], list[dict[str, Any]]]] = {}
         self.renderer = Renderer(base, self._url)
+        # the current request's answer format (requests are served one at a time under the base lock)
+        self._as_json = True
+        self._no_metadata = False
         self.on_write: Any = None  # a test hook: called with the entity name after each write is stored
 
     @property
@@ -115,7 +118,7 @@ class OneCApp:
                 self._as_json = as_json
                 self._no_metadata = "odata=nometadata" in fmt.replace(" ", "") or \
                     "odata=nometadata" in request.headers.get("accept", "").replace(" ", "")
-                reply = self._route(request, path, as_json)
+                reply = self._route(request, path)
         except QueryError as error:
             reply = odata_error(error.status, error.code, error.message, as_json)
         if fault is not None and fault.when == "after":
@@ -179,7 +182,7 @@ class OneCApp:
 
     # -- routing -------------------------------------------------------------------------------------
 
-    def _route(self, request: Request, path: str, as_json: bool) -> Reply:
+    def _route(self, request: Request, path: str) -> Reply:
         hs_prefix = f"/{self.publication}/hs/"
         if path.startswith(hs_prefix):
             return self._http_service(request, path.removeprefix(hs_prefix))
@@ -298,10 +301,10 @@ class OneCApp:
 
     def _json(self, payload: Any, status: int = 200) -> Reply:
         """The answer in JSON, or in Atom (the platform's default) when the client asked for neither."""
-        if not getattr(self, "_as_json", True):
+        if not self._as_json:
             body, content_type = atom.render(payload, self._url(""), self.base.now())
             return Reply(status, body.encode("utf-8"), content_type, {"DataServiceVersion": "3.0"})
-        if getattr(self, "_no_metadata", False):  # `$format=application/json;odata=nometadata`: the data alone
+        if self._no_metadata:  # `$format=application/json;odata=nometadata`: the data alone
             payload = _without_metadata(payload)
         return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                      "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})

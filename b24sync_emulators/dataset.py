@@ -12,9 +12,17 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
+
+
+def offset_zone(text: str) -> timezone:
+    """"+03:00" -> a fixed-offset zone: the portal's and the 1C server's local time."""
+    sign = -1 if text.startswith("-") else 1
+    hours, _, minutes = text.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
 
 
 def money(value: Decimal | float | str) -> Decimal:

@@ -289,7 +289,11 @@ class PortalApp:
         if whole:
             found = lookup(whole)
             return "" if found is None else found if isinstance(found, list | dict) else str(found)
-        return _REFERENCE.sub(lambda match: "" if lookup(match) is None else str(lookup(match)), value)
+        def text(match: re.Match[str]) -> str:
+            found = lookup(match)
+            return "" if found is None else str(found)
+
+        return _REFERENCE.sub(text, value)
 
     # -- faults ---------------------------------------------------------------------------------
 

@@ -14,13 +14,13 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync_emulators.bitrix24 import fields
-from b24sync_emulators.dataset import Dataset, money
+from b24sync_emulators.dataset import Dataset, money, offset_zone
 
 
 class ApiError(Exception):
@@ -49,12 +49,6 @@ def php_float(value: Any) -> Decimal:
     """A value cast as PHP casts it to a number: its leading numeric part, else 0 ("abc" -> 0, "12abc" -> 12)."""
     match = re.match(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", str(value if value is not None else ""))
     return Decimal(match.group(0).strip()) if match else Decimal(0)
-
-
-def offset_zone(text: str) -> timezone:
-    sign = -1 if text.startswith("-") else 1
-    hours, _, minutes = text.lstrip("+-").partition(":")
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
 
 
 def number(value: Decimal | float | int | None) -> int | float | None:

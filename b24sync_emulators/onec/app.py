@@ -17,9 +17,17 @@ from b24sync_emulators.control import Fault, Faults, Stats, admin_request
 from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
-from b24sync_emulators.onec.query import QueryError, Scope, bad_guid, compile_filter, not_published, resolve_path
+from b24sync_emulators.onec.query import (
+    QueryError,
+    Scope,
+    bad_guid,
+    compile_filter,
+    not_found,
+    not_published,
+    resolve_path,
+)
 from b24sync_emulators.onec.render import Renderer
-from b24sync_emulators.onec.schema import GUID, SETTLEMENT_BALANCE, Entity, Prop
+from b24sync_emulators.onec.schema import GUID, GUID_PATTERN, SETTLEMENT_BALANCE, Entity, Prop
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
@@ -27,7 +35,6 @@ _ROW_KEY = re.compile(r"^(?P<set>[^(/]+)\(Ref_Key=guid'(?P<ref>[^']*)',\s*LineNu
 _VIRTUAL = re.compile(r"^(?P<set>(?:AccumulationRegister|InformationRegister|AccountingRegister)_[^/(]+)/"
                       r"(?P<table>Balance|Turnovers|BalanceAndTurnovers|SliceLast|SliceFirst)(?:\((?P<params>.*)\))?$")
 _REGISTER_KEY = re.compile(r"^(?P<set>[^(/]+)\((?P<params>\w+=.*)\)$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><head><title>404 - Файл или каталог не "
            "найден.</title></head><body><h2>404 - Файл или каталог не найден.</h2></body></html>")
 AUTH_HTML = "<html><head><title>Вход в 1С:Предприятие</title></head><body>Требуется авторизация</body></html>"
@@ -210,7 +217,7 @@ class OneCApp:
         if not match:
             raise QueryError(400, "6", f"Неверный URL: {tail}")
         set_name, ref, action = match.group("set"), match.group("ref"), match.group("tail")
-        if ref is not None and not _GUID.match(ref):
+        if ref is not None and not GUID_PATTERN.match(ref):
             raise bad_guid(ref)
         rows_entity = self._table_view(set_name)
         if rows_entity is not None:
@@ -258,7 +265,7 @@ class OneCApp:
             self._written(f"{entity.name}/{action.rstrip('()')}")
             return Reply(200, b"", "application/json;charset=utf-8", {"DataServiceVersion": "3.0"})
         if record is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
+            raise not_found(entity.name)
         if action:
             return self._navigate(entity, record, action)
         if request.method == "GET":
@@ -375,7 +382,7 @@ class OneCApp:
                 raise QueryError(400, "10", f"Свойство «{name}» не найдено")
             target = self.base.get(prop.target or "", record.get(f"{name}_Key", ""))
             if target is None or (prop.target or "") not in self.base.entities:
-                raise QueryError(404, "9", f"Экземпляр сущности \"{prop.target}\" не найден по переданному ключу.")
+                raise not_found(prop.target)
             entity, record = self.base.entities[prop.target or ""], target
         return self._json(self.renderer.entity(entity, record, element=True))
 
@@ -393,12 +400,12 @@ class OneCApp:
         entity = self._table_view(key.group("set"))
         if entity is None:
             raise not_published(key.group('set'))
-        if not _GUID.match(key.group("ref")):
+        if not GUID_PATTERN.match(key.group("ref")):
             raise bad_guid(key.group("ref"))
         row = next((row for row in self._records(entity) if row["Ref_Key"] == key.group("ref").lower()
                     and str(row["LineNumber"]) == key.group("line")), None)
         if row is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{entity.name}\" не найден по переданному ключу.")
+            raise not_found(entity.name)
         return self._json(self.renderer.entity(entity, row, element=True, select=options.get("$select")))
 
     def _register_record(self, set_name: str, params: str, options: dict[str, str]) -> Reply:
@@ -410,7 +417,7 @@ class OneCApp:
         for name, raw in _parameters(params).items():
             literal = re.fullmatch(r"(?:guid|datetime)'([^']*)'", raw)
             value = literal.group(1) if literal else raw
-            if raw.startswith("guid'") and not _GUID.match(value):
+            if raw.startswith("guid'") and not GUID_PATTERN.match(value):
                 raise bad_guid(value)
             if name not in self.base.blank(entity):
                 raise QueryError(400, "6", f"Неверный URL: {set_name}({params})")
@@ -419,7 +426,7 @@ class OneCApp:
                        if all(str(record.get(name, "")).lower() == str(value).lower()
                               for name, value in wanted.items())), None)
         if record is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{set_name}\" не найден по переданному ключу.")
+            raise not_found(set_name)
         return self._json(self.renderer.entity(entity, record, element=True, select=options.get("$select")))
 
     def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:

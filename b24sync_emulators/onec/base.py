@@ -13,19 +13,20 @@ import random
 import re
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
-from b24sync_emulators.dataset import Dataset, money
-from b24sync_emulators.onec.query import QueryError
+from b24sync_emulators.dataset import Dataset, money, offset_zone
+from b24sync_emulators.onec.query import QueryError, bad_value, not_found
 from b24sync_emulators.onec.schema import (
     BOOLEAN,
     DATETIME,
     DOUBLE,
     EMPTY_DATE,
     GUID,
+    GUID_PATTERN,
     INT64,
     ZERO_GUID,
     Entity,
@@ -34,7 +35,6 @@ from b24sync_emulators.onec.schema import (
     Table,
 )
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 UNDEFINED = "StandardODATA.Undefined"
 DEAL_PROPERTY = "ID сделки Битрикс24"
 TRACKING_PROPERTY = "Трек-номер"
@@ -55,10 +55,6 @@ def internal_error() -> QueryError:
                                  "технологическом журнале.")
 
 
-def bad_value(value: Any, edm: str) -> QueryError:
-    return QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа {edm}!")
-
-
 def default_value(prop: Prop) -> dict[str, Any]:
     if prop.kind == "ref":
         return {f"{prop.name}_Key": ZERO_GUID}
@@ -76,9 +72,7 @@ class Base:
         self.profile = profile
         self.entities = profile.entities
         self.clock = clock
-        sign = -1 if tz.startswith("-") else 1
-        hours, _, minutes = tz.lstrip("+-").partition(":")
-        self.tz = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+        self.tz = offset_zone(tz)
         self.lock = threading.RLock()
         self.rng = random.Random(seed * 7919)
         self.records: dict[str, dict[str, dict[str, Any]]] = {
@@ -127,7 +121,7 @@ class Base:
             raise internal_error()
         record = self.blank(entity)
         ref = str(body.get("Ref_Key") or "")
-        if ref and not _GUID.match(ref):
+        if ref and not GUID_PATTERN.match(ref):
             raise bad_value(ref, GUID)
         record["Ref_Key"] = (ref or self.new_ref()).lower()
         if record["Ref_Key"] in self.records[entity_name]:
@@ -148,7 +142,7 @@ class Base:
         entity = self.entity(entity_name)
         record = self.get(entity_name, ref)
         if record is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{entity_name}\" не найден по переданному ключу.")
+            raise not_found(entity_name)
         if not isinstance(body, dict):
             raise internal_error()
         if body.get("DeletionMark") is True and record.get("Posted"):
@@ -233,7 +227,7 @@ class Base:
         entity = self.entity(entity_name)
         record = self.get(entity_name, ref)
         if record is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{entity_name}\" не найден по переданному ключу.")
+            raise not_found(entity_name)
         if not entity.postable:
             raise QueryError(400, "11", "Метод не найден")
         title = self.title(entity_name, record)
@@ -263,7 +257,7 @@ class Base:
     def unpost(self, entity_name: str, ref: str) -> dict[str, Any]:
         record = self.get(entity_name, ref)
         if record is None:
-            raise QueryError(404, "9", f"Экземпляр сущности \"{entity_name}\" не найден по переданному ключу.")
+            raise not_found(entity_name)
         record["Posted"] = False
         record["DataVersion"] = self.next_version()
         return record
@@ -485,7 +479,7 @@ def coerce(prop: Prop, key: str, value: Any, tz: timezone) -> Any:
         return value
     if edm == GUID:
         text = "" if value is None else str(value)
-        if not _GUID.match(text):
+        if not GUID_PATTERN.match(text):
             raise bad_value(text, GUID)
         return text.lower()
     if isinstance(value, list | dict):

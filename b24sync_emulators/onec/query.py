@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from b24sync_emulators.onec.schema import BOOLEAN, DATETIME, DOUBLE, GUID, INT64, ZERO_GUID, Entity
+from b24sync_emulators.onec.schema import BOOLEAN, DATETIME, DOUBLE, GUID, GUID_PATTERN, INT64, ZERO_GUID, Entity
 
 
 class QueryError(Exception):
@@ -31,9 +31,18 @@ class QueryError(Exception):
         self.message = message
 
 
+def bad_value(value: Any, edm: str) -> QueryError:
+    """A key, literal or written value that does not parse as its type (400, code 1: ODATA.md §6)."""
+    return QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа {edm}!")
+
+
 def bad_guid(value: str) -> QueryError:
-    """A key or literal that is not a GUID (400, code 1: ODATA.md §6)."""
-    return QueryError(400, "1", f"Не удалось разобрать строку '{value}' как значение типа Edm.Guid!")
+    return bad_value(value, "Edm.Guid")
+
+
+def not_found(entity_name: str) -> QueryError:
+    """No object of this entity set under the key given (404, code 9)."""
+    return QueryError(404, "9", f"Экземпляр сущности \"{entity_name}\" не найден по переданному ключу.")
 
 
 def not_published(set_name: str) -> QueryError:
@@ -80,7 +89,7 @@ def tokenize(text: str) -> list[Token]:
             continue
         if kind in ("guid", "guidv"):
             value = match.group("guidv")
-            if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value):
+            if not GUID_PATTERN.match(value):
                 raise bad_guid(value)
             tokens.append(Token("literal", Guid(value.lower())))
         elif kind in ("datetime", "datev"):

@@ -8,6 +8,7 @@ emulator renders records, `$metadata` and type checks from these declarations.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 GUID = "Edm.Guid"
@@ -18,6 +19,7 @@ INT64 = "Edm.Int64"
 BOOLEAN = "Edm.Boolean"
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 EMPTY_DATE = "0001-01-01T00:00:00"
 
 

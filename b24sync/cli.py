@@ -186,7 +186,7 @@ def _emulate_onec(args: argparse.Namespace) -> int:
 def _emulate_all(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from b24sync_emulators.sandbox import start_sandbox
+    from b24sync.sandbox import start_sandbox
 
     stop = _stop_on_signals()
     sandbox = start_sandbox(deals=args.generate, seed=args.seed, profile=args.profile, rate=args.rate,

@@ -21,8 +21,8 @@ from b24sync.bitrix24.wire import parse_date_only
 from b24sync.commands import status
 from b24sync.config import load_config
 from b24sync.logs import configure_logging
+from b24sync.sandbox import SANDBOX_PASSWORD, SANDBOX_USER, start_sandbox
 from b24sync.wiring import build
-from b24sync_emulators.sandbox import SANDBOX_PASSWORD, SANDBOX_USER, start_sandbox
 
 MOVED = (1, 2, 3, 4, 5, 6)
 

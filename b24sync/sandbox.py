@@ -1,5 +1,8 @@
 """Both emulators on one dataset, and a complete config that points b24sync at them.
 
+It lives with b24sync, not with the emulators: it speaks b24sync's config and creates the deal fields b24sync's
+setup would, while the emulators themselves know nothing of b24sync.
+
 `b24sync emulate all` serves this for administrators trying config changes,
 and the demo, the tests and the benchmark drive `sync` and `run` with it.
 """

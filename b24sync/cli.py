@@ -13,12 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from b24sync import __version__
-
-EXIT_OK = 0
-EXIT_ITEMS_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_UNREACHABLE = 3
-EXIT_LOCKED = 4
+from b24sync.errors import EXIT_CONFIG, EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,9 +83,22 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--config", help="config file")
     retry.add_argument("--deal", type=int, metavar="ID", help="only this deal")
 
-    resync = commands.add_parser("resync", help="re-push one deal and re-pull its documents regardless of hashes")
+    resync = commands.add_parser("resync", help="compare one deal with its 1C document and bring them in step")
     resync.add_argument("--config", help="config file")
     resync.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
+    resync.add_argument("--recreate", action="store_true",
+                        help="the deal's document was deleted in 1C: create a new one")
+
+    conflicts = commands.add_parser("conflicts", help="list the open conflicts, or resolve one")
+    conflicts.add_argument("--config", help="config file")
+    conflicts.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    conflict_actions = conflicts.add_subparsers(dest="action", metavar="ACTION")
+    resolve = conflict_actions.add_parser("resolve", help="end one deal's conflict")
+    resolve.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    resolve.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
+    resolve.add_argument("--keep", choices=("bitrix24", "1c"), required=True,
+                         help="bitrix24: the deal overwrites the document (unposting it if needed); "
+                              "1c: the document stays as it is and becomes the new baseline")
 
     everything = systems.add_parser("all", help="both emulators on one dataset, and a config that points at them")
     everything.add_argument("--generate", type=int, default=200, metavar="N", help="deals to generate (default 200)")

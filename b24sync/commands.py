@@ -1,4 +1,4 @@
-"""The one-shot commands: sync, catalog, setup, status, check, retry, resync. Each returns its exit code.
+"""The one-shot commands: sync, catalog, setup, status, check, retry, resync, conflicts. Each returns its exit code.
 
 Every command validates the config first (exit 2 with every problem listed),
 takes the process lock when it writes (exit 4 with the holder's PID), turns
@@ -14,19 +14,24 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from b24sync.bitrix24 import errors as b24_errors
 from b24sync.config import Config, ConfigError, load_config
+from b24sync.errors import (
+    EXIT_CONFIG,
+    EXIT_ITEMS_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    B24SyncError,
+    UsageError,
+    describe,
+    exit_code,
+)
 from b24sync.logs import configure_logging
-from b24sync.onec import errors as onec_errors
 from b24sync.progress import Progress
-from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import deal_field_specs
-from b24sync.sync.runner import BulkGuardError, SetupMissingError
+from b24sync.sync.report import CycleReport
 from b24sync.wiring import Parts, build, connect
-
-EXIT_OK, EXIT_ITEMS_FAILED, EXIT_CONFIG, EXIT_UNREACHABLE, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 
 def say(text: str = "") -> None:
@@ -46,29 +51,32 @@ def run_command(args: argparse.Namespace) -> int:
         return status(config, as_json=args.json)
     if args.command == "check":
         return check(config)
+    if args.command == "conflicts" and args.action != "resolve":
+        return conflicts(config, as_json=args.json)
     try:
         parts = build(config)
-    except LockHeldError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_LOCKED
+    except B24SyncError as error:
+        print(describe(error), file=sys.stderr)
+        return exit_code(error)
     try:
-        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog}[args.command]
+        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog,
+                   "conflicts": resolve}[args.command]
         return handler(parts, args)
-    except LockHeldError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_LOCKED
-    except BulkGuardError as error:
-        print(f"stopped: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (onec_errors.SetupError, SetupMissingError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (b24_errors.Bitrix24Error, onec_errors.OneCError) as error:
-        system = "Bitrix24" if isinstance(error, b24_errors.Bitrix24Error) else "1C"
-        print(f"error: cannot work with {system}: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+    except B24SyncError as error:
+        print(describe(error), file=sys.stderr)
+        return exit_code(error)
     finally:
         parts.close()
+
+
+def _print(reports: list[CycleReport]) -> int:
+    for report in reports:
+        say(report.summary())
+        for line in report.planned:
+            say(f"  would {line}")
+        for deal_id, reason in report.failed.items():
+            say(f"  deal {deal_id} failed: {reason}")
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_ITEMS_FAILED
 
 
 def sync(parts: Parts, args: argparse.Namespace) -> int:
@@ -80,13 +88,7 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
     finally:
         progress.finish()
     pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal)
-    for report in (push, pull):
-        say(report.summary())
-        for line in report.planned:
-            say(f"  would {line}")
-        for deal_id, reason in report.failed.items():
-            say(f"  deal {deal_id} failed: {reason}")
-    return EXIT_OK if push.ok and pull.ok else EXIT_ITEMS_FAILED
+    return _print([push, pull])
 
 
 def catalog(parts: Parts, args: argparse.Namespace) -> int:
@@ -119,11 +121,50 @@ def retry(parts: Parts, args: argparse.Namespace) -> int:
 
 
 def resync(parts: Parts, args: argparse.Namespace) -> int:
-    push = parts.engine.push(deal_ids=[args.deal], force=True)
+    """Compare one deal with its document in 1C and bring them in step; with --recreate, a document deleted in 1C
+    is created anew."""
+    push = parts.engine.push(deal_ids=[args.deal], force=True, recreate=args.recreate)
     pull = parts.engine.pull(deal_ids=[args.deal])
-    say(push.summary())
-    say(pull.summary())
-    return EXIT_OK if push.ok and pull.ok else EXIT_ITEMS_FAILED
+    return _print([push, pull])
+
+
+def resolve(parts: Parts, args: argparse.Namespace) -> int:
+    """`conflicts resolve --deal N --keep bitrix24|1c`: overwrite the document from the deal, or accept 1C's."""
+    if not parts.store.open_conflicts(args.deal):
+        raise UsageError(f"deal {args.deal} has no open conflict (`b24sync conflicts` lists them)")
+    push = parts.engine.push(deal_ids=[args.deal], keep=args.keep)
+    if parts.store.open_conflicts(args.deal):
+        _print([push])
+        say(f"deal {args.deal}: the conflict is still open")
+        return EXIT_ITEMS_FAILED
+    say(f"deal {args.deal}: conflict resolved, " + ("the document in 1C now follows the deal" if args.keep ==
+                                                    "bitrix24" else "1C's version is the new baseline"))
+    return _print([push])
+
+
+def conflicts(config: Config, as_json: bool) -> int:
+    """The open conflicts: deal, document, what differs, since when (reads the store, never writes)."""
+    store = Store(config.state_path)
+    try:
+        rows = [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
+                 "description": item.description} for item in store.open_conflicts()]
+        numbers = {row["deal_id"]: (store.binding_for_deal(row["deal_id"]) or None) for row in rows}
+    finally:
+        store.close()
+    if as_json:
+        say(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        say("no open conflicts")
+        return EXIT_OK
+    say("DEAL      DOCUMENT      SINCE                WHAT DIFFERS")
+    for row in rows:
+        binding = numbers.get(row["deal_id"])
+        say(f"{row['deal_id']:<9} {(binding.number if binding else '—'):<13} {row['since']:<20} {row['description']}")
+    say("")
+    say("resolve one with: b24sync conflicts resolve --deal N --keep bitrix24   (the deal overwrites the document)")
+    say("              or: b24sync conflicts resolve --deal N --keep 1c         (1C's document is kept as it is)")
+    return EXIT_OK
 
 
 def _when(seconds: float | None) -> str:
@@ -148,6 +189,8 @@ def status(config: Config, as_json: bool) -> int:
                            "description": item.description} for item in store.open_conflicts()],
             "unreachable": {system: {"since": _when(since), "error": error}
                             for system, (since, error) in store.unreachable().items()},
+            "missing_documents": [{"deal_id": item.deal_id, "document": item.onec_ref, "number": item.number,
+                                   "state": item.document_state} for item in store.missing_documents()],
         }
     finally:
         store.close()
@@ -175,6 +218,14 @@ def status(config: Config, as_json: bool) -> int:
         say("CONFLICT ON DEAL  SINCE                DESCRIPTION")
         for item in data["conflicts"]:
             say(f"{item['deal_id']:<17} {item['since']:<20} {item['description']}")
+        say("(`b24sync conflicts` shows them; `b24sync conflicts resolve --deal N --keep bitrix24|1c` ends one)")
+    if data["missing_documents"]:
+        say("")
+        say("MISSING IN 1C  DOCUMENT       STATE")
+        for item in data["missing_documents"]:
+            state = "deleted" if item["state"] == "deleted" else "marked for deletion"
+            say(f"deal {item['deal_id']:<8} {item['number']:<14} {state} (b24sync resync --deal {item['deal_id']} "
+                f"--recreate makes a new one)")
     return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED
 
 
@@ -191,9 +242,9 @@ def check(config: Config) -> int:
     def attempt(name: str, action: Any) -> Any:
         try:
             outcome = action()
-        except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError) as error:
+        except B24SyncError as error:
             results.append((False, name, str(error)))
-            if not isinstance(error, onec_errors.SetupError | SetupMissingError):
+            if exit_code(error) == EXIT_UNREACHABLE:
                 unreachable.append(name)
             return None
         if isinstance(outcome, str):

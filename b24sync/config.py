@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from b24sync.errors import B24SyncError, Kind, System
 from b24sync.redaction import register_secret
 from b24sync.schema import REQUIRED, Key, Section, number_between, one_of, validate
 
@@ -31,8 +32,12 @@ ODATA_RULE = "must be the OData root of the published base, http(s)://HOST/BASE/
 WEBHOOK_RULE = "must be an https URL (http only for a loopback host) ending in /rest/<user>/<code>/"
 
 
-class ConfigError(Exception):
+class ConfigError(B24SyncError):
     """The config cannot be used; `problems` holds one line per problem, each naming its key."""
+
+    system = System.CONFIG
+    kind = Kind.FATAL
+    code = "config_invalid"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source

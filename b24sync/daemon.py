@@ -21,17 +21,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from b24sync import systemd
-from b24sync.bitrix24 import errors as b24_errors
 from b24sync.config import Config, ConfigError, load_config
+from b24sync.errors import EXIT_CONFIG, EXIT_OK, B24SyncError, LockedError, exit_code, outage_system
 from b24sync.logs import configure_logging, get_logger
 from b24sync.metrics import MetricsUnavailableError, Tally, serve
-from b24sync.onec import errors as onec_errors
-from b24sync.store.lock import LockHeldError
 from b24sync.sync.catalog import sync_catalog
-from b24sync.sync.runner import BulkGuardError, SetupMissingError
 from b24sync.wiring import Parts, build, connect
-
-EXIT_OK, EXIT_CONFIG, EXIT_LOCKED = 0, 2, 4
 
 
 class Daemon:
@@ -61,9 +56,9 @@ class Daemon:
             self.log.warning("config_warning", warning=warning)
         try:
             self.parts = build(config)
-        except LockHeldError as error:
-            self.log.error("lock_held", error=str(error))
-            return EXIT_LOCKED
+        except B24SyncError as error:
+            self.log.error("lock_held" if isinstance(error, LockedError) else "cannot_start", error=str(error))
+            return exit_code(error)
         if config.metrics_listen:
             try:
                 self.metrics_server = serve(config.metrics_listen, self.tally, self)
@@ -180,10 +175,8 @@ class Daemon:
             sent = (self.parts.bitrix.client.requests_sent, self.parts.onec.client.requests_sent)
             try:
                 report = work()
-            except (b24_errors.Bitrix24Error, onec_errors.OneCError, SetupMissingError, BulkGuardError) as error:
-                system = "bitrix24" if isinstance(error, b24_errors.Bitrix24Error) else "onec"
-                if isinstance(error, SetupMissingError | BulkGuardError | onec_errors.SetupError):
-                    system = "config"
+            except B24SyncError as error:
+                system = outage_system(error)
                 if store.set_unreachable(system, str(error)):
                     self.log.error("system_unavailable", job=job, system=system, error=str(error),
                                    action="b24sync keeps trying; `b24sync status` shows since when")
@@ -212,7 +205,7 @@ class Daemon:
         try:
             self.parts.bitrix.scopes()
             self.parts.onec.metadata(refresh=True)
-        except (b24_errors.Bitrix24Error, onec_errors.OneCError) as error:
+        except B24SyncError as error:
             self._status(f"waiting for the systems: {error}"[:200])
             return
         self.ready = True

@@ -16,17 +16,6 @@ class MetricsUnavailableError(Exception):
     pass
 
 
-def failure_reason(text: str) -> str:
-    """A low-cardinality label for a failure's reason."""
-    for prefix, label in (("Товар", "unknown_product"), ("Сумма сделки", "amount_mismatch"),
-                          ("1С отказался", "onec_refused"), ("В 1С нет контрагента", "no_counterparty"),
-                          ("Связь оборвалась", "outcome_unknown"), ("Строка", "free_text_row"),
-                          ("У компании", "no_inn"), ("В сделке", "incomplete_deal"), ("Счёт", "invoice")):
-        if text.startswith(prefix):
-            return label
-    return "other"
-
-
 class Tally:
     """What the daemon counts between scrapes."""
 
@@ -45,8 +34,8 @@ class Tally:
             if report is not None:
                 self.created += report.created
                 self.updated += report.updated
-                for reason in report.failed.values():
-                    self.failures[failure_reason(reason)] += 1
+                for deal_id in report.failed:
+                    self.failures[report.codes.get(deal_id, "error")] += 1
                 if report.ok:
                     self.last_success[job] = finished_at
 
@@ -71,7 +60,7 @@ def serve(listen: str, tally: Tally, daemon: Any) -> ThreadingHTTPServer:
                                           value=tally.created)
                 yield CounterMetricFamily("b24sync_documents_updated", "1C documents updated from deals",
                                           value=tally.updated)
-                failures = CounterMetricFamily("b24sync_failures", "Failed deals, by reason", labels=["reason"])
+                failures = CounterMetricFamily("b24sync_failures", "Failed deals, by error code", labels=["code"])
                 for reason, count in tally.failures.items():
                     failures.add_metric([reason], count)
                 yield failures

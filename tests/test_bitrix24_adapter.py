@@ -72,9 +72,12 @@ def test_user_fields_are_created_once(adapter: Bitrix24Adapter) -> None:
 def test_deal_writes_and_timeline(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:
     adapter.ensure_deal_userfield(UserFieldSpec("UF_CRM_1C_ORDER_ID", "string", "Заказ в 1С"))
     adapter.update_deal(3, {"UF_CRM_1C_ORDER_ID": "abc"})
-    failures = adapter.update_deals({4: {"UF_CRM_1C_ORDER_ID": "d4"}, 99999: {"UF_CRM_1C_ORDER_ID": "x"}})
-    assert set(failures) == {99999} and isinstance(failures[99999], errors.NotFoundError)
+    written = adapter.update_deals({4: {"UF_CRM_1C_ORDER_ID": "d4"}, 99999: {"UF_CRM_1C_ORDER_ID": "x"}},
+                                   read_back=["ID", "DATE_MODIFY"])
+    assert set(written.errors) == {99999} and isinstance(written.errors[99999], errors.NotFoundError)
     assert portal.portal.deals[4]["UF_CRM_1C_ORDER_ID"] == "d4"
+    # the same request read the written deal back, as the write left it
+    assert set(written.rows) == {4} and written.rows[4]["DATE_MODIFY"] == portal.portal.deals[4]["DATE_MODIFY"]
     comment = adapter.add_timeline_comment(3, "Заказ создан в 1С", [("Счет.pdf", b"%PDF")])
     assert portal.portal.timeline[comment]["FILES"]
 

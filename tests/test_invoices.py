@@ -172,28 +172,6 @@ def test_an_oversized_pdf_fails_its_deal_alone_and_is_retried(tmp_path: Path) ->
         rig.stop()
 
 
-def test_a_first_release_state_file_is_migrated_forward(tmp_path: Path) -> None:
-    import peewee
-
-    from b24sync.store import models
-    from b24sync.store.store import CURRENT_SCHEMA, Store
-
-    path = tmp_path / "state.db"
-    old = peewee.SqliteDatabase(str(path))
-    models.database.initialize(old)
-    old.create_tables([table for table in models.TABLES if table is not models.InvoiceUpload])
-    models.SchemaVersion.create(version=1)
-    models.Binding.create(deal_id=7, onec_ref="ref-7", entity="Document_ЗаказКлиента", created_at=0, updated_at=0)
-    old.close()
-    store = Store(path)
-    assert store.schema_version == CURRENT_SCHEMA == 2
-    assert store.binding_for_deal(7).onec_ref == "ref-7"  # nothing lost
-    store.save_invoice_upload("inv-1", deal_id=7, number="1", amount="10", data_version="v", content_hash="h",
-                              file_id=1, link="https://x/~1")
-    assert store.invoice_upload("INV-1").link == "https://x/~1"
-    store.close()
-
-
 def test_a_refused_link_or_a_missing_print_service_fails_the_deal_with_a_clear_reason(tmp_path: Path) -> None:
     rig = Rig.start(tmp_path)
     try:

@@ -11,7 +11,6 @@ from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRo
 from b24sync.config import DealFields, Pipeline
 from b24sync.onec.documents import InvoiceInfo, Snapshot
 from b24sync.sync import mapping
-from b24sync.sync.decide import Action, decide
 
 
 def row(row_id: int, product_id: int, price: str, quantity: str, tax: str | None = "22", included: bool = True,
@@ -87,19 +86,6 @@ def test_trigger_conditions() -> None:
     assert not mapping.in_trigger(deal("150", TYPE_ID="GOODS"), pipeline)
     assert not mapping.in_trigger(deal("150", TYPE_ID="SALE", DATE_CREATE="2025-12-31T23:00:00+03:00"), pipeline)
     assert not mapping.in_trigger(deal("150", TYPE_ID="SALE"), None)
-
-
-@pytest.mark.parametrize("bound, pushed, triggered, current, action", [
-    (False, None, False, None, Action.NOTHING),
-    (False, None, True, "h1", Action.CREATE),
-    (True, "h1", True, "h1", Action.NOTHING),
-    (True, "h1", True, "h2", Action.UPDATE),
-    (True, "h1", True, None, Action.NOTHING),
-    (True, "h1", False, None, Action.LEAVE),
-])
-def test_the_decision_table(bound: bool, pushed: str | None, triggered: bool, current: str | None,
-                            action: Action) -> None:
-    assert decide(bound, pushed, triggered, current) is action
 
 
 def snapshot(paid: str, shipped: date | None = None, invoices: tuple = ()) -> Snapshot:

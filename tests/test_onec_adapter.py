@@ -145,7 +145,7 @@ def test_posting_refused_by_1c_is_a_business_error_for_that_document(running: Ru
     product["DeletionMark"] = True
     with pytest.raises(errors.BusinessError) as caught:
         adapter.create_document(draft)
-    assert caught.value.code == "-1" and "помечена на удаление" in caught.value.onec_message
+    assert caught.value.remote_code == "-1" and "помечена на удаление" in caught.value.onec_message
     assert adapter.find_by_deal(88) is not None  # the document exists, unposted: nothing is lost
 
 

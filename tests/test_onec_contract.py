@@ -91,7 +91,8 @@ def test_documented_error_bodies(tmp_path: Path, line: int, status: int, expecte
     with replay(tmp_path, body, status, method="PATCH" if write else "GET"), pytest.raises(expected) as caught:
         resource = "Document_ЗаказКлиента(guid'00000000-0000-0000-0000-000000000001')"
         client().patch(resource, {}) if write else client().get(resource)
-    assert caught.value.code == documented["code"] and caught.value.onec_message == documented["message"]["value"]
+    assert caught.value.remote_code == documented["code"]
+    assert caught.value.onec_message == documented["message"]["value"]
     assert documented["message"]["value"] in str(caught.value)
     assert PASSWORD not in str(caught.value)
 
@@ -100,7 +101,7 @@ def test_the_xml_error_form(tmp_path: Path) -> None:
     with replay(tmp_path, fixture("error.code9.official.xml"), 404, "application/xml"), \
             pytest.raises(errors.NotFoundError) as caught:
         client().get("Document_НакладнаяОтгрузки(guid'00000000-0000-0000-0000-000000000001')")
-    assert caught.value.code == "9" and "НакладнаяОтгрузки" in caught.value.onec_message
+    assert caught.value.remote_code == "9" and "НакладнаяОтгрузки" in caught.value.onec_message
 
 
 def test_metadata_excerpt_parses() -> None:

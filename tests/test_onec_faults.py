@@ -43,7 +43,7 @@ def test_wrong_password_names_the_user_and_the_entity(running: RunningBase) -> N
     with pytest.raises(errors.AuthError) as caught:
         client(running, password="неверный").get("Catalog_Номенклатура")
     message = str(caught.value)
-    assert caught.value.fatal and caught.value.code == "20" and f"user '{USER}'" in message
+    assert caught.value.fatal and caught.value.remote_code == "20" and f"user '{USER}'" in message
     assert "Catalog_Номенклатура" in message and "'onec.password'" in message and "неверный" not in message
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 
+from b24sync.errors import StateError
+from b24sync.store import migrations
 from b24sync.store.lock import LockHeldError, ProcessLock
 from b24sync.store.store import RETRY_MAX, Store
 
@@ -63,5 +66,32 @@ def test_a_state_file_from_a_newer_b24sync_is_refused(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     SchemaVersion.update(version=99).execute()
     store.close()
-    with pytest.raises(RuntimeError, match="newer b24sync"):
+    with pytest.raises(StateError, match="newer b24sync"):
         Store(tmp_path / "state.db")
+
+
+def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(migrations.V1)  # exactly what the first release created
+    old.execute("INSERT INTO schemaversion (version) VALUES (1)")
+    old.execute("INSERT INTO binding (deal_id, onec_ref, entity, number, pushed_hash, pushed_projection, posted, "
+                "onec_version, snapshot_hash, written_fields, is_open, closed_by_b24sync, created_at, updated_at) "
+                "VALUES (7, 'ref-7', 'Document_ЗаказКлиента', 'ЭС-7', 'h', '{}', 1, 'v1', 'v2', "
+                "'{\"UF_CRM_1C_ORDER_ID\": \"ref-7\"}', 1, 0, 0, 0)")
+    old.execute("INSERT INTO seenversion (ref, version) VALUES ('catalog:item-1', 'c1'), ('ref-7', 'v2'), "
+                "('invoice-1', 'i1')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.schema_version == migrations.CURRENT_SCHEMA == 3
+    binding = store.binding_for_deal(7)
+    assert (binding.onec_ref, binding.written_version, binding.pulled_version, binding.posted) == \
+        ("ref-7", "v1", "v2", True)
+    assert binding.written_fields == {"UF_CRM_1C_ORDER_ID": "ref-7"} and binding.document_state == ""
+    assert store.catalog_versions() == {"item-1": "c1"}  # the catalog's versions in their own table
+    assert store.seen_versions() == {"invoice-1": "i1"}  # the order's version lives on its binding only
+    store.save_invoice_upload("inv-1", deal_id=7, number="1", amount="10", data_version="v", content_hash="h",
+                              file_id=1, link="https://x/~1")
+    assert store.invoice_upload("INV-1").link == "https://x/~1"
+    store.close()

@@ -43,7 +43,7 @@ STEPS = [
     ("binding stored, not posted", lambda engine: (engine.store, "bind", "after")),
     ("posted, binding not updated", lambda engine: (engine.onec.client, "action", "after")),
     ("deal written, not remembered", lambda engine: (engine.bitrix, "update_deals", "after")),
-    ("remembered, comments not sent", lambda engine: (engine.bitrix, "add_timeline_comments", "before")),
+    ("remembered, comments not sent", lambda engine: (engine.sender, "_send_comments", "before")),
 ]
 
 

@@ -94,7 +94,7 @@ def test_deals_changed_in_the_watermarks_second_or_during_a_cycle_are_not_missed
     try:
         engine = rig.engine()
         rig.move(1)
-        original = engine._enrich
+        original = engine.gatherer.enrich
         changed_during = []
 
         def enrich_while_a_manager_works(deals: list) -> None:
@@ -103,11 +103,11 @@ def test_deals_changed_in_the_watermarks_second_or_during_a_cycle_are_not_missed
                 changed_during.append(2)
             original(deals)
 
-        engine._enrich = enrich_while_a_manager_works  # a hook into the cycle, the engine itself is untouched
+        engine.gatherer.enrich = enrich_while_a_manager_works  # a hook into the cycle, the engine itself is untouched
         assert engine.push().created == 1
         mark = engine.store.watermark(WATERMARK)
         rig.move(3)  # the same second as the watermark
-        engine._enrich = original
+        engine.gatherer.enrich = original
         second = engine.push()
         assert second.created == 2, second
         assert {int(doc["ДополнительныеРеквизиты"][0]["Значение"]) for doc in rig.documents()} == {1, 2, 3}

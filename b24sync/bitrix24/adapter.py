@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,14 @@ class UserFieldSpec:
             fields["LIST"] = [{"VALUE": label, "SORT": (index + 1) * 10, "XML_ID": xml_id}
                               for index, (xml_id, label) in enumerate(self.options)]
         return fields
+
+
+@dataclass
+class DealWrites:
+    """What a batch of deal updates did: the errors by deal, and the written deals as read back after."""
+
+    errors: dict[int, errors.Bitrix24Error] = field(default_factory=dict)
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 class Bitrix24Adapter:
@@ -165,16 +173,27 @@ class Bitrix24Adapter:
         self.client.call("crm.deal.update", {"id": deal_id, "fields": dict(fields),
                                              "params": {"REGISTER_SONET_EVENT": "N"}})
 
-    def update_deals(self, updates: Mapping[int, Mapping[str, Any]]) -> dict[int, errors.Bitrix24Error]:
-        """Write fields to many deals, 50 per request; returns the errors by deal (empty when all went in)."""
-        if not updates:
-            return {}
-        outcome = self.client.batch({
-            f"u{deal_id}": ("crm.deal.update", {"id": deal_id, "fields": dict(fields),
-                                                "params": {"REGISTER_SONET_EVENT": "N"}})
-            for deal_id, fields in updates.items()
-        })
-        return {int(key[1:]): error for key, error in outcome.errors.items()}
+    def update_deals(self, updates: Mapping[int, Mapping[str, Any]],
+                     read_back: list[str] | None = None) -> DealWrites:
+        """Write fields to many deals, 49 per request, each request ending with one crm.deal.list that reads the
+        written deals back (`read_back` fields): their DATE_MODIFY after the write comes at no extra request."""
+        result = DealWrites()
+        items = list(updates.items())
+        for chunk in chunked(items, 49 if read_back else 50):
+            commands: dict[str, tuple[str, Mapping[str, Any]]] = {
+                f"u{deal_id}": ("crm.deal.update", {"id": deal_id, "fields": dict(fields),
+                                                    "params": {"REGISTER_SONET_EVENT": "N"}})
+                for deal_id, fields in chunk}
+            if read_back:
+                commands["read"] = ("crm.deal.list", {"filter": {"@ID": [deal_id for deal_id, _ in chunk]},
+                                                      "select": list(read_back), "start": -1})
+            outcome = self.client.batch(commands)
+            for key, error in outcome.errors.items():
+                if key != "read":
+                    result.errors[int(key[1:])] = error
+            for row in outcome.results.get("read") or []:
+                result.rows[int(row["ID"])] = row
+        return result
 
     def add_timeline_comment(self, deal_id: int, text: str, files: Iterable[tuple[str, bytes]] = ()) -> int:
         """A comment in the deal's timeline, optionally with files; returns the comment ID."""
@@ -230,6 +249,30 @@ class Bitrix24Adapter:
         except errors.OutcomeUnknownError:
             return self.find_or_create_folder(storage_id, name)
         return int(created["ID"])
+
+    def folder_files(self, folder_id: int) -> dict[str, DiskFile]:
+        """The files of a folder by name, page by page (50 a page, as Disk sends them)."""
+        files: dict[str, DiskFile] = {}
+        start: int | None = 0
+        while start is not None:
+            reply = self.client.call("disk.folder.getchildren", {"id": folder_id, "start": start})
+            for child in reply.result or []:
+                if child.get("TYPE") == "file":
+                    files.setdefault(child.get("NAME", ""), DiskFile.from_wire(child))
+            start = reply.next
+        return files
+
+    def timeline_comments(self, deal_id: int) -> list[str]:
+        """The texts of a deal's timeline comments (to recognise what b24sync already said after a lost state)."""
+        texts: list[str] = []
+        start: int | None = 0
+        while start is not None:
+            reply = self.client.call("crm.timeline.comment.list", {
+                "filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "select": ["ID", "COMMENT"],
+                "start": start})
+            texts += [str(row.get("COMMENT") or "") for row in reply.result or []]
+            start = reply.next
+        return texts
 
     def upload_file(self, folder_id: int, name: str, content: bytes) -> DiskFile:
         """Upload bytes into a folder (a clashing name gets a " (1)" suffix); returns the Disk file."""

@@ -155,7 +155,7 @@ class Bitrix24Client:
             if pause > self.max_method_pause:
                 raise errors.OperationTimeLimitError(
                     f"Bitrix24 {method} is paused by the portal's time limit for {pause:.0f} s more; "
-                    f"the item will be retried later", code="OPERATION_TIME_LIMIT", method=method)
+                    f"the item will be retried later", remote_code="OPERATION_TIME_LIMIT", method=method)
             if pause > 0:
                 self.clock.sleep(pause)
             self.bucket.acquire()
@@ -229,8 +229,8 @@ class Bitrix24Client:
         if not may_repeat:
             raise errors.OutcomeUnknownError(
                 f"Bitrix24 {method} may or may not have taken effect ({error}); it was not repeated to avoid a "
-                f"duplicate, and will be checked before the next attempt", code=error.code, status=error.status,
-                method=method) from None
+                f"duplicate, and will be checked before the next attempt", remote_code=error.remote_code,
+                status=error.status, method=method) from None
         if attempt >= self.max_retries:
             raise error
         if backoff:

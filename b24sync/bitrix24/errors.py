@@ -7,18 +7,20 @@ names such as QUERY_LIMIT_EXCEEDED in the same `error` key.
 
 from __future__ import annotations
 
+from b24sync.errors import B24SyncError, Kind, System
 from b24sync.redaction import redact
 
 
-class Bitrix24Error(Exception):
-    """An error answered by the portal, or met on the way to it."""
+class Bitrix24Error(B24SyncError):
+    """An error answered by the portal, or met on the way to it; `remote_code` is the portal's own `error`."""
 
-    fatal = False  # the cycle cannot go on until an administrator acts
-    retryable = False  # the same call may succeed later
+    system = System.BITRIX24
+    kind = Kind.ITEM
+    code = "bitrix24_error"
 
-    def __init__(self, message: str, *, code: str = "", description: str = "", status: int | None = None,
+    def __init__(self, message: str, *, remote_code: str = "", description: str = "", status: int | None = None,
                  method: str = "") -> None:
-        self.code = code
+        self.remote_code = remote_code
         self.description = description
         self.status = status
         self.method = method
@@ -28,47 +30,64 @@ class Bitrix24Error(Exception):
 class FatalError(Bitrix24Error):
     """The portal refuses b24sync as configured: stop the cycle and tell the administrator."""
 
-    fatal = True
+    kind = Kind.FATAL
+    code = "bitrix24_refused"
 
 
 class AuthError(FatalError):
     """The webhook code or token is wrong, expired or revoked."""
 
+    code = "bitrix24_auth"
+
 
 class ScopeError(FatalError):
     """The webhook lacks a permission scope (crm, disk)."""
+
+    code = "bitrix24_scope"
 
 
 class AccessDeniedError(FatalError):
     """The portal's plan has no REST, or the webhook's user lacks rights."""
 
+    code = "bitrix24_access_denied"
+
 
 class PortalUnavailableError(FatalError):
     """The portal is blocked by support or deleted."""
+
+    code = "bitrix24_unavailable"
 
 
 class NotFoundError(Bitrix24Error):
     """The object asked for does not exist (or is not visible to the webhook's user)."""
 
+    code = "bitrix24_not_found"
+
 
 class MethodNotFoundError(Bitrix24Error):
     """The portal does not know the method (old portal, or a module not installed)."""
+
+    code = "bitrix24_method_missing"
 
 
 class BadRequestError(Bitrix24Error):
     """The portal refused the parameters of one call."""
 
+    code = "bitrix24_bad_request"
+
 
 class RateLimitError(Bitrix24Error):
     """QUERY_LIMIT_EXCEEDED: the portal's request bucket overflowed."""
 
-    retryable = True
+    kind = Kind.RETRYABLE
+    code = "bitrix24_rate_limit"
 
 
 class OperationTimeLimitError(Bitrix24Error):
     """OPERATION_TIME_LIMIT: this method used up its time budget; others still work."""
 
-    retryable = True
+    kind = Kind.RETRYABLE
+    code = "bitrix24_time_limit"
 
     def __init__(self, message: str, *, reset_at: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
@@ -78,17 +97,21 @@ class OperationTimeLimitError(Bitrix24Error):
 class ServerError(Bitrix24Error):
     """The portal failed inside (5xx)."""
 
-    retryable = True
+    kind = Kind.RETRYABLE
+    code = "bitrix24_server_error"
 
 
 class TransportError(Bitrix24Error):
     """No usable answer: connection refused or dropped, a timeout, or a non-JSON page."""
 
-    retryable = True
+    kind = Kind.RETRYABLE
+    code = "bitrix24_unreachable"
 
 
 class OutcomeUnknownError(Bitrix24Error):
     """A call that creates something may or may not have taken effect; it was not repeated."""
+
+    code = "outcome_unknown"
 
 
 AUTH_CODES = {"NO_AUTH_FOUND", "INVALID_CREDENTIALS", "expired_token", "invalid_token", "WRONG_AUTH_TYPE",
@@ -123,7 +146,7 @@ def classify(status: int, code: object, description: str, method: str) -> Bitrix
     code_text = "" if code is None else str(code)
     description = description or ""
     label = f"{code_text}: {description}" if code_text else description or f"HTTP {status}"
-    kwargs = {"code": code_text, "description": description, "status": status, "method": method}
+    kwargs = {"remote_code": code_text, "description": description, "status": status, "method": method}
 
     def message(hint: str | None = None) -> str:
         text = f"Bitrix24 {method} failed (HTTP {status}, {label})"

@@ -21,7 +21,16 @@ from b24sync.config import Marker, OneCConfig
 from b24sync.invoices.model import BankDetails, InvoiceData, InvoiceRow, Party
 from b24sync.logs import get_logger
 from b24sync.onec import errors
-from b24sync.onec.documents import DocumentRef, InvoiceInfo, OrderDraft, PollResult, Snapshot
+from b24sync.onec.documents import (
+    ContentRow,
+    DocumentContent,
+    DocumentHeader,
+    DocumentRef,
+    InvoiceInfo,
+    OrderDraft,
+    PollResult,
+    Snapshot,
+)
 from b24sync.onec.metadata import Metadata
 from b24sync.onec.odata import MAX_URL, ZERO_GUID, ODataClient, cast, entity_path, guid, literal, synonym
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
@@ -66,6 +75,7 @@ class OneCAdapter:
         self.log = get_logger("b24sync.onec")
         self._metadata: Metadata | None = None
         self._resolved: Resolved | None = None
+        self._managers: dict[int, str | None] = {}
 
     @classmethod
     def from_config(cls, config: OneCConfig, **overrides: Any) -> OneCAdapter:
@@ -178,12 +188,15 @@ class OneCAdapter:
             f"Дополнительные реквизиты) with the type Строка for the documents b24sync writes", resource=PROPERTIES)
 
     def manager(self, bitrix24_user_id: int | None) -> str | None:
-        """The 1C user responsible for a deal's manager, by the 'onec.managers' map or the default."""
-        name = self.config.managers.get(bitrix24_user_id or 0) or self.config.default_manager
-        if not name:
-            return None
-        key = "onec.managers" if bitrix24_user_id in self.config.managers else "onec.default_manager"
-        return self.resolve("Catalog_Пользователи", name, key, fields=("Description",))
+        """The 1C user responsible for a deal's manager, by the 'onec.managers' map or the default; resolved once
+        per Bitrix24 user for the adapter's life (a failed resolution is not kept: it is asked again)."""
+        user = bitrix24_user_id or 0
+        if user not in self._managers:
+            name = self.config.managers.get(user) or self.config.default_manager
+            key = "onec.managers" if bitrix24_user_id in self.config.managers else "onec.default_manager"
+            self._managers[user] = self.resolve("Catalog_Пользователи", name, key, fields=("Description",)) \
+                if name else None
+        return self._managers[user]
 
     def currency(self, code: str | None) -> str:
         """A currency reference by letter (RUB) or numeric (643) code."""
@@ -313,12 +326,33 @@ class OneCAdapter:
 
     # -- documents ------------------------------------------------------------------------------------
 
-    def find_by_deals(self, deal_ids: Iterable[int]) -> dict[int, DocumentRef]:
-        """The live documents of many deals at once, in as few requests as the URL limit allows."""
+    def headers(self, refs: Iterable[str]) -> dict[str, DocumentHeader]:
+        """The documents' headers and content, in `or` chains (about 27 documents a request); a document that no
+        longer exists in 1C is absent."""
+        rows = self._by_or_chain(self.profile.order_entity, "Ref_Key", [ref.lower() for ref in refs],
+                                 self.profile.content_select, render=guid)
+        return {row["Ref_Key"]: self._header(row) for row in rows}
+
+    def _header(self, row: dict[str, Any]) -> DocumentHeader:
+        rows = tuple(ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(item.get("Количество")),
+                                _decimal(item.get("Цена")))
+                     for item in sorted(row.get("Товары") or [], key=lambda item: item.get("LineNumber", 0)))
+        content = DocumentContent(comment=row.get("Комментарий") or "", amount=_decimal(row.get("СуммаДокумента")),
+                                  rows=rows, currency_ref=row.get(self.profile.currency_field),
+                                  manager_ref=row.get(self.profile.manager_field))
+        return DocumentHeader(ref=row["Ref_Key"], number=row.get("Number", ""), data_version=row.get("DataVersion", ""),
+                              posted=bool(row.get("Posted")), deleted=bool(row.get("DeletionMark")),
+                              status=row.get("Статус", ""), total=_decimal(row.get("СуммаДокумента")),
+                              content=content)
+
+    def find_by_deals(self, deal_ids: Iterable[int]) -> dict[int, DocumentHeader]:
+        """The live documents of many deals at once, with their content, in as few requests as the URL limit
+        allows."""
         marker = self.config.deal_marker
-        found: dict[int, DocumentRef] = {}
+        found: dict[int, DocumentHeader] = {}
         values = [str(deal_id) for deal_id in dict.fromkeys(deal_ids)]
-        select = HEADER + (f",{marker.attribute}" if marker.attribute else ",ДополнительныеРеквизиты")
+        select = self.profile.content_select + (f",{marker.attribute}" if marker.attribute
+                                                else ",ДополнительныеРеквизиты")
         prop = None if marker.attribute else (self.resolved().marker_property or ZERO_GUID)
 
         def condition(chunk: list[str]) -> str:
@@ -353,12 +387,14 @@ class OneCAdapter:
                                      refs=[found[int(deal_value)].ref, row["Ref_Key"]],
                                      action="mark the extra documents for deletion in 1C")
                     continue
-                found[int(deal_value)] = self._ref(row)  # the earliest document (ordered by Date, Ref_Key)
+                found[int(deal_value)] = self._header(row)  # the earliest document (ordered by Date, Ref_Key)
         return found
 
     def find_by_deal(self, deal_id: int) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency)."""
-        return self.find_by_deals([deal_id]).get(deal_id)
+        header = self.find_by_deals([deal_id]).get(deal_id)
+        return None if header is None else DocumentRef(self.profile.order_entity, header.ref, header.number,
+                                                       header.data_version, header.posted, header.total)
 
     def _ref(self, row: dict[str, Any]) -> DocumentRef:
         return DocumentRef(entity=self.profile.order_entity, ref=row["Ref_Key"], number=row.get("Number", ""),

@@ -79,6 +79,41 @@ class DocumentRef:
 
 
 @dataclass(frozen=True)
+class ContentRow:
+    nomenclature_ref: str
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    """What a deal decides in a document, in comparable form: a deal and a 1C document are compared on this,
+    never on hashes of what the state happens to remember. None in a field: not known, not compared."""
+
+    comment: str
+    amount: Decimal
+    rows: tuple[ContentRow, ...]
+    currency_ref: str | None = None
+    manager_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentHeader:
+    """A bound (or found) document as one or-chained read returns it, before the sync decides anything."""
+
+    ref: str
+    number: str
+    data_version: str
+    posted: bool
+    deleted: bool  # marked for deletion in 1C
+    status: str = ""
+    total: Decimal = Decimal(0)
+    content: DocumentContent | None = None
+    paid: Decimal | None = None  # known only when the sync needs it (the deal left its trigger stages)
+    shipped: bool | None = None
+
+
+@dataclass(frozen=True)
 class InvoiceInfo:
     ref: str
     number: str

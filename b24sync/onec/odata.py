@@ -23,6 +23,7 @@ import requests
 
 from b24sync import __version__
 from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync.errors import Kind
 from b24sync.logs import get_logger
 from b24sync.onec import errors
 from b24sync.redaction import redact, register_secret
@@ -214,12 +215,12 @@ class ODataClient:
                            f"{content_type} instead of JSON: {first!r}; {hint}", status=reply.status_code,
                            resource=resource)
         if reply.status_code < 500:
-            error.retryable = False  # a login page or a web server's 404 will not change by asking again
+            error.kind = Kind.ITEM  # a login page or a web server's 404 will not change by asking again
         return error
 
     def _raise(self, status: int, code: str, message: str, resource: str, method: str = "GET") -> Any:
         entity = resource.split("(")[0].split("/")[0]
-        kwargs = {"code": code, "onec_message": message, "status": status, "resource": resource}
+        kwargs = {"remote_code": code, "onec_message": message, "status": status, "resource": resource}
         if status == 401 or code == "20":
             raise errors.AuthError(
                 f"1C refused user '{self.user}' for {entity} (code {code}: {message}); check 'onec.user' and "

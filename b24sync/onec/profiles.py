@@ -54,6 +54,20 @@ class Profile:
     sale_entity: str
     payment_entities: tuple[str, ...]
     needs: dict[str, tuple[str, ...]]
+    currency_field: str = "Валюта_Key"
+    manager_field: str = "Менеджер_Key"
+
+    @property
+    def can_close(self) -> bool:
+        """Whether the order has a Статус b24sync can set to Закрыт (a customer order, not an invoice)."""
+        return self.name == "ut11"
+
+    @property
+    def content_select(self) -> str:
+        """The header and row properties a document's content is compared on."""
+        status = ",Статус" if self.can_close else ""
+        return (f"Ref_Key,DataVersion,Number,Date,Posted,DeletionMark,СуммаДокумента{status},Комментарий,"
+                f"{self.currency_field},{self.manager_field},Товары")
 
     @property
     def order_is_invoice(self) -> bool:
@@ -163,6 +177,8 @@ BP30 = Profile(
     invoice_entity="Document_СчетНаОплатуПокупателю",
     sale_entity="Document_РеализацияТоваровУслуг",
     payment_entities=("Document_ПоступлениеНаРасчетныйСчет", "Document_ПриходныйКассовыйОрдер"),
+    currency_field="ВалютаДокумента_Key",
+    manager_field="Ответственный_Key",
     needs={
         "Document_СчетНаОплатуПокупателю": (
             "Ref_Key", "DataVersion", "Number", "Date", "Posted", "DeletionMark", "Организация_Key", "Контрагент_Key",

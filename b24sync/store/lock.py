@@ -6,8 +6,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from b24sync.errors import LockedError
 
-class LockHeldError(Exception):
+
+class LockHeldError(LockedError):
     """Another b24sync process holds the lock; `pid` says which."""
 
     def __init__(self, path: Path, pid: int | None) -> None:

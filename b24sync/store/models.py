@@ -1,8 +1,11 @@
-"""The tables of the state store (peewee over SQLite).
+"""The tables of the state store (peewee over SQLite), as of the newest schema (see migrations.py).
 
 A binding ties one Bitrix24 deal to one 1C document, unique on both sides;
-intents record a create in 1C before it is sent; failures and conflicts are
-what `status` shows; seen versions remember 1C DataVersions between polls.
+intents record a write to 1C before it is sent; failures and conflicts are
+what `status` shows; seen versions remember the DataVersions of the documents
+around an order (invoices, sales, payments) between polls, and catalog
+versions those of the nomenclature exported to Bitrix24. Only store.py uses
+these classes.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ class Binding(Model):
     onec_ref = peewee.CharField(unique=True)
     entity = peewee.CharField()  # Document_ЗаказКлиента / Document_СчетНаОплатуПокупателю
     number = peewee.CharField(default="")
-    pushed_hash = peewee.CharField(default="")  # hash of the deal projection last written to 1C
+    pushed_hash = peewee.CharField(default="")  # hash of the deal projection the document holds (as b24sync knows)
     pushed_projection = peewee.TextField(default="{}")  # that projection, to tell the manager what differs
     posted = peewee.BooleanField(default=False)
-    onec_version = peewee.CharField(default="")  # DataVersion of the document after b24sync's last write
-    snapshot_hash = peewee.CharField(default="")  # DataVersion of the 1C document last read back; empty: never
+    written_version = peewee.CharField(default="")  # DataVersion after b24sync's last write: the conflict baseline
+    pulled_version = peewee.CharField(default="")  # DataVersion the pull last read back; empty: never
     written_fields = peewee.TextField(default="{}")  # JSON: the values b24sync last wrote to the deal
     is_open = peewee.BooleanField(default=True)  # not yet fully paid and shipped
     closed_by_b24sync = peewee.BooleanField(default=False)
+    document_state = peewee.CharField(default="")  # "", or "deleted" / "marked" once reported missing in 1C
+    deal_modified = peewee.CharField(default="")  # the deal's DATE_MODIFY as of b24sync's last look
+    deal_inputs = peewee.CharField(default="")  # hash of the listed deal fields as of that look
     created_at = peewee.FloatField()
     updated_at = peewee.FloatField()
 
@@ -68,6 +74,7 @@ class Failure(Model):
     last_failed_at = peewee.FloatField()
     next_retry_at = peewee.FloatField(index=True)
     commented_reason = peewee.CharField(default="")  # the reason the deal's timeline was told about
+    code = peewee.CharField(default="")  # the stable error code (b24sync.errors)
 
 
 class Conflict(Model):
@@ -76,10 +83,16 @@ class Conflict(Model):
     description = peewee.TextField()
     created_at = peewee.FloatField()
     resolved_at = peewee.FloatField(null=True)
+    resolution = peewee.CharField(default="")  # bitrix24 | 1c | updated | agreed
 
 
 class SeenVersion(Model):
     ref = peewee.CharField(unique=True)
+    version = peewee.CharField()
+
+
+class CatalogVersion(Model):
+    ref = peewee.CharField(unique=True)  # Catalog_Номенклатура Ref_Key
     version = peewee.CharField()
 
 
@@ -110,5 +123,3 @@ class InvoiceUpload(Model):
     link = peewee.CharField()
     uploaded_at = peewee.FloatField()
 
-
-TABLES = [SchemaVersion, Binding, Watermark, Intent, Failure, Conflict, SeenVersion, RunLog, Unreachable]

@@ -1,24 +1,28 @@
-"""The state store: bindings, watermarks, intents, failures, conflicts, seen versions and the run log.
+"""The state store: bindings, watermarks, intents, failures, conflicts, versions and the run log.
 
-SQLite in WAL mode, created 0600; a schema version with forward migrations.
-Every other module goes through this class and never touches the database.
+SQLite in WAL mode, created 0600; a schema version with frozen forward
+migrations (migrations.py). Every other module goes through this class and
+never touches the database: it hands out frozen views, never peewee rows, and
+changes them only through the typed methods below.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import peewee
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync.errors import StateError
 from b24sync.store import models
+from b24sync.store.migrations import CURRENT_SCHEMA, MIGRATIONS
 from b24sync.store.models import (
     Binding,
+    CatalogVersion,
     Conflict,
     Failure,
     Intent,
@@ -28,41 +32,22 @@ from b24sync.store.models import (
     Unreachable,
     Watermark,
 )
+from b24sync.store.views import (
+    BindingView,
+    ConflictView,
+    FailureView,
+    IntentView,
+    InvoiceUploadView,
+    RunView,
+    binding_view,
+    failure_view,
+)
 
-CURRENT_SCHEMA = 2
 RUN_LOG_KEEP = 500
 RETRY_FIRST = 60.0
 RETRY_MAX = 6 * 3600.0
 
-
-def _create_first_tables(db: peewee.Database) -> None:
-    db.create_tables([table for table in models.TABLES if table is not models.InvoiceUpload])
-
-
-def _add_invoice_uploads(db: peewee.Database) -> None:
-    db.create_tables([models.InvoiceUpload])
-
-
-# version -> the step that brings the schema from version-1 to version; never edit a released step
-MIGRATIONS = {1: _create_first_tables, 2: _add_invoice_uploads}
-
-
-@dataclass(frozen=True)
-class FailureView:
-    deal_id: int | None
-    item: str
-    reason: str
-    error: str
-    attempts: int
-    next_retry_at: float
-    commented_reason: str
-    last_failed_at: float = 0.0
-
-
-def _failure_view(row: Failure) -> FailureView:
-    return FailureView(row.deal_id, row.item, row.reason, row.error, row.attempts, row.next_retry_at,
-                       row.commented_reason, row.last_failed_at)
-
+__all__ = ["CURRENT_SCHEMA", "BindingView", "ConflictView", "FailureView", "IntentView", "RunView", "Store"]
 
 class Store:
     """Opens (and creates or migrates) the state database at `path`."""
@@ -91,8 +76,8 @@ class Store:
                 row = SchemaVersion.select().first()
                 version = row.version if row else 0
             if version > CURRENT_SCHEMA:
-                raise RuntimeError(f"the state database {self.path} was written by a newer b24sync (schema "
-                                   f"{version}); upgrade b24sync or restore an older state file")
+                raise StateError(f"the state database {self.path} was written by a newer b24sync (schema "
+                                 f"{version}); upgrade b24sync or restore an older state file")
             for step in range(version + 1, CURRENT_SCHEMA + 1):
                 MIGRATIONS[step](self.db)
             SchemaVersion.delete().execute()
@@ -104,59 +89,116 @@ class Store:
 
     # -- bindings ----------------------------------------------------------------------------------
 
-    def binding_for_deal(self, deal_id: int) -> Binding | None:
-        return Binding.get_or_none(Binding.deal_id == deal_id)
+    def binding_for_deal(self, deal_id: int) -> BindingView | None:
+        row = Binding.get_or_none(Binding.deal_id == deal_id)
+        return None if row is None else binding_view(row)
 
-    def binding_for_ref(self, ref: str) -> Binding | None:
-        return Binding.get_or_none(Binding.onec_ref == ref.lower())
+    def binding_for_ref(self, ref: str) -> BindingView | None:
+        row = Binding.get_or_none(Binding.onec_ref == ref.lower())
+        return None if row is None else binding_view(row)
 
-    def bind(self, deal_id: int, ref: str, entity: str, number: str, pushed_hash: str, onec_version: str) -> Binding:
+    def bindings_for_deals(self, deal_ids: list[int]) -> dict[int, BindingView]:
+        """The bindings of many deals in one query each 500 (a chunk's worth, before planning)."""
+        found: dict[int, BindingView] = {}
+        for start in range(0, len(deal_ids), 500):
+            for row in Binding.select().where(Binding.deal_id.in_(deal_ids[start:start + 500])):
+                found[row.deal_id] = binding_view(row)
+        return found
+
+    def bind(self, deal_id: int, ref: str, entity: str, number: str, version: str, *, posted: bool = False,
+             pushed_hash: str = "", pushed_projection: str = "{}") -> BindingView:
         """Store the deal ⇄ document pair and close the deal's open intent, in one transaction."""
         now = self.clock.time()
         with self.db.atomic():
-            binding = Binding.create(deal_id=deal_id, onec_ref=ref.lower(), entity=entity, number=number,
-                                     pushed_hash=pushed_hash, onec_version=onec_version, created_at=now,
-                                     updated_at=now)
-            Intent.update(closed_at=now).where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()).execute()
-        return binding
+            Binding.delete().where((Binding.deal_id == deal_id) & (Binding.document_state != "")).execute()
+            Binding.create(deal_id=deal_id, onec_ref=ref.lower(), entity=entity, number=number,
+                           pushed_hash=pushed_hash, pushed_projection=pushed_projection, posted=posted,
+                           written_version=version, created_at=now, updated_at=now)
+            self._close_intents(deal_id, now)
+        return self.binding_for_deal(deal_id)  # type: ignore[return-value]
 
-    def update_binding(self, deal_id: int, **changes: Any) -> None:
-        if "written_fields" in changes and not isinstance(changes["written_fields"], str):
-            changes["written_fields"] = json.dumps(changes["written_fields"], ensure_ascii=False, sort_keys=True)
+    def _update(self, deal_id: int, **changes: Any) -> None:
         changes["updated_at"] = self.clock.time()
         Binding.update(**changes).where(Binding.deal_id == deal_id).execute()
 
-    def written_fields(self, binding: Binding) -> dict[str, Any]:
-        return json.loads(binding.written_fields or "{}")
+    def record_write(self, deal_id: int, version: str, *, number: str | None = None, posted: bool | None = None,
+                     pushed: tuple[str, str] | None = None, closed_by_b24sync: bool | None = None) -> None:
+        """After b24sync's own write to 1C (or a version it accepts as its own): the new baseline, and the intent
+        closed. A document the pull has read before is not read again for b24sync's own change."""
+        now = self.clock.time()
+        changes: dict[str, Any] = {"written_version": version}
+        if number is not None:
+            changes["number"] = number
+        if posted is not None:
+            changes["posted"] = posted
+        if pushed is not None:
+            changes["pushed_hash"], changes["pushed_projection"] = pushed
+        if closed_by_b24sync is not None:
+            changes["closed_by_b24sync"] = closed_by_b24sync
+        with self.db.atomic():
+            self._update(deal_id, **changes)
+            Binding.update(pulled_version=version).where(
+                (Binding.deal_id == deal_id) & (Binding.pulled_version != "")).execute()
+            self._close_intents(deal_id, now)
 
-    def bindings(self, open_only: bool = False) -> Iterator[Binding]:
+    def record_pull(self, deal_id: int, version: str, is_open: bool) -> None:
+        """The pull read the document at `version`; a fully paid and shipped one is no longer rescanned."""
+        self._update(deal_id, pulled_version=version or "read", is_open=is_open)
+
+    def record_written_fields(self, deal_id: int, fields: Mapping[str, Any]) -> None:
+        """What b24sync wrote to the deal's fields (merged into what it wrote before)."""
+        row = Binding.get_or_none(Binding.deal_id == deal_id)
+        if row is None:
+            return
+        written = json.loads(row.written_fields or "{}")
+        written.update(fields)
+        self._update(deal_id, written_fields=json.dumps(written, ensure_ascii=False, sort_keys=True))
+
+    def record_deal_seen(self, deal_id: int, modified: str, inputs: str) -> None:
+        """The deal's DATE_MODIFY and listed fields as of b24sync's last look (a re-listed deal is skipped)."""
+        Binding.update(deal_modified=modified, deal_inputs=inputs).where(Binding.deal_id == deal_id).execute()
+
+    def mark_document_missing(self, deal_id: int, state: str) -> None:
+        """The bound document was deleted ("deleted") or marked for deletion ("marked") in 1C; reported once."""
+        self._update(deal_id, document_state=state)
+
+    def unbind(self, deal_id: int) -> None:
+        """Forget the deal's document (only for an explicit `resync --recreate` of a deleted one)."""
+        Binding.delete().where(Binding.deal_id == deal_id).execute()
+
+    def bindings(self, open_only: bool = False) -> Iterator[BindingView]:
         query = Binding.select().order_by(Binding.deal_id)
         if open_only:
-            query = query.where(Binding.is_open == True)  # noqa: E712 - peewee expression
-        yield from query.iterator()
+            query = query.where((Binding.is_open == True) & (Binding.document_state == ""))  # noqa: E712
+        for row in query.iterator():
+            yield binding_view(row)
+
+    def missing_documents(self) -> list[BindingView]:
+        return [binding_view(row) for row in Binding.select().where(Binding.document_state != "")
+                .order_by(Binding.deal_id)]
 
     def count_bindings(self) -> dict[str, int]:
         total = Binding.select().count()
         open_count = Binding.select().where(Binding.is_open == True).count()  # noqa: E712
-        return {"total": total, "open": open_count}
+        missing = Binding.select().where(Binding.document_state != "").count()
+        return {"total": total, "open": open_count, "missing": missing}
 
     # -- intents -----------------------------------------------------------------------------------
 
     def begin_intent(self, deal_id: int, kind: str = "create_document", pushed_hash: str = "") -> None:
         Intent.create(deal_id=deal_id, kind=kind, pushed_hash=pushed_hash, started_at=self.clock.time())
 
-    def has_open_intent(self, deal_id: int) -> bool:
-        return Intent.select().where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()).exists()
-
-    def open_intent_hash(self, deal_id: int) -> str | None:
-        """The projection hash of the deal's interrupted create, if one is open."""
-        row = (Intent.select().where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()
-                                     & (Intent.kind == "create_document")).order_by(Intent.id.desc()).first())
-        return row.pushed_hash if row else None
+    def open_intent(self, deal_id: int) -> IntentView | None:
+        """The deal's latest write that was started and never recorded as done (a crash in between)."""
+        row = (Intent.select().where((Intent.deal_id == deal_id) & Intent.closed_at.is_null())
+               .order_by(Intent.id.desc()).first())
+        return None if row is None else IntentView(row.deal_id, row.kind, row.pushed_hash, row.started_at)
 
     def close_intents(self, deal_id: int) -> None:
-        Intent.update(closed_at=self.clock.time()).where(
-            (Intent.deal_id == deal_id) & Intent.closed_at.is_null()).execute()
+        self._close_intents(deal_id, self.clock.time())
+
+    def _close_intents(self, deal_id: int, now: float) -> None:
+        Intent.update(closed_at=now).where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()).execute()
 
     # -- watermarks --------------------------------------------------------------------------------
 
@@ -174,7 +216,8 @@ class Store:
 
     # -- failures ----------------------------------------------------------------------------------
 
-    def record_failure(self, deal_id: int, reason: str, error: str, kind: str = "deal") -> FailureView:
+    def record_failure(self, deal_id: int, reason: str, error: str, kind: str = "deal",
+                       code: str = "") -> FailureView:
         """A failed item; retried with backoff from a minute up to six hours.
 
         `kind` is "deal" (pushing the deal to 1C) or "writeback" (writing 1C's news to the deal).
@@ -185,16 +228,16 @@ class Store:
         attempts = existing.attempts + 1 if existing else 1
         delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (attempts - 1))
         if existing:
-            Failure.update(reason=reason[:250], error=error, attempts=attempts, last_failed_at=now,
+            Failure.update(reason=reason[:250], error=error, attempts=attempts, last_failed_at=now, code=code,
                            next_retry_at=now + delay).where(Failure.item == item).execute()
         else:
-            Failure.create(item=item, deal_id=deal_id, reason=reason[:250], error=error, attempts=1,
+            Failure.create(item=item, deal_id=deal_id, reason=reason[:250], error=error, attempts=1, code=code,
                            first_failed_at=now, last_failed_at=now, next_retry_at=now + delay)
         return self.failure(deal_id, kind)  # type: ignore[return-value]
 
     def failure(self, deal_id: int, kind: str = "deal") -> FailureView | None:
         row = Failure.get_or_none(Failure.item == f"{kind}:{deal_id}")
-        return None if row is None else _failure_view(row)
+        return None if row is None else failure_view(row)
 
     def mark_failure_commented(self, deal_id: int, reason: str, kind: str = "deal") -> None:
         Failure.update(commented_reason=reason[:250]).where(Failure.item == f"{kind}:{deal_id}").execute()
@@ -208,7 +251,7 @@ class Store:
             (Failure.next_retry_at <= now) & Failure.item.startswith(f"{kind}:")).order_by(Failure.next_retry_at)]
 
     def failures(self) -> list[FailureView]:
-        return [_failure_view(row) for row in Failure.select().order_by(Failure.deal_id)]
+        return [failure_view(row) for row in Failure.select().order_by(Failure.deal_id)]
 
     def make_due(self, deal_id: int | None = None) -> int:
         query = Failure.update(next_retry_at=self.clock.time())
@@ -226,34 +269,54 @@ class Store:
         Conflict.create(deal_id=deal_id, onec_ref=ref, description=description, created_at=self.clock.time())
         return True
 
-    def resolve_conflicts(self, deal_id: int) -> None:
-        Conflict.update(resolved_at=self.clock.time()).where(
+    def resolve_conflicts(self, deal_id: int, resolution: str = "updated") -> int:
+        """Close the deal's open conflicts: `bitrix24` or `1c` (an admin chose), `updated` or `agreed` (the sync)."""
+        return Conflict.update(resolved_at=self.clock.time(), resolution=resolution).where(
             (Conflict.deal_id == deal_id) & Conflict.resolved_at.is_null()).execute()
 
-    def open_conflicts(self) -> list[Conflict]:
-        return list(Conflict.select().where(Conflict.resolved_at.is_null()).order_by(Conflict.deal_id))
+    def open_conflicts(self, deal_id: int | None = None) -> list[ConflictView]:
+        query = Conflict.select().where(Conflict.resolved_at.is_null())
+        if deal_id is not None:
+            query = query.where(Conflict.deal_id == deal_id)
+        return [ConflictView(row.deal_id, row.onec_ref, row.description, row.created_at, row.resolved_at,
+                             row.resolution) for row in query.order_by(Conflict.deal_id, Conflict.id)]
 
     # -- invoice PDFs on deals -------------------------------------------------------------------
 
-    def invoice_upload(self, invoice_ref: str) -> models.InvoiceUpload | None:
-        return models.InvoiceUpload.get_or_none(models.InvoiceUpload.invoice_ref == invoice_ref.lower())
+    def invoice_upload(self, invoice_ref: str) -> InvoiceUploadView | None:
+        row = models.InvoiceUpload.get_or_none(models.InvoiceUpload.invoice_ref == invoice_ref.lower())
+        return None if row is None else InvoiceUploadView(row.invoice_ref, row.deal_id, row.number, row.amount,
+                                                          row.data_version, row.content_hash, row.file_id, row.link)
 
-    def save_invoice_upload(self, invoice_ref: str, **values: Any) -> None:
-        values = {**values, "uploaded_at": self.clock.time()}
+    def save_invoice_upload(self, invoice_ref: str, *, deal_id: int, number: str, amount: str, data_version: str,
+                            content_hash: str, file_id: int, link: str) -> None:
+        values = {"deal_id": deal_id, "number": number, "amount": amount, "data_version": data_version,
+                  "content_hash": content_hash, "file_id": file_id, "link": link, "uploaded_at": self.clock.time()}
         models.InvoiceUpload.insert(invoice_ref=invoice_ref.lower(), **values).on_conflict(
             conflict_target=[models.InvoiceUpload.invoice_ref],
             update={getattr(models.InvoiceUpload, key): value for key, value in values.items()}).execute()
 
-    # -- seen 1C versions --------------------------------------------------------------------------
+    # -- versions of the documents around orders, and of the catalog ----------------------------------
 
     def seen_versions(self) -> dict[str, str]:
+        """DataVersions of invoices, sales and payments as the last poll saw them."""
         return {row.ref: row.version for row in SeenVersion.select()}
 
-    def save_versions(self, versions: dict[str, str]) -> None:
+    def save_versions(self, versions: Mapping[str, str]) -> None:
+        self._save(SeenVersion, versions)
+
+    def catalog_versions(self) -> dict[str, str]:
+        """DataVersions of the nomenclature items last exported to Bitrix24."""
+        return {row.ref: row.version for row in CatalogVersion.select()}
+
+    def save_catalog_versions(self, versions: Mapping[str, str]) -> None:
+        self._save(CatalogVersion, versions)
+
+    def _save(self, table: type[SeenVersion] | type[CatalogVersion], versions: Mapping[str, str]) -> None:
         with self.db.atomic():
             for ref, version in versions.items():
-                SeenVersion.insert(ref=ref, version=version).on_conflict(
-                    conflict_target=[SeenVersion.ref], update={SeenVersion.version: version}).execute()
+                table.insert(ref=ref, version=version).on_conflict(
+                    conflict_target=[table.ref], update={table.version: version}).execute()
 
     # -- reachability and the run log ----------------------------------------------------------------
 
@@ -278,8 +341,8 @@ class Store:
         stale = RunLog.select(RunLog.id).order_by(RunLog.id.desc()).offset(RUN_LOG_KEEP)
         RunLog.delete().where(RunLog.id.in_(stale)).execute()
 
-    def last_runs(self) -> dict[str, RunLog]:
-        runs: dict[str, RunLog] = {}
+    def last_runs(self) -> dict[str, RunView]:
+        runs: dict[str, RunView] = {}
         for row in RunLog.select().order_by(RunLog.id.desc()).limit(100):
-            runs.setdefault(row.job, row)
+            runs.setdefault(row.job, RunView(row.job, row.started_at, row.finished_at, row.result, row.summary))
         return runs

@@ -13,15 +13,13 @@ from b24sync.onec.adapter import OneCAdapter
 from b24sync.store.store import Store
 from b24sync.sync.report import CycleReport
 
-PREFIX = "catalog:"
 PAGE = 500
 
 
 def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, article_property: str,
                  dry_run: bool = False) -> CycleReport:
     report = CycleReport("catalog", dry_run=dry_run)
-    seen = {ref.removeprefix(PREFIX): version for ref, version in store.seen_versions().items()
-            if ref.startswith(PREFIX)}
+    seen = store.catalog_versions()
     skip = 0
     while True:
         page = onec.nomenclature_page(skip, PAGE)
@@ -44,9 +42,9 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
             else:
                 bitrix.update_product(product.id, fields)
                 report.updated += 1
-            written[PREFIX + item["Ref_Key"]] = item["DataVersion"]
+            written[item["Ref_Key"]] = item["DataVersion"]
         if written:
-            store.save_versions(written)
+            store.save_catalog_versions(written)
         if len(page) < PAGE:
             return report
         skip += PAGE

@@ -3,18 +3,21 @@
 An invoice is uploaded once; again only when it changed in 1C (its DataVersion
 and the PDF's content hash), and then a new comment says what changed; old
 files are kept. Each invoice of an order is uploaded; the deal's fields show
-the latest.
+the latest. The comments go through the cycle's outbox. After a lost state
+file, an invoice already on Disk (by the file name b24sync gives it) and its
+comment already on the timeline are recognised and adopted, not published again.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.records import DiskFile
 from b24sync.config import Config
+from b24sync.errors import ItemError
 from b24sync.invoices.model import BankDetails, russian_date
 from b24sync.invoices.render import render_invoice
 from b24sync.logs import get_logger
@@ -22,12 +25,13 @@ from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.documents import InvoiceInfo, Snapshot
 from b24sync.store.store import Store
 from b24sync.sync.mapping import invoice_file_name
+from b24sync.sync.outbox import Outbox, file_value
 
 
-class InvoiceError(Exception):
+class InvoiceError(ItemError):
     """An invoice could not be put on its deal (too large, an upload or a link refused)."""
 
-    fatal = False
+    code = "invoice"
 
 
 class InvoicePublisher:
@@ -38,9 +42,12 @@ class InvoicePublisher:
         self.store = store
         self.log = get_logger("b24sync.invoices")
         self._folder: int | None = None
+        self._folder_files: dict[str, DiskFile] | None = None
+        self.outbox = Outbox()
 
-    def put_on_deal(self, deal_id: int, snapshot: Snapshot) -> str:
+    def put_on_deal(self, deal_id: int, snapshot: Snapshot, outbox: Outbox) -> str:
         """Upload what is new or changed; return the public link of the latest invoice."""
+        self.outbox = outbox
         latest = ""
         for invoice in sorted(snapshot.invoices, key=lambda item: (item.date or date.min, item.number)):
             latest = self._one(deal_id, invoice)
@@ -48,6 +55,10 @@ class InvoicePublisher:
 
     def _one(self, deal_id: int, invoice: InvoiceInfo) -> str:
         record = self.store.invoice_upload(invoice.ref)
+        if record is None and self._maybe_published(deal_id, invoice):
+            adopted = self._adopt(deal_id, invoice)
+            if adopted:
+                return adopted
         if record is not None and record.data_version == invoice.data_version and record.link:
             return record.link
         if record is not None and record.data_version == invoice.data_version:
@@ -73,14 +84,48 @@ class InvoicePublisher:
         return self._finish(deal_id, invoice, uploaded.id, pdf, first=record is None,
                             previous_amount=record.amount if record is not None else "")
 
-    def _finish(self, deal_id: int, invoice: InvoiceInfo, file_id: int, pdf: bytes | None, *, first: bool,
-                previous_amount: str = "") -> str:
-        """The public link, the comment (with the file) and the record, for an uploaded invoice."""
+    def _maybe_published(self, deal_id: int, invoice: InvoiceInfo) -> bool:
+        """An invoice unknown to the state but dated before its binding was made may be on Disk already (the
+        state file was lost and the bindings recovered); a new invoice of a known order is not looked for."""
+        binding = self.store.binding_for_deal(deal_id)
+        if binding is None or invoice.date is None:
+            return True
+        return invoice.date <= datetime.fromtimestamp(binding.created_at).date()
+
+    def _adopt(self, deal_id: int, invoice: InvoiceInfo) -> str:
+        """The file b24sync uploaded before the state was lost, with its link; commented again only if the
+        deal's timeline does not tell of it. Empty when there is no such file."""
+        if self._folder_files is None:
+            self._folder_files = self.bitrix.folder_files(self.folder())
+        existing = self._folder_files.get(invoice_file_name(invoice.number, invoice.date))
+        if existing is None:
+            return ""
+        told = any(f"№ {invoice.number} " in text for text in self.bitrix.timeline_comments(deal_id))
+        pdf = self._pdf(invoice.ref)
+        digest = hashlib.sha256(pdf).hexdigest()
+        self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number, amount="",
+                                       data_version=invoice.data_version, content_hash=digest, file_id=existing.id,
+                                       link="")
+        if not told:
+            return self._finish(deal_id, invoice, existing.id, pdf, first=True)
+        link = self._link(invoice, existing.id)
+        self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number,
+                                       amount=str(invoice.amount), data_version=invoice.data_version,
+                                       content_hash=digest, file_id=existing.id, link=link)
+        self.log.info("invoice_adopted", deal_id=deal_id, order_ref=invoice.ref, number=invoice.number)
+        return link
+
+    def _link(self, invoice: InvoiceInfo, file_id: int) -> str:
         try:
-            link = self.bitrix.external_link(file_id)
+            return self.bitrix.external_link(file_id)
         except Exception as error:
             raise InvoiceError(f"Счёт {invoice.number} загружен на Диск, но Битрикс24 не дал публичную ссылку: "
                                f"{error}") from None
+
+    def _finish(self, deal_id: int, invoice: InvoiceInfo, file_id: int, pdf: bytes | None, *, first: bool,
+                previous_amount: str = "") -> str:
+        """The public link, the comment (with the file) and the record, for an uploaded invoice."""
+        link = self._link(invoice, file_id)
         name = invoice_file_name(invoice.number, invoice.date)
         pdf = pdf if pdf is not None else self._pdf(invoice.ref)
         when = russian_date(invoice.date) if invoice.date else ""
@@ -91,18 +136,20 @@ class InvoicePublisher:
             changed = (f"сумма {_rub(Decimal(previous_amount))} → {_rub(invoice.amount)}"
                        if previous_amount and Decimal(previous_amount) != invoice.amount else "содержание")
             text = f"Счёт № {invoice.number} изменён в 1С ({changed}). Новая версия: {link}"
-        if self.config.invoices.attach == "field":
-            self.bitrix.update_deal(deal_id, {self.config.invoices.file_field: {
-                "fileData": [name, base64.b64encode(pdf).decode("ascii")]}})
-            self.bitrix.add_timeline_comment(deal_id, text)
-        else:
-            self.bitrix.add_timeline_comment(deal_id, text, [(name, pdf)])
         record = self.store.invoice_upload(invoice.ref)
-        self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number,
-                                       amount=str(invoice.amount), data_version=invoice.data_version,
-                                       content_hash=record.content_hash if record else "", file_id=file_id,
-                                       link=link)
-        self.log.info("invoice_published", deal_id=deal_id, order_ref=invoice.ref, number=invoice.number)
+
+        def published() -> None:  # once the comment went in: the invoice is not told again
+            self.store.save_invoice_upload(invoice.ref, deal_id=deal_id, number=invoice.number,
+                                           amount=str(invoice.amount), data_version=invoice.data_version,
+                                           content_hash=record.content_hash if record else "", file_id=file_id,
+                                           link=link)
+            self.log.info("invoice_published", deal_id=deal_id, order_ref=invoice.ref, number=invoice.number)
+
+        if self.config.invoices.attach == "field":
+            self.outbox.update(deal_id, {self.config.invoices.file_field: file_value(name, pdf)})
+            self.outbox.comment_with_files(deal_id, text, [], published)
+        else:
+            self.outbox.comment_with_files(deal_id, text, [(name, pdf)], published)
         return link
 
     def _pdf(self, invoice_ref: str) -> bytes:

@@ -17,20 +17,18 @@ from typing import Any
 from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
 from b24sync.bitrix24.wire import parse_datetime, to_decimal, to_int
 from b24sync.config import DealFields, Pipeline
-from b24sync.onec.documents import CENT, DraftRow, OrderDraft, Snapshot, money
+from b24sync.errors import ItemError
+from b24sync.onec.documents import CENT, ContentRow, DocumentContent, DraftRow, OrderDraft, Snapshot, money
 
 # The deal fields a sync reads; b24sync's own fields are deliberately absent, so writing them never echoes.
 DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID",
                "OPPORTUNITY", "COMPANY_ID", "CONTACT_ID", "ASSIGNED_BY_ID", "DATE_CREATE", "DATE_MODIFY"]
 
 
-class MappingError(Exception):
-    """The deal cannot become a 1C document as it is; `reason` is shown to the manager."""
+class MappingError(ItemError):
+    """The deal cannot become a 1C document as it is; `reason` is shown to the manager, `code` is stable."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason} {detail}".strip())
-        self.reason = reason
-        self.detail = detail
+    code = "mapping"
 
 
 @dataclass(frozen=True)
@@ -76,9 +74,14 @@ class Projection:
         return hashlib.sha256(self.as_json().encode("utf-8")).hexdigest()[:32]
 
 
-def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
-    """Whether the deal must exist in 1C: a trigger stage of a configured pipeline, and the optional conditions."""
-    if pipeline is None or deal.get("STAGE_ID") not in pipeline.trigger_stages:
+def in_trigger_stage(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
+    """Whether the deal stands in a trigger stage of a configured pipeline (a bound deal leaves only by this)."""
+    return pipeline is not None and deal.get("STAGE_ID") in pipeline.trigger_stages
+
+
+def passes_filters(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
+    """The pipeline's optional conditions (min_amount, deal_types, start_date): they gate new documents only."""
+    if pipeline is None:
         return False
     if pipeline.min_amount and (to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)) < Decimal(str(pipeline.min_amount)):
         return False
@@ -91,19 +94,31 @@ def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
     return True
 
 
+def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
+    """Whether a deal without a document must get one: a trigger stage, and the pipeline's conditions."""
+    return in_trigger_stage(deal, pipeline) and passes_filters(deal, pipeline)
+
+
+def deal_inputs(deal: dict[str, Any]) -> str:
+    """A hash of the listed deal fields the sync reads (not DATE_MODIFY): a re-listed deal whose DATE_MODIFY and
+    inputs are as b24sync last saw them is not read again."""
+    values = {name: deal.get(name) for name in DEAL_SELECT if name != "DATE_MODIFY"}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:24]
+
+
 def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, CatalogProduct],
             company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Projection:
     """What 1C should hold for this deal; MappingError when a manager has to fix something first."""
     deal_id = to_int(deal["ID"]) or 0
     if not rows:
-        raise MappingError("В сделке нет товаров: добавьте товары, чтобы создать заказ в 1С.")
+        raise MappingError("В сделке нет товаров: добавьте товары, чтобы создать заказ в 1С.", code="no_products")
     projected = []
     taxed_flags = {row.tax_included for row in rows if row.tax_rate}
     include_vat = not (taxed_flags == {False})
     for position, row in enumerate(sorted(rows, key=lambda item: (item.sort, item.id)), start=1):
         if not row.product_id:
             raise MappingError(f"Строка {position} «{row.name}» введена вручную, а не выбрана из каталога: в 1С "
-                               f"ей не найти номенклатуру. Выберите товар из каталога.")
+                               f"ей не найти номенклатуру. Выберите товар из каталога.", code="free_text_row")
         product = products.get(row.product_id)
         price = row.price if include_vat or row.price_exclusive is None else row.price_exclusive
         projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
@@ -113,7 +128,8 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
     rows_total = money(sum((money(row.price * row.quantity) for row in rows), Decimal(0)))
     if money(amount) != rows_total:
         raise MappingError(f"Сумма сделки {money(amount)} не совпадает с суммой товаров {rows_total}: исправьте "
-                           f"сумму или товары.", f"deal {deal_id}: OPPORTUNITY {amount}, rows {rows_total}")
+                           f"сумму или товары.", f"deal {deal_id}: OPPORTUNITY {amount}, rows {rows_total}",
+                           code="amount_mismatch")
     return Projection(deal_id=deal_id, comment=_comment(deal), currency=deal.get("CURRENCY_ID") or "",
                       amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
                       customer=customer(deal_id, company, requisites, contact),
@@ -130,14 +146,15 @@ def customer(deal_id: int, company: Company | None, requisites: list[Requisite],
         with_inn = [item for item in requisites if item.inn]
         if not with_inn:
             raise MappingError(f"У компании «{company.title}» не заполнен ИНН в реквизитах: заполните реквизиты, "
-                               f"чтобы найти контрагента в 1С.", f"company {company.id}")
+                               f"чтобы найти контрагента в 1С.", f"company {company.id}", code="company_without_inn")
         requisite = with_inn[0]
         return Customer("company", company.id, company.title, requisite.full_name or requisite.company_name
                         or company.title, requisite.inn, requisite.kpp)
     if contact is not None:
         name = contact.full_name or f"Контакт {contact.id}"
         return Customer("person", contact.id, name, name)
-    raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}")
+    raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}",
+                       code="no_customer")
 
 
 def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,
@@ -150,6 +167,15 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
         rows=tuple(DraftRow(nomenclature[row.product_id], row.name, row.quantity, row.price, row.vat_rate)
                    for row in projection.rows),
         manager_ref=manager_ref, contract_ref=contract_ref)
+
+
+def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
+            manager_ref: str | None) -> DocumentContent:
+    """The projection as a 1C document would hold it, to compare with what 1C holds."""
+    return DocumentContent(
+        comment=projection.comment, amount=projection.amount,
+        rows=tuple(ContentRow(nomenclature[row.product_id], row.quantity, row.price) for row in projection.rows),
+        currency_ref=currency_ref, manager_ref=manager_ref)
 
 
 # -- 1C → Bitrix24 -------------------------------------------------------------------------------------------

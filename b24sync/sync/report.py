@@ -17,7 +17,9 @@ class CycleReport:
     written_back: int = 0
     stage_moves: int = 0
     conflicts: int = 0
-    failed: dict[int, str] = field(default_factory=dict)
+    missing: int = 0
+    failed: dict[int, str] = field(default_factory=dict)  # deal -> the reason, in the manager's words
+    codes: dict[int, str] = field(default_factory=dict)  # deal -> the stable error code (b24sync.errors)
     planned: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -25,6 +27,7 @@ class CycleReport:
         for label, count in (("created", self.created), ("recovered", self.recovered), ("updated", self.updated),
                              ("closed", self.closed), ("written back", self.written_back),
                              ("stage moves", self.stage_moves), ("conflicts", self.conflicts),
+                             ("documents missing in 1C", self.missing),
                              ("failed", len(self.failed))):
             if count:
                 parts.append(f"{count} {label}")

@@ -1,66 +1,44 @@
-"""The runner: the one place where the sync's effects happen, in a crash-safe order.
+"""The runner: reads what a cycle needs, asks the planner what to do, and executes the steps, crash-safe.
 
-Bitrix24 → 1C: list deals changed since the watermark (minus an overlap),
-enrich them in batches, project each, decide, and act: search 1C for the
-deal's document, record an intent, create, bind, write the order back to the
-deal. 1C → Bitrix24: poll the bound documents, turn snapshots into deal field
-values, and write only what changed. A deal that fails is recorded with its
-reason, retried with backoff, and told about once on its timeline; it never
-stops the others.
+Bitrix24 → 1C: list deals changed since the watermark (minus an overlap), skip
+the ones unchanged since b24sync last looked, read a chunk's rows, products,
+customers and 1C documents in batches, plan each deal (sync/plan.py) and
+execute its steps; every write to Bitrix24 goes through the cycle's outbox.
+1C → Bitrix24: poll the bound documents and plan what their news means for the
+deal. A deal that fails is recorded with its reason and code, retried with
+backoff, and told about once on its timeline; it never stops the others.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from b24sync.bitrix24 import errors as b24_errors
-from b24sync.bitrix24.adapter import ENTITY_COMPANY, Bitrix24Adapter
-from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
+from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.wire import chunked, parse_datetime, to_int
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.config import Config
+from b24sync.errors import B24SyncError, BulkGuardError, ItemError, SetupMissingError
 from b24sync.logs import get_logger
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
-from b24sync.onec.documents import DocumentRef
-from b24sync.store.store import Store
+from b24sync.onec.documents import DocumentHeader, Snapshot
+from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
-from b24sync.sync.decide import Action, decide
+from b24sync.sync import plan as steps
 from b24sync.sync.fields import payment_option_ids
-from b24sync.sync.invoices import InvoiceError, InvoicePublisher
+from b24sync.sync.gather import Context, Gatherer, Mapped
+from b24sync.sync.invoices import InvoicePublisher
+from b24sync.sync.outbox import Outbox, Sender
 from b24sync.sync.report import CycleReport
+
+__all__ = ["CHUNK", "WATERMARK", "BulkGuardError", "Engine", "SetupMissingError"]
 
 WATERMARK = "bitrix24_deals"
 CHUNK = 50
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class BulkGuardError(Exception):
-    """A cycle would create more documents than the guard allows; nothing was created."""
-
-
-class SetupMissingError(Exception):
-    """Bitrix24 lacks a deal field b24sync writes; `b24sync setup` creates it."""
-
-    fatal = True
-
-
-@dataclass
-class Context:
-    """What one chunk of deals needs from both systems, each object fetched once per cycle."""
-
-    rows: dict[int, list[ProductRow]] = field(default_factory=dict)
-    products: dict[int, CatalogProduct] = field(default_factory=dict)
-    companies: dict[int, Company] = field(default_factory=dict)
-    requisites: dict[int, list[Requisite]] = field(default_factory=dict)
-    contacts: dict[int, Contact] = field(default_factory=dict)
-    nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
-    existing: dict[int, DocumentRef] = field(default_factory=dict)  # documents found by deal marker
-    counterparties: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
 
 class Engine:
@@ -74,43 +52,47 @@ class Engine:
         self.store = store
         self.clock = clock
         self.log = get_logger("b24sync.sync")
+        self.gatherer = Gatherer(config.sync, bitrix, onec)
+        self.invoices = InvoicePublisher(config, bitrix, onec, store)
+        self.sender = Sender(bitrix, store)
+        self.outbox = Outbox()
+        self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
+        self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
-        self.pending_updates: dict[int, dict[str, str]] = {}
-        self.pending_comments: dict[int, list[str]] = {}
-        self.context = Context()
-        self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
-        self.invoices = InvoicePublisher(config, bitrix, onec, store)
-        self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
-        self._recovered: set[int] = set()  # deals that went through after failing; cleared after the write-back
-        self._keep_failure: set[int] = set()  # deals whose invoice failed this pull: their failure stays
-        self._due: list[int] = []  # failed deals whose retry is due in this push
-        self._comment_marks: dict[int, str] = {}  # deal -> failure reason its queued comment tells about
+
+    def policy(self) -> steps.Policy:
+        return steps.Policy(post_documents=self.config.onec.post_documents,
+                            on_locked_document=self.sync.on_locked_document,
+                            on_leave_trigger=self.sync.on_leave_trigger, can_close=self.onec.profile.can_close,
+                            invoice_pdf=self.config.onec.invoice_pdf != "off", now=self.clock.time())
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
 
     def push(self, *, full: bool = False, deal_ids: Iterable[int] | None = None, dry_run: bool = False,
-             confirm_bulk: bool = False, force: bool = False) -> CycleReport:
-        """One Bitrix24 → 1C cycle; `force` re-pushes regardless of hashes (resync)."""
+             confirm_bulk: bool = False, force: bool = False, recreate: bool = False, keep: str = "") -> CycleReport:
+        """One Bitrix24 → 1C cycle; `force` compares the deals with 1C whatever the state remembers (resync),
+        `recreate` lets a deleted document be created again, `keep` resolves a conflict (bitrix24 | 1c)."""
         report = CycleReport("bitrix24_to_onec", dry_run=dry_run)
         started = self.clock.time()
-        self.context = Context()
+        self.outbox = Outbox()
+        self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
+        selected = deal_ids is not None
         deals, server_time = self._changed_deals(full, deal_ids)
         report.listed = len(deals)
+        bindings = self.store.bindings_for_deals(sorted(deals))
         work = []
-        for deal_id in [item for item in self._due if item not in deals] if not dry_run else []:
-            self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
         for deal_id in sorted(deals):
             deal = deals[deal_id]
-            if deal_ids is None and self._waiting(deal_id, deal):
+            pipeline = self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0)
+            in_stage, filters = mapping.in_trigger_stage(deal, pipeline), mapping.passes_filters(deal, pipeline)
+            binding = bindings.get(deal_id)
+            if binding is None and not (in_stage and filters) and self.store.failure(deal_id) is None:
                 continue
-            triggered = mapping.in_trigger(deal, self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
-            binding = self.store.binding_for_deal(deal_id)
-            if not triggered and binding is None and not dry_run and self.store.failure(deal_id) is not None:
-                self.store.clear_failure(deal_id)  # it left the trigger stages: nothing left to retry
-            if triggered or binding is not None:
-                work.append((deal, triggered, binding))
-        creates = sum(1 for _, triggered, binding in work if triggered and binding is None)
+            if binding is not None and not (selected or force) and self._unchanged(binding, deal):
+                continue  # as b24sync's own last look (or write) left it: nothing to read again
+            work.append((deal, in_stage, filters, binding))
+        creates = sum(1 for _, in_stage, filters, binding in work if in_stage and filters and binding is None)
         limit = self.sync.max_creates_per_cycle
         if creates > limit and not confirm_bulk and not dry_run:
             raise BulkGuardError(
@@ -118,44 +100,48 @@ class Engine:
                 f"({limit}); nothing was created. If that is intended (a first run, a backfill), run "
                 f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
                 f"(`b24sync sync --dry-run` lists what would be created)")
+        if work:
+            self.preflight()  # before the first write to 1C: the deal fields b24sync writes must exist
         done = 0
         for chunk in chunked(work, CHUNK):
-            self.context.rows.clear()  # rows are needed by this chunk only: memory stays flat
-            self._enrich([deal for deal, triggered, _ in chunk if triggered])
-            # recovery: the documents of the deals about to be created, found by their deal marker in one go
-            self.context.existing = self.onec.find_by_deals(
-                int(deal["ID"]) for deal, triggered, binding in chunk if triggered and binding is None)
-            for deal, triggered, binding in chunk:
+            for item, mapped, deal in self._gather(chunk, selected, force, recreate, keep):
                 if self.stop_requested:
                     break
-                self._push_one(deal, triggered, binding, report, dry_run, force)
+                planned = steps.plan_push(item, self.policy())
+                if dry_run:
+                    line = steps.describe(item.deal_id, planned)
+                    report.planned += [line] if line else []
+                    if item.error is not None:
+                        report.failed[item.deal_id] = item.error.reason
+                else:
+                    self._execute(item, planned, mapped, deal, report)
                 done += 1
                 if self.progress is not None:
                     self.progress(done, len(work))
-            self._flush(report, dry_run)
+            if not dry_run:
+                self._send(report)
             if self.stop_requested:
                 server_time = None  # the window is not done: the watermark stays where it was
                 break
-        if deal_ids is None and not dry_run and server_time is not None:
+        if not selected and not dry_run and server_time is not None:
             self.store.set_watermark(WATERMARK, server_time.isoformat())
         if not dry_run:
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
 
-    def _waiting(self, deal_id: int, deal: dict[str, Any]) -> bool:
-        """A failed deal waits for its retry time, unless someone changed it since it failed."""
-        failure = self.store.failure(deal_id)
-        if failure is None or failure.next_retry_at <= self.clock.time():
-            return False
-        modified = parse_datetime(deal.get("DATE_MODIFY"))
-        return modified is None or modified.timestamp() <= failure.last_failed_at
+    def _unchanged(self, binding: BindingView, deal: dict[str, Any]) -> bool:
+        return (bool(binding.deal_modified) and binding.deal_modified == str(deal.get("DATE_MODIFY") or "")
+                and binding.deal_inputs == mapping.deal_inputs(deal)
+                and self.store.failure(binding.deal_id) is None and self.store.open_intent(binding.deal_id) is None)
 
     def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None) -> tuple[dict[int, dict], datetime | None]:
-        self._due = []
         if deal_ids is not None:
             wanted = list(deal_ids)
-            self._due = [deal_id for deal_id in wanted if self.store.failure(deal_id) is not None]
-            return self.bitrix.deals_by_id(wanted), None
+            found = self.bitrix.deals_by_id(wanted)
+            for deal_id in wanted:
+                if deal_id not in found and self.store.failure(deal_id) is not None:
+                    self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
+            return found, None
         since = EPOCH
         mark = self.store.watermark(WATERMARK)
         if mark and not full:
@@ -164,107 +150,185 @@ class Engine:
         listing = self.bitrix.deals_changed_since(since, categories, select=mapping.DEAL_SELECT)
         deals = {int(row["ID"]): row for row in listing}
         due = [deal_id for deal_id in self.store.due_failures() if deal_id not in deals]
-        self._due = due
         if due:
-            deals.update(self.bitrix.deals_by_id(due))
+            found = self.bitrix.deals_by_id(due)
+            for deal_id in due:
+                if deal_id not in found:
+                    self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
+            deals.update(found)
         return deals, listing.server_time
 
-    def _enrich(self, deals: list[dict[str, Any]]) -> None:
-        """Rows, products, companies, requisites and contacts of the deals, and their products in 1C."""
-        context = self.context
-        ids = [int(deal["ID"]) for deal in deals if int(deal["ID"]) not in context.rows]
-        context.rows.update(self.bitrix.product_rows(ids))
-        product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
-        wanted = product_ids - set(context.products)
-        context.products.update(self.bitrix.products(wanted, self.sync.article_property))
-        company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
-        context.companies.update(self.bitrix.companies(company_ids))
-        context.requisites.update(self.bitrix.requisites(ENTITY_COMPANY, company_ids))
-        contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
-        context.contacts.update(self.bitrix.contacts(contact_ids))
-        products = [context.products[product_id] for product_id in wanted if product_id in context.products]
-        xml_ids = [product.xml_id for product in products if product.xml_id]
-        articles = [product.article for product in products if product.article]
-        if self.sync.product_match == "xml_id" or self.sync.product_fallback:
-            for ref in self.onec.nomenclature_by_refs(xml_ids):
-                context.nomenclature[ref] = ref
-        if self.sync.product_match == "article" or self.sync.product_fallback:
-            for article, row in self.onec.nomenclature_by_articles(articles).items():
-                context.nomenclature[f"article:{article}"] = row["Ref_Key"]
+    def _gather(self, chunk: list[tuple[dict, bool, bool, BindingView | None]], selected: bool, force: bool,
+                recreate: bool, keep: str) -> list[tuple[steps.PushItem, Mapped, dict[str, Any]]]:
+        """Everything the planner needs for a chunk, read in one go per kind of object."""
+        self.onec.resolved()  # a default that does not resolve stops the cycle before anything is decided
+        wanted = [deal for deal, in_stage, filters, binding in chunk
+                  if in_stage and (binding is not None or filters)]
+        self.gatherer.enrich(wanted)
+        mapped = {int(deal["ID"]): self.gatherer.map(deal) for deal in wanted}
+        refs = [binding.onec_ref for _, _, _, binding in chunk if binding is not None and not binding.document_state]
+        headers = self.onec.headers(refs) if refs else {}
+        searching = [int(deal["ID"]) for deal, in_stage, filters, binding in chunk if in_stage and filters and (
+            binding is None or (recreate and (binding.document_state or binding.onec_ref not in headers)))]
+        found = self.onec.find_by_deals(searching) if searching else {}
+        items = []
+        for deal, in_stage, filters, binding in chunk:
+            deal_id = int(deal["ID"])
+            header: DocumentHeader | None = found.get(deal_id)
+            if binding is not None and header is None:
+                header = headers.get(binding.onec_ref)
+                if header is not None and not in_stage and self.sync.on_leave_trigger == "close_order" \
+                        and not binding.closed_by_b24sync:
+                    snapshot = self.onec.snapshot(binding.onec_ref)  # paid or shipped decides whether it closes
+                    header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
+            result = mapped.get(deal_id, Mapped())
+            modified = parse_datetime(deal.get("DATE_MODIFY"))
+            conflicts = self.store.open_conflicts(deal_id) if binding is not None else []
+            item = steps.PushItem(
+                deal_id=deal_id, in_stage=in_stage, passes_filters=filters, projection=result.projection,
+                wanted=result.wanted, error=result.error, binding=binding, header=header,
+                failure=self.store.failure(deal_id), intent=self.store.open_intent(deal_id),
+                conflict=conflicts[0] if conflicts else None,
+                modified_at=modified.timestamp() if modified else None,
+                written_order_id=str(binding.written_fields.get(self.fields.order_id, "")) if binding else "",
+                selected=selected, force=force, recreate=recreate, keep=keep)
+            items.append((item, result, deal))
+        return items
 
-    def _push_one(self, deal: dict[str, Any], triggered: bool, binding: Any, report: CycleReport, dry_run: bool,
-                  force: bool) -> None:
-        deal_id = int(deal["ID"])
-        log = self.log.bind(deal_id=deal_id)
+    def _execute(self, item: steps.PushItem, planned: list[steps.Step], mapped: Mapped, deal: dict[str, Any],
+                 report: CycleReport) -> None:
+        deal_id = item.deal_id
         try:
-            projection = self._project(deal) if triggered else None
-            action = decide(binding is not None, None if force else getattr(binding, "pushed_hash", None),
-                            triggered, projection.hash if projection else None)
-            if binding is not None and triggered and binding.closed_by_b24sync and not dry_run:
-                self._reopen(deal_id, binding)
-            if action is Action.CREATE:
-                self._create(deal, projection, report, dry_run)
-            elif action is Action.UPDATE:
-                self._update(deal, binding, projection, report, dry_run)
-            elif action is Action.LEAVE:
-                self._leave(deal, binding, report, dry_run)
-            elif binding is not None and not dry_run:
-                if not binding.posted and self.config.onec.post_documents:
-                    self._post(deal_id, binding.onec_ref)  # a posting refused (or interrupted) earlier
-                if self.store.written_fields(binding).get(self.fields.order_id) != binding.onec_ref:
-                    # bound, but the deal never got its order (a crash between binding and write-back)
-                    self._queue_order_fields(deal_id, self.onec.read(binding.onec_ref))
-            if not dry_run and self.store.failure(deal_id) is not None:
-                self._recovered.add(deal_id)  # cleared once its write-back has gone through (see _flush)
-                log.info("deal_recovered")
-        except mapping.MappingError as error:
-            self._fail(deal_id, error.reason, str(error), report, dry_run)
-        except (onec_errors.OneCError, b24_errors.Bitrix24Error) as error:
+            for step in planned:
+                self._do(item, step, mapped, report)
+        except B24SyncError as error:
             if error.fatal:
                 raise
-            self._fail(deal_id, _reason(error), str(error), report, dry_run)
+            self._fail(deal_id, error, report)
+            return
+        if any(isinstance(step, steps.Fail) for step in planned):
+            return
+        if self.store.binding_for_deal(deal_id) is not None:
+            self.store.record_deal_seen(deal_id, str(deal.get("DATE_MODIFY") or ""), mapping.deal_inputs(deal))
 
-    def _project(self, deal: dict[str, Any]) -> mapping.Projection:
-        context = self.context
-        deal_id = int(deal["ID"])
-        company_id = to_int(deal.get("COMPANY_ID")) or 0
-        contact_id = to_int(deal.get("CONTACT_ID")) or 0
-        company = context.companies.get(company_id) if company_id else None
-        return mapping.project(deal, context.rows.get(deal_id, []), context.products, company,
-                               context.requisites.get(company_id, []) if company else [],
-                               context.contacts.get(contact_id) if contact_id else None)
+    def _do(self, item: steps.PushItem, step: steps.Step, mapped: Mapped, report: CycleReport) -> None:
+        deal_id = item.deal_id
+        projection = mapped.projection
+        pushed = (projection.hash, projection.as_json()) if projection is not None else None
+        entity = self.onec.profile.order_entity
+        if isinstance(step, steps.Bind):
+            header = step.header
+            self.store.bind(deal_id, header.ref, entity, header.number, header.data_version, posted=header.posted,
+                            **({"pushed_hash": pushed[0], "pushed_projection": pushed[1]} if step.agreed and pushed
+                               else {}))
+            report.recovered += 1
+        elif isinstance(step, steps.Create):
+            draft = self._draft(mapped)
+            self.store.begin_intent(deal_id, "create_document", pushed[0] if pushed else "")
+            document = self.onec.create_document(draft, check_existing=False, post=False)
+            self.store.bind(deal_id, document.ref, document.entity, document.number, document.data_version,
+                            **({"pushed_hash": pushed[0], "pushed_projection": pushed[1]} if pushed else {}))
+            report.created += 1
+            self.log.info("document_created", deal_id=deal_id, order_ref=document.ref, number=document.number)
+        elif isinstance(step, steps.Update):
+            ref = self._ref(deal_id)
+            draft = self._draft(mapped)
+            self.store.begin_intent(deal_id, "update")
+            try:
+                expected = self.onec.unpost(ref).data_version if step.unpost else step.expected_version
+                document = self.onec.update_document(ref, draft, expected, post=False)
+            except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
+                self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
+                raise
+            self.store.record_write(deal_id, document.data_version, number=document.number, posted=False,
+                                    pushed=pushed)
+            report.updated += 1
+        elif isinstance(step, steps.Post):
+            self.store.begin_intent(deal_id, "post")
+            try:
+                posted = self.onec.post(self._ref(deal_id))
+            except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
+                self.store.close_intents(deal_id)  # 1C refused: nothing was written
+                raise
+            self.store.record_write(deal_id, posted.data_version, number=posted.number, posted=True)
+        elif isinstance(step, steps.Close):
+            self.store.begin_intent(deal_id, "close")
+            closed = self.onec.close_order(self._ref(deal_id))
+            self.store.record_write(deal_id, closed.data_version, closed_by_b24sync=True)
+            report.closed += 1
+        elif isinstance(step, steps.Reopen):
+            self.store.begin_intent(deal_id, "reopen")
+            reopened = self.onec.reopen_order(self._ref(deal_id), self.config.onec.order_status)
+            self.store.record_write(deal_id, reopened.data_version, closed_by_b24sync=False)
+            self.outbox.comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
+        elif isinstance(step, steps.Adopt):
+            self.store.record_write(deal_id, step.version, posted=step.posted, pushed=pushed if step.pushed else None)
+        else:
+            self._do_common(deal_id, step, report)
 
-    def _nomenclature(self, projection: mapping.Projection) -> dict[int, str]:
-        """Each row's product as a 1C Ref_Key, by the configured match and its fallback."""
-        found: dict[int, str] = {}
-        order = [self.sync.product_match] + (
-            [other for other in ("xml_id", "article") if other != self.sync.product_match]
-            if self.sync.product_fallback else [])
-        for position, row in enumerate(projection.rows, start=1):
-            for way in order:
-                key = row.xml_id if way == "xml_id" else (f"article:{row.article}" if row.article else None)
-                if key and key in self.context.nomenclature:
-                    found[row.product_id] = self.context.nomenclature[key]
-                    break
-            else:
-                ways = " или ".join("XML_ID " + (row.xml_id or "—") if way == "xml_id" else
-                                    "артикулу " + (row.article or "—") for way in order)
-                raise mapping.MappingError(
-                    f"Товар «{row.name}» (строка {position}) не найден в 1С по {ways}: добавьте его в 1С или "
-                    f"исправьте товар в каталоге Битрикс24.", f"product {row.product_id}")
-        return found
+    def _do_common(self, deal_id: int, step: steps.Step, report: CycleReport) -> None:
+        """The steps both directions plan."""
+        if isinstance(step, steps.WriteBack):
+            binding = self.store.binding_for_deal(deal_id)
+            assert binding is not None
+            wanted = mapping.encode_values(mapping.DealValues(order_id=binding.onec_ref, order_number=binding.number),
+                                           self.fields, self.payment_options())
+            self.outbox.update(deal_id, {name: wanted[name] for name in (
+                self.fields.order_id, self.fields.order_number, self.fields.payment_status)})
+        elif isinstance(step, steps.Comment):
+            self.outbox.comment(deal_id, step.text)
+        elif isinstance(step, steps.Conflict):
+            binding = self.store.binding_for_deal(deal_id)
+            if self.store.add_conflict(deal_id, binding.onec_ref if binding else "", step.text):
+                self.outbox.comment(deal_id, step.text)
+                report.conflicts += 1
+        elif isinstance(step, steps.ResolveConflicts):
+            self.store.resolve_conflicts(deal_id, step.resolution)
+        elif isinstance(step, steps.Fail):
+            self._fail(deal_id, step.error, report)
+        elif isinstance(step, steps.ClearFailure):
+            if self.store.failure(deal_id) is not None:
+                self.outbox.recovered.add(deal_id)  # cleared once its write-back has gone through
+                self.log.info("deal_recovered", deal_id=deal_id)
+        elif isinstance(step, steps.MarkMissing):
+            binding = self.store.binding_for_deal(deal_id)
+            assert binding is not None
+            self.store.mark_document_missing(deal_id, step.state)
+            self.outbox.comment(deal_id, step.text)
+            label = "удалён в 1С" if step.state == "deleted" else "помечен на удаление в 1С"
+            fields = {self.fields.order_number: f"{binding.number} ({label})"}
+            if step.state == "deleted":
+                fields[self.fields.order_id] = ""
+            self.outbox.update(deal_id, fields)
+            report.missing += 1
+            self.log.warning("document_missing", deal_id=deal_id, order_ref=binding.onec_ref, state=step.state,
+                             action=f"b24sync resync --deal {deal_id} --recreate creates a new one")
+        elif isinstance(step, steps.Unbind):
+            self.store.unbind(deal_id)
+        else:
+            raise AssertionError(f"no executor for {step!r}")
 
-    def _counterparty(self, customer: mapping.Customer, dry_run: bool = False) -> tuple[str, str | None, str | None]:
+    def _ref(self, deal_id: int) -> str:
+        binding = self.store.binding_for_deal(deal_id)
+        assert binding is not None
+        return binding.onec_ref
+
+    def _draft(self, mapped: Mapped) -> Any:
+        assert mapped.projection is not None
+        counterparty, partner, contract = self._counterparty(mapped.projection.customer)
+        return mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
+                             contract, self.config.onec.defaults.currency)
+
+    def _counterparty(self, customer: mapping.Customer) -> tuple[str, str | None, str | None]:
         """(counterparty, partner, contract) references, found or created, once per cycle."""
+        cache = self.gatherer.context.counterparties
         key = f"{customer.kind}:{customer.inn or ''}:{customer.kpp or ''}:{customer.name}"
-        if key in self.context.counterparties:
-            return self.context.counterparties[key]
+        if key in cache:
+            return cache[key]
         if customer.inn:
             found = self.onec.counterparty_by_inn(customer.inn, customer.kpp)
         else:
             found = self.onec.counterparty_by_name(customer.name)
-        if found is None and dry_run:
-            return ("(new counterparty)", None, None)
         if found is None:
             try:
                 found = self.onec.create_counterparty(customer.name, customer.full_name, inn=customer.inn,
@@ -272,176 +336,25 @@ class Engine:
             except onec_errors.SetupError as error:
                 who = f"ИНН {customer.inn}" if customer.inn else f"«{customer.name}»"
                 raise mapping.MappingError(f"В 1С нет контрагента с {who}, а создавать их b24sync не разрешено: "
-                                           f"заведите контрагента в 1С.", str(error)) from None
-        contract = None
-        if self.onec.profile.name == "bp30":
-            contract = self.onec.contract(found["Ref_Key"], create=not dry_run)
-        refs = (found["Ref_Key"], found.get("Партнер_Key"), contract)
-        self.context.counterparties[key] = refs
-        return refs
+                                           f"заведите контрагента в 1С.", str(error),
+                                           code="counterparty_missing") from None
+        contract = self.onec.contract(found["Ref_Key"]) if self.onec.profile.name == "bp30" else None
+        cache[key] = (found["Ref_Key"], found.get("Партнер_Key"), contract)
+        return cache[key]
 
-    def _draft(self, projection: mapping.Projection, dry_run: bool = False) -> Any:
-        nomenclature = self._nomenclature(projection)
-        try:
-            self.onec.currency(projection.currency or None)
-        except onec_errors.SetupError:
-            raise mapping.MappingError(f"Валюты «{projection.currency}» нет в 1С: смените валюту сделки или "
-                                       f"добавьте валюту в 1С.") from None
-        try:
-            manager = self.onec.manager(projection.manager_id)
-        except onec_errors.SetupError as error:
-            raise mapping.MappingError("Ответственный сделки не сопоставлен пользователю 1С: исправьте "
-                                       "'onec.managers' или пользователя в 1С.", str(error)) from None
-        counterparty, partner, contract = self._counterparty(projection.customer, dry_run)
-        return mapping.draft(projection, nomenclature, counterparty, partner, manager, contract,
-                             self.config.onec.defaults.currency)
-
-    def _create(self, deal: dict[str, Any], projection: mapping.Projection, report: CycleReport,
-                dry_run: bool) -> None:
-        deal_id = int(deal["ID"])
-        # recovery: a lost state file, or a crash after the create (searched for the whole chunk at once)
-        existing = self.context.existing.get(deal_id)
-        if existing is not None:
-            if dry_run:
-                report.planned.append(f"deal {deal_id}: bind to the existing {existing.entity} {existing.number}")
-                return
-            # What was sent is what the interrupted create recorded; the next cycle compares it with the deal
-            # now and updates 1C if the deal changed meanwhile. Without an intent (a lost state file) b24sync
-            # cannot know what the document holds, and takes it as matching the deal.
-            sent = self.store.open_intent_hash(deal_id)
-            self.store.bind(deal_id, existing.ref, existing.entity, existing.number,
-                            projection.hash if sent is None else sent, existing.data_version)
-            self.store.update_binding(deal_id, posted=existing.posted)
-            self._queue_order_fields(deal_id, existing)
-            report.recovered += 1
-            binding = self.store.binding_for_deal(deal_id)
-            if binding.pushed_hash != projection.hash and not existing.posted:
-                # the deal changed after the interrupted create: bring the (still unposted) document up to date
-                self._update(deal, binding, projection, report, dry_run)
-            elif not existing.posted and self.config.onec.post_documents:
-                self._post(deal_id, existing.ref)
-            return
-        draft = self._draft(projection, dry_run)
-        if dry_run:
-            report.planned.append(f"deal {deal_id}: create {self.onec.profile.order_entity} of "
-                                  f"{len(draft.rows)} rows for {projection.amount} {draft.currency_code}")
-            return
-        self.store.begin_intent(deal_id, "create_document", projection.hash)
-        document = self.onec.create_document(draft, check_existing=False, post=False)
-        self.store.bind(deal_id, document.ref, document.entity, document.number, projection.hash,
-                        document.data_version)
-        self.store.update_binding(deal_id, pushed_projection=projection.as_json())
-        self.store.save_versions({document.ref: document.data_version})
-        self._queue_order_fields(deal_id, document)
-        report.created += 1
-        self.log.info("document_created", deal_id=deal_id, order_ref=document.ref, number=document.number)
-        if self.config.onec.post_documents:
-            self._post(deal_id, document.ref)
-
-    def _settle(self, deal_id: int, document: DocumentRef, **changes: Any) -> None:
-        """After b24sync's own write: the binding remembers the document's new version, so it is neither taken
-        for the accountant's change nor read back as news, and the write's intent is closed."""
-        self.store.update_binding(deal_id, onec_version=document.data_version, **changes)
-        self.store.save_versions({document.ref: document.data_version})
-        self.store.close_intents(deal_id)
-
-    def _post(self, deal_id: int, ref: str) -> None:
-        self.store.begin_intent(deal_id, "post")
-        try:
-            posted = self.onec.post(ref)
-        except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
-            self.store.close_intents(deal_id)  # 1C refused: nothing was written
-            raise
-        self._settle(deal_id, posted, posted=True, number=posted.number)
-
-    def _update(self, deal: dict[str, Any], binding: Any, projection: mapping.Projection, report: CycleReport,
-                dry_run: bool) -> None:
-        deal_id = int(deal["ID"])
-        current = self.onec.read(binding.onec_ref)
-        differences = _differences(json.loads(binding.pushed_projection or "{}"), json.loads(
-            projection.as_json()))
-        if self.store.has_open_intent(deal_id):
-            # b24sync's own write was interrupted after 1C took it: the version 1C shows is ours to adopt
-            self.store.update_binding(deal_id, onec_version=current.data_version, posted=current.posted)
-            binding = self.store.binding_for_deal(deal_id)
-        if current.data_version != binding.onec_version:
-            self._conflict(deal_id, binding, f"Документ {current.number} изменён в 1С после того, как b24sync его "
-                                             f"записал, поэтому изменения сделки ({differences}) в него не внесены. "
-                                             f"Согласуйте их с бухгалтерией.", report, dry_run)
-            return
-        if current.posted and self.sync.on_locked_document == "comment":
-            self._conflict(deal_id, binding, f"Документ {current.number} уже проведён в 1С, поэтому изменения "
-                                             f"сделки ({differences}) в него не внесены. Попросите бухгалтерию "
-                                             f"внести их.", report, dry_run)
-            return
-        if dry_run:
-            report.planned.append(f"deal {deal_id}: update {binding.entity} {current.number} ({differences})")
-            return
-        draft = self._draft(projection)
-        expected = current.data_version
-        self.store.begin_intent(deal_id, "update")
-        try:
-            if current.posted:
-                expected = self.onec.unpost(binding.onec_ref).data_version
-            document = self.onec.update_document(binding.onec_ref, draft, expected, post=False)
-        except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
-            self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
-            raise
-        self._settle(deal_id, document, pushed_hash=projection.hash, pushed_projection=projection.as_json(),
-                     posted=False, number=document.number)
-        self.store.resolve_conflicts(deal_id)
-        report.updated += 1
-        if self.config.onec.post_documents:
-            self._post(deal_id, document.ref)
-
-    def _leave(self, deal: dict[str, Any], binding: Any, report: CycleReport, dry_run: bool) -> None:
-        if self.sync.on_leave_trigger != "close_order" or binding.closed_by_b24sync:
-            return
-        deal_id = int(deal["ID"])
-        snapshot = self.onec.snapshot(binding.onec_ref)
-        if snapshot.paid > 0 or snapshot.shipment_date is not None or self.onec.profile.name != "ut11":
-            self._conflict(deal_id, binding, f"Сделка вышла из стадий выгрузки, но документ {snapshot.number} в 1С "
-                                             f"уже оплачен или отгружен, поэтому он не закрыт.", report, dry_run)
-            return
-        if dry_run:
-            report.planned.append(f"deal {deal_id}: close {binding.entity} {snapshot.number}")
-            return
-        self.store.begin_intent(deal_id, "close")
-        closed = self.onec.close_order(binding.onec_ref)
-        self._settle(deal_id, closed, closed_by_b24sync=True)
-        self._comment(deal_id, f"Сделка вышла из стадий выгрузки: заказ {snapshot.number} в 1С закрыт.")
-        report.closed += 1
-
-    def _reopen(self, deal_id: int, binding: Any) -> None:
-        """The deal is back in a trigger stage: the order b24sync closed gets its status back."""
-        self.store.begin_intent(deal_id, "reopen")
-        reopened = self.onec.reopen_order(binding.onec_ref, self.config.onec.order_status)
-        self._settle(deal_id, reopened, closed_by_b24sync=False)
-        self._comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
-
-    def _conflict(self, deal_id: int, binding: Any, text: str, report: CycleReport, dry_run: bool) -> None:
-        if dry_run:
-            report.planned.append(f"deal {deal_id}: conflict: {text}")
-            return
-        if self.store.add_conflict(deal_id, binding.onec_ref, text):
-            self._comment(deal_id, text)
-            report.conflicts += 1
-
-    def _fail(self, deal_id: int, reason: str, detail: str, report: CycleReport, dry_run: bool,
-              kind: str = "deal") -> None:
+    def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal") -> None:
+        reason = error.reason if isinstance(error, ItemError) else _reason(error)
+        code = getattr(error, "code", "error")
         report.failed[deal_id] = reason
-        self.log.warning("deal_failed", deal_id=deal_id, reason=reason, detail=detail, kind=kind)
-        if dry_run:
-            return
-        failure = self.store.record_failure(deal_id, reason, detail, kind)
-        self._recovered.discard(deal_id)
+        report.codes[deal_id] = code
+        self.log.warning("deal_failed", deal_id=deal_id, reason=reason, code=code, detail=str(error), kind=kind)
+        failure = self.store.record_failure(deal_id, reason, str(error), kind, code)
+        self.outbox.forget(deal_id)
+        if kind == "writeback":
+            self.outbox.keep_failure.add(deal_id)
         if kind == "deal" and failure.commented_reason != reason[:250]:
-            self._comment(deal_id, f"b24sync не смог передать сделку в 1С: {reason} Попытка будет повторена "
-                                   f"автоматически.")
-            self._comment_marks[deal_id] = reason
-
-    def _comment(self, deal_id: int, text: str) -> None:
-        self.pending_comments.setdefault(deal_id, []).append(text)
+            self.outbox.tell_failure(deal_id, reason, f"b24sync не смог передать сделку в 1С: {reason} Попытка "
+                                                      f"будет повторена автоматически.")
 
     # -- 1C → Bitrix24 ------------------------------------------------------------------------------------
 
@@ -449,55 +362,79 @@ class Engine:
         """One 1C → Bitrix24 cycle: the accountant's invoices, payments and shipments onto the deals."""
         report = CycleReport("onec_to_bitrix24", dry_run=dry_run)
         started = self.clock.time()
-        self._keep_failure = set()  # deals whose invoice failed: their other fields may still go
+        self.outbox = Outbox()
         only = set(deal_ids) if deal_ids is not None else None
         bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
-                    if only is None or binding.deal_id in only}
+                    if (only is None or binding.deal_id in only) and not binding.document_state}
         known = {} if only is not None else self.store.seen_versions()
         for ref, binding in bindings.items():
-            known.setdefault(ref, binding.onec_version)
+            known[ref] = binding.pulled_version  # empty: never read back yet (a БП invoice is b24sync's own)
             failed = self.store.failure(binding.deal_id, "writeback")
             if failed is not None and failed.next_retry_at <= self.clock.time():
-                known.pop(ref, None)  # a write-back failed and its retry is due: read the document again
-            if not binding.snapshot_hash:
-                known.pop(ref, None)  # never read back yet (a БП invoice is b24sync's own document)
+                known[ref] = ""  # a write-back failed and its retry is due: read the document again
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
         result = self.onec.poll(bindings, known, since)
         report.listed = len(bindings)
-        moves: dict[int, mapping.DealValues] = {}
+        items = [steps.PullItem(binding, None) for ref, binding in bindings.items() if ref not in result.versions]
         for ref, snapshot in result.snapshots.items():
             binding = bindings.get(ref) or self.store.binding_for_ref(ref)
-            if binding is None:
+            if binding is not None:
+                items.append(steps.PullItem(binding, snapshot))
+        if items:
+            self.preflight()
+        policy = self.policy()
+        moves: dict[int, mapping.DealValues] = {}
+        for item in items:
+            planned = steps.plan_pull(item, policy)
+            if dry_run:
+                line = steps.describe(item.binding.deal_id, planned)
+                report.planned += [line] if line else []
                 continue
-            values = mapping.values_from_snapshot(snapshot)
-            if snapshot.invoices and self.config.onec.invoice_pdf != "off" and not dry_run:
-                try:
-                    values = replace(values, invoice_url=self.invoices.put_on_deal(binding.deal_id, snapshot))
-                except (onec_errors.OneCError, b24_errors.Bitrix24Error, InvoiceError) as error:
-                    if getattr(error, "fatal", False):
-                        raise
-                    self._fail(binding.deal_id, _reason(error), str(error), report, dry_run, "writeback")
-                    self._keep_failure.add(binding.deal_id)
-                    values = replace(values, invoice_url=self.store.written_fields(binding).get(
-                        self.fields.invoice_url, ""))
-            wanted = mapping.encode_values(values, self.fields, self.payment_options())
-            diff = mapping.changed_fields(wanted, self.store.written_fields(binding))
-            if diff:
-                if dry_run:
-                    report.planned.append(f"deal {binding.deal_id}: write {', '.join(sorted(diff))}")
-                else:
-                    self.pending_updates.setdefault(binding.deal_id, {}).update(diff)
-            if not dry_run:
-                self.store.update_binding(binding.deal_id, is_open=not (values.payment_status == "paid"
-                                                                          and values.shipment_date is not None),
-                                          snapshot_hash=snapshot.data_version or "read")
-            moves[binding.deal_id] = values
+            values = self._execute_pull(item, planned, report)
+            if values is not None:
+                moves[item.binding.deal_id] = values
         self._stage_moves(moves, report, dry_run)
-        self._flush(report, dry_run)
         if not dry_run:
-            self.store.save_versions(result.versions)
+            self._send(report)
+            self.store.save_versions({ref: version for ref, version in result.versions.items()
+                                      if ref not in bindings})
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
+
+    def _execute_pull(self, item: steps.PullItem, planned: list[steps.Step],
+                      report: CycleReport) -> mapping.DealValues | None:
+        binding, snapshot = item.binding, item.snapshot
+        deal_id = binding.deal_id
+        link: str | None = None
+        values = None
+        for step in planned:
+            if isinstance(step, steps.Publish):
+                link = self._publish(deal_id, snapshot, binding, report)
+            elif isinstance(step, steps.WriteFields):
+                values = step.values if link is None else replace(step.values, invoice_url=link)
+                wanted = mapping.encode_values(values, self.fields, self.payment_options())
+                diff = mapping.changed_fields(wanted, dict(binding.written_fields))
+                if diff:
+                    self.outbox.update(deal_id, diff)
+            elif isinstance(step, steps.RecordPull):
+                self.store.record_pull(deal_id, step.version, step.is_open)
+            else:
+                self._do_common(deal_id, step, report)
+        return values
+
+    def _publish(self, deal_id: int, snapshot: Snapshot | None, binding: BindingView, report: CycleReport) -> str:
+        assert snapshot is not None
+        try:
+            return self.invoices.put_on_deal(deal_id, snapshot, self.outbox)
+        except B24SyncError as error:
+            if error.fatal:
+                raise
+            self._fail(deal_id, error, report, "writeback")
+            return str(binding.written_fields.get(self.fields.invoice_url, ""))
+
+    def preflight(self) -> None:
+        """Before the first write of a cycle: every deal field b24sync writes exists, with its options."""
+        self.payment_options()
 
     def payment_options(self) -> dict[str, str]:
         """The payment-status field's option IDs; also checks, once, that every field b24sync writes exists."""
@@ -507,17 +444,15 @@ class Engine:
             missing = [name for name in names if name not in existing]
             if missing:
                 raise SetupMissingError(f"Bitrix24 has no deal field {', '.join(missing)}: run `b24sync setup` to "
-                                        f"create the fields b24sync writes (see 'sync.fields')")
-            self._payment_options = payment_option_ids(existing[self.fields.payment_status])
+                                        f"create the fields b24sync writes (see 'sync.fields'); nothing was written")
+            options = payment_option_ids(existing[self.fields.payment_status])
+            lacking = [name for name in ("paid", "partial", "unpaid") if name not in options]
+            if lacking:
+                raise SetupMissingError(f"the deal field {self.fields.payment_status} has no option with XML_ID "
+                                        f"{', '.join(lacking)}: run `b24sync setup`, or add the options in Bitrix24; "
+                                        f"nothing was written")
+            self._payment_options = options
         return self._payment_options
-
-    def _queue_order_fields(self, deal_id: int, document: DocumentRef) -> None:
-        """The order's GUID, number and (for a new order) 'unpaid', written back in this same cycle."""
-        values = mapping.DealValues(order_id=document.ref, order_number=document.number)
-        wanted = mapping.encode_values(values, self.fields, self.payment_options())
-        self.pending_updates.setdefault(deal_id, {}).update(
-            {name: wanted[name] for name in (self.fields.order_id, self.fields.order_number,
-                                             self.fields.payment_status)})
 
     def _stage_moves(self, moves: dict[int, mapping.DealValues], report: CycleReport, dry_run: bool) -> None:
         if not any(pipeline.stage_on_paid or pipeline.stage_on_shipped for pipeline in self.sync.pipelines):
@@ -533,7 +468,7 @@ class Engine:
             if dry_run:
                 report.planned.append(f"deal {deal_id}: move to stage {target}")
                 continue
-            self.pending_updates.setdefault(deal_id, {})["STAGE_ID"] = target
+            self.outbox.update(deal_id, {"STAGE_ID": target})
             report.stage_moves += 1
 
     def _stage_order(self, category: int) -> tuple[list[str], set[str]]:
@@ -544,76 +479,24 @@ class Engine:
             self._stage_orders[category] = (order, final)
         return self._stage_orders[category]
 
-    # -- writing to Bitrix24 --------------------------------------------------------------------------------
-
-    def _flush(self, report: CycleReport, dry_run: bool) -> None:
-        """Send the queued deal updates (50 per request) and timeline comments; remember what was written."""
-        updates, self.pending_updates = self.pending_updates, {}
-        comments, self.pending_comments = self.pending_comments, {}
-        marks, self._comment_marks = self._comment_marks, {}
-        recovered, self._recovered = self._recovered, set()
-        if dry_run:
-            return
-        for chunk in chunked(list(updates.items()), CHUNK):
-            try:
-                failed = self.bitrix.update_deals(dict(chunk))
-            except b24_errors.Bitrix24Error as error:
-                if error.fatal:
-                    raise
-                failed = {deal_id: error for deal_id, _ in chunk}  # retried at the next cycle, not lost
-            for deal_id, fields in chunk:
-                if deal_id in failed:
-                    self._fail(deal_id, _reason(failed[deal_id]), str(failed[deal_id]), report, dry_run, "writeback")
-                    continue
-                if deal_id not in self._keep_failure:
-                    self.store.clear_failure(deal_id, "writeback")
-                if deal_id in recovered:
-                    self.store.clear_failure(deal_id)
-                    recovered.discard(deal_id)
-                binding = self.store.binding_for_deal(deal_id)
-                if binding is not None:
-                    written = self.store.written_fields(binding)
-                    written.update({name: value for name, value in fields.items() if name != "STAGE_ID"})
-                    self.store.update_binding(deal_id, written_fields=written)
-                report.written_back += 1
-        texts = {deal_id: "\n\n".join(items) for deal_id, items in comments.items()}
-        try:
-            failures = self.bitrix.add_timeline_comments(texts)
-        except b24_errors.Bitrix24Error as error:
-            if error.fatal:
-                raise
-            failures = {deal_id: error for deal_id in texts}
-        for deal_id, error in failures.items():
-            self.log.warning("timeline_comment_failed", deal_id=deal_id, error=str(error))
-        for deal_id, reason in marks.items():
-            if deal_id not in failures:  # told, for sure: not again for the same reason
-                self.store.mark_failure_commented(deal_id, reason)
-        for deal_id in recovered:  # nothing was left to write back for these
-            if deal_id not in updates:
-                self.store.clear_failure(deal_id)
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """What changed in the deal, in a manager's words."""
-    changes = []
-    if old.get("amount") != new.get("amount"):
-        changes.append(f"сумма {old.get('amount', '—')} → {new.get('amount')}")
-    if old.get("rows") != new.get("rows"):
-        changes.append(f"товары: было строк {len(old.get('rows') or [])}, стало {len(new.get('rows') or [])}")
-    if old.get("customer") != new.get("customer"):
-        changes.append(f"клиент → {new.get('customer', {}).get('name')}")
-    if old.get("comment") != new.get("comment"):
-        changes.append("название сделки")
-    if old.get("manager_id") != new.get("manager_id"):
-        changes.append("ответственный")
-    return "; ".join(changes) or "изменения в сделке"
+    def _send(self, report: CycleReport) -> None:
+        """The cycle's outbox to Bitrix24; a deal whose write did not go in fails as a write-back, retried."""
+        outbox, self.outbox = self.outbox, Outbox()
+        written = sum(1 for _ in outbox.updates)
+        failed = self.sender.send(outbox)
+        for deal_id, error in failed:
+            self._fail(deal_id, error, report, "writeback")
+        report.written_back += written - len({deal_id for deal_id, _ in failed if deal_id in outbox.updates})
+        leftover, self.outbox = self.outbox, Outbox()
+        if leftover:  # the failures above queued their comments: send them too
+            self.sender.send(leftover)
 
 
 def _reason(error: Exception) -> str:
     """One line for `status` and the deal's timeline."""
     if isinstance(error, onec_errors.BusinessError):
         return f"1С отказался принять документ: {error.onec_message}"
-    if isinstance(error, onec_errors.OutcomeUnknownError | b24_errors.OutcomeUnknownError):
+    if isinstance(error, onec_errors.OutcomeUnknownError) or getattr(error, "code", "") == "outcome_unknown":
         return "Связь оборвалась во время записи; b24sync проверит результат при следующей попытке."
     if isinstance(error, onec_errors.ConflictError):
         return "Документ изменён в 1С одновременно с записью."

@@ -1,0 +1,137 @@
+"""Everything a chunk of deals needs before the sync decides: read from both systems, once per object.
+
+The gatherer enriches the deals of a chunk (rows, products, companies,
+requisites, contacts: batched on the Bitrix24 side; nomenclature in or-chains
+on the 1C side), projects each deal, and turns the projection into 1C's terms
+so that the planner can compare it with what 1C holds. It only reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from b24sync.bitrix24.adapter import ENTITY_COMPANY, Bitrix24Adapter
+from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
+from b24sync.bitrix24.wire import to_int
+from b24sync.config import SyncConfig
+from b24sync.errors import ItemError
+from b24sync.onec import errors as onec_errors
+from b24sync.onec.adapter import OneCAdapter
+from b24sync.onec.documents import DocumentContent
+from b24sync.onec.profiles import ZERO_GUID
+from b24sync.sync import mapping
+
+
+@dataclass
+class Context:
+    """What the deals of one cycle need from both systems, each object fetched once."""
+
+    rows: dict[int, list[ProductRow]] = field(default_factory=dict)
+    products: dict[int, CatalogProduct] = field(default_factory=dict)
+    companies: dict[int, Company] = field(default_factory=dict)
+    requisites: dict[int, list[Requisite]] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
+    counterparties: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A deal as 1C should hold it, or why it cannot be."""
+
+    projection: mapping.Projection | None = None
+    wanted: DocumentContent | None = None
+    nomenclature: dict[int, str] = field(default_factory=dict)
+    manager_ref: str | None = None
+    error: ItemError | None = None
+
+
+class Gatherer:
+    def __init__(self, sync: SyncConfig, bitrix: Bitrix24Adapter, onec: OneCAdapter) -> None:
+        self.sync = sync
+        self.bitrix = bitrix
+        self.onec = onec
+        self.context = Context()
+
+    def enrich(self, deals: list[dict[str, Any]]) -> None:
+        """Rows, products, companies, requisites and contacts of the deals, and their products in 1C."""
+        context = self.context
+        context.rows.clear()  # rows are needed by this chunk only: memory stays flat
+        ids = [int(deal["ID"]) for deal in deals]
+        context.rows.update(self.bitrix.product_rows(ids))
+        product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
+        wanted = product_ids - set(context.products)
+        context.products.update(self.bitrix.products(wanted, self.sync.article_property))
+        company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
+        context.companies.update(self.bitrix.companies(company_ids))
+        context.requisites.update(self.bitrix.requisites(ENTITY_COMPANY, company_ids))
+        contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
+        context.contacts.update(self.bitrix.contacts(contact_ids))
+        products = [context.products[product_id] for product_id in wanted if product_id in context.products]
+        xml_ids = [product.xml_id for product in products if product.xml_id]
+        articles = [product.article for product in products if product.article]
+        if self.sync.product_match == "xml_id" or self.sync.product_fallback:
+            for ref in self.onec.nomenclature_by_refs(xml_ids):
+                context.nomenclature[ref] = ref
+        if self.sync.product_match == "article" or self.sync.product_fallback:
+            for article, row in self.onec.nomenclature_by_articles(articles).items():
+                context.nomenclature[f"article:{article}"] = row["Ref_Key"]
+
+    def map(self, deal: dict[str, Any]) -> Mapped:
+        """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error."""
+        try:
+            projection = self._project(deal)
+            nomenclature = self._nomenclature(projection)
+            currency_ref = self._currency(projection)
+            manager_ref = self._manager(projection)
+        except ItemError as error:
+            return Mapped(error=error)
+        return Mapped(projection, mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID),
+                      nomenclature, manager_ref)
+
+    def _project(self, deal: dict[str, Any]) -> mapping.Projection:
+        context = self.context
+        deal_id = int(deal["ID"])
+        company_id = to_int(deal.get("COMPANY_ID")) or 0
+        contact_id = to_int(deal.get("CONTACT_ID")) or 0
+        company = context.companies.get(company_id) if company_id else None
+        return mapping.project(deal, context.rows.get(deal_id, []), context.products, company,
+                               context.requisites.get(company_id, []) if company else [],
+                               context.contacts.get(contact_id) if contact_id else None)
+
+    def _nomenclature(self, projection: mapping.Projection) -> dict[int, str]:
+        """Each row's product as a 1C Ref_Key, by the configured match and its fallback."""
+        found: dict[int, str] = {}
+        order = [self.sync.product_match] + (
+            [other for other in ("xml_id", "article") if other != self.sync.product_match]
+            if self.sync.product_fallback else [])
+        for position, row in enumerate(projection.rows, start=1):
+            for way in order:
+                key = row.xml_id if way == "xml_id" else (f"article:{row.article}" if row.article else None)
+                if key and key in self.context.nomenclature:
+                    found[row.product_id] = self.context.nomenclature[key]
+                    break
+            else:
+                ways = " или ".join("XML_ID " + (row.xml_id or "—") if way == "xml_id" else
+                                    "артикулу " + (row.article or "—") for way in order)
+                raise mapping.MappingError(
+                    f"Товар «{row.name}» (строка {position}) не найден в 1С по {ways}: добавьте его в 1С или "
+                    f"исправьте товар в каталоге Битрикс24.", f"product {row.product_id}", code="unknown_product")
+        return found
+
+    def _currency(self, projection: mapping.Projection) -> str:
+        try:
+            return self.onec.currency(projection.currency or None)
+        except onec_errors.SetupError:
+            raise mapping.MappingError(f"Валюты «{projection.currency}» нет в 1С: смените валюту сделки или "
+                                       f"добавьте валюту в 1С.", f"currency {projection.currency}",
+                                       code="currency_missing") from None
+
+    def _manager(self, projection: mapping.Projection) -> str | None:
+        try:
+            return self.onec.manager(projection.manager_id)
+        except onec_errors.SetupError as error:
+            raise mapping.MappingError("Ответственный сделки не сопоставлен пользователю 1С: исправьте "
+                                       "'onec.managers' или пользователя в 1С.", str(error),
+                                       code="manager_unmapped") from None

@@ -1,0 +1,141 @@
+"""The cycle's outbox: every write to Bitrix24 of one cycle, sent 50 to a request, and what follows from it.
+
+Deal field updates and timeline comments are queued while a chunk of deals
+is worked on and sent together at the end of the chunk. What b24sync must
+remember once a write went in (the fields it wrote, the DATE_MODIFY the deal
+had after it, that a failure was told, that a deal that failed went through
+at last) is kept here, beside the write, and done only for what really went
+in; what did not go in is retried at the next cycle.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from b24sync.bitrix24 import errors as b24_errors
+from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.wire import chunked
+from b24sync.errors import ItemError
+from b24sync.logs import get_logger
+from b24sync.store.store import Store
+from b24sync.sync import mapping
+
+CHUNK = 50
+
+
+@dataclass
+class FileComment:
+    text: str
+    files: list[tuple[str, bytes]]
+    on_sent: Callable[[], None] | None = None
+
+
+@dataclass
+class Outbox:
+    """What one cycle will write to Bitrix24, by deal."""
+
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[str]] = field(default_factory=dict)
+    file_comments: dict[int, list[FileComment]] = field(default_factory=dict)
+    tells: dict[int, str] = field(default_factory=dict)  # deal -> the failure reason its comment tells about
+    recovered: set[int] = field(default_factory=set)  # failed deals that went through: cleared once written
+    keep_failure: set[int] = field(default_factory=set)  # deals whose write-back failed this cycle
+
+    def update(self, deal_id: int, fields: dict[str, Any]) -> None:
+        self.updates.setdefault(deal_id, {}).update(fields)
+
+    def comment(self, deal_id: int, text: str) -> None:
+        self.comments.setdefault(deal_id, []).append(text)
+
+    def comment_with_files(self, deal_id: int, text: str, files: list[tuple[str, bytes]],
+                           on_sent: Callable[[], None] | None = None) -> None:
+        """A comment that carries files (an invoice PDF): sent on its own request, then `on_sent` runs."""
+        self.file_comments.setdefault(deal_id, []).append(FileComment(text, files, on_sent))
+
+    def tell_failure(self, deal_id: int, reason: str, text: str) -> None:
+        self.comment(deal_id, text)
+        self.tells[deal_id] = reason
+
+    def forget(self, deal_id: int) -> None:
+        """The deal failed after its writes were queued: nothing of it counts as recovered."""
+        self.recovered.discard(deal_id)
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.comments or self.file_comments or self.recovered)
+
+
+class Sender:
+    """Sends an outbox and does the bookkeeping of what went in; failures come back as (deal, error) pairs."""
+
+    def __init__(self, bitrix: Bitrix24Adapter, store: Store) -> None:
+        self.bitrix = bitrix
+        self.store = store
+        self.log = get_logger("b24sync.outbox")
+
+    def send(self, outbox: Outbox) -> list[tuple[int, Exception]]:
+        failed: list[tuple[int, Exception]] = []
+        written: set[int] = set()
+        for chunk in chunked(list(outbox.updates.items()), 49):
+            try:
+                result = self.bitrix.update_deals(dict(chunk), read_back=mapping.DEAL_SELECT)
+            except b24_errors.Bitrix24Error as error:
+                if error.fatal:
+                    raise
+                failed += [(deal_id, error) for deal_id, _ in chunk]  # retried at the next cycle, not lost
+                continue
+            for deal_id, fields in chunk:
+                if deal_id in result.errors:
+                    failed.append((deal_id, result.errors[deal_id]))
+                    continue
+                written.add(deal_id)
+                self._written(deal_id, fields, result.rows.get(deal_id), outbox)
+        self._send_comments(outbox)
+        for deal_id, items in outbox.file_comments.items():
+            for item in items:
+                try:
+                    self.bitrix.add_timeline_comment(deal_id, item.text, item.files)
+                except b24_errors.Bitrix24Error as error:
+                    if error.fatal:
+                        raise
+                    failed.append((deal_id, ItemError(f"Счёт не прикреплён к сделке: {error}", code="invoice_comment",
+                                                      system=error.system)))
+                    continue
+                if item.on_sent is not None:
+                    item.on_sent()
+        for deal_id in outbox.recovered - set(outbox.updates):  # nothing was left to write back for these
+            self.store.clear_failure(deal_id)
+        return failed
+
+    def _written(self, deal_id: int, fields: dict[str, Any], row: dict[str, Any] | None, outbox: Outbox) -> None:
+        if deal_id not in outbox.keep_failure:
+            self.store.clear_failure(deal_id, "writeback")
+        if deal_id in outbox.recovered:
+            self.store.clear_failure(deal_id)
+        self.store.record_written_fields(deal_id, {name: value for name, value in fields.items()
+                                                   if name != "STAGE_ID" and not isinstance(value, dict)})
+        if row is not None:  # the deal as b24sync's own write left it: the next listing need not read it again
+            self.store.record_deal_seen(deal_id, str(row.get("DATE_MODIFY") or ""), mapping.deal_inputs(row))
+
+    def _send_comments(self, outbox: Outbox) -> None:
+        texts = {deal_id: "\n\n".join(items) for deal_id, items in outbox.comments.items()}
+        failures: dict[int, Any] = {}
+        for chunk in chunked(list(texts.items()), CHUNK):
+            try:
+                failures.update(self.bitrix.add_timeline_comments(dict(chunk)))
+            except b24_errors.Bitrix24Error as error:
+                if error.fatal:
+                    raise
+                failures.update({deal_id: error for deal_id, _ in chunk})
+        for deal_id, error in failures.items():
+            self.log.warning("timeline_comment_failed", deal_id=deal_id, error=str(error))
+        for deal_id, reason in outbox.tells.items():
+            if deal_id not in failures:  # told, for sure: not again for the same reason
+                self.store.mark_failure_commented(deal_id, reason)
+
+
+def file_value(name: str, content: bytes) -> dict[str, Any]:
+    """A file for a deal's file field, as crm.deal.update takes it."""
+    return {"fileData": [name, base64.b64encode(content).decode("ascii")]}

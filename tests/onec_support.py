@@ -58,6 +58,18 @@ class Accountant:
         assert reply.status_code == 200, reply.text
         return reply.json()
 
+    def delete(self, entity: str, ref: str) -> None:
+        """Delete an object outright (not a deletion mark), as an administrator of the base may."""
+        reply = self.session.delete(self.url(f"{entity}(guid'{ref}')"), timeout=10)
+        assert reply.status_code == 204, reply.text
+
+    def mark_for_deletion(self, entity: str, ref: str) -> None:
+        """Unpost (a posted document cannot be marked) and set the deletion mark, as in 1C's own form."""
+        done = self.session.post(self.running.odata_root + quote(f"{entity}(guid'{ref}')/Unpost", safe="()'=/"),
+                                 data=b"", timeout=10)
+        assert done.status_code == 200, done.text
+        self.patch(entity, ref, {"DeletionMark": True})
+
     def invoice(self, order_ref: str, amount: float) -> dict[str, Any]:
         """УТ: a Счет на оплату клиенту based on the order (in БП the deal's document is already the invoice)."""
         order = self.get("Document_ЗаказКлиента", order_ref)

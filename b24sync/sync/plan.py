@@ -353,11 +353,15 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
 
 
 def _waiting(item: PushItem, policy: Policy) -> bool:
-    """A failed deal waits for its retry time, unless it was asked for or someone changed it since it failed."""
-    failure = item.failure
-    if item.selected or failure is None or failure.next_retry_at <= policy.now:
+    return waiting(item.failure, item.modified_at, item.selected, policy.now)
+
+
+def waiting(failure: FailureView | None, modified_at: float | None, selected: bool, now: float) -> bool:
+    """A failed deal waits for its retry time, unless it was asked for or someone changed it since it failed
+    (the runner asks this too, before it reads anything for the deal)."""
+    if selected or failure is None or failure.next_retry_at <= now:
         return False
-    return item.modified_at is None or item.modified_at <= failure.last_failed_at
+    return modified_at is None or modified_at <= failure.last_failed_at
 
 
 def _missing(header: DocumentHeader | None) -> bool:

@@ -91,6 +91,10 @@ class Engine:
                 continue
             if binding is not None and not (selected or force) and self._unchanged(binding, deal):
                 continue  # as b24sync's own last look (or write) left it: nothing to read again
+            modified = parse_datetime(deal.get("DATE_MODIFY"))
+            if steps.waiting(self.store.failure(deal_id), modified.timestamp() if modified else None, selected,
+                             self.clock.time()):
+                continue  # failed, not due, unchanged since: nothing to read
             work.append((deal, in_stage, filters, binding))
         creates = sum(1 for _, in_stage, filters, binding in work if in_stage and filters and binding is None)
         limit = self.sync.max_creates_per_cycle

@@ -1,0 +1,184 @@
+"""The planner's rules, each shown once over HTTP against both emulators: what a user sees when they apply."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from b24sync.commands import conflicts as list_conflicts
+from b24sync.config import Pipeline, SyncConfig
+from b24sync.errors import SetupMissingError
+from tests.sync_rig import PIPELINES, Rig
+
+
+def comments_on(rig: Rig, deal_id: int) -> list[str]:
+    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
+
+
+def forget_state(rig: Rig) -> None:
+    rig.engines[-1].store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
+
+
+def onec_writes(rig: Rig) -> int:
+    return rig.base.app.stats.snapshot()["writes"]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Rig:
+    running = Rig.start(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["ut11", "bp30"])
+def either(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
+    running = Rig.start(tmp_path, profile=request.param)
+    yield running
+    running.stop()
+
+
+def order_entity(rig: Rig) -> str:
+    return "Document_ЗаказКлиента" if rig.base.base.profile.name == "ut11" else "Document_СчетНаОплатуПокупателю"
+
+
+def test_resync_of_a_deal_1c_holds_as_it_is_writes_nothing_even_after_a_lost_state(either: Rig) -> None:
+    rig = either
+    for deal_id in (1, 2):
+        rig.move(deal_id)
+    rig.engine().push()
+    forget_state(rig)
+    recovered = rig.engine().push(full=True)
+    assert recovered.recovered == 2 and recovered.conflicts == 0
+    rig.reset_stats()
+    report = rig.engines[-1].push(deal_ids=[1], force=True)
+    assert report.conflicts == 0 and not report.failed and onec_writes(rig) == 0
+    assert comments_on(rig, 1) == [] and rig.engines[-1].store.open_conflicts() == []
+
+    rig.call("crm.deal.update", {"id": 2, "fields": {"TITLE": "Переименована"}})
+    edited = rig.engines[-1].push()
+    assert edited.conflicts == 1
+    text = comments_on(rig, 2)[-1]
+    assert "название сделки" in text and "сумма" not in text and "было строк 0" not in text
+
+
+def test_a_tightened_filter_gates_new_documents_and_closes_nothing(rig: Rig) -> None:
+    for deal_id in (1, 2, 3):
+        rig.move(deal_id)
+    assert rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_leave_trigger="close_order")).push().created == 3
+    strict = tuple(Pipeline(item.category_id, item.trigger_stages, min_amount=10 ** 9) for item in PIPELINES)
+    engine = rig.engine(sync=SyncConfig(pipelines=strict, on_leave_trigger="close_order"))
+    rig.move(4)
+    report = engine.push(full=True)
+    assert report.closed == 0 and report.created == 0
+    assert all(rig.documents_for(deal_id)[0]["Статус"] != "Закрыт" for deal_id in (1, 2, 3))
+    assert rig.documents_for(4) == []
+
+
+def test_a_conflict_is_listed_and_resolved_either_way(rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_locked_document="unpost_and_update"))
+    for deal_id in (1, 2):
+        rig.move(deal_id)
+    engine.push()
+    accountant = rig.accountant()
+    for deal_id in (1, 2):
+        accountant.patch("Document_ЗаказКлиента", rig.documents_for(deal_id)[0]["Ref_Key"],
+                         {"Комментарий": "правка бухгалтера"})
+        rig.call("crm.deal.update", {"id": deal_id, "fields": {"TITLE": f"Новое название {deal_id}"}})
+    assert engine.push().conflicts == 2
+    capsys.readouterr()
+    list_conflicts(rig.config, as_json=True)
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["deal_id"] for row in listed] == [1, 2] and "изменён в 1С" in listed[0]["description"]
+
+    kept = engine.push(deal_ids=[1], keep="1c")  # the accountant's version stays, and is the new baseline
+    assert kept.updated == 0 and rig.documents_for(1)[0]["Комментарий"] == "правка бухгалтера"
+    assert [item.deal_id for item in engine.store.open_conflicts()] == [2]
+    rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Ещё одно название"}})
+    later = engine.push()
+    assert later.updated == 1 and later.conflicts == 0  # a new edit after --keep 1c goes through normally
+    assert "Ещё одно название" in rig.documents_for(1)[0]["Комментарий"]
+
+    overwritten = engine.push(deal_ids=[2], keep="bitrix24")
+    assert overwritten.updated == 1 and not engine.store.open_conflicts()
+    document = rig.documents_for(2)[0]
+    assert "Новое название 2" in document["Комментарий"] and document["Posted"] is True
+    assert engine.push().conflicts == 0  # a resolved conflict stops being reported
+
+
+@pytest.mark.parametrize("how", ["deleted", "marked"])
+def test_a_document_gone_from_1c_is_reported_once_and_recreated_only_on_request(either: Rig, how: str) -> None:
+    rig = either
+    engine = rig.engine()
+    rig.move(1)
+    engine.push()
+    order = rig.documents_for(1)[0]
+    if how == "deleted":
+        rig.accountant().delete(order_entity(rig), order["Ref_Key"])
+    else:
+        rig.accountant().mark_for_deletion(order_entity(rig), order["Ref_Key"])
+    assert engine.pull().missing == 1
+    told = comments_on(rig, 1)
+    assert len(told) == 1 and ("удалён из 1С" if how == "deleted" else "помечен на удаление") in told[0]
+    assert "--recreate" in told[0] and "изменён в 1С" not in told[0]
+    deal = rig.deal(1)
+    assert deal["UF_CRM_1C_ORDER_NUMBER"].startswith(order["Number"])
+    assert (deal["UF_CRM_1C_ORDER_ID"] == "") is (how == "deleted")
+    assert [item.deal_id for item in engine.store.missing_documents()] == [1]
+
+    rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Правка после удаления"}})
+    engine.pull()
+    report = engine.push()
+    assert not report.failed and report.created == 0 and len(comments_on(rig, 1)) == 1  # told once, no "code 9"
+
+    again = engine.push(deal_ids=[1], force=True, recreate=True)
+    assert again.created == 1
+    live = [doc for doc in rig.documents_for(1) if not doc["DeletionMark"]]
+    assert len(live) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == live[0]["Ref_Key"]
+    assert engine.store.missing_documents() == [] and engine.store.binding_for_deal(1).onec_ref == live[0]["Ref_Key"]
+
+
+def test_a_lost_state_file_does_not_republish_invoices(rig: Rig) -> None:
+    engine = rig.engine()
+    for deal_id in (1, 2):
+        rig.move(deal_id)
+    engine.push()
+    for deal_id in (1, 2):
+        order = rig.documents_for(deal_id)[0]
+        rig.accountant().invoice(order["Ref_Key"], float(order["СуммаДокумента"]))
+    engine.pull()
+    files = len(rig.portal.portal.files)
+    timeline = len(rig.portal.portal.timeline)
+    assert all(rig.deal(deal_id)["UF_CRM_INVOICE_URL"] for deal_id in (1, 2))
+    forget_state(rig)
+    recovered = rig.engine()
+    recovered.push(full=True)
+    recovered.pull()
+    assert len(rig.portal.portal.files) == files and len(rig.portal.portal.timeline) == timeline
+    assert recovered.store.invoice_upload(
+        next(iter(rig.base.base.records["Document_СчетНаОплатуКлиенту"]))).link
+
+
+def test_the_cycle_after_a_write_cycle_reads_nothing_again(either: Rig) -> None:
+    rig = either
+    engine = rig.engine()
+    for deal_id in range(1, 9):
+        rig.move(deal_id)
+    engine.push()
+    rig.clock.advance(30)  # well inside the 120 s overlap: every written deal is listed again
+    rig.reset_stats()
+    report = engine.push()
+    stats = rig.portal.app.stats.snapshot()
+    assert stats["http_requests"] == 1 and report.created == report.updated == 0
+    assert rig.base.app.stats.snapshot()["http_requests"] == 0
+
+
+def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Rig) -> None:
+    fields = rig.config.sync.fields.__class__(tracking_number="UF_CRM_NOT_CREATED")  # `setup` never made it
+    rig.move(1)
+    with pytest.raises(SetupMissingError, match="UF_CRM_NOT_CREATED: run `b24sync setup`"):
+        rig.engine(sync=SyncConfig(pipelines=PIPELINES, fields=fields)).push()
+    assert rig.documents() == [] and rig.engines[-1].store.count_bindings()["total"] == 0

@@ -115,3 +115,17 @@ def test_the_progress_bar_draws_only_on_a_terminal_for_long_runs() -> None:
     piped = Progress(io.StringIO())
     piped(50, 100)
     assert short.getvalue() == "" and not piped.drawn
+
+
+def test_dry_run_prints_the_plan_and_conflicts_are_listed_and_refused_when_there_are_none(sandbox: Path) -> None:
+    planned = b24sync("sync", "--dry-run", "--config", str(sandbox))
+    assert planned.returncode in (0, 1), planned.stderr
+    assert "would deal " in planned.stdout
+    assert ": create the document in 1C, then write the order to the deal, then post the document" in planned.stdout
+    assert b24sync("status", "--config", str(sandbox), "--json").stdout.count('"deal_id"') == 0  # nothing written
+    listed = b24sync("conflicts", "--config", str(sandbox))
+    assert listed.returncode == 0 and "no open conflicts" in listed.stdout
+    refused = b24sync("conflicts", "resolve", "--deal", "1", "--keep", "1c", "--config", str(sandbox))
+    assert refused.returncode == 2 and "deal 1 has no open conflict" in refused.stderr
+    missing = b24sync("conflicts", "resolve", "--deal", "1", "--config", str(sandbox))
+    assert missing.returncode == 2 and "--keep" in missing.stderr

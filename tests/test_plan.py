@@ -164,6 +164,9 @@ ROWS = [
     ("resync --recreate of a deleted document: a new one",
      item(header=None, binding=binding(document_state="deleted"), recreate=True), COMMENT,
      ["Unbind", "Create", "WriteBack", "Post"]),
+    ("resync --recreate after the deletion mark was removed in 1C: the document is bound again",
+     item(header=header(), binding=binding(document_state="marked"), recreate=True), COMMENT,
+     ["Unbind", "Bind", "WriteBack"]),
     # -- conflicts resolved by an administrator --
     ("--keep 1c: 1C's version becomes the baseline, nothing written",
      item(projection=CHANGED, wanted=content(price="150"), header=header(version="v2"), keep="1c",

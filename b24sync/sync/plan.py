@@ -382,8 +382,7 @@ def _missing_text(binding: BindingView, header: DocumentHeader | None) -> tuple[
 def _without_binding(item: PushItem) -> PushItem:
     from dataclasses import replace
 
-    found = item.header if item.header is not None and not item.header.deleted and (
-        item.binding is None or item.header.ref != item.binding.onec_ref) else None
+    found = item.header if item.header is not None and not item.header.deleted else None
     return replace(item, binding=None, header=found, intent=None)
 
 

@@ -1,0 +1,135 @@
+"""The 1C → Bitrix24 half of the runner: poll the bound documents, plan what their news means, write it.
+
+A mixin of the Engine (runner.py), which owns the outbox, the failure
+bookkeeping and the steps both directions share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from b24sync.bitrix24.wire import to_int
+from b24sync.errors import B24SyncError
+from b24sync.onec.documents import Snapshot
+from b24sync.store.store import BindingView
+from b24sync.sync import mapping
+from b24sync.sync import plan as steps
+from b24sync.sync.outbox import Outbox
+from b24sync.sync.report import CycleReport
+
+
+class PullCycle:
+    """One 1C → Bitrix24 cycle (the attributes and helpers it uses are the Engine's)."""
+
+    config: Any
+    sync: Any
+    fields: Any
+    bitrix: Any
+    onec: Any
+    store: Any
+    clock: Any
+    invoices: Any
+    outbox: Outbox
+    _stage_orders: dict[int, tuple[list[str], set[str]]]
+
+    def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None) -> CycleReport:
+        """One 1C → Bitrix24 cycle: the accountant's invoices, payments and shipments onto the deals."""
+        report = CycleReport("onec_to_bitrix24", dry_run=dry_run)
+        started = self.clock.time()
+        self.outbox = Outbox()
+        only = set(deal_ids) if deal_ids is not None else None
+        bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
+                    if (only is None or binding.deal_id in only) and not binding.document_state}
+        known = {} if only is not None else self.store.seen_versions()
+        for ref, binding in bindings.items():
+            known[ref] = binding.pulled_version  # empty: never read back yet (a БП invoice is b24sync's own)
+            failed = self.store.failure(binding.deal_id, "writeback")
+            if failed is not None and failed.next_retry_at <= self.clock.time():
+                known[ref] = ""  # a write-back failed and its retry is due: read the document again
+        since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
+        result = self.onec.poll(bindings, known, since)
+        report.listed = len(bindings)
+        items = [steps.PullItem(binding, None) for ref, binding in bindings.items() if ref not in result.versions]
+        for ref, snapshot in result.snapshots.items():
+            binding = bindings.get(ref) or self.store.binding_for_ref(ref)
+            if binding is not None:
+                items.append(steps.PullItem(binding, snapshot))
+        if items:
+            self.preflight()
+        policy = self.policy()
+        moves: dict[int, mapping.DealValues] = {}
+        for item in items:
+            planned = steps.plan_pull(item, policy)
+            if dry_run:
+                line = steps.describe(item.binding.deal_id, planned)
+                report.planned += [line] if line else []
+                continue
+            values = self._execute_pull(item, planned, report)
+            if values is not None:
+                moves[item.binding.deal_id] = values
+        self._stage_moves(moves, report, dry_run)
+        if not dry_run:
+            self._send(report)
+            self.store.save_versions({ref: version for ref, version in result.versions.items()
+                                      if ref not in bindings})
+            self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
+        return report
+
+    def _execute_pull(self, item: steps.PullItem, planned: list[steps.Step],
+                      report: CycleReport) -> mapping.DealValues | None:
+        binding, snapshot = item.binding, item.snapshot
+        deal_id = binding.deal_id
+        link: str | None = None
+        values = None
+        for step in planned:
+            if isinstance(step, steps.Publish):
+                link = self._publish(deal_id, snapshot, binding, report)
+            elif isinstance(step, steps.WriteFields):
+                values = step.values if link is None else replace(step.values, invoice_url=link)
+                wanted = mapping.encode_values(values, self.fields, self.payment_options())
+                diff = mapping.changed_fields(wanted, dict(binding.written_fields))
+                if diff:
+                    self.outbox.update(deal_id, diff)
+            elif isinstance(step, steps.RecordPull):
+                self.store.record_pull(deal_id, step.version, step.is_open)
+            else:
+                self._do_common(deal_id, step, report)
+        return values
+
+    def _publish(self, deal_id: int, snapshot: Snapshot | None, binding: BindingView, report: CycleReport) -> str:
+        assert snapshot is not None
+        try:
+            return self.invoices.put_on_deal(deal_id, snapshot, self.outbox)
+        except B24SyncError as error:
+            if error.fatal:
+                raise
+            self._fail(deal_id, error, report, "writeback")
+            return str(binding.written_fields.get(self.fields.invoice_url, ""))
+
+    def _stage_moves(self, moves: dict[int, mapping.DealValues], report: CycleReport, dry_run: bool) -> None:
+        if not any(pipeline.stage_on_paid or pipeline.stage_on_shipped for pipeline in self.sync.pipelines):
+            return
+        candidates = [deal_id for deal_id, values in moves.items()
+                      if values.payment_status == "paid" or values.shipment_date]
+        for deal_id, deal in self.bitrix.deals_by_id(candidates).items() if candidates else []:
+            category = to_int(deal.get("CATEGORY_ID")) or 0
+            order, final = self._stage_order(category)
+            target = mapping.stage_move(deal["STAGE_ID"], order, final, self.sync.pipeline(category), moves[deal_id])
+            if target is None:
+                continue
+            if dry_run:
+                report.planned.append(f"deal {deal_id}: move to stage {target}")
+                continue
+            self.outbox.update(deal_id, {"STAGE_ID": target})
+            report.stage_moves += 1
+
+    def _stage_order(self, category: int) -> tuple[list[str], set[str]]:
+        if category not in self._stage_orders:
+            stages = self.bitrix.deal_stages(category)
+            order = sorted(stages, key=lambda stage: int(stages[stage].get("SORT") or 0))
+            final = {stage for stage, row in stages.items() if row.get("SEMANTICS") in ("S", "F")}
+            self._stage_orders[category] = (order, final)
+        return self._stage_orders[category]

@@ -11,9 +11,15 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from b24sync.errors import B24SyncError, Kind, System
 
-class MetricsUnavailableError(Exception):
-    pass
+
+class MetricsUnavailableError(B24SyncError):
+    """'metrics.listen' is set but the metrics extra is not installed."""
+
+    system = System.CONFIG
+    kind = Kind.FATAL
+    code = "metrics_unavailable"
 
 
 class Tally:

@@ -1,0 +1,220 @@
+"""Lookups in 1C for the sync: config defaults resolved once, managers, currencies, nomenclature,
+counterparties and contracts (a mixin of the OneCAdapter, adapter.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from b24sync.clock import Clock
+from b24sync.config import Marker, OneCConfig
+from b24sync.onec import errors
+from b24sync.onec.metadata import Metadata
+from b24sync.onec.odata import ODataClient, entity_path, guid, literal
+from b24sync.onec.profiles import Profile, Resolved
+from b24sync.onec.values import PROPERTIES, _decimal, is_guid
+
+
+class Lookups:
+    """Config values and catalog items as 1C references."""
+
+    client: ODataClient
+    config: OneCConfig
+    profile: Profile
+    clock: Clock
+    log: Any
+    _metadata: Metadata | None
+    _resolved: Resolved | None
+    _managers: dict[int, str | None]
+
+    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
+                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
+        raise NotImplementedError  # the adapter's
+
+    def _payment_entities(self) -> list[str]:
+        raise NotImplementedError  # the adapter's
+
+    # -- resolving config values ----------------------------------------------------------------------
+
+    def resolve(self, entity: str, value: str, key: str, fields: tuple[str, ...] = ("Code", "Description")) -> str:
+        """A catalog item by GUID, code or name; a SetupError naming the config key when none matches."""
+        value = value.strip()
+        if is_guid(value):
+            try:
+                self.client.get(entity_path(entity, value.lower()), {"$select": "Ref_Key"})
+                return value.lower()
+            except errors.NotFoundError:
+                pass
+        else:
+            for field in fields:
+                rows = self.client.get(entity, {"$filter": f"{field} eq {literal(value)} and DeletionMark eq false",
+                                                "$select": "Ref_Key", "$top": 2}).get("value", [])
+                if rows:
+                    return rows[0]["Ref_Key"]
+        raise errors.SetupError(
+            f"at '{key}': «{value}» is not the GUID, code or name of any {entity} in 1C; correct the config or "
+            f"create it in 1C", resource=entity)
+
+    def resolved(self, refresh: bool = False) -> Resolved:
+        """Defaults, currencies, the marker property and the VAT form as references, resolved once and kept for
+        the adapter's life (a reload of the config builds a new adapter)."""
+        if self._resolved is not None and not refresh:
+            return self._resolved
+        defaults = self.config.defaults
+        organisation = self.resolve("Catalog_Организации", defaults.organisation, "onec.defaults.organisation")
+        warehouse = agreement = None
+        if self.profile.name == "ut11":
+            warehouse = self.resolve("Catalog_Склады", defaults.warehouse or "", "onec.defaults.warehouse")
+            agreement = self.resolve("Catalog_СоглашенияСКлиентами", defaults.agreement or "",
+                                     "onec.defaults.agreement")
+        currency: dict[str, str] = {}
+        for row in self.client.get("Catalog_Валюты", {"$select": "Ref_Key,Code,Description"}).get("value", []):
+            currency[row["Code"].strip().upper()] = row["Ref_Key"]
+            currency[row["Description"].strip().upper()] = row["Ref_Key"]
+        if defaults.currency.upper() not in currency:
+            raise errors.SetupError(f"at 'onec.defaults.currency': no currency with the code «{defaults.currency}» "
+                                    f"in 1C's Catalog_Валюты", resource="Catalog_Валюты")
+        marker_property = tracking_property = None
+        if not self.config.deal_marker.attribute:
+            marker_property = self._property(self.config.deal_marker, "onec.deal_marker.additional_requisite")
+        if not self.config.tracking.attribute and self.config.tracking.additional_requisite:
+            tracking_property = self._property(self.config.tracking, "onec.tracking.additional_requisite")
+        vat_form = self.metadata().vat_form(self.profile.order_entity) if self.profile.name == "ut11" else "enum"
+        vat_refs: dict[str, str] = {}
+        if vat_form == "catalog":
+            for row in self.client.get("Catalog_СтавкиНДС", {"$select": "Ref_Key,Description,Ставка"}).get("value", []):
+                text = row["Description"].lower()
+                key = "none" if "без" in text else str(int(_decimal(row.get("Ставка"))))
+                vat_refs.setdefault(key, row["Ref_Key"])
+        self._resolved = Resolved(organisation=organisation, currency=currency, warehouse=warehouse,
+                                  agreement=agreement, marker_property=marker_property,
+                                  tracking_property=tracking_property, vat_form=vat_form, vat_refs=vat_refs)
+        return self._resolved
+
+    def _property(self, marker: Marker, key: str) -> str:
+        name = marker.additional_requisite or ""
+        for field in ("Description", "Заголовок", "Имя"):
+            rows = self.client.get(PROPERTIES, {"$filter": f"{field} eq {literal(name)} and DeletionMark eq false",
+                                                "$select": "Ref_Key", "$top": 1}).get("value", [])
+            if rows:
+                return rows[0]["Ref_Key"]
+        raise errors.SetupError(
+            f"at '{key}': 1C has no additional requisite «{name}»; create it in 1C (НСИ и администрирование → "
+            f"Дополнительные реквизиты) with the type Строка for the documents b24sync writes", resource=PROPERTIES)
+
+    def manager(self, bitrix24_user_id: int | None) -> str | None:
+        """The 1C user responsible for a deal's manager, by the 'onec.managers' map or the default; resolved once
+        per Bitrix24 user for the adapter's life (a failed resolution is not kept: it is asked again)."""
+        user = bitrix24_user_id or 0
+        if user not in self._managers:
+            name = self.config.managers.get(user) or self.config.default_manager
+            key = "onec.managers" if bitrix24_user_id in self.config.managers else "onec.default_manager"
+            self._managers[user] = self.resolve("Catalog_Пользователи", name, key, fields=("Description",)) \
+                if name else None
+        return self._managers[user]
+
+    def currency(self, code: str | None) -> str:
+        """A currency reference by letter (RUB) or numeric (643) code."""
+        resolved = self.resolved()
+        wanted = (code or self.config.defaults.currency).upper()
+        if wanted not in resolved.currency:
+            raise errors.SetupError(f"1C has no currency «{wanted}» in Catalog_Валюты; add it in 1C",
+                                    resource="Catalog_Валюты")
+        return resolved.currency[wanted]
+
+    # -- nomenclature and counterparties ----------------------------------------------------------------
+
+    def nomenclature_by_refs(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        rows = self._by_or_chain("Catalog_Номенклатура", "Ref_Key", [ref.lower() for ref in refs if is_guid(ref)],
+                                 "Ref_Key,Description,Артикул,DeletionMark", render=guid)
+        return {row["Ref_Key"]: row for row in rows}
+
+    def nomenclature_by_articles(self, articles: Iterable[str]) -> dict[str, dict[str, Any]]:
+        rows = self._by_or_chain("Catalog_Номенклатура", "Артикул", [a for a in articles if a],
+                                 "Ref_Key,Description,Артикул,DeletionMark", extra=" and DeletionMark eq false")
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            found.setdefault(row["Артикул"], row)
+        return found
+
+    def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:
+        """One page of the catalog (items, not folders) with what Bitrix24's catalog shows."""
+        return self.client.get("Catalog_Номенклатура", {
+            "$filter": "IsFolder eq false", "$select": "Ref_Key,DataVersion,DeletionMark,Description,Артикул",
+            "$orderby": "Ref_Key", "$top": top, "$skip": skip}).get("value", [])
+
+    def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
+        """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
+        condition = f"ИНН eq {literal(inn)}" + (f" and КПП eq {literal(kpp)}" if kpp else "")
+        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.name == "ut11" else "")
+        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"{condition} and DeletionMark eq false",
+                                                       "$select": select, "$orderby": "Code"}).get("value", [])
+        return rows[0] if rows else None
+
+    def counterparty_by_name(self, name: str) -> dict[str, Any] | None:
+        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.name == "ut11" else "")
+        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"Description eq {literal(name)} and "
+                                                                  f"DeletionMark eq false",
+                                                       "$select": select, "$orderby": "Code"}).get("value", [])
+        return rows[0] if rows else None
+
+    def create_counterparty(self, name: str, full_name: str, *, inn: str | None = None, kpp: str | None = None,
+                            individual: bool = False) -> dict[str, Any]:
+        """A new counterparty (and in УТ its partner, in БП its contract); refused unless the config allows it."""
+        if not self.config.create_counterparties:
+            raise errors.SetupError(
+                f"1C has no counterparty {'with INN ' + inn if inn else '«' + name + '»'} and "
+                f"'onec.create_counterparties' is false: create it in 1C, or allow b24sync to",
+                resource="Catalog_Контрагенты")
+        body: dict[str, Any] = {"Description": name[:150], "НаименованиеПолное": full_name, "ИНН": inn or "",
+                                "КПП": kpp or "", "Комментарий": "Создан b24sync из Битрикс24"}
+        if self.profile.name == "ut11":
+            partner = self._find_one("Catalog_Партнеры", "Description", name[:150]) or self._create_once(
+                "Catalog_Партнеры", {
+                "Description": name[:150], "НаименованиеПолное": full_name, "Клиент": True,
+                "ЮрФизЛицо": "ЧастноеЛицо" if individual else "Компания"}, "Description", name[:150])
+            body["Партнер_Key"] = partner["Ref_Key"]
+            body["ЮрФизЛицо"] = "ФизЛицо" if individual else "ЮрЛицо"
+        else:
+            body["ЮридическоеФизическоеЛицо"] = "ФизическоеЛицо" if individual else "ЮридическоеЛицо"
+        key_field, key_value = ("ИНН", inn) if inn else ("Description", name[:150])
+        created = self._create_once("Catalog_Контрагенты", body, key_field, key_value)
+        if self.profile.name == "bp30":
+            self.contract(created["Ref_Key"])
+        return created
+
+    def _find_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
+        """A live catalog item by one field (a partner left behind by an interrupted run is reused, not doubled)."""
+        rows = self.client.get(entity, {"$filter": f"{field} eq {literal(value)} and DeletionMark eq false",
+                                        "$top": 1, "$orderby": "Code"}).get("value", [])
+        return rows[0] if rows else None
+
+    def _create_once(self, entity: str, body: dict[str, Any], key_field: str, key_value: str) -> dict[str, Any]:
+        """POST, and if the answer is lost, look for what may have been created before giving up."""
+        try:
+            return self.client.post(entity, body)
+        except errors.OutcomeUnknownError:
+            rows = self.client.get(entity, {"$filter": f"{key_field} eq {literal(key_value)}", "$top": 1}).get(
+                "value", [])
+            if rows:
+                return rows[0]
+            raise
+
+    def contract(self, counterparty_ref: str, create: bool = True) -> str | None:
+        """БП: the counterparty's contract named in 'onec.defaults.contract' (created when missing)."""
+        name = self.config.defaults.contract or "Основной договор"
+        rows = self.client.get("Catalog_ДоговорыКонтрагентов", {
+            "$filter": f"Owner_Key eq {guid(counterparty_ref)} and DeletionMark eq false",
+            "$select": "Ref_Key,Description", "$orderby": "Code"}).get("value", [])
+        for row in rows:
+            if row["Description"] == name:
+                return row["Ref_Key"]
+        if rows:
+            return rows[0]["Ref_Key"]
+        if not create:
+            return None
+        created = self.client.post("Catalog_ДоговорыКонтрагентов", {
+            "Description": name, "Owner_Key": counterparty_ref, "Организация_Key": self.resolved().organisation,
+            "ВидДоговора": "СПокупателем"})
+        return created["Ref_Key"]

@@ -183,7 +183,7 @@ def status(config: Config, as_json: bool) -> int:
                            "result": run.result, "summary": run.summary} for job, run in runs.items()},
             "watermarks": store.watermarks(),
             "bindings": store.count_bindings(),
-            "failures": [{"deal_id": item.deal_id, "reason": item.reason, "attempts": item.attempts,
+            "failures": [{"deal_id": item.deal_id, "code": item.code, "reason": item.reason, "attempts": item.attempts,
                           "next_retry": _when(item.next_retry_at)} for item in store.failures()],
             "conflicts": [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
                            "description": item.description} for item in store.open_conflicts()],

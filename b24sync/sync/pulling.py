@@ -66,11 +66,19 @@ class PullCycle:
             if dry_run:
                 line = steps.describe(item.binding.deal_id, planned)
                 report.planned += [line] if line else []
+                for step in planned:
+                    if isinstance(step, steps.WriteFields):
+                        moves[item.binding.deal_id] = step.values
                 continue
             values = self._execute_pull(item, planned, report)
             if values is not None:
                 moves[item.binding.deal_id] = values
-        self._stage_moves(moves, report, dry_run)
+        for deal_id, target in self._stage_targets(moves).items():
+            if dry_run:
+                report.planned.append(f"deal {deal_id}: move to stage {target}")
+            else:
+                self.outbox.update(deal_id, {"STAGE_ID": target})
+                report.stage_moves += 1
         if not dry_run:
             self._send(report)
             self.store.save_versions({ref: version for ref, version in result.versions.items()
@@ -109,22 +117,20 @@ class PullCycle:
             self._fail(deal_id, error, report, "writeback")
             return str(binding.written_fields.get(self.fields.invoice_url, ""))
 
-    def _stage_moves(self, moves: dict[int, mapping.DealValues], report: CycleReport, dry_run: bool) -> None:
+    def _stage_targets(self, moves: dict[int, mapping.DealValues]) -> dict[int, str]:
+        """The stage each paid or shipped deal moves to (pipeline.stage_on_paid / stage_on_shipped), if any."""
         if not any(pipeline.stage_on_paid or pipeline.stage_on_shipped for pipeline in self.sync.pipelines):
-            return
+            return {}
         candidates = [deal_id for deal_id, values in moves.items()
                       if values.payment_status == "paid" or values.shipment_date]
+        targets: dict[int, str] = {}
         for deal_id, deal in self.bitrix.deals_by_id(candidates).items() if candidates else []:
             category = to_int(deal.get("CATEGORY_ID")) or 0
             order, final = self._stage_order(category)
             target = mapping.stage_move(deal["STAGE_ID"], order, final, self.sync.pipeline(category), moves[deal_id])
-            if target is None:
-                continue
-            if dry_run:
-                report.planned.append(f"deal {deal_id}: move to stage {target}")
-                continue
-            self.outbox.update(deal_id, {"STAGE_ID": target})
-            report.stage_moves += 1
+            if target is not None:
+                targets[deal_id] = target
+        return targets
 
     def _stage_order(self, category: int) -> tuple[list[str], set[str]]:
         if category not in self._stage_orders:

@@ -66,7 +66,7 @@ class OneCAdapter(Lookups, DocumentLifecycle, Polling, InvoiceSource):
             needs[self.profile.order_entity] = needs[self.profile.order_entity] + (
                 "ДополнительныеРеквизиты", "ДополнительныеРеквизиты/Свойство_Key", "ДополнительныеРеквизиты/Значение")
             needs[PROPERTIES] = ("Ref_Key", "Description")
-        if self.profile.name == "ut11" and self.config.tracking.attribute:
+        if self.profile.builtin_tracking is None and self.config.tracking.attribute:
             needs[self.profile.sale_entity] = needs[self.profile.sale_entity] + (self.config.tracking.attribute,)
         for entity, prop in self.metadata().missing(needs):
             if prop is None:
@@ -76,7 +76,7 @@ class OneCAdapter(Lookups, DocumentLifecycle, Polling, InvoiceSource):
             else:
                 problems.append(f"{entity} has no property {prop} in 1C's OData: check the configuration version "
                                 f"(profile '{self.profile.name}') and the OData composition")
-        if self.profile.name == "ut11" and self.metadata().has(self.profile.order_entity) and \
+        if self.profile.vat_from_metadata and self.metadata().has(self.profile.order_entity) and \
                 self.metadata().vat_form(self.profile.order_entity) is None:
             problems.append(f"{self.profile.order_entity} rows have neither СтавкаНДС_Key nor СтавкаНДС in 1C's OData")
         return problems

@@ -48,7 +48,7 @@ class InvoiceSource:
                      valid_days: int = 0) -> InvoiceData:
         """Everything the printed invoice shows, read through OData."""
         invoice = self.client.get(entity_path(self.profile.invoice_entity, invoice_ref))
-        if self.profile.name == "ut11":
+        if not self.profile.order_is_invoice:
             basis = invoice.get("ДокументОснование", "")
             order = self.client.get(entity_path(self.profile.order_entity, basis),
                                     {"$select": "Number,Date,Товары,ЦенаВключаетНДС"})
@@ -61,8 +61,7 @@ class InvoiceSource:
             organisation_key, currency_amount = invoice["Организация_Key"], invoice.get("СуммаДокумента")
         products = self._items("Catalog_Номенклатура", [row.get("Номенклатура_Key", ZERO_GUID) for row in rows_source],
                                "Ref_Key,Description,НаименованиеПолное,ЕдиницаИзмерения_Key")
-        unit_set = "Catalog_УпаковкиЕдиницыИзмерения" if self.profile.name == "ut11" else \
-            "Catalog_КлассификаторЕдиницИзмерения"
+        unit_set = self.profile.unit_catalog
         units = self._items(unit_set, [item.get("ЕдиницаИзмерения_Key", ZERO_GUID) for item in products.values()],
                             "Ref_Key,Description")
         rates = {ref: key for key, ref in (self.resolved().vat_refs or {}).items()}

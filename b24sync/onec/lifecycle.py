@@ -156,7 +156,7 @@ class DocumentLifecycle:
 
     def close_order(self, ref: str) -> DocumentRef:
         """УТ: set the order's Статус to Закрыт (the deal was lost or moved back before shipment and payment)."""
-        if self.profile.name != "ut11":
+        if not self.profile.can_close:
             raise errors.SetupError("closing a document is only possible for customer orders (ut11)",
                                     resource=self.profile.order_entity)
         return self._ref(self.client.patch(entity_path(self.profile.order_entity, ref), {"Статус": "Закрыт"}))

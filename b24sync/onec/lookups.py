@@ -64,7 +64,7 @@ class Lookups:
         defaults = self.config.defaults
         organisation = self.resolve("Catalog_Организации", defaults.organisation, "onec.defaults.organisation")
         warehouse = agreement = None
-        if self.profile.name == "ut11":
+        if self.profile.uses_warehouse_and_agreement:
             warehouse = self.resolve("Catalog_Склады", defaults.warehouse or "", "onec.defaults.warehouse")
             agreement = self.resolve("Catalog_СоглашенияСКлиентами", defaults.agreement or "",
                                      "onec.defaults.agreement")
@@ -80,7 +80,7 @@ class Lookups:
             marker_property = self._property(self.config.deal_marker, "onec.deal_marker.additional_requisite")
         if not self.config.tracking.attribute and self.config.tracking.additional_requisite:
             tracking_property = self._property(self.config.tracking, "onec.tracking.additional_requisite")
-        vat_form = self.metadata().vat_form(self.profile.order_entity) if self.profile.name == "ut11" else "enum"
+        vat_form = self.metadata().vat_form(self.profile.order_entity) if self.profile.vat_from_metadata else "enum"
         vat_refs: dict[str, str] = {}
         if vat_form == "catalog":
             for row in self.client.get("Catalog_СтавкиНДС", {"$select": "Ref_Key,Description,Ставка"}).get("value", []):
@@ -147,13 +147,13 @@ class Lookups:
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
         """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
         condition = f"ИНН eq {literal(inn)}" + (f" and КПП eq {literal(kpp)}" if kpp else "")
-        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.name == "ut11" else "")
+        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
         rows = self.client.get("Catalog_Контрагенты", {"$filter": f"{condition} and DeletionMark eq false",
                                                        "$select": select, "$orderby": "Code"}).get("value", [])
         return rows[0] if rows else None
 
     def counterparty_by_name(self, name: str) -> dict[str, Any] | None:
-        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.name == "ut11" else "")
+        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
         rows = self.client.get("Catalog_Контрагенты", {"$filter": f"Description eq {literal(name)} and "
                                                                   f"DeletionMark eq false",
                                                        "$select": select, "$orderby": "Code"}).get("value", [])
@@ -169,7 +169,7 @@ class Lookups:
                 resource="Catalog_Контрагенты")
         body: dict[str, Any] = {"Description": name[:150], "НаименованиеПолное": full_name, "ИНН": inn or "",
                                 "КПП": kpp or "", "Комментарий": "Создан b24sync из Битрикс24"}
-        if self.profile.name == "ut11":
+        if self.profile.uses_partners:
             partner = self._find_one("Catalog_Партнеры", "Description", name[:150]) or self._create_once(
                 "Catalog_Партнеры", {
                 "Description": name[:150], "НаименованиеПолное": full_name, "Клиент": True,
@@ -180,7 +180,7 @@ class Lookups:
             body["ЮридическоеФизическоеЛицо"] = "ФизическоеЛицо" if individual else "ЮридическоеЛицо"
         key_field, key_value = ("ИНН", inn) if inn else ("Description", name[:150])
         created = self._create_once("Catalog_Контрагенты", body, key_field, key_value)
-        if self.profile.name == "bp30":
+        if self.profile.uses_contracts:
             self.contract(created["Ref_Key"])
         return created
 

@@ -84,7 +84,7 @@ class Polling:
         def composite(field: str) -> Any:
             return lambda row: [row[field].lower()] if row.get(f"{field}_Type") == type_name else []
 
-        if self.profile.name == "ut11":
+        if not self.profile.order_is_invoice:
             related = [
                 (self.profile.invoice_entity, "Ref_Key,DataVersion,ДокументОснование,ДокументОснование_Type",
                  composite("ДокументОснование")),
@@ -104,9 +104,8 @@ class Polling:
     def snapshot(self, ref: str) -> Snapshot:
         """Everything the deal shows about one document: number, invoices, payment, shipment, tracking."""
         order_entity = self.profile.order_entity
-        head = self.client.get(entity_path(order_entity, ref), {"$select": HEADER + (",Статус" if
-                                                                                       self.profile.name == "ut11"
-                                                                                       else "")})
+        status = ",Статус" if self.profile.can_close else ""
+        head = self.client.get(entity_path(order_entity, ref), {"$select": HEADER + status})
         total = _decimal(head.get("СуммаДокумента"))
         if self.profile.order_is_invoice:
             invoices = (InvoiceInfo(head["Ref_Key"], head["Number"], _date(head.get("Date")), total,
@@ -145,7 +144,7 @@ class Polling:
                         shipment_date=shipment, tracking_number=self._tracking(sales))
 
     def _tracking(self, sales: list[dict[str, Any]]) -> str | None:
-        attribute = self.config.tracking.attribute or ("НомерДляОтслеживания" if self.profile.name == "bp30" else None)
+        attribute = self.config.tracking.attribute or self.profile.builtin_tracking
         for sale in reversed(sales):  # the latest shipment's number
             if attribute and sale.get(attribute):
                 return str(sale[attribute])

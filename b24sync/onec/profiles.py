@@ -56,6 +56,12 @@ class Profile:
     needs: dict[str, tuple[str, ...]]
     currency_field: str = "Валюта_Key"
     manager_field: str = "Менеджер_Key"
+    uses_partners: bool = True  # УТ: a counterparty belongs to a partner; orders name both
+    uses_contracts: bool = False  # БП: an invoice names the counterparty's contract
+    uses_warehouse_and_agreement: bool = True  # УТ: 'onec.defaults.warehouse' and '.agreement'
+    vat_from_metadata: bool = True  # УТ 11.5 rows use Ставки НДС, older 11.x the enum: $metadata tells
+    unit_catalog: str = "Catalog_УпаковкиЕдиницыИзмерения"
+    builtin_tracking: str | None = None  # the sale's own tracking-number property, where the profile has one
 
     @property
     def can_close(self) -> bool:
@@ -179,6 +185,12 @@ BP30 = Profile(
     payment_entities=("Document_ПоступлениеНаРасчетныйСчет", "Document_ПриходныйКассовыйОрдер"),
     currency_field="ВалютаДокумента_Key",
     manager_field="Ответственный_Key",
+    uses_partners=False,
+    uses_contracts=True,
+    uses_warehouse_and_agreement=False,
+    vat_from_metadata=False,
+    unit_catalog="Catalog_КлассификаторЕдиницИзмерения",
+    builtin_tracking="НомерДляОтслеживания",
     needs={
         "Document_СчетНаОплатуПокупателю": (
             "Ref_Key", "DataVersion", "Number", "Date", "Posted", "DeletionMark", "Организация_Key", "Контрагент_Key",

@@ -343,7 +343,7 @@ class Engine(PullCycle):
                 raise mapping.MappingError(f"В 1С нет контрагента с {who}, а создавать их b24sync не разрешено: "
                                            f"заведите контрагента в 1С.", str(error),
                                            code="counterparty_missing") from None
-        contract = self.onec.contract(found["Ref_Key"]) if self.onec.profile.name == "bp30" else None
+        contract = self.onec.contract(found["Ref_Key"]) if self.onec.profile.uses_contracts else None
         cache[key] = (found["Ref_Key"], found.get("Партнер_Key"), contract)
         return cache[key]
 

@@ -65,6 +65,23 @@ def test_resync_of_a_deal_1c_holds_as_it_is_writes_nothing_even_after_a_lost_sta
     assert "название сделки" in text and "сумма" not in text and "было строк 0" not in text
 
 
+def test_a_long_deal_with_vat_on_top_is_not_taken_for_a_changed_one(either: Rig) -> None:
+    rig = either
+    products = [row["PRODUCT_ID"] for deal_id in (1, 2, 3, 4, 6) for row in rig.portal.portal.product_rows[deal_id]]
+    rows = [{"PRODUCT_ID": product, "PRICE": 10 + index * 7.33, "QUANTITY": index % 3 + 1, "TAX_RATE": 22,
+             "TAX_INCLUDED": "N"} for index, product in enumerate(products[:12])]
+    rig.call("crm.deal.productrows.set", {"id": 1, "rows": rows})  # 12 rows: LineNumber 10 sorts after 1 as text
+    rig.move(1)
+    engine = rig.engine()
+    assert engine.push().created == 1
+    rig.reset_stats()
+    report = engine.push(deal_ids=[1], force=True)
+    assert report.conflicts == report.updated == 0 and not report.failed and onec_writes(rig) == 0
+    forget_state(rig)
+    recovered = rig.engine().push(full=True)
+    assert recovered.recovered == 1 and recovered.conflicts == 0 and comments_on(rig, 1) == []
+
+
 def test_a_tightened_filter_gates_new_documents_and_closes_nothing(rig: Rig) -> None:
     for deal_id in (1, 2, 3):
         rig.move(deal_id)

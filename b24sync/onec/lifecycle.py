@@ -58,7 +58,7 @@ class DocumentLifecycle:
     def _header(self, row: dict[str, Any]) -> DocumentHeader:
         rows = tuple(ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(item.get("Количество")),
                                 _decimal(item.get("Цена")))
-                     for item in sorted(row.get("Товары") or [], key=lambda item: item.get("LineNumber", 0)))
+                     for item in sorted(row.get("Товары") or [], key=lambda item: int(item.get("LineNumber") or 0)))
         content = DocumentContent(comment=row.get("Комментарий") or "", amount=_decimal(row.get("СуммаДокумента")),
                                   rows=rows, currency_ref=row.get(self.profile.currency_field),
                                   manager_ref=row.get(self.profile.manager_field))

@@ -18,7 +18,16 @@ from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRo
 from b24sync.bitrix24.wire import parse_datetime, to_decimal, to_int
 from b24sync.config import DealFields, Pipeline
 from b24sync.errors import ItemError
-from b24sync.onec.documents import CENT, ContentRow, DocumentContent, DraftRow, OrderDraft, Snapshot, money
+from b24sync.onec.documents import (
+    CENT,
+    ContentRow,
+    DocumentContent,
+    DraftRow,
+    OrderDraft,
+    Snapshot,
+    money,
+    row_totals,
+)
 
 # The deal fields a sync reads; b24sync's own fields are deliberately absent, so writing them never echoes.
 DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID",
@@ -171,10 +180,14 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
 
 def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
             manager_ref: str | None) -> DocumentContent:
-    """The projection as a 1C document would hold it, to compare with what 1C holds."""
+    """The projection as a 1C document would hold it, to compare with what 1C holds: the amount is the
+    document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY."""
+    rows = tuple(DraftRow(nomenclature[row.product_id], row.name, row.quantity, row.price, row.vat_rate)
+                 for row in projection.rows)
+    total = sum((row_totals(row, projection.prices_include_vat).total for row in rows), Decimal(0))
     return DocumentContent(
-        comment=projection.comment, amount=projection.amount,
-        rows=tuple(ContentRow(nomenclature[row.product_id], row.quantity, row.price) for row in projection.rows),
+        comment=projection.comment, amount=total,
+        rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),
         currency_ref=currency_ref, manager_ref=manager_ref)
 
 

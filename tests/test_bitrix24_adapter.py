@@ -78,6 +78,7 @@ def test_deal_writes_and_timeline(portal: RunningPortal, adapter: Bitrix24Adapte
     assert portal.portal.deals[4]["UF_CRM_1C_ORDER_ID"] == "d4"
     # the same request read the written deal back, as the write left it
     assert set(written.rows) == {4} and written.rows[4]["DATE_MODIFY"] == portal.portal.deals[4]["DATE_MODIFY"]
+    assert set(written.before) == {4}  # and read it just before the write
     comment = adapter.add_timeline_comment(3, "Заказ создан в 1С", [("Счет.pdf", b"%PDF")])
     assert portal.portal.timeline[comment]["FILES"]
 

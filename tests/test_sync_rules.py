@@ -193,6 +193,18 @@ def test_the_cycle_after_a_write_cycle_reads_nothing_again(either: Rig) -> None:
     assert rig.base.app.stats.snapshot()["http_requests"] == 0
 
 
+def test_a_managers_edit_hidden_behind_b24syncs_own_write_still_reaches_1c(rig: Rig) -> None:
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_locked_document="unpost_and_update"))
+    rig.move(1)
+    engine.push()
+    order = rig.documents_for(1)[0]
+    rig.accountant().pay(order["Ref_Key"], 10.0)
+    rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Переименована до записи оплаты"}})
+    engine.pull()  # writes the payment status onto the deal after the manager's edit
+    report = engine.push()
+    assert report.updated == 1 and "Переименована до записи оплаты" in rig.documents_for(1)[0]["Комментарий"]
+
+
 def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Rig) -> None:
     fields = rig.config.sync.fields.__class__(tracking_number="UF_CRM_NOT_CREATED")  # `setup` never made it
     rig.move(1)

@@ -78,7 +78,7 @@ class Sender:
     def send(self, outbox: Outbox) -> list[tuple[int, Exception]]:
         failed: list[tuple[int, Exception]] = []
         written: set[int] = set()
-        for chunk in chunked(list(outbox.updates.items()), 49):
+        for chunk in chunked(list(outbox.updates.items()), 48):
             try:
                 result = self.bitrix.update_deals(dict(chunk), read_back=mapping.DEAL_SELECT)
             except b24_errors.Bitrix24Error as error:
@@ -91,7 +91,7 @@ class Sender:
                     failed.append((deal_id, result.errors[deal_id]))
                     continue
                 written.add(deal_id)
-                self._written(deal_id, fields, result.rows.get(deal_id), outbox)
+                self._written(deal_id, fields, result.before.get(deal_id), result.rows.get(deal_id), outbox)
         self._send_comments(outbox)
         for deal_id, items in outbox.file_comments.items():
             for item in items:
@@ -109,15 +109,26 @@ class Sender:
             self.store.clear_failure(deal_id)
         return failed
 
-    def _written(self, deal_id: int, fields: dict[str, Any], row: dict[str, Any] | None, outbox: Outbox) -> None:
+    def _written(self, deal_id: int, fields: dict[str, Any], before: dict[str, Any] | None,
+                 row: dict[str, Any] | None, outbox: Outbox) -> None:
         if deal_id not in outbox.keep_failure:
             self.store.clear_failure(deal_id, "writeback")
         if deal_id in outbox.recovered:
             self.store.clear_failure(deal_id)
         self.store.record_written_fields(deal_id, {name: value for name, value in fields.items()
                                                    if name != "STAGE_ID" and not isinstance(value, dict)})
-        if row is not None:  # the deal as b24sync's own write left it: the next listing need not read it again
+        binding = self.store.binding_for_deal(deal_id)
+        if binding is None:
+            return
+        # DATE_MODIFY has a resolution of a second: the listed fields must be as b24sync saw them, too
+        untouched = before is not None and bool(binding.deal_modified) and \
+            str(before.get("DATE_MODIFY") or "") == binding.deal_modified and \
+            mapping.deal_inputs(before) == binding.deal_inputs
+        if untouched and row is not None:
+            # nobody changed the deal since b24sync last looked: as its own write left it, it need not be read again
             self.store.record_deal_seen(deal_id, str(row.get("DATE_MODIFY") or ""), mapping.deal_inputs(row))
+        else:
+            self.store.record_deal_seen(deal_id, "", "")  # a manager's edit may hide behind the write: read it
 
     def _send_comments(self, outbox: Outbox) -> None:
         texts = {deal_id: "\n\n".join(items) for deal_id, items in outbox.comments.items()}

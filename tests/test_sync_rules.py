@@ -205,6 +205,45 @@ def test_a_managers_edit_hidden_behind_b24syncs_own_write_still_reaches_1c(rig: 
     assert report.updated == 1 and "Переименована до записи оплаты" in rig.documents_for(1)[0]["Комментарий"]
 
 
+def test_an_update_refused_after_b24syncs_own_unpost_is_retried_not_blamed_on_the_accountant(rig: Rig) -> None:
+    from b24sync.onec import errors as onec_errors
+
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_locked_document="unpost_and_update"))
+    rig.move(3)
+    engine.push()
+    rig.call("crm.deal.update", {"id": 3, "fields": {"TITLE": "Новое название"}})
+    patch = engine.onec.client.patch
+
+    def refused(*args: object, **kwargs: object) -> None:  # 1C's own handler refuses the write
+        engine.onec.client.patch = patch
+        raise onec_errors.BusinessError("refused", onec_message="Не заполнено поле «Склад»", status=500,
+                                        remote_code="-1")
+
+    engine.onec.client.patch = refused
+    assert 3 in engine.push().failed
+    rig.clock.advance(61)
+    retried = engine.push()
+    assert retried.updated == 1 and retried.conflicts == 0 and not engine.store.open_conflicts()
+    document = rig.documents_for(3)[0]
+    assert "Новое название" in document["Комментарий"] and document["Posted"] is True
+
+
+def test_an_order_reopened_and_edited_in_one_cycle(rig: Rig) -> None:
+    onec = rig.config.onec.__class__(**{**rig.config.onec.__dict__, "post_documents": False})
+    engine = rig.engine(onec=onec, sync=SyncConfig(pipelines=PIPELINES, on_leave_trigger="close_order"))
+    rig.move(1)
+    engine.push()
+    lost = "LOSE" if rig.deal(1)["CATEGORY_ID"] == "0" else "C1:LOSE"
+    rig.move(1, lost)
+    assert engine.push().closed == 1
+    rig.move(1)
+    rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Вернулась с правкой"}})
+    report = engine.push()
+    assert not report.failed and report.updated == 1
+    document = rig.documents_for(1)[0]
+    assert document["Статус"] != "Закрыт" and "Вернулась с правкой" in document["Комментарий"]
+
+
 def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Rig) -> None:
     fields = rig.config.sync.fields.__class__(tracking_number="UF_CRM_NOT_CREATED")  # `setup` never made it
     rig.move(1)

@@ -61,6 +61,7 @@ class Engine(PullCycle):
         self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
+        self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
@@ -203,6 +204,7 @@ class Engine(PullCycle):
     def _execute(self, item: steps.PushItem, planned: list[steps.Step], mapped: Mapped, deal: dict[str, Any],
                  report: CycleReport) -> None:
         deal_id = item.deal_id
+        self._versions = {}
         try:
             for step in planned:
                 self._do(item, step, mapped, report)
@@ -238,9 +240,16 @@ class Engine(PullCycle):
         elif isinstance(step, steps.Update):
             ref = self._ref(deal_id)
             draft = self._draft(mapped)
+            # a step of this plan (a reopen) may have written the document since its header was read
+            expected = self._versions.get(deal_id, step.expected_version)
             self.store.begin_intent(deal_id, "update")
+            if step.unpost:
+                unposted = self.onec.unpost(ref)
+                # b24sync's own unpost is b24sync's: a refused update after it is no change by the accountant
+                self.store.record_write(deal_id, unposted.data_version, posted=False)
+                self.store.begin_intent(deal_id, "update")
+                expected = unposted.data_version
             try:
-                expected = self.onec.unpost(ref).data_version if step.unpost else step.expected_version
                 document = self.onec.update_document(ref, draft, expected, post=False)
             except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
                 self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
@@ -265,6 +274,7 @@ class Engine(PullCycle):
             self.store.begin_intent(deal_id, "reopen")
             reopened = self.onec.reopen_order(self._ref(deal_id), self.config.onec.order_status)
             self.store.record_write(deal_id, reopened.data_version, closed_by_b24sync=False)
+            self._versions[deal_id] = reopened.data_version
             self.outbox.comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
         elif isinstance(step, steps.Adopt):
             self.store.record_write(deal_id, step.version, posted=step.posted, pushed=pushed if step.pushed else None)

@@ -167,6 +167,17 @@ ROWS = [
     ("resync --recreate after the deletion mark was removed in 1C: the document is bound again",
      item(header=header(), binding=binding(document_state="marked"), recreate=True), COMMENT,
      ["Unbind", "Bind", "WriteBack"]),
+    ("a leave conflict kept as 1C has it: resolved, the order stays open",
+     item(in_stage=False, header=header(paid="10"), keep="1c", conflict=OPEN_CONFLICT), CLOSE, ["ResolveConflicts"]),
+    ("a leave conflict accepted before is not raised again",
+     item(in_stage=False, header=header(paid="10"), accepted=frozenset({
+         "Сделка вышла из стадий выгрузки, но документ ЭС00-000007 в 1С уже оплачен или отгружен, поэтому он не "
+         "закрыт."})), CLOSE, []),
+    ("a leave conflict resolved for Bitrix24: the order is closed after all",
+     item(in_stage=False, header=header(paid="10"), keep="bitrix24", conflict=OPEN_CONFLICT), CLOSE,
+     ["Close", "Comment", "ResolveConflicts"]),
+    ("an invoice (БП) cannot be closed even for Bitrix24: the conflict stays",
+     item(in_stage=False, keep="bitrix24", conflict=OPEN_CONFLICT), BP30_CLOSE, ["Conflict"]),
     # -- conflicts resolved by an administrator --
     ("--keep 1c: 1C's version becomes the baseline, nothing written",
      item(projection=CHANGED, wanted=content(price="150"), header=header(version="v2"), keep="1c",

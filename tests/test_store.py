@@ -73,7 +73,8 @@ def test_a_state_file_from_a_newer_b24sync_is_refused(tmp_path: Path) -> None:
 def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     old = sqlite3.connect(path)
-    old.executescript(migrations.V1)  # exactly what the first release created
+    old.executescript(migrations.V1.replace('"kind" VARCHAR(255) NOT NULL, "pushed_hash" VARCHAR(255) NOT NULL',
+                                              '"kind" VARCHAR(255) NOT NULL'))  # the first release's
     old.execute("INSERT INTO schemaversion (version) VALUES (1)")
     old.execute("INSERT INTO binding (deal_id, onec_ref, entity, number, pushed_hash, pushed_projection, posted, "
                 "onec_version, snapshot_hash, written_fields, is_open, closed_by_b24sync, created_at, updated_at) "
@@ -91,6 +92,8 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
     assert binding.written_fields == {"UF_CRM_1C_ORDER_ID": "ref-7"} and binding.document_state == ""
     assert store.catalog_versions() == {"item-1": "c1"}  # the catalog's versions in their own table
     assert store.seen_versions() == {"invoice-1": "i1"}  # the order's version lives on its binding only
+    store.begin_intent(7, "update")  # the intents table has every column, whatever release made the file
+    assert store.open_intent(7).kind == "update"
     store.save_invoice_upload("inv-1", deal_id=7, number="1", amount="10", data_version="v", content_hash="h",
                               file_id=1, link="https://x/~1")
     assert store.invoice_upload("INV-1").link == "https://x/~1"

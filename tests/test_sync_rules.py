@@ -158,6 +158,26 @@ def test_a_document_gone_from_1c_is_reported_once_and_recreated_only_on_request(
     assert engine.store.missing_documents() == [] and engine.store.binding_for_deal(1).onec_ref == live[0]["Ref_Key"]
 
 
+def test_a_missing_document_notice_that_could_not_be_written_is_written_at_the_next_pull(rig: Rig) -> None:
+    import requests
+
+    engine = rig.engine()
+    rig.move(1)
+    engine.push()
+    order = rig.documents_for(1)[0]
+    rig.accountant().delete("Document_ЗаказКлиента", order["Ref_Key"])
+    requests.post(f"{rig.portal.root}/_emulator/faults", json={"method": "batch", "status": 503, "html": True,
+                                                              "count": 50}, timeout=5)
+    assert 1 in engine.pull().failed  # the portal was down: neither the fields nor the comment went in
+    assert comments_on(rig, 1) == [] and engine.store.missing_documents() == []
+    requests.delete(f"{rig.portal.root}/_emulator/faults", timeout=5)
+    rig.clock.advance(61)
+    assert engine.pull().missing == 1
+    assert len(comments_on(rig, 1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == ""
+    assert [item.deal_id for item in engine.store.missing_documents()] == [1]
+    assert engine.store.failure(1, "writeback") is None
+
+
 def test_a_lost_state_file_does_not_republish_invoices(rig: Rig) -> None:
     engine = rig.engine()
     for deal_id in (1, 2):

@@ -68,6 +68,14 @@ def _script(sql: str) -> Callable[[peewee.Database], None]:
     return step
 
 
+def _v3(db: peewee.Database) -> None:
+    # intent.pushed_hash came into the model after schema 1 without a version of its own: files written by those
+    # releases lack it, and get it here
+    if "pushed_hash" not in {column.name for column in db.get_columns("intent")}:
+        db.execute_sql('ALTER TABLE "intent" ADD COLUMN "pushed_hash" VARCHAR(255) NOT NULL DEFAULT \'\'')
+    _script(V3)(db)
+
+
 # version -> the step that brings the schema from version-1 to version
-MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _script(V3)}
+MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _v3}
 CURRENT_SCHEMA = max(MIGRATIONS)

@@ -274,6 +274,11 @@ class Store:
         return Conflict.update(resolved_at=self.clock.time(), resolution=resolution).where(
             (Conflict.deal_id == deal_id) & Conflict.resolved_at.is_null()).execute()
 
+    def accepted_conflicts(self, deal_id: int) -> frozenset[str]:
+        """The conflicts of a deal an administrator ended with --keep 1c (the same one is not raised again)."""
+        return frozenset(row.description for row in Conflict.select(Conflict.description).where(
+            (Conflict.deal_id == deal_id) & (Conflict.resolution == "1c")))
+
     def open_conflicts(self, deal_id: int | None = None) -> list[ConflictView]:
         query = Conflict.select().where(Conflict.resolved_at.is_null())
         if deal_id is not None:

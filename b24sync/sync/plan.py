@@ -54,6 +54,7 @@ class PushItem:
     force: bool = False  # resync: compare with 1C whatever the state remembers
     recreate: bool = False  # resync --recreate: a deleted document may be created again
     keep: str = ""  # conflicts resolve: "bitrix24" overwrites 1C, "1c" accepts 1C's version
+    accepted: frozenset[str] = frozenset()  # conflicts an administrator resolved with --keep 1c: not raised again
 
 
 @dataclass(frozen=True)
@@ -324,14 +325,21 @@ def _plan_leave(item: PushItem, policy: Policy) -> list[Step]:
     steps: list[Step] = [ClearFailure()] if item.failure else []
     if policy.on_leave_trigger != "close_order" or binding.closed_by_b24sync:
         return steps
+    close = [Close(header.number), Comment(f"Сделка вышла из стадий выгрузки: заказ {header.number} в 1С закрыт.")]
     if not policy.can_close:
-        return [Conflict(f"Сделка вышла из стадий выгрузки, но счёт {header.number} в 1С нельзя закрыть "
-                         f"автоматически: если он больше не нужен, его отменит бухгалтерия."), *steps]
-    if (header.paid or 0) > 0 or header.shipped:
-        return [Conflict(f"Сделка вышла из стадий выгрузки, но документ {header.number} в 1С уже оплачен или "
-                         f"отгружен, поэтому он не закрыт."), *steps]
-    return [Close(header.number), Comment(f"Сделка вышла из стадий выгрузки: заказ {header.number} в 1С закрыт."),
-            *steps]
+        text = (f"Сделка вышла из стадий выгрузки, но счёт {header.number} в 1С нельзя закрыть автоматически: если "
+                f"он больше не нужен, его отменит бухгалтерия.")
+        close = []  # an invoice (БП) has no status to close: only 1C's side can be kept
+    elif (header.paid or 0) > 0 or header.shipped:
+        text = (f"Сделка вышла из стадий выгрузки, но документ {header.number} в 1С уже оплачен или отгружен, "
+                f"поэтому он не закрыт.")
+    else:
+        return close + steps
+    if item.keep == "1c" or text in item.accepted:
+        return ([ResolveConflicts("1c")] if item.keep else []) + steps
+    if item.keep == "bitrix24" and close:
+        return close + [ResolveConflicts("bitrix24")] + steps
+    return [Conflict(text), *steps]
 
 
 def plan_pull(item: PullItem, policy: Policy) -> list[Step]:

@@ -52,7 +52,10 @@ class PullCycle:
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
         result = self.onec.poll(bindings, known, since)
         report.listed = len(bindings)
-        items = [steps.PullItem(binding, None) for ref, binding in bindings.items() if ref not in result.versions]
+        unseen = [ref for ref in bindings if ref not in result.versions]
+        still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"
+        items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
+                 if ref in unseen and ref not in still_there]
         for ref, snapshot in result.snapshots.items():
             binding = bindings.get(ref) or self.store.binding_for_ref(ref)
             if binding is not None:

@@ -80,8 +80,11 @@ class Engine(PullCycle):
         self.outbox = Outbox()
         self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
         selected = deal_ids is not None
-        deals, server_time = self._changed_deals(full, deal_ids)
+        deals, server_time, vanished = self._changed_deals(full, deal_ids)
         report.listed = len(deals)
+        for deal_id in vanished if not dry_run else []:
+            if self.store.failure(deal_id) is not None:
+                self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
         bindings = self.store.bindings_for_deals(sorted(deals))
         work = []
         for deal_id in sorted(deals):
@@ -138,16 +141,16 @@ class Engine(PullCycle):
     def _unchanged(self, binding: BindingView, deal: dict[str, Any]) -> bool:
         return (bool(binding.deal_modified) and binding.deal_modified == str(deal.get("DATE_MODIFY") or "")
                 and binding.deal_inputs == mapping.deal_inputs(deal)
-                and self.store.failure(binding.deal_id) is None and self.store.open_intent(binding.deal_id) is None)
+                and self.store.failure(binding.deal_id) is None and self.store.open_intent(binding.deal_id) is None
+                and not self.store.open_conflicts(binding.deal_id))  # an open conflict may end by itself
 
-    def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None) -> tuple[dict[int, dict], datetime | None]:
+    def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None
+                       ) -> tuple[dict[int, dict], datetime | None, list[int]]:
+        """The deals to look at, the portal's time of the listing, and failed deals that no longer exist."""
         if deal_ids is not None:
             wanted = list(deal_ids)
             found = self.bitrix.deals_by_id(wanted)
-            for deal_id in wanted:
-                if deal_id not in found and self.store.failure(deal_id) is not None:
-                    self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
-            return found, None
+            return found, None, [deal_id for deal_id in wanted if deal_id not in found]
         since = EPOCH
         mark = self.store.watermark(WATERMARK)
         if mark and not full:
@@ -156,13 +159,9 @@ class Engine(PullCycle):
         listing = self.bitrix.deals_changed_since(since, categories, select=mapping.DEAL_SELECT)
         deals = {int(row["ID"]): row for row in listing}
         due = [deal_id for deal_id in self.store.due_failures() if deal_id not in deals]
-        if due:
-            found = self.bitrix.deals_by_id(due)
-            for deal_id in due:
-                if deal_id not in found:
-                    self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
-            deals.update(found)
-        return deals, listing.server_time
+        found = self.bitrix.deals_by_id(due) if due else {}
+        deals.update(found)
+        return deals, listing.server_time, [deal_id for deal_id in due if deal_id not in found]
 
     def _gather(self, chunk: list[tuple[dict, bool, bool, BindingView | None]], selected: bool, force: bool,
                 recreate: bool, keep: str) -> list[tuple[steps.PushItem, Mapped, dict[str, Any]]]:
@@ -197,7 +196,9 @@ class Engine(PullCycle):
                 conflict=conflicts[0] if conflicts else None,
                 modified_at=modified.timestamp() if modified else None,
                 written_order_id=str(binding.written_fields.get(self.fields.order_id, "")) if binding else "",
-                selected=selected, force=force, recreate=recreate, keep=keep)
+                selected=selected, force=force, recreate=recreate, keep=keep,
+                accepted=self.store.accepted_conflicts(deal_id) if binding is not None and not in_stage
+                else frozenset())
             items.append((item, result, deal))
         return items
 
@@ -308,17 +309,23 @@ class Engine(PullCycle):
         elif isinstance(step, steps.MarkMissing):
             binding = self.store.binding_for_deal(deal_id)
             assert binding is not None
-            self.store.mark_document_missing(deal_id, step.state)
             self.outbox.comment(deal_id, step.text)
             label = "удалён в 1С" if step.state == "deleted" else "помечен на удаление в 1С"
             fields = {self.fields.order_number: f"{binding.number} ({label})"}
             if step.state == "deleted":
                 fields[self.fields.order_id] = ""
             self.outbox.update(deal_id, fields)
+
+            def reported(state: str = step.state) -> None:  # told for sure: not again, and its conflicts are moot
+                self.store.mark_document_missing(deal_id, state)
+                self.store.resolve_conflicts(deal_id, "document_missing")
+
+            self.outbox.on_updated(deal_id, reported)
             report.missing += 1
             self.log.warning("document_missing", deal_id=deal_id, order_ref=binding.onec_ref, state=step.state,
                              action=f"b24sync resync --deal {deal_id} --recreate creates a new one")
         elif isinstance(step, steps.Unbind):
+            self.store.resolve_conflicts(deal_id, "document_missing")
             self.store.unbind(deal_id)
         else:
             raise AssertionError(f"no executor for {step!r}")

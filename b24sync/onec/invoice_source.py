@@ -10,37 +10,15 @@ from typing import Any
 
 import requests
 
-from b24sync.clock import Clock
-from b24sync.config import OneCConfig
 from b24sync.invoices.model import BankDetails, InvoiceData, InvoiceRow, Party
 from b24sync.onec import errors
-from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import ZERO_GUID, ODataClient, entity_path, guid, literal
-from b24sync.onec.profiles import Profile, Resolved
+from b24sync.onec.base import AdapterBase
+from b24sync.onec.odata import ZERO_GUID, entity_path, guid
 from b24sync.onec.values import _date, _decimal, _vat_rate
 
 
-class InvoiceSource:
+class InvoiceSource(AdapterBase):
     """The invoice's data for b24sync's own rendering, or 1C's PDF."""
-
-    client: ODataClient
-    config: OneCConfig
-    profile: Profile
-    clock: Clock
-    log: Any
-    _metadata: Metadata | None
-    _resolved: Resolved | None
-    _managers: dict[int, str | None]
-
-    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
-        raise NotImplementedError  # the adapter's
-
-    def _payment_entities(self) -> list[str]:
-        raise NotImplementedError  # the adapter's
-
-    def resolved(self, refresh: bool = False) -> Resolved:
-        raise NotImplementedError  # Lookups'
 
     # -- invoices ---------------------------------------------------------------------------------------
 

@@ -8,9 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from b24sync.clock import Clock
-from b24sync.config import OneCConfig
 from b24sync.onec import errors
+from b24sync.onec.base import AdapterBase
 from b24sync.onec.documents import (
     ContentRow,
     DocumentContent,
@@ -18,33 +17,12 @@ from b24sync.onec.documents import (
     DocumentRef,
     OrderDraft,
 )
-from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import MAX_URL, ZERO_GUID, ODataClient, entity_path, guid, literal
-from b24sync.onec.profiles import Profile, Resolved
+from b24sync.onec.odata import MAX_URL, ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _decimal
 
 
-class DocumentLifecycle:
+class DocumentLifecycle(AdapterBase):
     """The order (УТ) or invoice (БП) b24sync writes for a deal."""
-
-    client: ODataClient
-    config: OneCConfig
-    profile: Profile
-    clock: Clock
-    log: Any
-    _metadata: Metadata | None
-    _resolved: Resolved | None
-    _managers: dict[int, str | None]
-
-    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
-        raise NotImplementedError  # the adapter's
-
-    def _payment_entities(self) -> list[str]:
-        raise NotImplementedError  # the adapter's
-
-    def resolved(self, refresh: bool = False) -> Resolved:
-        raise NotImplementedError  # Lookups'
 
     # -- documents ------------------------------------------------------------------------------------
 

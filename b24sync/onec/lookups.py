@@ -7,33 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from b24sync.clock import Clock
-from b24sync.config import Marker, OneCConfig
+from b24sync.config import Marker
 from b24sync.onec import errors
-from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import ODataClient, entity_path, guid, literal
-from b24sync.onec.profiles import Profile, Resolved
+from b24sync.onec.base import AdapterBase
+from b24sync.onec.odata import entity_path, guid, literal
+from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
 
 
-class Lookups:
+class Lookups(AdapterBase):
     """Config values and catalog items as 1C references."""
-
-    client: ODataClient
-    config: OneCConfig
-    profile: Profile
-    clock: Clock
-    log: Any
-    _metadata: Metadata | None
-    _resolved: Resolved | None
-    _managers: dict[int, str | None]
-
-    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
-        raise NotImplementedError  # the adapter's
-
-    def _payment_entities(self) -> list[str]:
-        raise NotImplementedError  # the adapter's
 
     # -- resolving config values ----------------------------------------------------------------------
 

@@ -9,40 +9,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from b24sync.clock import Clock
-from b24sync.config import OneCConfig
+from b24sync.onec.base import AdapterBase
 from b24sync.onec.documents import (
     InvoiceInfo,
     PollResult,
     Snapshot,
 )
-from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import ODataClient, cast, entity_path, guid, literal
-from b24sync.onec.profiles import Profile, Resolved
+from b24sync.onec.odata import cast, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _date, _decimal
 
 
-class Polling:
+class Polling(AdapterBase):
     """Polls 1C for news about the bound documents."""
-
-    client: ODataClient
-    config: OneCConfig
-    profile: Profile
-    clock: Clock
-    log: Any
-    _metadata: Metadata | None
-    _resolved: Resolved | None
-    _managers: dict[int, str | None]
-
-    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
-        raise NotImplementedError  # the adapter's
-
-    def _payment_entities(self) -> list[str]:
-        raise NotImplementedError  # the adapter's
-
-    def resolved(self, refresh: bool = False) -> Resolved:
-        raise NotImplementedError  # Lookups'
 
     # -- what the accountant did ------------------------------------------------------------------------
 

@@ -1,0 +1,63 @@
+"""What every part of the 1C adapter shares: the client and config, `$metadata` once per process, and reads
+of many objects in `or` chains that keep every URL under the limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from b24sync.clock import SYSTEM_CLOCK, Clock
+from b24sync.config import OneCConfig
+from b24sync.logs import get_logger
+from b24sync.onec.metadata import Metadata
+from b24sync.onec.odata import MAX_URL, ODataClient, literal
+from b24sync.onec.profiles import PROFILES, Profile, Resolved
+
+
+class AdapterBase:
+    """The state and the reads the adapter's parts (lookups, lifecycle, polling, invoice source) build on."""
+
+    def __init__(self, client: ODataClient, config: OneCConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.client = client
+        self.config = config
+        self.profile: Profile = PROFILES[config.profile]
+        self.clock = clock
+        self.log = get_logger("b24sync.onec")
+        self._metadata: Metadata | None = None
+        self._resolved: Resolved | None = None
+        self._managers: dict[int, str | None] = {}
+
+    def resolved(self, refresh: bool = False) -> Resolved:
+        """The config's defaults as 1C references (lookups.py)."""
+        raise NotImplementedError
+
+    def metadata(self, refresh: bool = False) -> Metadata:
+        """The base's `$metadata`, read once per process (and again on demand)."""
+        if self._metadata is None or refresh:
+            self._metadata = Metadata.parse(self.client.get_text("$metadata"))
+        return self._metadata
+
+    def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
+                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
+        """Rows whose `field` equals any of `values`, in `or` chains that keep every URL under the limit."""
+        values = list(dict.fromkeys(values))
+        rows: list[dict[str, Any]] = []
+        chunk: list[str] = []
+        for value in values + [None]:
+            if value is not None:
+                candidate = chunk + [f"{field} eq {render(value)}"]
+                query = " or ".join(candidate)
+                if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
+                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key"},
+                                                check=False)) < MAX_URL - 40:
+                    chunk = candidate
+                    continue
+            if chunk:
+                rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chunk)}){extra}",
+                                                         "$select": select}))
+            chunk = [f"{field} eq {render(value)}"] if value is not None else []
+        return rows
+
+    def _payment_entities(self) -> list[str]:
+        """The profile's payment documents that this base publishes."""
+        return [entity for entity in self.profile.payment_entities if self.metadata().has(entity)]

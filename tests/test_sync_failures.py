@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from b24sync.metrics import Tally
 from b24sync.sync.runner import WATERMARK, BulkGuardError
 from tests.sync_rig import Rig
 
@@ -23,6 +24,10 @@ def test_an_unknown_product_fails_alone_and_goes_through_once_added(tmp_path: Pa
         report = engine.push()
         assert set(report.failed) == {5} and report.created == 200
         assert "не найден в 1С" in report.failed[5]
+        assert report.codes[5] == engine.store.failure(5).code == "unknown_product"  # a stable code beside the text
+        tally = Tally()
+        tally.record("bitrix24_to_onec", report, 0.0)
+        assert tally.failures == {"unknown_product": 1}  # metrics count by code, never by parsing the text
         assert rig.documents_for(5) == []
         assert len(comments_on(rig, 5)) == 1 and "Попытка будет повторена" in comments_on(rig, 5)[0]
         failure = engine.store.failure(5)

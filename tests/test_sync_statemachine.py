@@ -2,8 +2,9 @@
 
 Invariants: no deal ever has two documents; after the faults stop, a couple of
 cycles make both sides agree (every triggered deal bound, its order, invoice
-and payment status on the deal); and a cycle after a converged one writes
-nothing to either side (no echo).
+and payment status on the deal; a document deleted in 1C reported on its deal
+and not recreated); and a cycle after a converged one writes nothing to either
+side (no echo).
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ class SyncMachine(RuleBasedStateMachine):
         if documents:
             self.rig.accountant().ship(documents[0]["Ref_Key"], float(documents[0]["СуммаДокумента"]), f"TRK{deal}")
 
+    @rule(deal=st.sampled_from(DEALS))
+    def an_administrator_deletes_the_order_in_1c(self, deal: int) -> None:
+        documents = self.rig.documents_for(deal)
+        if documents:
+            entity = "Document_ЗаказКлиента" if self.rig.base.base.profile.name == "ut11" else \
+                "Document_СчетНаОплатуПокупателю"
+            self.rig.accountant().delete(entity, documents[0]["Ref_Key"])
+
     @rule(kind=st.sampled_from(["lost_create_answer", "portal_500s", "onec_down_once"]))
     def a_fault_strikes(self, kind: str) -> None:
         if kind == "lost_create_answer":
@@ -109,6 +118,9 @@ class SyncMachine(RuleBasedStateMachine):
             if deal["STAGE_ID"].endswith("EXECUTING") and binding is None:
                 raise AssertionError(f"deal {deal_id} is in a trigger stage but not bound")
             if binding is None:
+                continue
+            if binding.document_state:  # deleted in 1C: reported, never recreated by itself
+                assert documents == [] and deal["UF_CRM_1C_ORDER_ID"] == "", deal_id
                 continue
             assert len(documents) == 1 and documents[0]["Ref_Key"] == binding.onec_ref
             assert deal["UF_CRM_1C_ORDER_ID"] == binding.onec_ref

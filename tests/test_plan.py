@@ -178,6 +178,17 @@ ROWS = [
      ["Close", "Comment", "ResolveConflicts"]),
     ("an invoice (БП) cannot be closed even for Bitrix24: the conflict stays",
      item(in_stage=False, keep="bitrix24", conflict=OPEN_CONFLICT), BP30_CLOSE, ["Conflict"]),
+    ("a leave conflict ends once b24sync closed the order after all",
+     item(in_stage=False, conflict=replace(OPEN_CONFLICT, description=plan.LEAVE_PREFIX + ", но …")), CLOSE,
+     ["Close", "Comment", "ResolveConflicts"]),
+    ("a leave conflict on an order b24sync has closed since can still be resolved",
+     item(in_stage=False, binding=binding(closed_by_b24sync=True), keep="1c", conflict=OPEN_CONFLICT), CLOSE,
+     ["ResolveConflicts"]),
+    ("a leave conflict ends when the deal is back in work",
+     item(conflict=replace(OPEN_CONFLICT, description=plan.LEAVE_PREFIX + ", но …")), COMMENT,
+     ["ResolveConflicts"]),
+    ("a conflict ends when the manager takes the edit back", item(conflict=OPEN_CONFLICT), COMMENT,
+     ["ResolveConflicts"]),
     # -- conflicts resolved by an administrator --
     ("--keep 1c: 1C's version becomes the baseline, nothing written",
      item(projection=CHANGED, wanted=content(price="150"), header=header(version="v2"), keep="1c",
@@ -235,8 +246,10 @@ def test_a_paid_and_shipped_document_is_no_longer_rescanned() -> None:
     assert steps[-1] == plan.RecordPull("v3", is_open=True)
 
 
-def test_a_reported_document_is_not_pulled_again() -> None:
+def test_a_reported_document_is_not_pulled_again_but_its_fields_are_written_until_they_go_in() -> None:
     assert plan.plan_pull(plan.PullItem(binding(document_state="deleted"), None), COMMENT) == []
+    again = plan.plan_pull(plan.PullItem(binding(document_state="deleted"), None, retry_fields=True), COMMENT)
+    assert kinds(again) == ["MarkMissing"] and again[0].tell is False and again[0].state == "deleted"
 
 
 WRITES_TO_1C = {"Create", "Update", "Post", "Close", "Reopen"}

@@ -158,7 +158,7 @@ def test_a_document_gone_from_1c_is_reported_once_and_recreated_only_on_request(
     assert engine.store.missing_documents() == [] and engine.store.binding_for_deal(1).onec_ref == live[0]["Ref_Key"]
 
 
-def test_a_missing_document_notice_that_could_not_be_written_is_written_at_the_next_pull(rig: Rig) -> None:
+def test_a_missing_documents_fields_that_could_not_be_written_are_written_at_the_retry(rig: Rig) -> None:
     import requests
 
     engine = rig.engine()
@@ -168,13 +168,39 @@ def test_a_missing_document_notice_that_could_not_be_written_is_written_at_the_n
     rig.accountant().delete("Document_ЗаказКлиента", order["Ref_Key"])
     requests.post(f"{rig.portal.root}/_emulator/faults", json={"method": "batch", "status": 503, "html": True,
                                                               "count": 50}, timeout=5)
-    assert 1 in engine.pull().failed  # the portal was down: neither the fields nor the comment went in
-    assert comments_on(rig, 1) == [] and engine.store.missing_documents() == []
+    assert 1 in engine.pull().failed  # the batch of deal updates did not go in; the notice itself did
+    assert len(comments_on(rig, 1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == order["Ref_Key"]
     requests.delete(f"{rig.portal.root}/_emulator/faults", timeout=5)
     rig.clock.advance(61)
-    assert engine.pull().missing == 1
+    engine.pull()  # the retry writes the fields, and tells nothing twice
     assert len(comments_on(rig, 1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == ""
     assert [item.deal_id for item in engine.store.missing_documents()] == [1]
+    assert engine.store.failure(1, "writeback") is None
+
+
+def test_a_missing_document_is_told_once_even_while_the_deal_refuses_its_fields(rig: Rig) -> None:
+    from b24sync.bitrix24 import errors as b24_errors
+
+    engine = rig.engine()
+    rig.move(1)
+    engine.push()
+    rig.accountant().delete("Document_ЗаказКлиента", rig.documents_for(1)[0]["Ref_Key"])
+    update_deals = engine.bitrix.update_deals
+
+    def refused(updates: dict, read_back: list | None = None) -> object:  # the portal refuses this deal's fields
+        result = update_deals({deal: fields for deal, fields in updates.items() if deal != 1}, read_back)
+        result.errors[1] = b24_errors.classify(0, "ERROR_CORE", "Не заполнено обязательное поле", "crm.deal.update")
+        return result
+
+    engine.bitrix.update_deals = refused
+    for _ in range(4):
+        engine.pull()
+        rig.clock.advance(3600)
+    assert len(comments_on(rig, 1)) == 1  # told once, not once per cycle
+    engine.bitrix.update_deals = update_deals
+    rig.clock.advance(7 * 3600)
+    engine.pull()
+    assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == "" and len(comments_on(rig, 1)) == 1
     assert engine.store.failure(1, "writeback") is None
 
 

@@ -18,6 +18,8 @@ from b24sync.onec.documents import DocumentContent, DocumentHeader, Snapshot
 from b24sync.store.views import BindingView, ConflictView, FailureView, IntentView
 from b24sync.sync.mapping import DealValues, Projection, values_from_snapshot
 
+LEAVE_PREFIX = "Сделка вышла из стадий выгрузки"
+
 # -- what the planner is given ------------------------------------------------------------------------
 
 
@@ -61,6 +63,7 @@ class PushItem:
 class PullItem:
     binding: BindingView
     snapshot: Snapshot | None  # None: the document no longer exists in 1C
+    retry_fields: bool = False  # a reported document whose fields did not reach the deal: write them again
 
 
 # -- the steps ------------------------------------------------------------------------------------------
@@ -181,6 +184,7 @@ class MarkMissing(Step):
 
     state: str
     text: str
+    tell: bool = True  # False: told already, only the deal's fields are written again
 
     def describe(self) -> str:
         return f"report the document {'deleted' if self.state == 'deleted' else 'marked for deletion'}"
@@ -292,8 +296,14 @@ def _plan_bound(item: PushItem, policy: Policy) -> list[Step]:
                 steps.append(ResolveConflicts("bitrix24" if item.keep else "agreed"))
         else:
             steps += _change(header, baseline, differences, item, policy)
-    elif not binding.posted and not header.posted and policy.post_documents:
-        steps.append(Post())  # a posting refused or interrupted earlier
+    else:
+        if not binding.posted and not header.posted and policy.post_documents:
+            steps.append(Post())  # a posting refused or interrupted earlier
+        if item.conflict is not None:
+            steps.append(ResolveConflicts("agreed"))  # the manager took the edit back: nothing is left to disagree
+    if item.conflict is not None and _is_leave(item.conflict) and not any(
+            isinstance(step, ResolveConflicts) for step in steps):
+        steps.append(ResolveConflicts("agreed"))  # the deal is back in work: its leave conflict is moot
     if item.failure is not None:
         steps.append(ClearFailure())
     return steps
@@ -324,8 +334,12 @@ def _plan_leave(item: PushItem, policy: Policy) -> list[Step]:
     assert binding is not None and header is not None
     steps: list[Step] = [ClearFailure()] if item.failure else []
     if policy.on_leave_trigger != "close_order" or binding.closed_by_b24sync:
+        if item.conflict is not None and (item.keep or binding.closed_by_b24sync):
+            steps.insert(0, ResolveConflicts(item.keep or "agreed"))  # nothing is left to disagree about
         return steps
     close = [Close(header.number), Comment(f"Сделка вышла из стадий выгрузки: заказ {header.number} в 1С закрыт.")]
+    if item.conflict is not None:
+        close.append(ResolveConflicts("updated"))
     if not policy.can_close:
         text = (f"Сделка вышла из стадий выгрузки, но счёт {header.number} в 1С нельзя закрыть автоматически: если "
                 f"он больше не нужен, его отменит бухгалтерия.")
@@ -338,7 +352,7 @@ def _plan_leave(item: PushItem, policy: Policy) -> list[Step]:
     if item.keep == "1c" or text in item.accepted:
         return ([ResolveConflicts("1c")] if item.keep else []) + steps
     if item.keep == "bitrix24" and close:
-        return close + [ResolveConflicts("bitrix24")] + steps
+        return close[:2] + [ResolveConflicts("bitrix24")] + steps
     return [Conflict(text), *steps]
 
 
@@ -346,6 +360,10 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
     """What to do with one bound document whose state changed in 1C."""
     binding, snapshot = item.binding, item.snapshot
     if binding.document_state:
+        if item.retry_fields:
+            return [MarkMissing(*_missing_text(binding, None if binding.document_state == "deleted" else
+                                               DocumentHeader(binding.onec_ref, binding.number, "", False, True)),
+                                tell=False)]
         return []
     if snapshot is None or snapshot.deleted:
         header = None if snapshot is None else DocumentHeader(snapshot.order_ref, snapshot.number,
@@ -370,6 +388,10 @@ def waiting(failure: FailureView | None, modified_at: float | None, selected: bo
     if selected or failure is None or failure.next_retry_at <= now:
         return False
     return modified_at is None or modified_at <= failure.last_failed_at
+
+
+def _is_leave(conflict: ConflictView) -> bool:
+    return conflict.description.startswith(LEAVE_PREFIX)
 
 
 def _missing(header: DocumentHeader | None) -> bool:

@@ -54,8 +54,18 @@ class PullCycle:
         report.listed = len(bindings)
         unseen = [ref for ref in bindings if ref not in result.versions]
         still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"
+        now = self.clock.time()
+
+        def retry_due(deal_id: int) -> bool:
+            failed = self.store.failure(deal_id, "writeback")
+            return failed is None or failed.next_retry_at <= now
+
+        # a missing document is reported at the write-back's retry pace, never once per cycle
         items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
-                 if ref in unseen and ref not in still_there]
+                 if ref in unseen and ref not in still_there and retry_due(binding.deal_id)]
+        if only is None:
+            items += [steps.PullItem(binding, None, retry_fields=True) for binding in self.store.missing_documents()
+                      if self.store.failure(binding.deal_id, "writeback") is not None and retry_due(binding.deal_id)]
         for ref, snapshot in result.snapshots.items():
             binding = bindings.get(ref) or self.store.binding_for_ref(ref)
             if binding is not None:

@@ -278,7 +278,8 @@ class Engine(PullCycle):
             self._versions[deal_id] = reopened.data_version
             self.outbox.comment(deal_id, f"Сделка вернулась в работу: заказ {reopened.number} в 1С снова открыт.")
         elif isinstance(step, steps.Adopt):
-            self.store.record_write(deal_id, step.version, posted=step.posted, pushed=pushed if step.pushed else None)
+            self.store.record_write(deal_id, self._versions.get(deal_id, step.version), posted=step.posted,
+                                    pushed=pushed if step.pushed else None)
         else:
             self._do_common(deal_id, step, report)
 
@@ -309,19 +310,19 @@ class Engine(PullCycle):
         elif isinstance(step, steps.MarkMissing):
             binding = self.store.binding_for_deal(deal_id)
             assert binding is not None
-            self.outbox.comment(deal_id, step.text)
             label = "удалён в 1С" if step.state == "deleted" else "помечен на удаление в 1С"
             fields = {self.fields.order_number: f"{binding.number} ({label})"}
             if step.state == "deleted":
                 fields[self.fields.order_id] = ""
-            self.outbox.update(deal_id, fields)
+            self.outbox.update(deal_id, fields)  # a failed write is retried by the pull (retry_fields)
 
             def reported(state: str = step.state) -> None:  # told for sure: not again, and its conflicts are moot
                 self.store.mark_document_missing(deal_id, state)
                 self.store.resolve_conflicts(deal_id, "document_missing")
 
-            self.outbox.on_updated(deal_id, reported)
-            report.missing += 1
+            if step.tell:
+                self.outbox.comment_with_files(deal_id, step.text, [], reported)
+                report.missing += 1
             self.log.warning("document_missing", deal_id=deal_id, order_ref=binding.onec_ref, state=step.state,
                              action=f"b24sync resync --deal {deal_id} --recreate creates a new one")
         elif isinstance(step, steps.Unbind):

@@ -87,7 +87,7 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
                                  confirm_bulk=args.confirm_bulk)
     finally:
         progress.finish()
-    pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal)
+    pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal, confirm_bulk=args.confirm_bulk)
     return _print([push, pull])
 
 

@@ -241,6 +241,9 @@ SCHEMA = Section(
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
                                                  "stop before creating more documents than this in one cycle"),
+                    "max_missing_per_cycle": Key(int, 10, number_between(1, 1_000_000),
+                                                 "stop before reporting more documents missing in 1C than this in "
+                                                 "one cycle (a base restored from a backup, another base)"),
                 }),
             },
             default_empty=False,
@@ -372,6 +375,7 @@ class SyncConfig:
     article_property: str = "PROPERTY_105"
     fields: DealFields = DealFields()
     max_creates_per_cycle: int = 500
+    max_missing_per_cycle: int = 10
 
     def pipeline(self, category_id: int) -> Pipeline | None:
         return next((item for item in self.pipelines if item.category_id == category_id), None)
@@ -575,6 +579,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         article_property=sync_values["products"]["article_property"],
         fields=DealFields(**sync_values["fields"]),
         max_creates_per_cycle=sync_values["guards"]["max_creates_per_cycle"],
+        max_missing_per_cycle=sync_values["guards"]["max_missing_per_cycle"],
     )
     state_path = Path(values["state"]["path"])
     if not state_path.is_absolute():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24sync.bitrix24.wire import to_int
-from b24sync.errors import B24SyncError
+from b24sync.errors import B24SyncError, BulkGuardError
 from b24sync.onec.documents import Snapshot
 from b24sync.store.store import BindingView
 from b24sync.sync import mapping
@@ -35,7 +35,8 @@ class PullCycle:
     outbox: Outbox
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
-    def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None) -> CycleReport:
+    def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None,
+             confirm_bulk: bool = False) -> CycleReport:
         """One 1C → Bitrix24 cycle: the accountant's invoices, payments and shipments onto the deals."""
         report = CycleReport("onec_to_bitrix24", dry_run=dry_run)
         started = self.clock.time()
@@ -63,6 +64,13 @@ class PullCycle:
         # a missing document is reported at the write-back's retry pace, never once per cycle
         items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
                  if ref in unseen and ref not in still_there and retry_due(binding.deal_id)]
+        limit = self.sync.max_missing_per_cycle
+        if len(items) > limit and not confirm_bulk and not dry_run:
+            raise BulkGuardError(
+                f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at once, more than "
+                f"'sync.guards.max_missing_per_cycle' ({limit}); none was reported on its deal. If the 1C base was "
+                f"restored from an older backup, or 'onec.url' points at another base, fix that first; if the "
+                f"documents really were deleted, run `b24sync sync --confirm-bulk`")
         if only is None:
             items += [steps.PullItem(binding, None, retry_fields=True) for binding in self.store.missing_documents()
                       if self.store.failure(binding.deal_id, "writeback") is not None and retry_due(binding.deal_id)]

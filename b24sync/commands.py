@@ -47,12 +47,16 @@ def run_command(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.command == "status":
-        return status(config, as_json=args.json)
-    if args.command == "check":
-        return check(config)
-    if args.command == "conflicts" and args.action != "resolve":
-        return conflicts(config, as_json=args.json)
+    try:
+        if args.command == "status":
+            return status(config, as_json=args.json)
+        if args.command == "check":
+            return check(config)
+        if args.command == "conflicts" and args.action != "resolve":
+            return conflicts(config, as_json=args.json)
+    except B24SyncError as error:  # a state file b24sync cannot read, for one
+        print(describe(error), file=sys.stderr)
+        return exit_code(error)
     try:
         parts = build(config)
     except B24SyncError as error:

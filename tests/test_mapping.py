@@ -25,7 +25,7 @@ def row(row_id: int, product_id: int, price: str, quantity: str, tax: str | None
 PRODUCTS = {10: CatalogProduct(10, "Кабель", "ref-10", "ART-10", None),
             11: CatalogProduct(11, "Розетка", "ref-11", "ART-11", None)}
 COMPANY = Company(5, "ООО «Ромашка»", False, None)
-REQUISITES = [Requisite(1, 4, 5, "Организация", "7701234567", "770101001", "ООО «Ромашка»",
+REQUISITES = [Requisite(1, 4, 5, "Организация", "7701234560", "770101001", "ООО «Ромашка»",
                         "Общество «Ромашка»", None)]
 CONTACT = Contact(7, "Иван", "Иванович", "Петров", None, ("+7 900",), ())
 
@@ -40,7 +40,7 @@ def test_vat_included_rows_use_the_final_price() -> None:
     assert projection.prices_include_vat and projection.rows[0].price == Decimal("122.00")
     assert projection.rows[0].xml_id == "ref-10" and projection.rows[0].article == "ART-10"
     assert projection.customer == mapping.Customer("company", 5, "ООО «Ромашка»", "Общество «Ромашка»",
-                                                   "7701234567", "770101001")
+                                                   "7701234560", "770101001")
     assert projection.manager_id == 3 and "Поставка" in projection.comment
 
 
@@ -117,3 +117,53 @@ def test_stage_moves_only_forward() -> None:
     assert mapping.stage_move("EXECUTING", order, {"WON", "LOSE"}, pipeline, shipped) == "FINAL_INVOICE"
     assert mapping.stage_move("FINAL_INVOICE", order, {"WON", "LOSE"}, pipeline, shipped) is None
     assert mapping.stage_move("LOSE", order, {"WON", "LOSE"}, pipeline, paid) is None
+
+
+def with_requisite(inn: str | None, kpp: str | None) -> list[Requisite]:
+    return [Requisite(1, 4, 5, "Организация", inn, kpp, "ООО «Ромашка»", "Общество «Ромашка»", None)]
+
+
+@pytest.mark.parametrize("inn, kpp, problem", [
+    ("770123456", "770101001", "10 цифр"),  # too short
+    ("7701234561", "770101001", "контрольной цифры"),  # checksum
+    ("77012345\x0060", "770101001", "10 цифр"),  # a NUL byte
+    ('"7701234560"', "770101001", "10 цифр"),  # quotes
+    ("7701234560", "77010100", "9 знаков"),  # a short KPP
+    ("500100732259", "770101001", "для ИП"),  # a sole trader has no KPP
+    ("500100732250", None, "контрольных цифр"),  # a 12-digit INN with a wrong control digit
+])
+def test_a_company_with_a_wrong_inn_or_kpp_fails_naming_the_company_and_the_field(inn: str, kpp: str | None,
+                                                                                   problem: str) -> None:
+    with pytest.raises(mapping.MappingError) as caught:
+        mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, with_requisite(inn, kpp),
+                        None)
+    assert "«ООО «Ромашка»»" in caught.value.reason and problem in caught.value.reason
+    assert caught.value.code in ("bad_inn", "bad_kpp") and "\x00" not in caught.value.reason
+
+
+def test_an_inn_and_kpp_typed_with_spaces_and_dashes_are_the_same_company() -> None:
+    projection = mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY,
+                                 with_requisite(" 7701\u00a0234-560 ", "7701 01001"), None)
+    assert (projection.customer.inn, projection.customer.kpp) == ("7701234560", "770101001")
+    sole_trader = mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY,
+                                  with_requisite("500100732259", ""), None)
+    assert sole_trader.customer.inn == "500100732259" and sole_trader.customer.kpp is None
+
+
+@pytest.mark.parametrize("company, contact, code", [
+    (Company(5, "   ", False, None), None, "blank_name"),
+    (None, Contact(7, " ", None, "", None, (), ()), "blank_name"),
+])
+def test_a_customer_without_a_name_fails(company: Company | None, contact: Contact | None, code: str) -> None:
+    with pytest.raises(mapping.MappingError) as caught:
+        mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, company, REQUISITES, contact)
+    assert caught.value.code == code and ("ID 5" in caught.value.reason or "ID 7" in caught.value.reason)
+
+
+@pytest.mark.parametrize("price, quantity, code", [("122.00", "0", "bad_quantity"), ("122.00", "-2", "bad_quantity"),
+                                                   ("-10.00", "1", "negative_price")])
+def test_rows_with_no_quantity_or_a_negative_price_are_refused(price: str, quantity: str, code: str) -> None:
+    amount = str(Decimal(price) * Decimal(quantity))
+    with pytest.raises(mapping.MappingError) as caught:
+        mapping.project(deal(amount), [row(1, 10, price, quantity)], PRODUCTS, COMPANY, REQUISITES, None)
+    assert caught.value.code == code and "Строка 1 «Товар 1»" in caught.value.reason

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from b24sync.errors import StateError
+from b24sync.errors import EXIT_CONFIG, StateError, exit_code
 from b24sync.store import migrations
 from b24sync.store.lock import LockHeldError, ProcessLock
 from b24sync.store.store import RETRY_MAX, Store
@@ -68,6 +68,7 @@ def test_a_state_file_from_a_newer_b24sync_is_refused(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StateError, match="newer b24sync"):
         Store(tmp_path / "state.db")
+    assert exit_code(StateError("newer")) == EXIT_CONFIG  # a clean exit 2, never a traceback
 
 
 def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_path: Path) -> None:

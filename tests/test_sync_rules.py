@@ -307,6 +307,18 @@ def test_an_order_reopened_and_edited_in_one_cycle(rig: Rig) -> None:
     assert document["Статус"] != "Закрыт" and "Вернулась с правкой" in document["Комментарий"]
 
 
+def test_a_row_without_quantity_fails_its_deal_alone_and_nothing_reaches_1c(rig: Rig) -> None:
+    first = rig.portal.portal.product_rows[1][0]
+    rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{"PRODUCT_ID": first["PRODUCT_ID"], "PRICE": 500,
+                                                              "QUANTITY": -2, "TAX_RATE": 22, "TAX_INCLUDED": "Y"}]})
+    for deal_id in (1, 2):
+        rig.move(deal_id)
+    engine = rig.engine()
+    report = engine.push()
+    assert set(report.failed) == {1} and report.codes[1] == "bad_quantity" and report.created == 1
+    assert rig.documents_for(1) == [] and "количество -2" in comments_on(rig, 1)[0]
+
+
 def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Rig) -> None:
     fields = rig.config.sync.fields.__class__(tracking_number="UF_CRM_NOT_CREATED")  # `setup` never made it
     rig.move(1)

@@ -28,6 +28,7 @@ from b24sync.onec.documents import (
     money,
     row_totals,
 )
+from b24sync.sync.requisites import inn_problem, kpp_problem, normalise
 
 # The deal fields a sync reads; b24sync's own fields are deliberately absent, so writing them never echoes.
 DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID",
@@ -128,6 +129,13 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
         if not row.product_id:
             raise MappingError(f"Строка {position} «{row.name}» введена вручную, а не выбрана из каталога: в 1С "
                                f"ей не найти номенклатуру. Выберите товар из каталога.", code="free_text_row")
+        if row.quantity <= 0:
+            raise MappingError(f"Строка {position} «{row.name}»: количество {row.quantity.normalize():f} — в заказ "
+                               f"1С идут только строки с количеством больше нуля. Исправьте количество или удалите "
+                               f"строку.", f"row {row.id}", code="bad_quantity")
+        if row.price < 0:
+            raise MappingError(f"Строка {position} «{row.name}»: цена {row.price} меньше нуля (скидка больше цены): "
+                               f"исправьте цену или скидку.", f"row {row.id}", code="negative_price")
         product = products.get(row.product_id)
         price = row.price if include_vat or row.price_exclusive is None else row.price_exclusive
         projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
@@ -152,18 +160,36 @@ def _comment(deal: dict[str, Any]) -> str:
 def customer(deal_id: int, company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Customer:
     """The company (an organisation, by INN/KPP) or else the contact (an individual)."""
     if company is not None:
-        with_inn = [item for item in requisites if item.inn]
+        title = _shown(company.title).strip()
+        if not title:
+            raise MappingError(f"У компании (ID {company.id}) в Битрикс24 нет названия: заполните название, чтобы "
+                               f"завести контрагента в 1С.", f"company {company.id}", code="blank_name")
+        with_inn = [item for item in requisites if normalise(item.inn)]
         if not with_inn:
-            raise MappingError(f"У компании «{company.title}» не заполнен ИНН в реквизитах: заполните реквизиты, "
+            raise MappingError(f"У компании «{title}» не заполнен ИНН в реквизитах: заполните реквизиты, "
                                f"чтобы найти контрагента в 1С.", f"company {company.id}", code="company_without_inn")
         requisite = with_inn[0]
-        return Customer("company", company.id, company.title, requisite.full_name or requisite.company_name
-                        or company.title, requisite.inn, requisite.kpp)
+        inn, kpp = normalise(requisite.inn), normalise(requisite.kpp)
+        for problem, code in ((inn_problem(inn), "bad_inn"), (kpp_problem(kpp, inn), "bad_kpp")):
+            if problem:
+                raise MappingError(f"У компании «{title}» в реквизитах {_shown(problem)}: исправьте реквизиты "
+                                   f"компании в Битрикс24.", f"company {company.id}, requisite {requisite.id}",
+                                   code=code)
+        return Customer("company", company.id, title, requisite.full_name or requisite.company_name or title,
+                        inn, kpp or None)
     if contact is not None:
-        name = contact.full_name or f"Контакт {contact.id}"
+        name = _shown(contact.full_name or "").strip()
+        if not name:
+            raise MappingError(f"У контакта (ID {contact.id}) в Битрикс24 не заполнено имя: заполните его, чтобы "
+                               f"завести контрагента в 1С.", f"contact {contact.id}", code="blank_name")
         return Customer("person", contact.id, name, name)
     raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}",
                        code="no_customer")
+
+
+def _shown(text: str) -> str:
+    """Text as it may go to 1C and into a message: control characters (NUL and the like) dropped."""
+    return "".join(char for char in text if char.isprintable() or char == " ")
 
 
 def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,

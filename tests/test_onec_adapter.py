@@ -164,6 +164,9 @@ def test_lookups_by_article_and_ref_with_hostile_values(running: RunningBase, ad
         assert adapter.counterparty_by_name(value)["Ref_Key"] == made["Ref_Key"]
         assert adapter.counterparty_by_inn(f"77{index:08d}")["Description"] == value
     assert adapter.counterparty_by_name("x') or (Ref_Key ne guid'0") is not None
+    long_name = "Индивидуальный предприниматель " + "Очень-Длинная-Фамилия " * 12  # over Description's 150
+    made = adapter.create_counterparty(long_name, long_name)
+    assert adapter.counterparty_by_name(long_name)["Ref_Key"] == made["Ref_Key"]  # found as stored: no second one
     assert adapter.nomenclature_by_articles(["' or '1' eq '1"]) == {}
     assert counterparty is not None
 

@@ -319,6 +319,30 @@ def test_a_row_without_quantity_fails_its_deal_alone_and_nothing_reaches_1c(rig:
     assert rig.documents_for(1) == [] and "количество -2" in comments_on(rig, 1)[0]
 
 
+@pytest.mark.parametrize("rate", [18, 12.5])
+def test_a_vat_rate_1c_lacks_fails_the_deal_and_names_the_rate(either: Rig, rate: float) -> None:
+    rig = either
+    first = rig.portal.portal.product_rows[1][0]
+    rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{"PRODUCT_ID": first["PRODUCT_ID"], "PRICE": 500,
+                                                              "QUANTITY": 2, "TAX_RATE": rate, "TAX_INCLUDED": "Y"}]})
+    rig.move(1)
+    report = rig.engine().push()
+    assert report.codes[1] == "vat_rate_missing" and f"ставки НДС {rate:g} % нет в 1С" in report.failed[1]
+    assert rig.documents_for(1) == []
+
+
+def test_amounts_that_disagree_right_after_an_edit_are_looked_at_again_before_anyone_is_told(rig: Rig) -> None:
+    rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 1, "IS_MANUAL_OPPORTUNITY": "Y"}})
+    rig.move(1)
+    engine = rig.engine()
+    first = engine.push()  # the manager may be half-way through: the rows may follow in a moment
+    assert not first.failed and comments_on(rig, 1) == [] and rig.documents_for(1) == []
+    rig.clock.advance(61)
+    second = engine.push()  # still so a minute later: a real mismatch, told once
+    assert second.codes[1] == "amount_mismatch" and len(comments_on(rig, 1)) == 1
+    assert rig.documents_for(1) == []
+
+
 def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Rig) -> None:
     fields = rig.config.sync.fields.__class__(tracking_number="UF_CRM_NOT_CREATED")  # `setup` never made it
     rig.move(1)

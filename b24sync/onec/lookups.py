@@ -136,6 +136,8 @@ class Lookups(AdapterBase):
         return rows[0] if rows else None
 
     def counterparty_by_name(self, name: str) -> dict[str, Any] | None:
+        """By the name as 1C stores it (Description holds 150 characters): a longer name finds what was made."""
+        name = name[:150]
         select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
         rows = self.client.get("Catalog_Контрагенты", {"$filter": f"Description eq {literal(name)} and "
                                                                   f"DeletionMark eq false",

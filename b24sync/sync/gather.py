@@ -13,14 +13,16 @@ from typing import Any
 
 from b24sync.bitrix24.adapter import ENTITY_COMPANY, Bitrix24Adapter
 from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
-from b24sync.bitrix24.wire import to_int
+from b24sync.bitrix24.wire import parse_datetime, to_int
 from b24sync.config import SyncConfig
 from b24sync.errors import ItemError
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.documents import DocumentContent
-from b24sync.onec.profiles import ZERO_GUID
+from b24sync.onec.profiles import VAT_NAMES, ZERO_GUID
 from b24sync.sync import mapping
+
+EDIT_SETTLES_SECONDS = 60
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Mapped:
     nomenclature: dict[int, str] = field(default_factory=dict)
     manager_ref: str | None = None
     error: ItemError | None = None
+    transient: bool = False  # the error may be a manager's edit caught half-way: tried again, not reported
 
 
 class Gatherer:
@@ -78,15 +81,21 @@ class Gatherer:
             for article, row in self.onec.nomenclature_by_articles(articles).items():
                 context.nomenclature[f"article:{article}"] = row["Ref_Key"]
 
-    def map(self, deal: dict[str, Any]) -> Mapped:
-        """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error."""
+    def map(self, deal: dict[str, Any], now: float) -> Mapped:
+        """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.
+
+        The deal and its rows are read a moment apart: amounts that disagree on a deal modified within the
+        last minute are taken for an edit in progress, and looked at again at the next cycle."""
         try:
             projection = self._project(deal)
             nomenclature = self._nomenclature(projection)
+            self._vat_rates(projection)
             currency_ref = self._currency(projection)
             manager_ref = self._manager(projection)
         except ItemError as error:
-            return Mapped(error=error)
+            modified = parse_datetime(deal.get("DATE_MODIFY"))
+            recent = modified is not None and now - modified.timestamp() < EDIT_SETTLES_SECONDS
+            return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
         return Mapped(projection, mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID),
                       nomenclature, manager_ref)
 
@@ -119,6 +128,22 @@ class Gatherer:
                     f"Товар «{row.name}» (строка {position}) не найден в 1С по {ways}: добавьте его в 1С или "
                     f"исправьте товар в каталоге Битрикс24.", f"product {row.product_id}", code="unknown_product")
         return found
+
+    def _vat_rates(self, projection: mapping.Projection) -> None:
+        """Every row's VAT rate must be one 1C knows: a rate it lacks would go in empty, with a VAT sum beside it."""
+        resolved = self.onec.resolved()
+        known = set((resolved.vat_refs or {}).keys()) - {"none"} if resolved.vat_form == "catalog" else \
+            {str(rate) for rate in VAT_NAMES}
+        for position, row in enumerate(projection.rows, start=1):
+            rate = row.vat_rate
+            if rate is None:
+                continue
+            if rate != rate.to_integral_value() or str(int(rate)) not in known:
+                shown = f"{rate.normalize():f}"
+                raise mapping.MappingError(
+                    f"Строка {position} «{row.name}»: ставки НДС {shown} % нет в 1С (справочник «Ставки НДС»): "
+                    f"выберите в сделке ставку, которая есть в 1С, или попросите бухгалтерию добавить её.",
+                    f"vat rate {shown}", code="vat_rate_missing")
 
     def _currency(self, projection: mapping.Projection) -> str:
         try:

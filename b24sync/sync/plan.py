@@ -45,6 +45,7 @@ class PushItem:
     projection: Projection | None = None
     wanted: DocumentContent | None = None  # the projection in 1C's terms
     error: ItemError | None = None  # why the deal cannot be mapped as it is
+    transient: bool = False  # the error may be an edit caught half-way: looked at again next cycle, not reported
     binding: BindingView | None = None
     header: DocumentHeader | None = None  # the bound document, or (unbound) the one found by its deal marker
     failure: FailureView | None = None
@@ -239,7 +240,7 @@ def plan_push(item: PushItem, policy: Policy) -> list[Step]:
     if _waiting(item, policy):
         return []
     if item.error is not None:
-        return [Fail(item.error)]
+        return [] if item.transient else [Fail(item.error)]
     return _plan_bound(item, policy)
 
 
@@ -252,7 +253,7 @@ def _plan_unbound(item: PushItem, policy: Policy) -> list[Step]:
     if header is not None and not header.deleted:
         return _plan_recovery(item, header, policy)
     if item.error is not None:
-        return [Fail(item.error)]
+        return [] if item.transient else [Fail(item.error)]
     steps: list[Step] = [Create(), WriteBack()]  # the write-back is queued, so a refused posting keeps it
     if policy.post_documents:
         steps.append(Post())

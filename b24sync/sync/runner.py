@@ -170,7 +170,7 @@ class Engine(PullCycle):
         wanted = [deal for deal, in_stage, filters, binding in chunk
                   if in_stage and (binding is not None or filters)]
         self.gatherer.enrich(wanted)
-        mapped = {int(deal["ID"]): self.gatherer.map(deal) for deal in wanted}
+        mapped = {int(deal["ID"]): self.gatherer.map(deal, self.clock.time()) for deal in wanted}
         refs = [binding.onec_ref for _, _, _, binding in chunk if binding is not None and not binding.document_state]
         headers = self.onec.headers(refs) if refs else {}
         searching = [int(deal["ID"]) for deal, in_stage, filters, binding in chunk if in_stage and filters and (
@@ -191,7 +191,7 @@ class Engine(PullCycle):
             conflicts = self.store.open_conflicts(deal_id) if binding is not None else []
             item = steps.PushItem(
                 deal_id=deal_id, in_stage=in_stage, passes_filters=filters, projection=result.projection,
-                wanted=result.wanted, error=result.error, binding=binding, header=header,
+                wanted=result.wanted, error=result.error, transient=result.transient, binding=binding, header=header,
                 failure=self.store.failure(deal_id), intent=self.store.open_intent(deal_id),
                 conflict=conflicts[0] if conflicts else None,
                 modified_at=modified.timestamp() if modified else None,
@@ -214,8 +214,8 @@ class Engine(PullCycle):
                 raise
             self._fail(deal_id, error, report)
             return
-        if any(isinstance(step, steps.Fail) for step in planned):
-            return
+        if item.error is not None:
+            return  # not seen as it is: the next listing looks at it again
         if self.store.binding_for_deal(deal_id) is not None:
             self.store.record_deal_seen(deal_id, str(deal.get("DATE_MODIFY") or ""), mapping.deal_inputs(deal))
 

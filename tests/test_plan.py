@@ -91,9 +91,9 @@ ROWS = [
      ["Create", "WriteBack"]),
     ("a filter excludes it: no new document", unbound(passes_filters=False), COMMENT, []),
     ("it cannot be mapped: it fails alone", unbound(projection=None, wanted=None, error=ERROR), COMMENT, ["Fail"]),
-    ("amounts that disagree during an edit in progress: looked at again, not reported",
+    ("amounts that disagree during an edit in progress: retried soon, not told yet",
      unbound(projection=None, wanted=None, error=MappingError("Сумма сделки", code="amount_mismatch"),
-             transient=True), COMMENT, []),
+             transient=True), COMMENT, ["Fail"]),
     ("failed, retry not due, not edited since: it waits", unbound(failure=FAILED, modified_at=NOW - 20), COMMENT, []),
     ("failed, but edited since: tried now", unbound(failure=FAILED, modified_at=NOW - 5), COMMENT,
      ["Create", "WriteBack", "Post", "ClearFailure"]),
@@ -160,8 +160,9 @@ ROWS = [
                                                                     header=header(posted=False)), CLOSE,
      ["Update", "Post"]),
     # -- documents deleted in 1C --
-    ("the document was deleted in 1C: reported", item(header=None), COMMENT, ["MarkMissing"]),
-    ("the document was marked for deletion: reported", item(header=header(deleted=True)), COMMENT, ["MarkMissing"]),
+    ("the document was deleted in 1C: left to the pull, which reports it under its guard", item(header=None),
+     COMMENT, []),
+    ("the document was marked for deletion: left to the pull", item(header=header(deleted=True)), COMMENT, []),
     ("a deleted document already reported: nothing, even when the deal changes",
      item(header=None, binding=binding(document_state="deleted"), projection=CHANGED), COMMENT, []),
     ("resync --recreate of a deleted document: a new one",
@@ -215,6 +216,12 @@ def test_conflict_texts_name_what_really_differs() -> None:
     edited = item(projection=CHANGED, wanted=content(price="150", title="Другое"), header=header(version="v2"))
     text = next(step.text for step in plan.plan_push(edited, COMMENT) if isinstance(step, plan.Conflict))
     assert "изменён в 1С" in text and "название сделки" in text and "сумма" in text
+
+
+def test_an_edit_in_progress_is_recorded_without_telling_the_manager() -> None:
+    steps = plan.plan_push(unbound(projection=None, wanted=None, transient=True,
+                                   error=MappingError("Сумма сделки", code="amount_mismatch")), COMMENT)
+    assert steps == [plan.Fail(steps[0].error, tell=False)]
 
 
 def test_an_update_unposts_only_a_posted_document() -> None:

@@ -15,6 +15,9 @@ from b24sync.onec.documents import OrderDraft, document_total, row_totals
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 VAT_NAMES = {22: "НДС22", 20: "НДС20", 10: "НДС10", 0: "НДС0"}
+# the rates the СтавкиНДС enum of current БП 3.0 and УТ 11 releases has (5 % and 7 % since 2025); a base whose rows
+# reference the «Ставки НДС» catalog is asked instead
+ENUM_VAT_RATES = (22, 20, 10, 7, 5, 0)
 
 
 def vat_enum(rate: Decimal | None) -> str:

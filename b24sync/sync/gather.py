@@ -19,7 +19,7 @@ from b24sync.errors import ItemError
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.documents import DocumentContent
-from b24sync.onec.profiles import VAT_NAMES, ZERO_GUID
+from b24sync.onec.profiles import ENUM_VAT_RATES, ZERO_GUID
 from b24sync.sync import mapping
 
 EDIT_SETTLES_SECONDS = 60
@@ -94,7 +94,7 @@ class Gatherer:
             manager_ref = self._manager(projection)
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
-            recent = modified is not None and now - modified.timestamp() < EDIT_SETTLES_SECONDS
+            recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
         return Mapped(projection, mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID),
                       nomenclature, manager_ref)
@@ -133,7 +133,7 @@ class Gatherer:
         """Every row's VAT rate must be one 1C knows: a rate it lacks would go in empty, with a VAT sum beside it."""
         resolved = self.onec.resolved()
         known = set((resolved.vat_refs or {}).keys()) - {"none"} if resolved.vat_form == "catalog" else \
-            {str(rate) for rate in VAT_NAMES}
+            {str(rate) for rate in ENUM_VAT_RATES}
         for position, row in enumerate(projection.rows, start=1):
             rate = row.vat_rate
             if rate is None:

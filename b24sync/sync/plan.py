@@ -45,7 +45,7 @@ class PushItem:
     projection: Projection | None = None
     wanted: DocumentContent | None = None  # the projection in 1C's terms
     error: ItemError | None = None  # why the deal cannot be mapped as it is
-    transient: bool = False  # the error may be an edit caught half-way: looked at again next cycle, not reported
+    transient: bool = False  # the error may be an edit caught half-way: retried soon, told only if it stays
     binding: BindingView | None = None
     header: DocumentHeader | None = None  # the bound document, or (unbound) the one found by its deal marker
     failure: FailureView | None = None
@@ -169,6 +169,7 @@ class ResolveConflicts(Step):
 @dataclass(frozen=True)
 class Fail(Step):
     error: ItemError
+    tell: bool = True  # False: recorded and retried, not yet told on the deal's timeline
 
     def describe(self) -> str:
         return f"fail: {self.error.reason}"
@@ -234,13 +235,14 @@ def plan_push(item: PushItem, policy: Policy) -> list[Step]:
     if binding.document_state:
         return [ClearFailure()] if item.failure else []  # reported once; only `resync --recreate` acts
     if _missing(item.header):
-        return [MarkMissing(*_missing_text(binding, item.header))] + ([ClearFailure()] if item.failure else [])
+        # the pull reports it, under its guard against a base restored from a backup: a push never does
+        return [ClearFailure()] if item.failure else []
     if not item.in_stage:
         return _plan_leave(item, policy)
     if _waiting(item, policy):
         return []
     if item.error is not None:
-        return [] if item.transient else [Fail(item.error)]
+        return [Fail(item.error, tell=not item.transient)]
     return _plan_bound(item, policy)
 
 
@@ -253,7 +255,7 @@ def _plan_unbound(item: PushItem, policy: Policy) -> list[Step]:
     if header is not None and not header.deleted:
         return _plan_recovery(item, header, policy)
     if item.error is not None:
-        return [] if item.transient else [Fail(item.error)]
+        return [Fail(item.error, tell=not item.transient)]
     steps: list[Step] = [Create(), WriteBack()]  # the write-back is queued, so a refused posting keeps it
     if policy.post_documents:
         steps.append(Post())

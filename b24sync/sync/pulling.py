@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24sync.bitrix24.wire import to_int
-from b24sync.errors import B24SyncError, BulkGuardError
+from b24sync.errors import B24SyncError
 from b24sync.onec.documents import Snapshot
 from b24sync.store.store import BindingView
 from b24sync.sync import mapping
@@ -33,6 +33,8 @@ class PullCycle:
     clock: Any
     invoices: Any
     outbox: Outbox
+    log: Any
+    _held_missing: int
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
     def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None,
@@ -65,12 +67,19 @@ class PullCycle:
         items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
                  if ref in unseen and ref not in still_there and retry_due(binding.deal_id)]
         limit = self.sync.max_missing_per_cycle
-        if len(items) > limit and not confirm_bulk and not dry_run:
-            raise BulkGuardError(
-                f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at once, more than "
-                f"'sync.guards.max_missing_per_cycle' ({limit}); none was reported on its deal. If the 1C base was "
-                f"restored from an older backup, or 'onec.url' points at another base, fix that first; if the "
-                f"documents really were deleted, run `b24sync sync --confirm-bulk`")
+        if len(items) > limit and not confirm_bulk:
+            # a base restored from a backup, or another base: hold every report, go on with everything else
+            report.held = (f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at "
+                           f"once, more than 'sync.guards.max_missing_per_cycle' ({limit}); none is reported on its "
+                           f"deal. If the 1C base was restored from an older backup, or 'onec.url' points at another "
+                           f"base, fix that; if the documents really were deleted, run `b24sync sync --confirm-bulk`")
+            if self._held_missing != len(items):
+                self.log.warning("documents_missing_held", count=len(items), bound=len(bindings), limit=limit,
+                                 action="check the 1C base; `b24sync sync --confirm-bulk` reports them")
+            self._held_missing = len(items)
+            items = []
+        else:
+            self._held_missing = 0
         if only is None:
             items += [steps.PullItem(binding, None, retry_fields=True) for binding in self.store.missing_documents()
                       if self.store.failure(binding.deal_id, "writeback") is not None and retry_due(binding.deal_id)]

@@ -21,6 +21,7 @@ class CycleReport:
     failed: dict[int, str] = field(default_factory=dict)  # deal -> the reason, in the manager's words
     codes: dict[int, str] = field(default_factory=dict)  # deal -> the stable error code (b24sync.errors)
     planned: list[str] = field(default_factory=list)
+    held: str = ""  # a guard held something back: what, and how to go on
 
     def summary(self) -> str:
         parts = [f"{self.job}: {self.listed} checked"]
@@ -33,8 +34,10 @@ class CycleReport:
                 parts.append(f"{count} {label}")
         if self.dry_run:
             parts.append(f"dry run: {len(self.planned)} planned, nothing written")
+        if self.held:
+            parts.append(f"HELD: {self.held}")
         return ", ".join(parts)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.held

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 _SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\-\u2010-\u2015]+")
-_KPP = re.compile(r"^\d{4}[0-9A-Z]{2}\d{3}$")
+_KPP = re.compile(r"^[0-9]{4}[0-9A-Z]{2}[0-9]{3}$")
+_DIGITS = re.compile(r"^(?:[0-9]{10}|[0-9]{12})$")
 _WEIGHTS_10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _WEIGHTS_11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _WEIGHTS_12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -23,7 +24,7 @@ def _control(digits: str, weights: tuple[int, ...]) -> int:
 
 def inn_problem(inn: str) -> str | None:
     """Why a (normalised) INN cannot be right, in an accountant's words; None when it is valid."""
-    if not inn.isdigit() or len(inn) not in (10, 12):
+    if not _DIGITS.fullmatch(inn):
         return f"ИНН «{inn}» должен состоять из 10 цифр (организация) или 12 цифр (ИП, физическое лицо)"
     if len(inn) == 10 and _control(inn, _WEIGHTS_10) != int(inn[9]):
         return f"ИНН «{inn}» не проходит проверку контрольной цифры"
@@ -38,6 +39,6 @@ def kpp_problem(kpp: str, inn: str) -> str | None:
         return None
     if len(inn) == 12:
         return f"КПП «{kpp}» указан для ИП или физического лица (ИНН из 12 цифр), у которых КПП не бывает"
-    if not _KPP.match(kpp):
+    if not _KPP.fullmatch(kpp):
         return f"КПП «{kpp}» должен состоять из 9 знаков: 4 цифры, 2 цифры или латинские буквы, 3 цифры"
     return None

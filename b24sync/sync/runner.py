@@ -62,6 +62,7 @@ class Engine(PullCycle):
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
+        self._held_missing = 0  # missing documents the pull's guard holds back (logged when the number changes)
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
@@ -302,7 +303,7 @@ class Engine(PullCycle):
         elif isinstance(step, steps.ResolveConflicts):
             self.store.resolve_conflicts(deal_id, step.resolution)
         elif isinstance(step, steps.Fail):
-            self._fail(deal_id, step.error, report)
+            self._fail(deal_id, step.error, report, tell=step.tell)
         elif isinstance(step, steps.ClearFailure):
             if self.store.failure(deal_id) is not None:
                 self.outbox.recovered.add(deal_id)  # cleared once its write-back has gone through
@@ -365,7 +366,8 @@ class Engine(PullCycle):
         cache[key] = (found["Ref_Key"], found.get("Партнер_Key"), contract)
         return cache[key]
 
-    def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal") -> None:
+    def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal",
+              tell: bool = True) -> None:
         reason = error.reason if isinstance(error, ItemError) else _reason(error)
         code = getattr(error, "code", "error")
         report.failed[deal_id] = reason
@@ -375,7 +377,7 @@ class Engine(PullCycle):
         self.outbox.forget(deal_id)
         if kind == "writeback":
             self.outbox.keep_failure.add(deal_id)
-        if kind == "deal" and failure.commented_reason != reason[:250]:
+        if kind == "deal" and tell and failure.commented_reason != reason[:250]:
             self.outbox.tell_failure(deal_id, reason, f"b24sync не смог передать сделку в 1С: {reason} Попытка "
                                                       f"будет повторена автоматически.")
 

@@ -129,3 +129,15 @@ def test_dry_run_prints_the_plan_and_conflicts_are_listed_and_refused_when_there
     assert refused.returncode == 2 and "deal 1 has no open conflict" in refused.stderr
     missing = b24sync("conflicts", "resolve", "--deal", "1", "--config", str(sandbox))
     assert missing.returncode == 2 and "--keep" in missing.stderr
+
+
+def test_a_damaged_state_file_is_one_clear_line_and_exit_2(sandbox: Path) -> None:
+    from b24sync.config import load_config
+
+    state = Path(load_config(sandbox).state_path)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_bytes(b"\x00garbage" * 512)
+    for command in ("status", "sync", "conflicts"):
+        done = b24sync(command, "--config", str(sandbox))
+        assert done.returncode == 2, (command, done.stderr)
+        assert f"the state file {state} is damaged" in done.stderr and "Traceback" not in done.stderr

@@ -99,3 +99,15 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
                               file_id=1, link="https://x/~1")
     assert store.invoice_upload("INV-1").link == "https://x/~1"
     store.close()
+
+
+@pytest.mark.parametrize("content", [b"\x01" * 100, b"\x00" * 4096, b"SQLite format 3\x00" + b"garbage" * 100,
+                                     b"not a database at all" * 50])
+def test_a_damaged_state_file_says_where_it_is_and_what_to_do(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    path.write_bytes(content)
+    with pytest.raises(StateError) as caught:
+        Store(path)
+    assert str(path) in str(caught.value) and "damaged" in str(caught.value) and "mv " in str(caught.value)
+    assert exit_code(caught.value) == EXIT_CONFIG

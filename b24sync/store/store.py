@@ -61,8 +61,17 @@ class Store:
         self.db = peewee.SqliteDatabase(str(self.path), pragmas={"journal_mode": "wal", "synchronous": "full",
                                                                  "foreign_keys": 1, "busy_timeout": 10000})
         models.database.initialize(self.db)
-        self.db.connect(reuse_if_open=True)
-        self._migrate()
+        try:
+            self.db.connect(reuse_if_open=True)
+            self._migrate()
+        except peewee.DatabaseError as error:
+            self.close()
+            if "locked" in str(error).lower():
+                raise
+            raise StateError(
+                f"the state file {self.path} is damaged ({error}): move it aside (mv {self.path} "
+                f"{self.path}.damaged, with its -wal and -shm files) and run `b24sync sync`; b24sync finds the "
+                f"documents it made in 1C by their deal marker and binds them again") from None
 
     def close(self) -> None:
         if not self.db.is_closed():

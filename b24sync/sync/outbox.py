@@ -42,15 +42,10 @@ class Outbox:
     file_comments: dict[int, list[FileComment]] = field(default_factory=dict)
     tells: dict[int, str] = field(default_factory=dict)  # deal -> the failure reason its comment tells about
     recovered: set[int] = field(default_factory=set)  # failed deals that went through: cleared once written
-    after_update: dict[int, list[Callable[[], None]]] = field(default_factory=dict)  # run once the update went in
     keep_failure: set[int] = field(default_factory=set)  # deals whose write-back failed this cycle
 
     def update(self, deal_id: int, fields: dict[str, Any]) -> None:
         self.updates.setdefault(deal_id, {}).update(fields)
-
-    def on_updated(self, deal_id: int, action: Callable[[], None]) -> None:
-        """Do `action` once the deal's queued update has gone in (never, if it did not)."""
-        self.after_update.setdefault(deal_id, []).append(action)
 
     def comment(self, deal_id: int, text: str) -> None:
         self.comments.setdefault(deal_id, []).append(text)
@@ -116,8 +111,6 @@ class Sender:
 
     def _written(self, deal_id: int, fields: dict[str, Any], before: dict[str, Any] | None,
                  row: dict[str, Any] | None, outbox: Outbox) -> None:
-        for action in outbox.after_update.get(deal_id, []):
-            action()
         if deal_id not in outbox.keep_failure:
             self.store.clear_failure(deal_id, "writeback")
         if deal_id in outbox.recovered:

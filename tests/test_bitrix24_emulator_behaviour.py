@@ -285,3 +285,15 @@ def test_legacy_lists_page_by_number_and_d7_lists_by_offset(portal: RunningPorta
     items = result(portal, "crm.item.list", {"entityTypeId": 2, "select": ["id"], "order": {"id": "ASC"},
                                              "start": 7})["result"]["items"]
     assert [str(item["id"]) for item in items] == ids[7:]
+
+
+def test_a_deleted_deal_is_gone_with_its_rows_and_timeline(portal: RunningPortal) -> None:
+    raw_call(portal, "crm.timeline.comment.add", {"fields": {"ENTITY_ID": 2, "ENTITY_TYPE": "deal", "COMMENT": "x"}})
+    assert raw_call(portal, "crm.deal.delete", {"id": 2}).json()["result"] is True
+    missing = raw_call(portal, "crm.deal.get", {"id": 2})
+    assert missing.status_code == 400 and missing.json()["error_description"].startswith("Not found")
+    assert raw_call(portal, "crm.deal.productrows.get", {"id": 2}).status_code == 400
+    listed = raw_call(portal, "crm.timeline.comment.list", {"filter": {"ENTITY_ID": 2, "ENTITY_TYPE": "deal"}})
+    assert listed.json()["result"] == []
+    again = raw_call(portal, "crm.deal.delete", {"id": 2})
+    assert again.status_code == 400 and again.json() == {"error": "", "error_description": "Not found"}

@@ -62,6 +62,9 @@ class UserFieldSpec:
         return fields
 
 
+UPDATES_WITH_READ_BACK = 48  # deal updates in one batch that also reads the deals before and after them
+
+
 @dataclass
 class DealWrites:
     """What a batch of deal updates did: the errors by deal, and the written deals as read back after."""
@@ -180,7 +183,7 @@ class Bitrix24Adapter:
         before the writes and just after them (the `read_back` fields), at no extra request."""
         result = DealWrites()
         items = list(updates.items())
-        for chunk in chunked(items, 48 if read_back else 50):
+        for chunk in chunked(items, UPDATES_WITH_READ_BACK if read_back else 50):
             ids = [deal_id for deal_id, _ in chunk]
             commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
             if read_back:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from b24sync.bitrix24 import errors as b24_errors
-from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.adapter import UPDATES_WITH_READ_BACK, Bitrix24Adapter
 from b24sync.bitrix24.wire import chunked
 from b24sync.errors import ItemError
 from b24sync.logs import get_logger
@@ -78,7 +78,7 @@ class Sender:
     def send(self, outbox: Outbox) -> list[tuple[int, Exception]]:
         failed: list[tuple[int, Exception]] = []
         written: set[int] = set()
-        for chunk in chunked(list(outbox.updates.items()), 48):
+        for chunk in chunked(list(outbox.updates.items()), UPDATES_WITH_READ_BACK):
             try:
                 result = self.bitrix.update_deals(dict(chunk), read_back=mapping.DEAL_SELECT)
             except b24_errors.Bitrix24Error as error:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.adapter import UPDATES_WITH_READ_BACK, Bitrix24Adapter
 from b24sync.bitrix24.wire import chunked, parse_datetime, to_int
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.config import Config
@@ -38,7 +38,9 @@ from b24sync.sync.report import CycleReport
 __all__ = ["CHUNK", "WATERMARK", "BulkGuardError", "Engine", "SetupMissingError"]
 
 WATERMARK = "bitrix24_deals"
-CHUNK = 50
+# deals worked on together: their reads batched, their write-backs sent as one batch (48 updates with the deals
+# read just before and just after them make the 50 commands of one request)
+CHUNK = UPDATES_WITH_READ_BACK
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 

@@ -121,6 +121,22 @@ def deal_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     return MethodResult(True)
 
 
+@method("crm.deal.delete", writes=True)
+def deal_delete(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The deal and what belongs to it alone: its product rows, its timeline and its stage history
+    (dev.1c-bitrix.ru rest_help crm_deal_delete: «удаляет сделку и все связанные с ней объекты»)."""
+    deal_id = positive_id(params)
+    if deal_id not in portal.deals:
+        raise legacy("Not found")
+    del portal.deals[deal_id]
+    portal.product_rows.pop(deal_id, None)
+    for comment_id in [key for key, item in portal.timeline.items()
+                       if item["ENTITY_TYPE"] == "deal" and item["ENTITY_ID"] == str(deal_id)]:
+        del portal.timeline[comment_id]
+    portal.stage_history[:] = [row for row in portal.stage_history if row.get("OWNER_ID") != deal_id]
+    return MethodResult(True)
+
+
 def int_or(value: Any, default: int) -> int:
     """An integer parameter, or `default` when it is not one."""
     try:

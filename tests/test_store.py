@@ -111,3 +111,16 @@ def test_a_damaged_state_file_says_where_it_is_and_what_to_do(tmp_path: Path, co
         Store(path)
     assert str(path) in str(caught.value) and "damaged" in str(caught.value) and "mv " in str(caught.value)
     assert exit_code(caught.value) == EXIT_CONFIG
+
+
+def test_opening_a_current_state_file_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    before = path.stat().st_mtime_ns, Path(str(path) + "-wal").stat().st_size if Path(str(path) + "-wal").exists() \
+        else 0
+    store = Store(path)
+    store.failures(), store.count_bindings(), store.last_runs()  # what `status` reads
+    store.close()
+    after = path.stat().st_mtime_ns, Path(str(path) + "-wal").stat().st_size if Path(str(path) + "-wal").exists() \
+        else 0
+    assert before == after  # `status` and a current store never rewrite the file

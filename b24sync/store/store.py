@@ -87,6 +87,8 @@ class Store:
             if version > CURRENT_SCHEMA:
                 raise StateError(f"the state database {self.path} was written by a newer b24sync (schema "
                                  f"{version}); upgrade b24sync or restore an older state file")
+            if version == CURRENT_SCHEMA:
+                return  # nothing to do: opening a current state file writes nothing
             for step in range(version + 1, CURRENT_SCHEMA + 1):
                 MIGRATIONS[step](self.db)
             SchemaVersion.delete().execute()

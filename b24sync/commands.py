@@ -152,7 +152,7 @@ def conflicts(config: Config, as_json: bool) -> int:
     try:
         rows = [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
                  "description": item.description} for item in store.open_conflicts()]
-        numbers = {row["deal_id"]: (store.binding_for_deal(row["deal_id"]) or None) for row in rows}
+        bindings = {row["deal_id"]: store.binding_for_deal(row["deal_id"]) for row in rows}
     finally:
         store.close()
     if as_json:
@@ -163,7 +163,7 @@ def conflicts(config: Config, as_json: bool) -> int:
         return EXIT_OK
     say("DEAL      DOCUMENT      SINCE                WHAT DIFFERS")
     for row in rows:
-        binding = numbers.get(row["deal_id"])
+        binding = bindings.get(row["deal_id"])
         say(f"{row['deal_id']:<9} {(binding.number if binding else '—'):<13} {row['since']:<20} {row['description']}")
     say("")
     say("resolve one with: b24sync conflicts resolve --deal N --keep bitrix24   (the deal overwrites the document)")

@@ -47,7 +47,8 @@ class InvoicePublisher:
 
     def put_on_deal(self, deal_id: int, snapshot: Snapshot, outbox: Outbox) -> str:
         """Upload what is new or changed; return the public link of the latest invoice."""
-        self.outbox = outbox
+        if outbox is not self.outbox:  # a new cycle: what the invoice folder holds is read anew when needed
+            self.outbox, self._folder_files = outbox, None
         latest = ""
         for invoice in sorted(snapshot.invoices, key=lambda item: (item.date or date.min, item.number)):
             latest = self._one(deal_id, invoice)

@@ -63,9 +63,6 @@ class Outbox:
         """The deal failed after its writes were queued: nothing of it counts as recovered."""
         self.recovered.discard(deal_id)
 
-    def __bool__(self) -> bool:
-        return bool(self.updates or self.comments or self.file_comments or self.recovered)
-
 
 class Sender:
     """Sends an outbox and does the bookkeeping of what went in; failures come back as (deal, error) pairs."""
@@ -77,7 +74,6 @@ class Sender:
 
     def send(self, outbox: Outbox) -> list[tuple[int, Exception]]:
         failed: list[tuple[int, Exception]] = []
-        written: set[int] = set()
         for chunk in chunked(list(outbox.updates.items()), UPDATES_WITH_READ_BACK):
             try:
                 result = self.bitrix.update_deals(dict(chunk), read_back=mapping.DEAL_SELECT)
@@ -90,7 +86,6 @@ class Sender:
                 if deal_id in result.errors:
                     failed.append((deal_id, result.errors[deal_id]))
                     continue
-                written.add(deal_id)
                 self._written(deal_id, fields, result.before.get(deal_id), result.rows.get(deal_id), outbox)
         self._send_comments(outbox)
         for deal_id, items in outbox.file_comments.items():

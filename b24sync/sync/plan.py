@@ -10,7 +10,7 @@ tests/test_plan.py, and `sync --dry-run` prints these steps.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from b24sync.errors import ItemError
@@ -413,8 +413,6 @@ def _missing_text(binding: BindingView, header: DocumentHeader | None) -> tuple[
 
 
 def _without_binding(item: PushItem) -> PushItem:
-    from dataclasses import replace
-
     found = item.header if item.header is not None and not item.header.deleted else None
     return replace(item, binding=None, header=found, intent=None)
 

@@ -95,13 +95,13 @@ class Engine(PullCycle):
             pipeline = self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0)
             in_stage, filters = mapping.in_trigger_stage(deal, pipeline), mapping.passes_filters(deal, pipeline)
             binding = bindings.get(deal_id)
-            if binding is None and not (in_stage and filters) and self.store.failure(deal_id) is None:
+            failure = self.store.failure(deal_id)
+            if binding is None and not (in_stage and filters) and failure is None:
                 continue
-            if binding is not None and not (selected or force) and self._unchanged(binding, deal):
+            if binding is not None and not (selected or force) and failure is None and self._unchanged(binding, deal):
                 continue  # as b24sync's own last look (or write) left it: nothing to read again
             modified = parse_datetime(deal.get("DATE_MODIFY"))
-            if steps.waiting(self.store.failure(deal_id), modified.timestamp() if modified else None, selected,
-                             self.clock.time()):
+            if steps.waiting(failure, modified.timestamp() if modified else None, selected, self.clock.time()):
                 continue  # failed, not due, unchanged since: nothing to read
             work.append((deal, in_stage, filters, binding))
         creates = sum(1 for _, in_stage, filters, binding in work if in_stage and filters and binding is None)
@@ -144,7 +144,7 @@ class Engine(PullCycle):
     def _unchanged(self, binding: BindingView, deal: dict[str, Any]) -> bool:
         return (bool(binding.deal_modified) and binding.deal_modified == str(deal.get("DATE_MODIFY") or "")
                 and binding.deal_inputs == mapping.deal_inputs(deal)
-                and self.store.failure(binding.deal_id) is None and self.store.open_intent(binding.deal_id) is None
+                and self.store.open_intent(binding.deal_id) is None
                 and not self.store.open_conflicts(binding.deal_id))  # an open conflict may end by itself
 
     def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None
@@ -408,21 +408,19 @@ class Engine(PullCycle):
     def _send(self, report: CycleReport) -> None:
         """The cycle's outbox to Bitrix24; a deal whose write did not go in fails as a write-back, retried."""
         outbox, self.outbox = self.outbox, Outbox()
-        written = sum(1 for _ in outbox.updates)
         failed = self.sender.send(outbox)
         for deal_id, error in failed:
-            self._fail(deal_id, error, report, "writeback")
-        report.written_back += written - len({deal_id for deal_id, _ in failed if deal_id in outbox.updates})
-        leftover, self.outbox = self.outbox, Outbox()
-        if leftover:  # the failures above queued their comments: send them too
-            self.sender.send(leftover)
+            self._fail(deal_id, error, report, "writeback")  # a write-back failure tells nothing on the timeline
+        self.outbox = Outbox()
+        report.written_back += len(outbox.updates) - len({deal_id for deal_id, _ in failed
+                                                          if deal_id in outbox.updates})
 
 
 def _reason(error: Exception) -> str:
     """One line for `status` and the deal's timeline."""
     if isinstance(error, onec_errors.BusinessError):
         return f"1С отказался принять документ: {error.onec_message}"
-    if isinstance(error, onec_errors.OutcomeUnknownError) or getattr(error, "code", "") == "outcome_unknown":
+    if getattr(error, "code", "") == "outcome_unknown":  # either system's
         return "Связь оборвалась во время записи; b24sync проверит результат при следующей попытке."
     if isinstance(error, onec_errors.ConflictError):
         return "Документ изменён в 1С одновременно с записью."

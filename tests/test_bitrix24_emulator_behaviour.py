@@ -297,3 +297,55 @@ def test_a_deleted_deal_is_gone_with_its_rows_and_timeline(portal: RunningPortal
     assert listed.json()["result"] == []
     again = raw_call(portal, "crm.deal.delete", {"id": 2})
     assert again.status_code == 400 and again.json() == {"error": "", "error_description": "Not found"}
+
+
+def test_a_manager_adds_a_company_with_requisites_and_edits_them(portal: RunningPortal) -> None:
+    company_id = result(portal, "crm.company.add", {"fields": {
+        "TITLE": "ООО «Ромашка»", "PHONE": [{"VALUE": "+7 900 000-00-01", "VALUE_TYPE": "WORK"}],
+        "NOT_A_FIELD": "ignored"}})["result"]
+    assert isinstance(company_id, int)
+    company = result(portal, "crm.company.get", {"id": company_id})["result"]
+    assert company["TITLE"] == "ООО «Ромашка»" and company["HAS_PHONE"] == "Y" and "NOT_A_FIELD" not in company
+    phone_id = company["PHONE"][0]["ID"]
+    assert result(portal, "crm.company.update", {"id": company_id, "fields": {
+        "PHONE": [{"ID": phone_id, "DELETE": "Y"}, {"VALUE": "+7 900 000-00-02"}]}})["result"] is True
+    phones = result(portal, "crm.company.get", {"id": company_id})["result"]["PHONE"]
+    assert [(item["VALUE"], item["VALUE_TYPE"]) for item in phones] == [("+7 900 000-00-02", "WORK")]
+    requisite = {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company_id, "PRESET_ID": 1, "NAME": "Организация",
+                 "RQ_INN": "7707083893", "RQ_KPP": "773601001"}
+    requisite_id = result(portal, "crm.requisite.add", {"fields": requisite})["result"]
+    assert result(portal, "crm.requisite.update", {"id": requisite_id, "fields": {"RQ_KPP": ""}})["result"] is True
+    listed = result(portal, "crm.requisite.list", {"filter": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company_id}})
+    assert [(row["RQ_INN"], row["RQ_KPP"]) for row in listed["result"]] == [("7707083893", "")]
+
+
+def test_entity_writes_refuse_what_the_portal_refuses(portal: RunningPortal) -> None:
+    cases = [
+        ("crm.company.update", {"id": 999999, "fields": {"TITLE": "x"}}, "", "Company is not found"),
+        ("crm.contact.update", {"id": 999999, "fields": {"NAME": "x"}}, "", "Contact is not found"),
+        ("crm.contact.add", {"fields": {"NAME": "x", "EMAIL": [{"VALUE": "not-an-address"}]}}, "ERROR_CORE",
+         "Поле `Рабочий e-mail` содержит некорректный адрес"),
+        ("crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 2, "ENTITY_ID": 1, "PRESET_ID": 1, "NAME": "x"}}, "",
+         "ENTITY_TYPE_ID is not defined or invalid."),
+        ("crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": 999999, "PRESET_ID": 1, "NAME": "x"}},
+         "", "Entity not found."),
+        ("crm.requisite.update", {"id": 999999, "fields": {"RQ_INN": "1"}}, "",
+         "The Requisite with ID '999999' is not found"),
+        ("crm.product.delete", {"id": 999999}, "", "Not found"),
+    ]
+    for name, params, code, text in cases:
+        answer = raw_call(portal, name, params)
+        assert answer.status_code == 400, name
+        assert answer.json() == {"error": code, "error_description": text}, name
+
+
+def test_a_new_contact_and_a_deleted_product(portal: RunningPortal) -> None:
+    contact_id = result(portal, "crm.contact.add", {"fields": {
+        "NAME": "Иван", "LAST_NAME": "Петров", "EMAIL": [{"VALUE": "ivan@example.ru", "VALUE_TYPE": "HOME"}]}})[
+        "result"]
+    contact = result(portal, "crm.contact.get", {"id": contact_id})["result"]
+    assert (contact["NAME"], contact["LAST_NAME"], contact["HAS_EMAIL"]) == ("Иван", "Петров", "Y")
+    assert "PHONE" not in contact  # an empty multi-field is left out of a get
+    product_id = result(portal, "crm.product.list", {"select": ["ID"]})["result"][0]["ID"]
+    assert result(portal, "crm.product.delete", {"id": product_id})["result"] is True
+    assert raw_call(portal, "crm.product.get", {"id": product_id}).status_code == 400

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
-from b24sync_emulators.bitrix24 import catalog, crm, disk, events, items  # noqa: F401 - registers the methods
+from b24sync_emulators.bitrix24 import catalog, crm, disk, entities, events, items  # noqa: F401 - registers
 from b24sync_emulators.bitrix24.limits import MethodBudget, PortalBucket
 from b24sync_emulators.bitrix24.phpquery import parse_multipart, parse_str
 from b24sync_emulators.bitrix24.portal import ApiError, MethodResult, Portal

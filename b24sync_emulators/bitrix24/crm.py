@@ -188,14 +188,14 @@ def apply_deal_fields(portal: Portal, deal_id: int, given: dict[str, Any], *, cr
                 final = deal["STAGE_SEMANTIC_ID"] in ("S", "F")
                 portal.stage_history.append(_history(portal, deal_id, 3 if final else 2))
             continue
-        deal[key] = _standard_value(portal, definition[0], value)
+        deal[key] = standard_value(portal, definition[0], value)
         if key == "CONTACT_ID":
             contact = int_or(value, 0)
             portal.deal_contacts[deal_id] = ([{"CONTACT_ID": contact, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"}]
                                              if contact > 0 else [])
 
 
-def _standard_value(portal: Portal, field_type: str, value: Any) -> Any:
+def standard_value(portal: Portal, field_type: str, value: Any) -> Any:
     if value is None or value == "":
         return None if field_type not in ("string",) else ""
     if field_type == "double":
@@ -584,7 +584,7 @@ def _apply_product(portal: Portal, record: dict[str, Any], given: dict[str, Any]
         if key == "PRICE":
             record[key] = f"{money(value or 0):.2f}"
         else:
-            record[key] = _standard_value(portal, definition[0], value)
+            record[key] = standard_value(portal, definition[0], value)
     record["TIMESTAMP_X"] = portal.stamp()
     record["MODIFIED_BY"] = str(portal.webhook_user)
 
@@ -614,6 +614,16 @@ def product_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     if record is None:
         raise legacy("Not found")
     _apply_product(portal, record, given)
+    return MethodResult(True)
+
+
+@method("crm.product.delete", writes=True)
+def product_delete(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The product leaves the catalog; deal rows that named it keep their copy of its name and price, as the
+    portal keeps them (crm-product-delete; the not-found text is believed, like crm.product.get's)."""
+    product_id = positive_id(params)
+    if portal.products.pop(product_id, None) is None:
+        raise legacy("Not found")
     return MethodResult(True)
 
 

@@ -187,8 +187,9 @@ def status(config: Config, as_json: bool) -> int:
                            "result": run.result, "summary": run.summary} for job, run in runs.items()},
             "watermarks": store.watermarks(),
             "bindings": store.count_bindings(),
-            "failures": [{"deal_id": item.deal_id, "code": item.code, "reason": item.reason, "attempts": item.attempts,
-                          "next_retry": _when(item.next_retry_at)} for item in store.failures()],
+            "failures": [{"deal_id": item.deal_id, "code": item.code, "reason": item.reason, "detail": item.error,
+                          "attempts": item.attempts, "next_retry": _when(item.next_retry_at)}
+                         for item in store.failures()],
             "conflicts": [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
                            "description": item.description} for item in store.open_conflicts()],
             "unreachable": {system: {"since": _when(since), "error": error}
@@ -217,6 +218,8 @@ def status(config: Config, as_json: bool) -> int:
         say("FAILED DEAL  ATTEMPTS  NEXT RETRY           REASON")
         for item in data["failures"]:
             say(f"{item['deal_id']:<12} {item['attempts']:<9} {item['next_retry']:<20} {item['reason']}")
+            if item["detail"] and item["detail"] != item["reason"] and not item["detail"].startswith(item["reason"]):
+                say(f"{'':<43} detail: {item['detail'][:300]}")
     if data["conflicts"]:
         say("")
         say("CONFLICT ON DEAL  SINCE                DESCRIPTION")

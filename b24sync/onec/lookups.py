@@ -14,6 +14,8 @@ from b24sync.onec.odata import entity_path, guid, literal
 from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
 
+NAME_PREFIX = 50  # characters of a free-text name put into a $filter; the rest is compared on our side
+
 
 class Lookups(AdapterBase):
     """Config values and catalog items as 1C references."""
@@ -137,12 +139,8 @@ class Lookups(AdapterBase):
 
     def counterparty_by_name(self, name: str) -> dict[str, Any] | None:
         """By the name as 1C stores it (Description holds 150 characters): a longer name finds what was made."""
-        name = name[:150]
         select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
-        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"Description eq {literal(name)} and "
-                                                                  f"DeletionMark eq false",
-                                                       "$select": select, "$orderby": "Code"}).get("value", [])
-        return rows[0] if rows else None
+        return self._find_one("Catalog_Контрагенты", "Description", name[:150], select)
 
     def create_counterparty(self, name: str, full_name: str, *, inn: str | None = None, kpp: str | None = None,
                             individual: bool = False) -> dict[str, Any]:
@@ -169,10 +167,23 @@ class Lookups(AdapterBase):
             self.contract(created["Ref_Key"])
         return created
 
-    def _find_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
-        """A live catalog item by one field (a partner left behind by an interrupted run is reused, not doubled)."""
-        rows = self.client.get(entity, {"$filter": f"{field} eq {literal(value)} and DeletionMark eq false",
-                                        "$top": 1, "$orderby": "Code"}).get("value", [])
+    def _find_one(self, entity: str, field: str, value: str, select: str | None = None,
+                  live: bool = True) -> dict[str, Any] | None:
+        """The first catalog item (by code) whose `field` is `value` (a partner or counterparty left behind by an
+        interrupted run is reused, not doubled). A long free-text value is looked up by its first characters and
+        compared here, so no request grows with a name's length (emoji take 12 characters each in a URL)."""
+        short = len(value) <= NAME_PREFIX
+        condition = f"{field} eq {literal(value)}" if short else \
+            f"startswith({field},{literal(value[:NAME_PREFIX])})"
+        options: dict[str, Any] = {"$filter": condition + (" and DeletionMark eq false" if live else ""),
+                                   "$orderby": "Code"}
+        if select:
+            options["$select"] = select if field in select.split(",") else f"{select},{field}"
+        if short:
+            options["$top"] = 1
+            rows = self.client.get(entity, options).get("value", [])
+        else:
+            rows = [row for row in self.client.get_all(entity, options) if row.get(field) == value]
         return rows[0] if rows else None
 
     def _create_once(self, entity: str, body: dict[str, Any], key_field: str, key_value: str) -> dict[str, Any]:
@@ -180,10 +191,9 @@ class Lookups(AdapterBase):
         try:
             return self.client.post(entity, body)
         except errors.OutcomeUnknownError:
-            rows = self.client.get(entity, {"$filter": f"{key_field} eq {literal(key_value)}", "$top": 1}).get(
-                "value", [])
-            if rows:
-                return rows[0]
+            found = self._find_one(entity, key_field, key_value, live=False)
+            if found is not None:
+                return found
             raise
 
     def contract(self, counterparty_ref: str, create: bool = True) -> str | None:

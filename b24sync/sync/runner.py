@@ -424,4 +424,7 @@ def _reason(error: Exception) -> str:
         return "Связь оборвалась во время записи; b24sync проверит результат при следующей попытке."
     if isinstance(error, onec_errors.ConflictError):
         return "Документ изменён в 1С одновременно с записью."
-    return str(error).split("; ")[0][:200]
+    # a technical error: the manager is told in Russian who to ask, the administrator sees the detail in `status`
+    system = "1С" if getattr(error, "system", "") == "onec" else "Битрикс24"
+    return (f"Техническая ошибка при обмене с {system} (код {getattr(error, 'code', 'error')}); подробности у "
+            f"администратора в `b24sync status`.")

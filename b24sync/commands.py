@@ -196,6 +196,8 @@ def status(config: Config, as_json: bool) -> int:
                             for system, (since, error) in store.unreachable().items()},
             "missing_documents": [{"deal_id": item.deal_id, "document": item.onec_ref, "number": item.number,
                                    "state": item.document_state} for item in store.missing_documents()],
+            "deals_deleted": [{"deal_id": item.deal_id, "document": item.onec_ref, "number": item.number,
+                               "closed_by_b24sync": item.closed_by_b24sync} for item in store.deleted_deals()],
         }
     finally:
         store.close()
@@ -233,6 +235,13 @@ def status(config: Config, as_json: bool) -> int:
             state = "deleted" if item["state"] == "deleted" else "marked for deletion"
             say(f"deal {item['deal_id']:<8} {item['number']:<14} {state} (b24sync resync --deal {item['deal_id']} "
                 f"--recreate makes a new one)")
+    if data["deals_deleted"]:
+        say("")
+        say("DELETED IN BITRIX24  DOCUMENT IN 1C")
+        for item in data["deals_deleted"]:
+            outcome = "closed by b24sync" if item["closed_by_b24sync"] else "left as it is"
+            say(f"deal {item['deal_id']:<15} {item['number']:<14} {outcome} (no longer followed; a deal restored "
+                f"from the recycle bin is followed again)")
     return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED
 
 

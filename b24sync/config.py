@@ -224,6 +224,10 @@ SCHEMA = Section(
                                           "what to do when a deal changes after its document was posted"),
                 "on_leave_trigger": Key(str, "nothing", one_of("nothing", "close_order"),
                                         "what to do when a bound deal leaves the trigger stages"),
+                "on_missing_document": Key(str, "report", one_of("report", "recreate"),
+                                           "what to do when a bound document is deleted in 1C"),
+                "on_deleted_deal": Key(str, "report", one_of("report", "close_order"),
+                                       "what to do when a bound deal is deleted in Bitrix24"),
                 "products": Section({
                     "match": Key(str, "xml_id", one_of("xml_id", "article"), "how deal products find 1C items"),
                     "fallback": Key(bool, True, None, "try the other way when the first finds nothing"),
@@ -370,6 +374,8 @@ class SyncConfig:
     onec_window_days: int = 60
     on_locked_document: str = "comment"
     on_leave_trigger: str = "nothing"
+    on_missing_document: str = "report"
+    on_deleted_deal: str = "report"
     product_match: str = "xml_id"
     product_fallback: bool = True
     article_property: str = "PROPERTY_105"
@@ -517,9 +523,10 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         if password is None and isinstance(data.get("onec"), dict):
             problems.append(f"at 'onec.password': required (or 'onec.password_file', or ${ONEC_PASSWORD_ENV})")
     defaults = onec_values.get("defaults") or {}
-    if onec_values.get("profile") == "bp30" and (values.get("sync") or {}).get("on_leave_trigger") == "close_order":
-        problems.append("at 'sync.on_leave_trigger': close_order needs customer orders (the ut11 profile); БП 3.0 "
-                        "invoices have no status to close: use nothing")
+    for key, other in (("on_leave_trigger", "nothing"), ("on_deleted_deal", "report")):
+        if onec_values.get("profile") == "bp30" and (values.get("sync") or {}).get(key) == "close_order":
+            problems.append(f"at 'sync.{key}': close_order needs customer orders (the ut11 profile); БП 3.0 "
+                            f"invoices have no status to close: use {other}")
     if onec_values.get("invoice_pdf") == "http_service" and not onec_values.get("invoice_service_url"):
         problems.append("at 'onec.invoice_service_url': required when 'onec.invoice_pdf' is http_service "
                         "(the HTTP service root, e.g. https://1c.example.local/trade/hs/b24sync/v1/)")
@@ -574,6 +581,8 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         onec_window_days=sync_values["onec_window_days"],
         on_locked_document=sync_values["on_locked_document"],
         on_leave_trigger=sync_values["on_leave_trigger"],
+        on_missing_document=sync_values["on_missing_document"],
+        on_deleted_deal=sync_values["on_deleted_deal"],
         product_match=sync_values["products"]["match"],
         product_fallback=sync_values["products"]["fallback"],
         article_property=sync_values["products"]["article_property"],

@@ -244,9 +244,44 @@ PULL_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("label, given_snapshot, expected", PULL_ROWS, ids=[row[0] for row in PULL_ROWS])
-def test_the_pull_rules(label: str, given_snapshot: Snapshot | None, expected: list[str]) -> None:
-    assert kinds(plan.plan_pull(plan.PullItem(binding(), given_snapshot), COMMENT)) == expected
+RECREATE = plan.Policy(on_missing_document="recreate", now=NOW)
+PULL_ROWS = [(label, given, COMMENT, expected) for label, given, expected in PULL_ROWS] + [
+    ("on_missing_document: recreate: reported, unbound, and the deal pushed again", None, RECREATE,
+     ["MarkMissing", "Unbind"]),
+    ("on_missing_document: recreate leaves a document marked for deletion alone: reported",
+     snapshot(deleted=True), RECREATE, ["MarkMissing"]),
+]
+
+
+@pytest.mark.parametrize("label, given_snapshot, policy, expected", PULL_ROWS, ids=[row[0] for row in PULL_ROWS])
+def test_the_pull_rules(label: str, given_snapshot: Snapshot | None, policy: plan.Policy,
+                        expected: list[str]) -> None:
+    assert kinds(plan.plan_pull(plan.PullItem(binding(), given_snapshot), policy)) == expected
+
+
+CLOSE_DELETED = plan.Policy(on_deleted_deal="close_order", now=NOW)
+DELETED_DEAL_ROWS = [
+    ("reported, the order left as it is", binding(), header(), COMMENT, ["MarkDealDeleted"]),
+    ("close_order: the order closed, then reported", binding(), header(), CLOSE_DELETED, ["Close", "MarkDealDeleted"]),
+    ("close_order: a paid order is not closed", binding(), header(paid="50"), CLOSE_DELETED, ["MarkDealDeleted"]),
+    ("close_order: a shipped order is not closed", binding(), header(shipped=True), CLOSE_DELETED,
+     ["MarkDealDeleted"]),
+    ("close_order: an order b24sync closed already", binding(closed_by_b24sync=True), header(), CLOSE_DELETED,
+     ["MarkDealDeleted"]),
+    ("close_order on БП: an invoice has no status", binding(), header(),
+     plan.Policy(on_deleted_deal="close_order", can_close=False, now=NOW), ["MarkDealDeleted"]),
+    ("its document is gone from 1C too: reported only", binding(), None, CLOSE_DELETED, ["MarkDealDeleted"]),
+    ("its document is marked for deletion: reported only", binding(), header(deleted=True), CLOSE_DELETED,
+     ["MarkDealDeleted"]),
+]
+
+
+@pytest.mark.parametrize("label, given_binding, given_header, policy, expected", DELETED_DEAL_ROWS,
+                         ids=[row[0] for row in DELETED_DEAL_ROWS])
+def test_the_rules_for_a_deal_deleted_in_bitrix24(label: str, given_binding: BindingView,
+                                                   given_header: DocumentHeader | None, policy: plan.Policy,
+                                                   expected: list[str]) -> None:
+    assert kinds(plan.plan_deal_deleted(given_binding, given_header, policy)) == expected
 
 
 def test_a_paid_and_shipped_document_is_no_longer_rescanned() -> None:

@@ -86,11 +86,12 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
     old.commit()
     old.close()
     store = Store(path)
-    assert store.schema_version == migrations.CURRENT_SCHEMA == 3
+    assert store.schema_version == migrations.CURRENT_SCHEMA == 4
     binding = store.binding_for_deal(7)
     assert (binding.onec_ref, binding.written_version, binding.pulled_version, binding.posted) == \
         ("ref-7", "v1", "v2", True)
-    assert binding.written_fields == {"UF_CRM_1C_ORDER_ID": "ref-7"} and binding.document_state == ""
+    assert binding.written_fields == {"UF_CRM_1C_ORDER_ID": "ref-7"}
+    assert binding.document_state == binding.deal_state == ""
     assert store.catalog_versions() == {"item-1": "c1"}  # the catalog's versions in their own table
     assert store.seen_versions() == {"invoice-1": "i1"}  # the order's version lives on its binding only
     store.begin_intent(7, "update")  # the intents table has every column, whatever release made the file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,63 @@ def test_a_missing_deal_field_stops_the_cycle_before_anything_reaches_1c(rig: Ri
     with pytest.raises(SetupMissingError, match="UF_CRM_NOT_CREATED: run `b24sync setup`"):
         rig.engine(sync=SyncConfig(pipelines=PIPELINES, fields=fields)).push()
     assert rig.documents() == [] and rig.engines[-1].store.count_bindings()["total"] == 0
+
+
+def test_a_document_deleted_in_1c_is_made_again_at_once_under_on_missing_document_recreate(either: Rig) -> None:
+    rig = either
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_missing_document="recreate"))
+    rig.move(1)
+    engine.push()
+    order = rig.documents_for(1)[0]
+    rig.accountant().delete(order_entity(rig), order["Ref_Key"])
+    report = engine.pull()
+    assert report.missing == 1 and report.created == 1 and not report.failed
+    live = rig.documents_for(1)
+    assert len(live) == 1 and live[0]["Ref_Key"] != order["Ref_Key"]
+    assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == live[0]["Ref_Key"]
+    told = comments_on(rig, 1)
+    assert len(told) == 1 and "создаёт по сделке новый документ" in told[0]
+    assert engine.store.missing_documents() == [] and engine.pull().missing == 0
+
+
+@pytest.mark.parametrize("on_deleted_deal", ["report", "close_order"])
+def test_a_deal_deleted_in_bitrix24_is_reported_once_and_its_order_closed_when_configured(
+        rig: Rig, on_deleted_deal: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from b24sync.commands import status
+
+    config = replace(rig.config, sync=SyncConfig(pipelines=PIPELINES, on_deleted_deal=on_deleted_deal))
+    engine = rig.engine(sync=config.sync)
+    for deal_id in (1, 2):
+        rig.move(deal_id)
+    engine.push()
+    engine.pull()
+    rig.call("crm.deal.delete", {"id": 1})
+    rig.reset_stats()
+    report = engine.pull()
+    assert report.deals_deleted == 1 and not report.failed and report.ok
+    assert rig.portal.app.stats.snapshot()["writes"] == 0  # nothing is written to a deal that is gone
+    order = rig.documents_for(1)[0]
+    assert (order["Статус"] == "Закрыт") is (on_deleted_deal == "close_order")
+    assert rig.documents_for(2)[0]["Статус"] != "Закрыт"
+    assert [item.deal_id for item in engine.store.deleted_deals()] == [1]
+    assert engine.pull().deals_deleted == 0  # told once
+    engine.store.close()
+    status(config, as_json=False)
+    shown = capsys.readouterr().out
+    assert "DELETED IN BITRIX24" in shown and "deal 1 " in shown
+    assert ("closed by b24sync" if on_deleted_deal == "close_order" else "left as it is") in shown
+
+
+def test_deals_vanishing_from_bitrix24_at_once_are_held_with_one_message(rig: Rig) -> None:
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_deleted_deal="close_order",
+                                        max_missing_per_cycle=2))
+    for deal_id in (1, 2, 3, 5):
+        rig.move(deal_id)
+    engine.push()
+    for deal_id in (1, 2, 3):
+        rig.call("crm.deal.delete", {"id": deal_id})
+    held = engine.pull()
+    assert "3 of the deals b24sync follows are gone from Bitrix24" in held.held and held.deals_deleted == 0
+    assert all(rig.documents_for(deal_id)[0]["Статус"] != "Закрыт" for deal_id in (1, 2, 3))
+    confirmed = engine.pull(confirm_bulk=True)
+    assert confirmed.deals_deleted == 3 and confirmed.closed == 3

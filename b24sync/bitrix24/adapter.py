@@ -102,6 +102,23 @@ class Bitrix24Adapter:
                 found[int(row["ID"])] = row
         return found
 
+    def existing_deal_ids(self, deal_ids: Iterable[int]) -> set[int]:
+        """Which of these deals the portal still lists: 50 IDs a crm.deal.list, 50 of those a batch request."""
+        chunks = list(chunked(sorted(set(deal_ids)), 50))
+        outcome: BatchResult = self.client.batch({f"e{index}": ("crm.deal.list", {
+            "filter": {"@ID": chunk}, "select": ["ID"], "start": -1}) for index, chunk in enumerate(chunks)})
+        for error in outcome.errors.values():
+            raise error
+        return {int(row["ID"]) for rows in outcome.results.values() for row in rows or []}
+
+    def deleted_deal_ids(self, deal_ids: Iterable[int]) -> set[int]:
+        """Of deals a listing left out, those crm.deal.get answers "Not found" for (not "Access denied")."""
+        wanted = sorted({int(item) for item in deal_ids})
+        if not wanted:
+            return set()
+        outcome: BatchResult = self.client.batch({f"d{item}": ("crm.deal.get", {"id": item}) for item in wanted})
+        return {item for item in wanted if isinstance(outcome.errors.get(f"d{item}"), errors.NotFoundError)}
+
     def product_rows(self, deal_ids: Iterable[int]) -> dict[int, list[ProductRow]]:
         """Product rows of many deals, 50 deals per request."""
         outcome = self._batch_by_id("crm.deal.productrows.get", deal_ids)

@@ -58,6 +58,11 @@ INSERT INTO "catalogversion" ("ref", "version") SELECT substr("ref", 9), "versio
 DELETE FROM "seenversion" WHERE "ref" LIKE 'catalog:%' OR "ref" IN (SELECT "onec_ref" FROM "binding");
 """
 
+# A deal deleted in Bitrix24 is reported once and no longer followed.
+V4 = """
+ALTER TABLE "binding" ADD COLUMN "deal_state" VARCHAR(255) NOT NULL DEFAULT '';
+"""
+
 
 def _script(sql: str) -> Callable[[peewee.Database], None]:
     def step(db: peewee.Database) -> None:
@@ -77,5 +82,6 @@ def _v3(db: peewee.Database) -> None:
 
 
 # version -> the step that brings the schema from version-1 to version
-MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _v3}
+MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _v3,
+                                                         4: _script(V4)}
 CURRENT_SCHEMA = max(MIGRATIONS)

@@ -38,6 +38,7 @@ class Binding(Model):
     is_open = peewee.BooleanField(default=True)  # not yet fully paid and shipped
     closed_by_b24sync = peewee.BooleanField(default=False)
     document_state = peewee.CharField(default="")  # "", or "deleted" / "marked" once reported missing in 1C
+    deal_state = peewee.CharField(default="")  # "", or "deleted" once the deal was found gone from Bitrix24
     deal_modified = peewee.CharField(default="")  # the deal's DATE_MODIFY as of b24sync's last look
     deal_inputs = peewee.CharField(default="")  # hash of the listed deal fields as of that look
     created_at = peewee.FloatField()

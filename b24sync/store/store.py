@@ -167,20 +167,32 @@ class Store:
 
     def record_deal_seen(self, deal_id: int, modified: str, inputs: str) -> None:
         """The deal's DATE_MODIFY and listed fields as of b24sync's last look (a re-listed deal is skipped)."""
-        Binding.update(deal_modified=modified, deal_inputs=inputs).where(Binding.deal_id == deal_id).execute()
+        Binding.update(deal_modified=modified, deal_inputs=inputs, deal_state="").where(
+            Binding.deal_id == deal_id).execute()  # a deal listed again (restored from the recycle bin) is followed
 
     def mark_document_missing(self, deal_id: int, state: str) -> None:
         """The bound document was deleted ("deleted") or marked for deletion ("marked") in 1C; reported once."""
         self._update(deal_id, document_state=state)
 
+    def mark_deal_deleted(self, deal_id: int) -> None:
+        """The deal is gone from Bitrix24: reported once, no longer followed, its failures moot."""
+        with self.db.atomic():
+            self._update(deal_id, deal_state="deleted")
+            Failure.delete().where(Failure.deal_id == deal_id).execute()
+
+    def deleted_deals(self) -> list[BindingView]:
+        return [binding_view(row) for row in Binding.select().where(Binding.deal_state != "")
+                .order_by(Binding.deal_id)]
+
     def unbind(self, deal_id: int) -> None:
-        """Forget the deal's document (only for an explicit `resync --recreate` of a deleted one)."""
+        """Forget the deal's document (a deleted one: `resync --recreate`, or sync.on_missing_document)."""
         Binding.delete().where(Binding.deal_id == deal_id).execute()
 
     def bindings(self, open_only: bool = False) -> Iterator[BindingView]:
         query = Binding.select().order_by(Binding.deal_id)
         if open_only:
-            query = query.where((Binding.is_open == True) & (Binding.document_state == ""))  # noqa: E712
+            query = query.where((Binding.is_open == True) & (Binding.document_state == "")  # noqa: E712
+                                & (Binding.deal_state == ""))
         for row in query.iterator():
             yield binding_view(row)
 
@@ -192,7 +204,8 @@ class Store:
         total = Binding.select().count()
         open_count = Binding.select().where(Binding.is_open == True).count()  # noqa: E712
         missing = Binding.select().where(Binding.document_state != "").count()
-        return {"total": total, "open": open_count, "missing": missing}
+        deleted = Binding.select().where(Binding.deal_state != "").count()
+        return {"total": total, "open": open_count, "missing": missing, "deals_deleted": deleted}
 
     # -- intents -----------------------------------------------------------------------------------
 

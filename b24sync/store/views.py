@@ -29,13 +29,15 @@ class BindingView:
     deal_modified: str = ""
     deal_inputs: str = ""
     created_at: float = 0.0
+    deal_state: str = ""  # "deleted": the deal is gone from Bitrix24
 
 
 def binding_view(row: Binding) -> BindingView:
     return BindingView(row.deal_id, row.onec_ref, row.entity, row.number, row.pushed_hash, row.pushed_projection,
                        bool(row.posted), row.written_version, row.pulled_version,
                        json.loads(row.written_fields or "{}"), bool(row.is_open), bool(row.closed_by_b24sync),
-                       row.document_state, row.deal_modified, row.deal_inputs, row.created_at)
+                       row.document_state, row.deal_modified, row.deal_inputs, row.created_at,
+                       row.deal_state)
 
 
 @dataclass(frozen=True)

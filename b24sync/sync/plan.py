@@ -30,6 +30,8 @@ class Policy:
     post_documents: bool = True
     on_locked_document: str = "comment"  # comment | unpost_and_update
     on_leave_trigger: str = "nothing"  # nothing | close_order
+    on_missing_document: str = "report"  # report | recreate: a document deleted in 1C is created anew
+    on_deleted_deal: str = "report"  # report | close_order: a deal deleted in Bitrix24
     can_close: bool = True  # the profile's order has a Статус to close (УТ), an invoice (БП) does not
     invoice_pdf: bool = True
     now: float = 0.0
@@ -193,9 +195,22 @@ class MarkMissing(Step):
 
 
 @dataclass(frozen=True)
-class Unbind(Step):
+class MarkDealDeleted(Step):
+    """The bound deal is gone from Bitrix24 (deleted, or out of the webhook user's sight): logged and shown in
+    `status` once; the deal is no longer followed."""
+
+    text: str
+
     def describe(self) -> str:
-        return "forget the deleted document"
+        return f"report the deal deleted in Bitrix24 ({self.text})"
+
+
+@dataclass(frozen=True)
+class Unbind(Step):
+    recreate: bool = False  # sync.on_missing_document: recreate: the deal is pushed again at once
+
+    def describe(self) -> str:
+        return "forget the deleted document" + (" and create a new one" if self.recreate else "")
 
 
 @dataclass(frozen=True)
@@ -371,11 +386,29 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
     if snapshot is None or snapshot.deleted:
         header = None if snapshot is None else DocumentHeader(snapshot.order_ref, snapshot.number,
                                                               snapshot.data_version, snapshot.posted, True)
+        if header is None and policy.on_missing_document == "recreate":
+            number = binding.number
+            return [MarkMissing("deleted", f"Документ {number} удалён из 1С: b24sync создаёт по сделке новый "
+                                           f"документ."), Unbind(recreate=True)]
         return [MarkMissing(*_missing_text(binding, header))]
     values = values_from_snapshot(snapshot)
     steps: list[Step] = [Publish()] if snapshot.invoices and policy.invoice_pdf else []
     done = values.payment_status == "paid" and values.shipment_date is not None
     return steps + [WriteFields(values), RecordPull(snapshot.data_version, is_open=not done)]
+
+
+def plan_deal_deleted(binding: BindingView, header: DocumentHeader | None, policy: Policy) -> list[Step]:
+    """The bound deal no longer exists in Bitrix24; `header` is its document as 1C has it now (None: gone too)."""
+    number = (header.number if header is not None else "") or binding.number
+    if header is None or header.deleted:
+        return [MarkDealDeleted(f"its document {number} is gone from 1C too")]
+    if policy.on_deleted_deal != "close_order" or binding.closed_by_b24sync:
+        return [MarkDealDeleted(f"document {number} left as it is")]
+    if not policy.can_close:
+        return [MarkDealDeleted(f"invoice {number} left as it is: an invoice has no status to close")]
+    if (header.paid or 0) > 0 or header.shipped:
+        return [MarkDealDeleted(f"document {number} is paid or shipped, so it is not closed")]
+    return [Close(number), MarkDealDeleted(f"order {number} closed")]
 
 
 # -- helpers --------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from b24sync.sync import plan as steps
 from b24sync.sync.outbox import Outbox
 from b24sync.sync.report import CycleReport
 
+DEAL_CHECK_PER_CYCLE = 2500  # bound deals checked for deletion per pull: one batch of 50 listings of 50
+
 
 class PullCycle:
     """One 1C → Bitrix24 cycle (the attributes and helpers it uses are the Engine's)."""
@@ -45,7 +47,11 @@ class PullCycle:
         self.outbox = Outbox()
         only = set(deal_ids) if deal_ids is not None else None
         bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
-                    if (only is None or binding.deal_id in only) and not binding.document_state}
+                    if (only is None or binding.deal_id in only) and not binding.document_state
+                    and not binding.deal_state}
+        gone = self._deals_gone(list(bindings.values()), report, confirm_bulk) if only is None else []
+        for binding in gone:
+            del bindings[binding.onec_ref]
         known = {} if only is not None else self.store.seen_versions()
         for ref, binding in bindings.items():
             known[ref] = binding.pulled_version  # empty: never read back yet (a БП invoice is b24sync's own)
@@ -69,10 +75,10 @@ class PullCycle:
         limit = self.sync.max_missing_per_cycle
         if len(items) > limit and not confirm_bulk:
             # a base restored from a backup, or another base: hold every report, go on with everything else
-            report.held = (f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at "
-                           f"once, more than 'sync.guards.max_missing_per_cycle' ({limit}); none is reported on its "
-                           f"deal. If the 1C base was restored from an older backup, or 'onec.url' points at another "
-                           f"base, fix that; if the documents really were deleted, run `b24sync sync --confirm-bulk`")
+            report.hold(f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at "
+                        f"once, more than 'sync.guards.max_missing_per_cycle' ({limit}); none is reported on its "
+                        f"deal. If the 1C base was restored from an older backup, or 'onec.url' points at another "
+                        f"base, fix that; if the documents really were deleted, run `b24sync sync --confirm-bulk`")
             if self._held_missing != len(items):
                 self.log.warning("documents_missing_held", count=len(items), bound=len(bindings), limit=limit,
                                  action="check the 1C base; `b24sync sync --confirm-bulk` reports them")
@@ -90,6 +96,7 @@ class PullCycle:
         if items:
             self.preflight()
         policy = self.policy()
+        self._plan_deals_gone(gone, policy, report, dry_run)
         moves: dict[int, mapping.DealValues] = {}
         for item in items:
             planned = steps.plan_pull(item, policy)
@@ -109,12 +116,82 @@ class PullCycle:
             else:
                 self.outbox.update(deal_id, {"STAGE_ID": target})
                 report.stage_moves += 1
+        recreate = [item.binding.deal_id for item in items if item.snapshot is None
+                    and policy.on_missing_document == "recreate" and not item.binding.document_state]
         if not dry_run:
             self._send(report)
+            if recreate:  # sync.on_missing_document: recreate: the deals' new documents now, not at their next edit
+                pushed = self.push(deal_ids=recreate)
+                report.created += pushed.created
+                for deal_id, reason in pushed.failed.items():
+                    report.failed[deal_id] = reason
+                    report.codes[deal_id] = pushed.codes.get(deal_id, "error")
             self.store.save_versions({ref: version for ref, version in result.versions.items()
                                       if ref not in bindings})
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
+
+    def _deals_gone(self, bindings: list[BindingView], report: CycleReport, confirm_bulk: bool) -> list[BindingView]:
+        """Bound deals deleted in Bitrix24, checked DEAL_CHECK_PER_CYCLE at a time in turn (one batch request);
+        a listing leaves a deal out, and crm.deal.get then says "Not found". Too many at once are held back."""
+        if not bindings:
+            return []
+        ordered = sorted(bindings, key=lambda binding: binding.deal_id)
+        cursor = int(self.store.watermark("deal_check") or 0)
+        window = [binding for binding in ordered if binding.deal_id > cursor][:DEAL_CHECK_PER_CYCLE]
+        window += [binding for binding in ordered if binding.deal_id <= cursor][:DEAL_CHECK_PER_CYCLE - len(window)]
+        try:
+            existing = self.bitrix.existing_deal_ids(binding.deal_id for binding in window)
+            unlisted = [binding.deal_id for binding in window if binding.deal_id not in existing]
+            deleted = self.bitrix.deleted_deal_ids(unlisted) if unlisted else set()
+        except B24SyncError as error:
+            if error.fatal:
+                raise
+            # a check only: the cycle's own work goes on, and the same deals are checked next time
+            self.log.info("deal_check_skipped", reason=str(error))
+            return []
+        self.store.set_watermark("deal_check", str(window[-1].deal_id))
+        gone = [binding for binding in window if binding.deal_id in deleted]
+        limit = self.sync.max_missing_per_cycle
+        if len(gone) > limit and not confirm_bulk:
+            report.hold(f"{len(gone)} of the deals b24sync follows are gone from Bitrix24 at once, more than "
+                        f"'sync.guards.max_missing_per_cycle' ({limit}); none is acted on. If the webhook's user "
+                        f"lost its rights, or 'bitrix24.webhook_url' points at another portal, fix that; if the "
+                        f"deals really were deleted, run `b24sync sync --confirm-bulk`")
+            self.log.warning("deals_deleted_held", count=len(gone), limit=limit,
+                             action="check the webhook; `b24sync sync --confirm-bulk` acts on them")
+            return []
+        return gone
+
+    def _plan_deals_gone(self, gone: list[BindingView], policy: steps.Policy, report: CycleReport,
+                         dry_run: bool) -> None:
+        """Each deal deleted in Bitrix24: reported once, and its order closed under on_deleted_deal: close_order."""
+        if not gone:
+            return
+        headers = self.onec.headers([binding.onec_ref for binding in gone])
+        for binding in gone:
+            header = headers.get(binding.onec_ref)
+            if header is not None and policy.on_deleted_deal == "close_order" and not header.deleted:
+                snapshot = self.onec.snapshot(binding.onec_ref)  # paid or shipped decides whether it closes
+                header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
+            planned = steps.plan_deal_deleted(binding, header, policy)
+            if dry_run:
+                report.planned.append(steps.describe(binding.deal_id, planned) or "")
+                continue
+            try:
+                for step in planned:
+                    if isinstance(step, steps.MarkDealDeleted):
+                        self.store.mark_deal_deleted(binding.deal_id)
+                        self.store.resolve_conflicts(binding.deal_id, "deal_deleted")
+                        report.deals_deleted += 1
+                        self.log.warning("deal_deleted", deal_id=binding.deal_id, order_ref=binding.onec_ref,
+                                         outcome=step.text)
+                    else:
+                        self._do_common(binding.deal_id, step, report)
+            except B24SyncError as error:
+                if error.fatal:
+                    raise
+                self._fail(binding.deal_id, error, report, tell=False)
 
     def _execute_pull(self, item: steps.PullItem, planned: list[steps.Step],
                       report: CycleReport) -> mapping.DealValues | None:

@@ -18,6 +18,7 @@ class CycleReport:
     stage_moves: int = 0
     conflicts: int = 0
     missing: int = 0
+    deals_deleted: int = 0
     failed: dict[int, str] = field(default_factory=dict)  # deal -> the reason, in the manager's words
     codes: dict[int, str] = field(default_factory=dict)  # deal -> the stable error code (b24sync.errors)
     planned: list[str] = field(default_factory=list)
@@ -29,6 +30,7 @@ class CycleReport:
                              ("closed", self.closed), ("written back", self.written_back),
                              ("stage moves", self.stage_moves), ("conflicts", self.conflicts),
                              ("documents missing in 1C", self.missing),
+                             ("deals deleted in Bitrix24", self.deals_deleted),
                              ("failed", len(self.failed))):
             if count:
                 parts.append(f"{count} {label}")
@@ -37,6 +39,10 @@ class CycleReport:
         if self.held:
             parts.append(f"HELD: {self.held}")
         return ", ".join(parts)
+
+    def hold(self, what: str) -> None:
+        """A guard held something back; several guards in one cycle are all said."""
+        self.held = f"{self.held}; {what}" if self.held else what
 
     @property
     def ok(self) -> bool:

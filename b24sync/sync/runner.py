@@ -69,7 +69,9 @@ class Engine(PullCycle):
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
                             on_locked_document=self.sync.on_locked_document,
-                            on_leave_trigger=self.sync.on_leave_trigger, can_close=self.onec.profile.can_close,
+                            on_leave_trigger=self.sync.on_leave_trigger,
+                            on_missing_document=self.sync.on_missing_document,
+                            on_deleted_deal=self.sync.on_deleted_deal, can_close=self.onec.profile.can_close,
                             invoice_pdf=self.config.onec.invoice_pdf != "off", now=self.clock.time())
 
     # -- Bitrix24 → 1C ----------------------------------------------------------------------------------
@@ -269,11 +271,6 @@ class Engine(PullCycle):
                 self.store.close_intents(deal_id)  # 1C refused: nothing was written
                 raise
             self.store.record_write(deal_id, posted.data_version, number=posted.number, posted=True)
-        elif isinstance(step, steps.Close):
-            self.store.begin_intent(deal_id, "close")
-            closed = self.onec.close_order(self._ref(deal_id))
-            self.store.record_write(deal_id, closed.data_version, closed_by_b24sync=True)
-            report.closed += 1
         elif isinstance(step, steps.Reopen):
             self.store.begin_intent(deal_id, "reopen")
             reopened = self.onec.reopen_order(self._ref(deal_id), self.config.onec.order_status)
@@ -288,7 +285,12 @@ class Engine(PullCycle):
 
     def _do_common(self, deal_id: int, step: steps.Step, report: CycleReport) -> None:
         """The steps both directions plan."""
-        if isinstance(step, steps.WriteBack):
+        if isinstance(step, steps.Close):
+            self.store.begin_intent(deal_id, "close")
+            closed = self.onec.close_order(self._ref(deal_id))
+            self.store.record_write(deal_id, closed.data_version, closed_by_b24sync=True)
+            report.closed += 1
+        elif isinstance(step, steps.WriteBack):
             binding = self.store.binding_for_deal(deal_id)
             assert binding is not None
             wanted = mapping.encode_values(mapping.DealValues(order_id=binding.onec_ref, order_number=binding.number),

@@ -411,3 +411,33 @@ def test_deals_vanishing_from_bitrix24_at_once_are_held_with_one_message(rig: Ri
     assert all(rig.documents_for(deal_id)[0]["Статус"] != "Закрыт" for deal_id in (1, 2, 3))
     confirmed = engine.pull(confirm_bulk=True)
     assert confirmed.deals_deleted == 3 and confirmed.closed == 3
+
+
+def test_a_managers_edit_between_the_listing_and_the_rows_read_is_no_amount_mismatch(rig: Rig) -> None:
+    from b24sync.bitrix24.adapter import Bitrix24Adapter
+    from b24sync.bitrix24.client import Bitrix24Client
+    from b24sync.onec.adapter import OneCAdapter
+    from b24sync.store.store import Store
+    from b24sync.sync.runner import Engine
+
+    first = rig.portal.portal.product_rows[1][0]
+
+    class ManagerEditsAfterTheListing(Bitrix24Adapter):
+        """The portal as it is; the manager changes deal 1's rows the moment b24sync has listed the deals."""
+
+        def deals_changed_since(self, *args: object, **kwargs: object) -> object:
+            listing = super().deals_changed_since(*args, **kwargs)
+            rows = list(listing)
+            rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{
+                "PRODUCT_ID": first["PRODUCT_ID"], "PRICE": 777, "QUANTITY": 3, "TAX_RATE": 22, "TAX_INCLUDED": "Y"}]})
+            return type("Listed", (), {"__iter__": lambda self: iter(rows), "server_time": listing.server_time})()
+
+    rig.move(1)
+    adapter = ManagerEditsAfterTheListing(Bitrix24Client(rig.portal.webhook_url, clock=rig.clock, throttle=False))
+    engine = Engine(rig.config, adapter, OneCAdapter.from_config(rig.config.onec, clock=rig.clock),
+                    Store(rig.store_path, clock=rig.clock), rig.clock)
+    rig.engines.append(engine)
+    report = engine.push()
+    assert not report.failed and report.created == 1
+    order = rig.documents_for(1)[0]
+    assert order["СуммаДокумента"] == 2331 and comments_on(rig, 1) == []

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from b24sync.bitrix24 import errors
-from b24sync.bitrix24.client import BatchResult, Bitrix24Client, Listing
+from b24sync.bitrix24.client import BATCH_LIMIT, BatchResult, Bitrix24Client, Listing
 from b24sync.bitrix24.records import (
     CatalogProduct,
     Company,
@@ -27,6 +27,8 @@ from b24sync.bitrix24.wire import chunked, format_datetime, to_int
 
 ENTITY_COMPANY = 4
 DEAL_STANDARD_SELECT = ["*", "UF_*"]
+# what the mapping compares with the product rows, read in the same request as the rows
+AMOUNT_FIELDS = ["ID", "OPPORTUNITY", "IS_MANUAL_OPPORTUNITY", "TAX_VALUE", "CURRENCY_ID", "DATE_MODIFY"]
 
 
 class CompanyConflictError(errors.Bitrix24Error):
@@ -123,6 +125,29 @@ class Bitrix24Adapter:
         """Product rows of many deals, 50 deals per request."""
         outcome = self._batch_by_id("crm.deal.productrows.get", deal_ids)
         return {deal_id: [ProductRow.from_wire(row) for row in rows or []] for deal_id, rows in outcome.items()}
+
+    def product_rows_with_amounts(self, deal_ids: Iterable[int]) -> tuple[dict[int, list[ProductRow]],
+                                                                             dict[int, dict[str, Any]]]:
+        """Product rows of many deals, and each deal's amount read in the same batch request (49 deals and one
+        crm.deal.list of them a request): rows and OPPORTUNITY are the same moment's, even during an edit."""
+        unique = sorted({int(item) for item in deal_ids if item})
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for index, chunk in enumerate(chunked(unique, BATCH_LIMIT - 1)):
+            commands[f"a{index}"] = ("crm.deal.list", {"filter": {"@ID": chunk}, "select": AMOUNT_FIELDS,
+                                                       "start": -1})
+            commands.update({f"i{item}": ("crm.deal.productrows.get", {"id": item}) for item in chunk})
+        outcome: BatchResult = self.client.batch(commands) if commands else BatchResult()
+        rows: dict[int, list[ProductRow]] = {}
+        amounts: dict[int, dict[str, Any]] = {}
+        for error in outcome.errors.values():
+            if not isinstance(error, errors.NotFoundError):
+                raise error
+        for key, value in outcome.results.items():
+            if key.startswith("a"):
+                amounts.update({int(row["ID"]): row for row in value or []})
+            else:
+                rows[int(key[1:])] = [ProductRow.from_wire(row) for row in value or []]
+        return rows, amounts
 
     def deal_contact_ids(self, deal_ids: Iterable[int]) -> dict[int, list[int]]:
         """Contact IDs bound to each deal, primary first."""

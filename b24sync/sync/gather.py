@@ -30,6 +30,7 @@ class Context:
     """What the deals of one cycle need from both systems, each object fetched once."""
 
     rows: dict[int, list[ProductRow]] = field(default_factory=dict)
+    amounts: dict[int, dict[str, Any]] = field(default_factory=dict)  # the deal's amount as of its rows' read
     products: dict[int, CatalogProduct] = field(default_factory=dict)
     companies: dict[int, Company] = field(default_factory=dict)
     requisites: dict[int, list[Requisite]] = field(default_factory=dict)
@@ -61,8 +62,11 @@ class Gatherer:
         """Rows, products, companies, requisites and contacts of the deals, and their products in 1C."""
         context = self.context
         context.rows.clear()  # rows are needed by this chunk only: memory stays flat
+        context.amounts.clear()
         ids = [int(deal["ID"]) for deal in deals]
-        context.rows.update(self.bitrix.product_rows(ids))
+        rows, amounts = self.bitrix.product_rows_with_amounts(ids)
+        context.rows.update(rows)
+        context.amounts.update(amounts)
         product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
         wanted = product_ids - set(context.products)
         context.products.update(self.bitrix.products(wanted, self.sync.article_property))
@@ -84,8 +88,12 @@ class Gatherer:
     def map(self, deal: dict[str, Any], now: float) -> Mapped:
         """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.
 
-        The deal and its rows are read a moment apart: amounts that disagree on a deal modified within the
-        last minute are taken for an edit in progress, and looked at again at the next cycle."""
+        The deal's amount is taken from the request that read its rows, so an edit between the listing and
+        that read cannot make them disagree; amounts that still disagree on a deal modified within the last
+        minute are taken for an edit in progress, and looked at again at the next cycle."""
+        amounts = self.context.amounts.get(int(deal["ID"]))
+        if amounts:
+            deal = {**deal, **{key: value for key, value in amounts.items() if key not in ("ID", "DATE_MODIFY")}}
         try:
             projection = self._project(deal)
             nomenclature = self._nomenclature(projection)

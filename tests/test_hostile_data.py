@@ -5,6 +5,7 @@ Each case is a rule of the mapping (tests/test_mapping.py) shown once over HTTP 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,22 @@ def test_a_contact_with_a_name_longer_than_1c_keeps_is_one_counterparty_and_no_r
     second = engine.push()
     assert not second.failed and second.created == 1
     assert len([item for item in counterparties(rig) if item["Description"].startswith("🌸Петров 🌸")]) == 1
+
+
+def test_vat_on_top_gives_a_1c_total_equal_to_the_deal_to_the_kopeck(either: Rig) -> None:
+    rig = either
+    products = [row["PRODUCT_ID"] for deal_id in (1, 2, 3, 4, 6) for row in rig.portal.portal.product_rows[deal_id]]
+    rows = [{"PRODUCT_ID": product, "PRICE": 100 + index * 13.37, "QUANTITY": 7 + index, "TAX_RATE": 22,
+             "TAX_INCLUDED": "N"} for index, product in enumerate(products[:9])]
+    rig.call("crm.deal.productrows.set", {"id": 1, "rows": rows})
+    rig.move(1)
+    report = rig.engine().push()
+    assert report.created == 1 and not report.failed, report.failed
+    deal = rig.deal(1)
+    order = rig.documents_for(1)[0]
+    assert Decimal(str(order["СуммаДокумента"])) == Decimal(deal["OPPORTUNITY"])
+    lines = order["Товары"]
+    with_vat = sum(Decimal(str(line["Сумма"])) + Decimal(str(line["СуммаНДС"])) for line in lines)
+    assert with_vat == Decimal(deal["OPPORTUNITY"])
+    for line in lines:  # each row's VAT is its net amount's 22 %, to the kopeck 1C's own rounding allows
+        assert abs(Decimal(str(line["Сумма"])) * Decimal("0.22") - Decimal(str(line["СуммаНДС"]))) <= Decimal("0.015")

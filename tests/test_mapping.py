@@ -167,3 +167,25 @@ def test_rows_with_no_quantity_or_a_negative_price_are_refused(price: str, quant
     with pytest.raises(mapping.MappingError) as caught:
         mapping.project(deal(amount), [row(1, 10, price, quantity)], PRODUCTS, COMPANY, REQUISITES, None)
     assert caught.value.code == code and "Строка 1 «Товар 1»" in caught.value.reason
+
+
+@pytest.mark.parametrize("gross, rate, net", [
+    ("700.00", "22", "573.77"),  # 7 × 100.00 with VAT: a rounded net price (81.97 × 7 + VAT) would be 700.02
+    ("122.00", "22", "100.00"),
+    ("0.03", "22", "0.02"),  # no net amount gives 0.03 with 22 % on top: the nearest, its VAT the difference
+    ("1000.00", "0", "1000.00"),
+    ("1234.56", "10", "1122.33"),
+])
+def test_a_net_amount_gives_the_deals_row_sum_with_vat_rounded_once(gross: str, rate: str, net: str) -> None:
+    from b24sync.onec.documents import net_amount
+
+    assert net_amount(Decimal(gross), Decimal(rate)) == Decimal(net)
+
+
+def test_vat_on_top_rows_add_up_to_the_deal_as_1c_holds_them() -> None:
+    rows = [row(index, 10, "100.00", str(7 + index), included=False, exclusive="81.97") for index in range(1, 6)]
+    deal_total = sum(Decimal("100.00") * (7 + index) for index in range(1, 6))
+    projection = mapping.project(deal(f"{deal_total:.2f}"), rows, PRODUCTS, COMPANY, REQUISITES, None)
+    wanted = mapping.content(projection, {10: "ref-10"}, None, None)
+    assert wanted.amount == deal_total
+    assert all(item.amount + item.vat == Decimal("100.00") * item.quantity for item in projection.rows)

@@ -26,6 +26,8 @@ class DraftRow:
     quantity: Decimal
     price: Decimal
     vat_rate: Decimal | None  # percent; None for "без НДС"
+    amount: Decimal | None = None  # Сумма as the deal has it (rounded once per row); None: price × quantity
+    vat: Decimal | None = None  # СуммаНДС as the deal has it; None: from the amount and the rate
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,24 @@ class RowTotals:
 
 
 def row_totals(row: DraftRow, prices_include_vat: bool) -> RowTotals:
-    amount = money(row.price * row.quantity)
+    """A row's sums as 1C holds them (OData recomputes nothing): each rounded once, from the row's amount."""
+    amount = row.amount if row.amount is not None else money(row.price * row.quantity)
     rate = row.vat_rate or Decimal(0)
     if prices_include_vat:
-        vat = money(amount * rate / (100 + rate))
+        vat = row.vat if row.vat is not None else money(amount * rate / (100 + rate))
         return RowTotals(amount, vat, amount)
-    vat = money(amount * rate / 100)
+    vat = row.vat if row.vat is not None else money(amount * rate / 100)
     return RowTotals(amount, vat, amount + vat)
+
+
+def net_amount(gross: Decimal, rate: Decimal) -> Decimal:
+    """The net row amount whose VAT on top, rounded once as 1C rounds it, gives the row's gross sum; when no
+    amount does (a kopeck skipped by the rounding), the nearest one (its VAT is then the kopeck's difference)."""
+    first = money(gross * 100 / (100 + rate))
+    for candidate in (first, first - CENT, first + CENT):
+        if candidate + money(candidate * rate / 100) == gross:
+            return candidate
+    return first
 
 
 def document_total(draft: OrderDraft) -> Decimal:

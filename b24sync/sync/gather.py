@@ -100,12 +100,12 @@ class Gatherer:
             self._vat_rates(projection)
             currency_ref = self._currency(projection)
             manager_ref = self._manager(projection)
+            wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID)
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
-        return Mapped(projection, mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID),
-                      nomenclature, manager_ref)
+        return Mapped(projection, wanted, nomenclature, manager_ref)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
         context = self.context

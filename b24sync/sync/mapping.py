@@ -26,6 +26,7 @@ from b24sync.onec.documents import (
     OrderDraft,
     Snapshot,
     money,
+    net_amount,
     row_totals,
 )
 from b24sync.sync.requisites import inn_problem, kpp_problem, normalise
@@ -50,6 +51,11 @@ class ProjectedRow:
     quantity: Decimal
     price: Decimal
     vat_rate: Decimal | None
+    amount: Decimal | None = None  # Сумма: the row's sum (net when VAT is on top), rounded once
+    vat: Decimal | None = None  # СуммаНДС: so that amount (+ VAT on top) is the deal's own row sum
+
+    def draft(self, nomenclature_ref: str) -> DraftRow:
+        return DraftRow(nomenclature_ref, self.name, self.quantity, self.price, self.vat_rate, self.amount, self.vat)
 
 
 @dataclass(frozen=True)
@@ -137,10 +143,18 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
             raise MappingError(f"Строка {position} «{row.name}»: цена {row.price} меньше нуля (скидка больше цены): "
                                f"исправьте цену или скидку.", f"row {row.id}", code="negative_price")
         product = products.get(row.product_id)
-        price = row.price if include_vat or row.price_exclusive is None else row.price_exclusive
+        gross = money(row.price * row.quantity)  # the deal's own row sum, VAT included: what the total adds up
+        rate = row.tax_rate or Decimal(0)
+        if include_vat:
+            amount, price = gross, row.price.quantize(CENT)
+            vat = money(gross * rate / (100 + rate))
+        else:
+            amount = net_amount(gross, rate)
+            price, vat = money(amount / row.quantity), gross - amount
         projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
                                       article=product.article if product else None, name=row.name,
-                                      quantity=row.quantity, price=price.quantize(CENT), vat_rate=row.tax_rate))
+                                      quantity=row.quantity, price=price, vat_rate=row.tax_rate, amount=amount,
+                                      vat=vat))
     amount = to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)
     rows_total = money(sum((money(row.price * row.quantity) for row in rows), Decimal(0)))
     if money(amount) != rows_total:
@@ -199,8 +213,7 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
         deal_id=projection.deal_id, comment=projection.comment, counterparty_ref=counterparty_ref,
         partner_ref=partner_ref, currency_code=projection.currency or default_currency,
         prices_include_vat=projection.prices_include_vat,
-        rows=tuple(DraftRow(nomenclature[row.product_id], row.name, row.quantity, row.price, row.vat_rate)
-                   for row in projection.rows),
+        rows=tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows),
         manager_ref=manager_ref, contract_ref=contract_ref)
 
 
@@ -208,9 +221,13 @@ def content(projection: Projection, nomenclature: dict[int, str], currency_ref: 
             manager_ref: str | None) -> DocumentContent:
     """The projection as a 1C document would hold it, to compare with what 1C holds: the amount is the
     document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY."""
-    rows = tuple(DraftRow(nomenclature[row.product_id], row.name, row.quantity, row.price, row.vat_rate)
-                 for row in projection.rows)
+    rows = tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows)
     total = sum((row_totals(row, projection.prices_include_vat).total for row in rows), Decimal(0))
+    if total != projection.amount:  # never a document whose total is not the deal's, to the kopeck
+        raise MappingError(f"Сумма документа для 1С {total} не совпадает с суммой сделки {projection.amount}: "
+                           f"проверьте цены, количество и НДС в строках сделки.",
+                           f"deal {projection.deal_id}: document total {total}, OPPORTUNITY {projection.amount}",
+                           code="total_mismatch")
     return DocumentContent(
         comment=projection.comment, amount=total,
         rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),

@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument("--config-out", required=True, metavar="FILE",
                             help="write a complete config here (the state file goes next to it)")
 
+    state = commands.add_parser("state", help="look after the state file")
+    state_actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)
+    repair = state_actions.add_parser(
+        "repair", help="move a damaged state file aside and bind the documents in 1C again by their deal marker")
+    repair.add_argument("--config", help="config file")
+    repair.add_argument("--force", action="store_true",
+                        help="rebuild even a state file that is not damaged (its failures and conflicts are lost)")
+    repair.add_argument("--confirm-bulk", action="store_true",
+                        help="let the sync after the rebuild go past the bulk guards")
+
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
     demo.add_argument("--config", help=argparse.SUPPRESS)
     demo.add_argument("--deals", type=int, default=60, help="deals to generate (default 60)")

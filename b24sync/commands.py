@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from b24sync.config import Config, ConfigError, load_config
@@ -31,7 +32,7 @@ from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.report import CycleReport
-from b24sync.wiring import Parts, build, connect
+from b24sync.wiring import Parts, build, connect, lock_for
 
 
 def say(text: str = "") -> None:
@@ -57,6 +58,12 @@ def run_command(args: argparse.Namespace) -> int:
     except B24SyncError as error:  # a state file b24sync cannot read, for one
         print(describe(error), file=sys.stderr)
         return exit_code(error)
+    if args.command == "state":
+        try:
+            return state_repair(config, args)
+        except B24SyncError as error:
+            print(describe(error), file=sys.stderr)
+            return exit_code(error)
     try:
         parts = build(config)
     except B24SyncError as error:
@@ -69,6 +76,34 @@ def run_command(args: argparse.Namespace) -> int:
     except B24SyncError as error:
         print(describe(error), file=sys.stderr)
         return exit_code(error)
+    finally:
+        parts.close()
+
+
+def state_repair(config: Config, args: argparse.Namespace) -> int:
+    """Move a damaged state file aside, bind the documents again by their deal marker, then sync once."""
+    from b24sync.sync.repair import is_damaged, move_aside, rebuild_bindings
+
+    lock = lock_for(config).acquire()  # the service must be stopped: it would write to the file being moved
+    try:
+        path = Path(config.state_path)
+        if path.exists() and not is_damaged(path) and not args.force:
+            say(f"the state file {path} is not damaged: nothing to repair (--force rebuilds it anyway, and "
+                f"forgets its failures, conflicts and reports)")
+            return EXIT_OK
+        if path.exists():
+            aside = move_aside(path, datetime.now())
+            say(f"moved the state file aside: {aside}")
+        parts = build(config, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        bound = rebuild_bindings(config, parts.bitrix, parts.onec, parts.store)
+        say(f"bound {bound} deals again to the documents that carry their marker in 1C")
+        push = parts.engine.push(full=True, confirm_bulk=args.confirm_bulk)
+        pull = parts.engine.pull(confirm_bulk=args.confirm_bulk)
+        return _print([push, pull])
     finally:
         parts.close()
 
@@ -148,7 +183,10 @@ def resolve(parts: Parts, args: argparse.Namespace) -> int:
 
 def conflicts(config: Config, as_json: bool) -> int:
     """The open conflicts: deal, document, what differs, since when (reads the store, never writes)."""
-    store = Store(config.state_path)
+    if not Path(config.state_path).exists():
+        say("no open conflicts (no cycle has run yet)")
+        return EXIT_OK
+    store = Store(config.state_path, read_only=True)
     try:
         rows = [{"deal_id": item.deal_id, "document": item.onec_ref, "since": _when(item.created_at),
                  "description": item.description} for item in store.open_conflicts()]
@@ -178,8 +216,14 @@ def _when(seconds: float | None) -> str:
 
 
 def status(config: Config, as_json: bool) -> int:
-    """Reads the state store (no lock needed: SQLite readers never block the writer in WAL mode)."""
-    store = Store(config.state_path)
+    """Reads the state store read-only (no lock needed: SQLite readers never block the writer in WAL mode)."""
+    if not Path(config.state_path).exists():
+        if as_json:
+            say(json.dumps({"state": None, "jobs": {}}, indent=2))
+        else:
+            say(f"(no cycle has run yet: there is no state file at {config.state_path})")
+        return EXIT_OK
+    store = Store(config.state_path, read_only=True)
     try:
         runs = store.last_runs()
         data: dict[str, Any] = {

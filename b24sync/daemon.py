@@ -22,7 +22,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from b24sync import systemd
 from b24sync.config import Config, ConfigError, load_config
-from b24sync.errors import EXIT_CONFIG, EXIT_OK, B24SyncError, LockedError, exit_code, outage_system
+from b24sync.errors import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    B24SyncError,
+    LockedError,
+    StateError,
+    exit_code,
+    outage_system,
+)
 from b24sync.logs import configure_logging, get_logger
 from b24sync.metrics import MetricsUnavailableError, Tally, serve
 from b24sync.sync.catalog import sync_catalog
@@ -177,10 +185,14 @@ class Daemon:
                 report = work()
             except B24SyncError as error:
                 system = outage_system(error)
-                if store.set_unreachable(system, str(error)):
+                try:
+                    newly = store.set_unreachable(system, str(error))
+                    store.log_run(job, started, "error", str(error)[:500])
+                except StateError:  # the state file itself is failing (a full disk): the log says it
+                    newly = self.last_summary != f"{job}: {system} unavailable since this cycle"
+                if newly:
                     self.log.error("system_unavailable", job=job, system=system, error=str(error),
                                    action="b24sync keeps trying; `b24sync status` shows since when")
-                store.log_run(job, started, "error", str(error)[:500])
                 self.tally.record(job, None, time.time())
                 self._status(f"{job}: {system} unavailable since this cycle")
                 return

@@ -40,9 +40,9 @@ def connect(config: Config, clock: Clock = SYSTEM_CLOCK, **client_options: Any) 
             OneCAdapter.from_config(config.onec, clock=clock, **client_options))
 
 
-def build(config: Config, clock: Clock = SYSTEM_CLOCK) -> Parts:
-    """Take the lock (LockHeldError if another b24sync holds it), then open everything."""
-    lock = lock_for(config).acquire()
+def build(config: Config, clock: Clock = SYSTEM_CLOCK, lock: ProcessLock | None = None) -> Parts:
+    """Take the lock (LockHeldError if another b24sync holds it), or use the one held, then open everything."""
+    lock = lock or lock_for(config).acquire()
     try:
         bitrix, onec = connect(config, clock)
         store = Store(config.state_path, clock=clock)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pwd
 from pathlib import Path
 
-from b24sync.errors import LockedError
+from b24sync.errors import LockedError, StateError
+
+
+def user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 class LockHeldError(LockedError):
@@ -28,8 +36,13 @@ class ProcessLock:
         self._handle: int | None = None
 
     def acquire(self) -> ProcessLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:
+            raise StateError(f"the lock file {self.path} cannot be written by user {user_name()}: give that user write "
+                             f"access to {self.path.parent} (the service's StateDirectory= does this), or point "
+                             f"'state.path' elsewhere") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

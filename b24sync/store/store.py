@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import peewee
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.errors import StateError
 from b24sync.store import models
+from b24sync.store.lock import user_name
 from b24sync.store.migrations import CURRENT_SCHEMA, MIGRATIONS
 from b24sync.store.models import (
     Binding,
@@ -49,33 +52,120 @@ RETRY_MAX = 6 * 3600.0
 
 __all__ = ["CURRENT_SCHEMA", "BindingView", "ConflictView", "FailureView", "IntentView", "RunView", "Store"]
 
-class Store:
-    """Opens (and creates or migrates) the state database at `path`."""
+def _rolled_back(error: Exception) -> bool:
+    """SQLite already rolled the transaction back itself (a full disk does that)."""
+    return "no transaction is active" in str(error)
 
-    def __init__(self, path: str | Path, clock: Clock = SYSTEM_CLOCK) -> None:
+
+class StateDatabase(peewee.SqliteDatabase):
+    """SQLite with the failures an administrator must act on said in their words: a full disk, a file or
+    directory b24sync may not write. SQLite rolls the transaction back, so nothing is half-written."""
+
+    def __init__(self, path: Path, *args: Any, **kwargs: Any) -> None:
+        self.state_path = path
+        super().__init__(*args, **kwargs)
+
+    def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_sql(sql, params, *args, **kwargs)
+        except peewee.OperationalError as error:
+            if sql.lstrip().upper().startswith("ROLLBACK") and _rolled_back(error):
+                return None
+            raise self.translated(error) from error
+
+    def commit(self) -> Any:
+        try:
+            return super().commit()
+        except peewee.OperationalError as error:
+            raise self.translated(error) from error
+
+    def rollback(self) -> Any:
+        try:
+            return super().rollback()
+        except peewee.OperationalError as error:
+            if not _rolled_back(error):
+                raise
+            return None
+
+    def translated(self, error: peewee.OperationalError) -> Exception:
+        text = str(error).lower()
+        if "disk is full" in text or "no space" in text:
+            return StateError(f"no space left on the device holding {self.state_path}: free some space there and "
+                              f"run b24sync again; the cycle stopped before its next write, nothing is half-written")
+        if "readonly" in text or "read-only" in text:
+            return StateError(f"the state file {self.state_path} cannot be written by user {user_name()}: give that "
+                              f"user write access to the file and its directory {self.state_path.parent} (the "
+                              f"service's StateDirectory= does this)")
+        return error
+
+
+class Store:
+    """Opens (and creates or migrates) the state database at `path`; `read_only` opens it only to read
+    (`status`): nothing is created, migrated or written, and an older schema is said, not migrated."""
+
+    def __init__(self, path: str | Path, clock: Clock = SYSTEM_CLOCK, read_only: bool = False) -> None:
         self.path = Path(path)
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self.db = peewee.SqliteDatabase(str(self.path), pragmas={"journal_mode": "wal", "synchronous": "full",
-                                                                 "foreign_keys": 1, "busy_timeout": 10000})
+        self.read_only = read_only
+        if read_only:
+            self.db = StateDatabase(self.path, f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                    pragmas={"busy_timeout": 10000})
+        else:
+            self._prepare()
+            self.db = StateDatabase(self.path, str(self.path), pragmas={
+                "journal_mode": "wal", "synchronous": "full", "foreign_keys": 1, "busy_timeout": 10000})
+        # the models reach the database through one proxy: a store opened while another is open (a status beside
+        # a running engine, in one process) hands it back when it closes
+        self._previous = models.database.obj
         models.database.initialize(self.db)
         try:
-            self.db.connect(reuse_if_open=True)
+            self._connect()
             self._migrate()
+        except StateError:
+            self.close()
+            raise
         except peewee.DatabaseError as error:
             self.close()
             if "locked" in str(error).lower():
                 raise
             raise StateError(
-                f"the state file {self.path} is damaged ({error}): move it aside (mv {self.path} "
-                f"{self.path}.damaged, with its -wal and -shm files) and run `b24sync sync`; b24sync finds the "
-                f"documents it made in 1C by their deal marker and binds them again") from None
+                f"the state file {self.path} is damaged ({error}): run `b24sync state repair`, which moves it "
+                f"aside and binds the documents b24sync made in 1C again by their deal marker") from None
+
+    def _connect(self) -> None:
+        try:
+            self.db.connect(reuse_if_open=True)
+            if self.read_only:
+                self.db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+        except peewee.OperationalError:
+            if not self.read_only or "unable to open" not in str(sys.exc_info()[1]).lower():
+                raise
+            # a read-only directory where SQLite cannot make its reader files: read the file as it stands
+            self.close()
+            self.db = StateDatabase(self.path, f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1",
+                                    uri=True)
+            models.database.initialize(self.db)
+            self.db.connect()
+
+    def _prepare(self) -> None:
+        """The directory and the file, owner-only; a directory b24sync may not write is said in one line."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except PermissionError:
+            raise StateError(f"the state directory {self.path.parent} cannot be written by user {user_name()}: give "
+                             f"that user write access (the service's StateDirectory= does this), or point "
+                             f"'state.path' elsewhere") from None
+        if not os.access(self.path.parent, os.W_OK) or not os.access(self.path, os.W_OK):
+            raise StateError(f"the state file {self.path} cannot be written by user {user_name()}: give that user "
+                             f"write access to the file and its directory {self.path.parent}")
 
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()
+        if models.database.obj is self.db and self._previous is not None and self._previous is not self.db:
+            models.database.initialize(self._previous)
 
     def _migrate(self) -> None:
         with self.db.atomic():
@@ -89,6 +179,9 @@ class Store:
                                  f"{version}); upgrade b24sync or restore an older state file")
             if version == CURRENT_SCHEMA:
                 return  # nothing to do: opening a current state file writes nothing
+            if self.read_only:
+                raise StateError(f"the state file {self.path} is from an older b24sync (schema {version}); the "
+                                 f"next `b24sync sync` (or the service) migrates it, then status can read it")
             for step in range(version + 1, CURRENT_SCHEMA + 1):
                 MIGRATIONS[step](self.db)
             SchemaVersion.delete().execute()

@@ -233,9 +233,11 @@ class Daemon:
         self._guarded("onec_to_bitrix24", lambda: self.parts.engine.pull())
 
     def job_retry(self) -> None:
-        def retry() -> Any:
+        def retry() -> Any:  # deals that did not reach 1C, and 1C's news that did not reach their deals
             due = self.parts.store.due_failures()
-            return self.parts.engine.push(deal_ids=due) if due else None
+            pushed = self.parts.engine.push(deal_ids=due) if due else None
+            news = self.parts.store.due_failures("writeback")
+            return self.parts.engine.pull(deal_ids=news) if news else pushed
 
         self._guarded("retry", retry)
 

@@ -29,6 +29,9 @@ from b24sync.onec import errors
 from b24sync.redaction import redact, register_secret
 
 MAX_URL = 2048
+# the platform's words for a transaction rolled back by a lock conflict or a deadlock (not the document's fault)
+LOCK_CONFLICT = ("конфликт блокировок", "время ожидания предоставления блокировки", "deadlock",
+                 "взаимоблокировк")
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 _QUERY_SAFE = "$=,'()/:"
 _PATH_SAFE = "()'=,/$_-."
@@ -232,6 +235,10 @@ class ODataClient:
                 f"and tick «{synonym(entity)}»", **kwargs)
         if code == "9" or status == 404:
             raise errors.NotFoundError(f"1C has no {resource} (code {code}: {message})", **kwargs)
+        if code == "-1" and status >= 500 and any(words in message.lower() for words in LOCK_CONFLICT):
+            # the platform's lock conflict or a DBMS deadlock: the transaction was rolled back, nothing written
+            raise errors.ServerError(f"1C was busy with {resource} (a lock conflict, tried again later): {message}",
+                                     **kwargs)
         if code == "-1" and status >= 500 and method != "GET":
             # a write refused by the application (posting, a handler): it belongs to that one document
             raise errors.BusinessError(f"1C refused {resource}: {message}", **kwargs)

@@ -334,8 +334,10 @@ class Store:
     # -- failures ----------------------------------------------------------------------------------
 
     def record_failure(self, deal_id: int, reason: str, error: str, kind: str = "deal",
-                       code: str = "") -> FailureView:
-        """A failed item; retried with backoff from a minute up to six hours.
+                       code: str = "", transient: bool = False) -> FailureView:
+        """A failed item; retried with backoff from a minute up to six hours, or every minute when the cause
+        is `transient` (a system that failed, not a deal someone must fix): the service catches up by itself
+        as soon as the systems answer again.
 
         `kind` is "deal" (pushing the deal to 1C) or "writeback" (writing 1C's news to the deal).
         """
@@ -343,7 +345,7 @@ class Store:
         now = self.clock.time()
         existing = Failure.get_or_none(Failure.item == item)
         attempts = existing.attempts + 1 if existing else 1
-        delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (attempts - 1))
+        delay = RETRY_FIRST if transient else min(RETRY_MAX, RETRY_FIRST * 2 ** (attempts - 1))
         if existing:
             Failure.update(reason=reason[:250], error=error, attempts=attempts, last_failed_at=now, code=code,
                            next_retry_at=now + delay).where(Failure.item == item).execute()

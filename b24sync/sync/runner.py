@@ -377,7 +377,9 @@ class Engine(PullCycle):
         report.failed[deal_id] = reason
         report.codes[deal_id] = code
         self.log.warning("deal_failed", deal_id=deal_id, reason=reason, code=code, detail=str(error), kind=kind)
-        failure = self.store.record_failure(deal_id, reason, str(error), kind, code)
+        transient = kind == "writeback" or (isinstance(error, B24SyncError) and (
+            error.retryable or error.code == "outcome_unknown"))
+        failure = self.store.record_failure(deal_id, reason, str(error), kind, code, transient=transient)
         self.outbox.forget(deal_id)
         if kind == "writeback":
             self.outbox.keep_failure.add(deal_id)

@@ -142,3 +142,20 @@ def test_emulate_onec_prints_the_odata_root_and_answers() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("Конфликт блокировок при выполнении транзакции: Превышено максимальное время ожидания предоставления "
+     "блокировки", errors.ServerError),
+    ("Ошибка СУБД: Microsoft SQL Server: Transaction was deadlocked on lock resources", errors.ServerError),
+    ("Не удалось провести \"Заказ клиента\": недостаточно товара на складе", errors.BusinessError),
+])
+def test_a_lock_conflict_is_transient_and_a_refusal_is_the_documents(running: RunningBase, message: str,
+                                                                      kind: type) -> None:
+    requests.post(f"{running.root}/_emulator/faults", json={"faults": [{
+        "method": "Document_ЗаказКлиента", "status": 500, "error": "-1", "description": message}]},
+        timeout=5).raise_for_status()
+    with pytest.raises(errors.OneCError) as caught:
+        client(running, max_retries=0).patch("Document_ЗаказКлиента(guid'00000000-0000-0000-0000-000000000001')",
+                                            {"Комментарий": "x"})
+    assert type(caught.value) is kind and caught.value.retryable is (kind is errors.ServerError)

@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument("--config-out", required=True, metavar="FILE",
                             help="write a complete config here (the state file goes next to it)")
 
+    config_command = commands.add_parser("config", help="look at the config file without running anything")
+    config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
+    validate = config_actions.add_parser("validate", help="check the file offline: every problem, exit 2 if any")
+    validate.add_argument("--config", help="config file")
+
     state = commands.add_parser("state", help="look after the state file")
     state_actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)
     repair = state_actions.add_parser(

@@ -48,6 +48,9 @@ def run_command(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.command == "config":  # validate: loading it was the check
+        say(f"{config.source} is valid")
+        return EXIT_OK
     try:
         if args.command == "status":
             return status(config, as_json=args.json)

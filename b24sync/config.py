@@ -440,6 +440,21 @@ def resolve_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> 
     return Path(cli_path or env.get("B24SYNC_CONFIG") or DEFAULT_PATH)
 
 
+def _credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """Secrets systemd hands over with LoadCredential= (files `webhook_url`, `onec_password` in
+    $CREDENTIALS_DIRECTORY); they come after the environment variables and before the config file."""
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    found: dict[str, str] = {}
+    for name in ("webhook_url", "onec_password") if folder else ():
+        try:
+            text = (Path(folder) / name).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if text:
+            found[name] = text
+    return found
+
+
 def _secret_from_file(path_text: str, key: str, base: Path, problems: list[str],
                       warnings: list[str]) -> str | None:
     path = Path(path_text)
@@ -490,14 +505,20 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         raise ConfigError(source, [f"{where}not valid YAML: {problem}"]) from None
     if data is None:
         raise ConfigError(source, ["the file is empty; start from config.example.yaml"])
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"the top level is a {type(data).__name__}; it must be the sections "
+                                   f"(bitrix24:, onec:, sync:, …) as in config.example.yaml"])
     values, problems = validate(SCHEMA, data)
     warnings: list[str] = []
 
     b24: dict[str, Any] = values.get("bitrix24", {})
-    webhook = env.get(WEBHOOK_ENV)
+    credentials = _credentials(env)
+    webhook = env.get(WEBHOOK_ENV) or credentials.get("webhook_url")
     if webhook:
         if not parse_webhook_url(webhook):
-            problems.append(f"at '${WEBHOOK_ENV}' (environment): {WEBHOOK_RULE}")
+            where = f"${WEBHOOK_ENV}' (environment)" if env.get(WEBHOOK_ENV) else \
+                "$CREDENTIALS_DIRECTORY/webhook_url' (LoadCredential=)"
+            problems.append(f"at '{where}: {WEBHOOK_RULE}")
     elif b24.get("webhook_url_file"):
         webhook = _secret_from_file(b24["webhook_url_file"], "bitrix24.webhook_url_file", base,
                                     problems, warnings)
@@ -512,7 +533,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
             problems.append(f"at 'bitrix24.webhook_url': required (or 'bitrix24.webhook_url_file', "
                             f"or ${WEBHOOK_ENV}); {WEBHOOK_RULE}")
     onec_values: dict[str, Any] = values.get("onec", {})
-    password = env.get(ONEC_PASSWORD_ENV)
+    password = env.get(ONEC_PASSWORD_ENV) or credentials.get("onec_password")
     if not password and onec_values.get("password_file"):
         password = _secret_from_file(onec_values["password_file"], "onec.password_file", base, problems, warnings)
     elif not password:
@@ -591,6 +612,10 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         max_missing_per_cycle=sync_values["guards"]["max_missing_per_cycle"],
     )
     state_path = Path(values["state"]["path"])
+    given = data.get("state") if isinstance(data.get("state"), dict) else {}
+    if not given.get("path") and env.get("STATE_DIRECTORY"):
+        # a systemd instance (b24sync@NAME) keeps its state in its own StateDirectory= unless the file says
+        state_path = Path(env["STATE_DIRECTORY"].split(":")[0]) / "state.db"
     if not state_path.is_absolute():
         state_path = base / state_path
     logging_values = values.get("logging", {})

@@ -84,6 +84,9 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         self.log.info("daemon_started", config=config.source)
+        # ready once the config and the state are loaded: a system that is down is an outage the status line
+        # and /healthz report, not a start that never ends
+        systemd.notify("READY=1")
         try:
             self.scheduler.start()
         finally:
@@ -144,13 +147,23 @@ class Daemon:
                 self.log.error("config_reload_failed", error=str(error), action="the running config is kept")
 
     def _reload_now(self) -> None:
+        systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
         try:
             config = load_config(self.config_path)
         except ConfigError as error:
+            systemd.notify("READY=1")
             self.log.error("config_reload_refused", problems=error.problems,
                            action="the running config is kept; fix the file and send SIGHUP again")
             self._status(f"config reload refused ({len(error.problems)} problems); running on the previous config")
             return
+        running = self.parts.config if self.parts is not None else None
+        if running is not None:
+            kept = [key for key, old, new in (("metrics.listen", running.metrics_listen, config.metrics_listen),
+                                              ("state.path", running.state_path, config.state_path)) if old != new]
+            if kept:
+                self.log.warning("config_needs_restart", keys=kept,
+                                 action=f"{', '.join(kept)} changed: restart the service for that to apply "
+                                        f"(systemctl restart b24sync); the rest is reloaded")
         with self.work_lock:
             assert self.parts is not None
             from b24sync.sync.runner import Engine
@@ -162,6 +175,7 @@ class Daemon:
             self._schedule(config)
         self.log.info("config_reloaded", config=config.source)
         self._status("config reloaded")
+        systemd.notify("READY=1")
 
     # -- jobs -----------------------------------------------------------------------------------------
 
@@ -221,7 +235,6 @@ class Daemon:
             self._status(f"waiting for the systems: {error}"[:200])
             return
         self.ready = True
-        systemd.notify("READY=1")
         self.log.info("daemon_ready")
         if self.scheduler is not None and self.scheduler.get_job("connection_check"):
             self.scheduler.remove_job("connection_check")

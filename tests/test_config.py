@@ -177,3 +177,46 @@ def test_closing_needs_customer_orders() -> None:
                      "  profile: bp30\n  defaults: {organisation: Org}\n"
                      "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n", with_onec=False)
     assert any("at 'sync.on_leave_trigger': close_order needs customer orders" in line for line in found)
+
+
+def test_a_systemd_instance_keeps_its_state_in_its_state_directory(tmp_path: Path) -> None:
+    config = load_config_text(GOOD, env={"STATE_DIRECTORY": "/var/lib/b24sync/shop2"})
+    assert config.state_path == "/var/lib/b24sync/shop2/state.db"
+    chosen = load_config_text(GOOD + "state:\n  path: /srv/b24/state.db\n", env={"STATE_DIRECTORY": "/x"})
+    assert chosen.state_path == "/srv/b24/state.db"  # what the file says wins
+
+
+def test_secrets_from_systemd_credentials(tmp_path: Path) -> None:
+    (tmp_path / "webhook_url").write_text("https://acme.bitrix24.ru/rest/9/credential123/\n", encoding="utf-8")
+    (tmp_path / "onec_password").write_text("from-credential\n", encoding="utf-8")
+    text = ONEC.replace("  password: pw\n", "") + "bitrix24: {}\n"
+    config = load_config_text(text, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert config.bitrix24.webhook_url == "https://acme.bitrix24.ru/rest/9/credential123/"
+    assert config.onec.password == "from-credential"
+    (tmp_path / "webhook_url").write_text("not a url", encoding="utf-8")
+    said = problems("bitrix24: {}\n", env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert any("$CREDENTIALS_DIRECTORY/webhook_url' (LoadCredential=)" in line for line in said)
+
+
+@pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("42\n", "int")])
+def test_a_top_level_that_is_not_sections_is_one_line(text: str, kind: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "config.yaml", env={})
+    assert f"the top level is a {kind}" in str(caught.value)
+
+
+def test_config_validate_says_valid_or_every_problem(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    good.chmod(0o600)
+    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "validate", "--config", str(good)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and f"{good} is valid" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("category_id: 0", "category_id: x") + "daemon:\n  nonsense: 1\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "validate", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "at 'daemon.nonsense'" in done.stderr and "category_id" in done.stderr

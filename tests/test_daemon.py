@@ -150,3 +150,36 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
             daemon.kill()
             print(daemon.stderr.read()[-4000:])
         notifications.close()
+
+
+def test_the_service_is_ready_with_1c_down_and_says_so(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "config.yaml")
+    rig.base.server.stop()  # 1C is down when the service starts
+    notifications = Notifications(tmp_path / "notify.sock")
+    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    rig.move(1)
+    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        notifications.wait_for(lambda message: message == "READY=1")  # `systemctl start` returns
+        notifications.wait_for(lambda message: "onec unavailable" in message)  # and the status line says why
+        daemon.send_signal(signal.SIGHUP)
+        notifications.wait_for(lambda message: message.startswith("RELOADING=1\nMONOTONIC_USEC="))
+        notifications.seen.clear()
+        notifications.wait_for(lambda message: message == "READY=1")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=35) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        notifications.close()
+
+
+def test_a_config_error_exits_2_which_the_unit_does_not_restart(tmp_path: Path) -> None:
+    broken = tmp_path / "config.yaml"
+    broken.write_text("- just\n- a list\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "b24sync", "run", "--config", str(broken)], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and "the top level is a list" in done.stdout + done.stderr
+    unit = (Path(__file__).parent.parent / "systemd/b24sync.service").read_text(encoding="utf-8")
+    assert "RestartPreventExitStatus=2" in unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,8 +48,31 @@ def test_units_have_the_promised_settings() -> None:
                  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "LockPersonality=yes",
                  "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "CapabilityBoundingSet="):
         assert line in unit, line
+    for line in ("RestartPreventExitStatus=2", "TimeoutStartSec=90",
+                 "ExecReload=/opt/b24sync/venv/bin/b24sync config validate --config /etc/b24sync/config.yaml",
+                 "ProtectClock=yes", "ProtectKernelLogs=yes", "ProtectHostname=yes", "ProtectProc=invisible",
+                 "ProcSubset=pid", "RestrictSUIDSGID=yes", "RemoveIPC=yes", "PrivateMounts=yes",
+                 "SystemCallFilter=~@privileged @resources", "SystemCallErrorNumber=EPERM", "DevicePolicy=closed"):
+        assert line in unit, line
+    assert "TimeoutStartSec=infinity" not in unit
     template = (ROOT / "systemd/b24sync@.service").read_text(encoding="utf-8")
-    assert "--config /etc/b24sync/%i.yaml" in template
+    assert "--config /etc/b24sync/%i.yaml" in template and "StateDirectory=b24sync/%i" in template
+    assert "config validate --config /etc/b24sync/%i.yaml" in template
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
+def test_the_units_exposure_is_at_most_1_5(tmp_path: Path) -> None:
+    for name in ("b24sync.service", "b24sync@.service"):
+        unit = tmp_path / (name.replace("@", "@demo") if "@" in name else name)
+        text = (ROOT / "systemd" / name).read_text(encoding="utf-8")
+        unit.write_text(text.replace("/opt/b24sync/venv/bin/b24sync", "/bin/true"), encoding="utf-8")
+        done = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True,
+                              text=True, timeout=60)
+        if "--offline" in done.stderr and "unrecognized" in done.stderr:
+            pytest.skip("this systemd-analyze has no --offline")
+        level = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+        assert level is not None, done.stdout[-500:] + done.stderr[-500:]
+        assert float(level.group(1)) <= 1.5, (name, level.group(1))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")

@@ -9,6 +9,7 @@ refuses us), and ends with a summary.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import sys
 from datetime import UTC, datetime
@@ -28,15 +29,26 @@ from b24sync.errors import (
 )
 from b24sync.logs import configure_logging
 from b24sync.progress import Progress
+from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.report import CycleReport
 from b24sync.wiring import Parts, build, connect, lock_for
 
+# where a command's lines go: the terminal, or (a command the service carries out) the request's output
+_OUTPUT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("b24sync_output", default=None)
+
+# commands the running service carries out for an administrator instead of refusing them (exit 4)
+SERVICE_COMMANDS = ("sync", "retry", "resync", "catalog", "conflicts", "setup")
+
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    collected = _OUTPUT.get()
+    if collected is not None:
+        collected.append(text)
+    else:
+        print(text, flush=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -69,13 +81,18 @@ def run_command(args: argparse.Namespace) -> int:
             return exit_code(error)
     try:
         parts = build(config)
+    except LockHeldError as error:
+        if not error.service or args.command not in SERVICE_COMMANDS:
+            print(describe(error), file=sys.stderr)
+            return exit_code(error)
+        from b24sync.service_requests import through_service
+
+        return through_service(config, args.command, _arguments(args), error.pid)
     except B24SyncError as error:
         print(describe(error), file=sys.stderr)
         return exit_code(error)
     try:
-        handler = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog,
-                   "conflicts": resolve}[args.command]
-        return handler(parts, args)
+        return HANDLERS[args.command](parts, args)
     except B24SyncError as error:
         print(describe(error), file=sys.stderr)
         return exit_code(error)
@@ -109,6 +126,25 @@ def state_repair(config: Config, args: argparse.Namespace) -> int:
         return _print([push, pull])
     finally:
         parts.close()
+
+
+def _arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """A command's options as the service is given them (its own config file stands)."""
+    return {key: value for key, value in vars(args).items() if key != "config"}
+
+
+def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[int, str]:
+    """Run a command inside the service for a waiting administrator: its exit code and what it said."""
+    lines: list[str] = []
+    token = _OUTPUT.set(lines)
+    try:
+        code = HANDLERS[command](parts, argparse.Namespace(config=None, **arguments))
+    except B24SyncError as error:
+        lines.append(describe(error))
+        code = exit_code(error)
+    finally:
+        _OUTPUT.reset(token)
+    return code, "\n".join(lines)
 
 
 def _print(reports: list[CycleReport]) -> int:
@@ -158,6 +194,10 @@ def setup(parts: Parts, args: argparse.Namespace) -> int:
 
 def retry(parts: Parts, args: argparse.Namespace) -> int:
     count = parts.store.make_due(args.deal)
+    if args.deal and not count:
+        say(f"deal {args.deal} has nothing to retry: no failure is recorded for it (`b24sync status` lists the "
+            f"failed deals; `b24sync resync --deal {args.deal}` compares it with 1C)")
+        return EXIT_ITEMS_FAILED
     say(f"{count} failed deal(s) will be retried at the next cycle")
     return EXIT_OK
 
@@ -361,3 +401,7 @@ def check(config: Config) -> int:
     if not failed:
         return EXIT_OK
     return EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: a system refused or is down; 2: fix the setup
+
+
+HANDLERS = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog,
+            "conflicts": resolve}

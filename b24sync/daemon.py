@@ -25,6 +25,7 @@ from b24sync.config import Config, ConfigError, load_config
 from b24sync.errors import (
     EXIT_CONFIG,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     B24SyncError,
     LockedError,
     StateError,
@@ -35,6 +36,8 @@ from b24sync.logs import configure_logging, get_logger
 from b24sync.metrics import MetricsUnavailableError, Tally, serve
 from b24sync.sync.catalog import sync_catalog
 from b24sync.wiring import Parts, build, connect
+
+REQUEST_POLL_SECONDS = 2  # how soon a command given beside the service is carried out
 
 
 class Daemon:
@@ -63,7 +66,7 @@ class Daemon:
         for warning in config.warnings:
             self.log.warning("config_warning", warning=warning)
         try:
-            self.parts = build(config)
+            self.parts = build(config, service=True)
         except B24SyncError as error:
             self.log.error("lock_held" if isinstance(error, LockedError) else "cannot_start", error=str(error))
             return exit_code(error)
@@ -104,10 +107,11 @@ class Daemon:
             ("bitrix24_to_onec", config.daemon.bitrix24_to_onec_seconds, self.job_push),
             ("onec_to_bitrix24", config.daemon.onec_to_bitrix24_seconds, self.job_pull),
             ("retry", config.daemon.retry_seconds, self.job_retry),
+            ("requests", REQUEST_POLL_SECONDS, self.job_requests),
         ]
         if config.daemon.catalog_seconds:
             jobs.append(("catalog", config.daemon.catalog_seconds, self.job_catalog))
-        for job_id in ("bitrix24_to_onec", "onec_to_bitrix24", "retry", "catalog"):
+        for job_id in ("bitrix24_to_onec", "onec_to_bitrix24", "retry", "requests", "catalog"):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
         if not self.ready and not self.scheduler.get_job("connection_check"):
@@ -253,6 +257,25 @@ class Daemon:
             return self.parts.engine.pull(deal_ids=news) if news else pushed
 
         self._guarded("retry", retry)
+
+    def job_requests(self) -> None:
+        """Commands an administrator gave while the service runs (retry, resync, conflicts resolve, …)."""
+        from b24sync.commands import carry_out
+
+        if self.parts is None or self.stopping.is_set():
+            return
+        with self.work_lock:
+            store = self.parts.store
+            while not self.stopping.is_set() and (taken := store.next_request()) is not None:
+                request_id, command, arguments = taken
+                self.log.info("request_started", request=request_id, command=command)
+                try:
+                    code, output = carry_out(self.parts, command, arguments)
+                except Exception as error:  # the waiting command must hear of it, and the service goes on
+                    code, output = EXIT_UNREACHABLE, f"error: {error}"
+                store.finish_request(request_id, code, output)
+                self.log.info("request_finished", request=request_id, command=command, exit_code=code)
+            store.prune_requests()
 
     def job_catalog(self) -> None:
         self._guarded("catalog", lambda: sync_catalog(self.parts.onec, self.parts.bitrix, self.parts.store,

@@ -15,6 +15,7 @@ def notify(message: str) -> bool:
         address = "\0" + address[1:]  # an abstract socket
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)  # a reader that does not keep up must never freeze the service's jobs
             sock.connect(address)
             sock.sendall(message.encode("utf-8"))
     except OSError:

@@ -30,8 +30,8 @@ class Parts:
         self.lock.release()
 
 
-def lock_for(config: Config) -> ProcessLock:
-    return ProcessLock(Path(config.state_path + ".lock"))
+def lock_for(config: Config, service: bool = False) -> ProcessLock:
+    return ProcessLock(Path(config.state_path + ".lock"), service=service)
 
 
 def connect(config: Config, clock: Clock = SYSTEM_CLOCK, **client_options: Any) -> tuple[Bitrix24Adapter, OneCAdapter]:
@@ -40,9 +40,10 @@ def connect(config: Config, clock: Clock = SYSTEM_CLOCK, **client_options: Any) 
             OneCAdapter.from_config(config.onec, clock=clock, **client_options))
 
 
-def build(config: Config, clock: Clock = SYSTEM_CLOCK, lock: ProcessLock | None = None) -> Parts:
+def build(config: Config, clock: Clock = SYSTEM_CLOCK, lock: ProcessLock | None = None,
+          service: bool = False) -> Parts:
     """Take the lock (LockHeldError if another b24sync holds it), or use the one held, then open everything."""
-    lock = lock or lock_for(config).acquire()
+    lock = lock or lock_for(config, service=service).acquire()
     try:
         bitrix, onec = connect(config, clock)
         store = Store(config.state_path, clock=clock)

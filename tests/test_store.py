@@ -86,7 +86,7 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
     old.commit()
     old.close()
     store = Store(path)
-    assert store.schema_version == migrations.CURRENT_SCHEMA == 4
+    assert store.schema_version == migrations.CURRENT_SCHEMA == 5
     binding = store.binding_for_deal(7)
     assert (binding.onec_ref, binding.written_version, binding.pulled_version, binding.posted) == \
         ("ref-7", "v1", "v2", True)

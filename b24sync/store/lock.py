@@ -20,9 +20,10 @@ def user_name() -> str:
 class LockHeldError(LockedError):
     """Another b24sync process holds the lock; `pid` says which."""
 
-    def __init__(self, path: Path, pid: int | None) -> None:
+    def __init__(self, path: Path, pid: int | None, service: bool = False) -> None:
         self.path = path
         self.pid = pid
+        self.service = service  # the holder is `b24sync run`, which carries out commands it is given
         holder = f"process {pid}" if pid else "another process"
         super().__init__(f"{holder} holds the b24sync lock {path}; wait for it to finish, or stop it "
                          f"(systemctl stop b24sync) before running this command")
@@ -31,8 +32,9 @@ class LockHeldError(LockedError):
 class ProcessLock:
     """An flock on `<state>.lock` holding the owner's PID; released when the process exits, even on kill -9."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, service: bool = False) -> None:
         self.path = path
+        self.service = service  # written beside the PID, so a command knows it may hand its work over
         self._handle: int | None = None
 
     def acquire(self) -> ProcessLock:
@@ -46,11 +48,12 @@ class ProcessLock:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            text = os.pread(handle, 32, 0).decode("ascii", errors="ignore").strip()
+            text = os.pread(handle, 64, 0).decode("ascii", errors="ignore").split()
             os.close(handle)
-            raise LockHeldError(self.path, int(text) if text.isdigit() else None) from None
+            pid = int(text[0]) if text and text[0].isdigit() else None
+            raise LockHeldError(self.path, pid, service="service" in text[1:]) from None
         os.ftruncate(handle, 0)
-        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(handle, f"{os.getpid()}{' service' if self.service else ''}\n".encode(), 0)
         self._handle = handle
         return self
 

@@ -63,6 +63,11 @@ V4 = """
 ALTER TABLE "binding" ADD COLUMN "deal_state" VARCHAR(255) NOT NULL DEFAULT '';
 """
 
+# Commands given while the service runs are queued here and carried out by the service.
+V5 = """
+CREATE TABLE "request" ("id" INTEGER NOT NULL PRIMARY KEY, "command" VARCHAR(255) NOT NULL, "arguments" TEXT NOT NULL, "created_at" REAL NOT NULL, "started_at" REAL, "finished_at" REAL, "exit_code" INTEGER, "output" TEXT NOT NULL);
+"""
+
 
 def _script(sql: str) -> Callable[[peewee.Database], None]:
     def step(db: peewee.Database) -> None:
@@ -83,5 +88,5 @@ def _v3(db: peewee.Database) -> None:
 
 # version -> the step that brings the schema from version-1 to version
 MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _v3,
-                                                         4: _script(V4)}
+                                                         4: _script(V4), 5: _script(V5)}
 CURRENT_SCHEMA = max(MIGRATIONS)

@@ -124,3 +124,15 @@ class InvoiceUpload(Model):
     link = peewee.CharField()
     uploaded_at = peewee.FloatField()
 
+
+
+class Request(Model):
+    """A command an administrator gave while the service held the lock: the service carries it out."""
+
+    command = peewee.CharField()  # retry | resync | sync | catalog | conflicts
+    arguments = peewee.TextField()  # JSON of the command's options
+    created_at = peewee.FloatField()
+    started_at = peewee.FloatField(null=True)
+    finished_at = peewee.FloatField(null=True)
+    exit_code = peewee.IntegerField(null=True)
+    output = peewee.TextField(default="")

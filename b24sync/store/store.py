@@ -29,6 +29,7 @@ from b24sync.store.models import (
     Conflict,
     Failure,
     Intent,
+    Request,
     RunLog,
     SchemaVersion,
     SeenVersion,
@@ -459,6 +460,43 @@ class Store:
 
     def unreachable(self) -> dict[str, tuple[float, str]]:
         return {row.system: (row.since, row.error) for row in Unreachable.select()}
+
+    # -- requests to the running service --------------------------------------------------------------
+
+    def add_request(self, command: str, arguments: Mapping[str, Any]) -> int:
+        row = Request.create(command=command, arguments=json.dumps(dict(arguments), ensure_ascii=False),
+                             created_at=self.clock.time())
+        return int(row.id)
+
+    def next_request(self) -> tuple[int, str, dict[str, Any]] | None:
+        """The oldest request not yet started, marked started (so it is carried out once)."""
+        with self.db.atomic():
+            row = Request.select().where(Request.started_at.is_null()).order_by(Request.id).first()
+            if row is None:
+                return None
+            Request.update(started_at=self.clock.time()).where(Request.id == row.id).execute()
+        return int(row.id), row.command, json.loads(row.arguments)
+
+    def finish_request(self, request_id: int, exit_code: int, output: str) -> None:
+        Request.update(finished_at=self.clock.time(), exit_code=exit_code, output=output).where(
+            Request.id == request_id).execute()
+
+    def request_state(self, request_id: int) -> tuple[bool, bool, int | None, str]:
+        """(started, finished, exit code, output) of a request; a missing one counts as finished, code 2."""
+        row = Request.get_or_none(Request.id == request_id)
+        if row is None:
+            return True, True, 2, "the request is gone from the state file"
+        return row.started_at is not None, row.finished_at is not None, row.exit_code, row.output
+
+    def cancel_request(self, request_id: int) -> bool:
+        """Withdraw a request the service has not started; False when it already has."""
+        return bool(Request.delete().where((Request.id == request_id) & Request.started_at.is_null()).execute())
+
+    def prune_requests(self, keep: int = 200) -> None:
+        cutoff = Request.select(Request.id).where(Request.finished_at.is_null(False)).order_by(
+            Request.id.desc()).offset(keep).limit(1).scalar()
+        if cutoff is not None:
+            Request.delete().where((Request.id <= cutoff) & Request.finished_at.is_null(False)).execute()
 
     def log_run(self, job: str, started_at: float, result: str, summary: str) -> None:
         RunLog.create(job=job, started_at=started_at, finished_at=self.clock.time(), result=result, summary=summary)

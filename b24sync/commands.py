@@ -290,7 +290,7 @@ def status(config: Config, as_json: bool) -> int:
         store.close()
     if as_json:
         say(json.dumps(data, ensure_ascii=False, indent=2))
-        return EXIT_OK
+        return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED  # as the table's exit code
     say("JOB                 LAST RUN             TOOK    RESULT        SUMMARY")
     for job, run in data["jobs"].items() or {}:
         say(f"{job:<19} {run['last_run']:<20} {run['duration_s']:>5}s  {run['result']:<13} {run['summary']}")

@@ -92,6 +92,12 @@ class StateError(B24SyncError):
     code = "state_unusable"
 
 
+class StateDamagedError(StateError):
+    """The state file is damaged (its header, its schema or a data page): `b24sync state repair` rebuilds it."""
+
+    code = "state_damaged"
+
+
 class UsageError(B24SyncError):
     """A command was asked for something it cannot do as asked."""
 

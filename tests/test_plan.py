@@ -245,18 +245,22 @@ PULL_ROWS = [
 
 
 RECREATE = plan.Policy(on_missing_document="recreate", now=NOW)
-PULL_ROWS = [(label, given, COMMENT, expected) for label, given, expected in PULL_ROWS] + [
-    ("on_missing_document: recreate: reported, unbound, and the deal pushed again", None, RECREATE,
+PULL_ROWS = [(label, given, COMMENT, True, expected) for label, given, expected in PULL_ROWS] + [
+    ("on_missing_document: recreate: reported, unbound, and the deal pushed again", None, RECREATE, True,
      ["MarkMissing", "Unbind"]),
+    ("on_missing_document: recreate, a deal out of its stages: reported only, nothing to create", None, RECREATE,
+     False, ["MarkMissing"]),
     ("on_missing_document: recreate leaves a document marked for deletion alone: reported",
-     snapshot(deleted=True), RECREATE, ["MarkMissing"]),
+     snapshot(deleted=True), RECREATE, True, ["MarkMissing"]),
 ]
 
 
-@pytest.mark.parametrize("label, given_snapshot, policy, expected", PULL_ROWS, ids=[row[0] for row in PULL_ROWS])
-def test_the_pull_rules(label: str, given_snapshot: Snapshot | None, policy: plan.Policy,
+@pytest.mark.parametrize("label, given_snapshot, policy, in_stage, expected", PULL_ROWS,
+                         ids=[row[0] for row in PULL_ROWS])
+def test_the_pull_rules(label: str, given_snapshot: Snapshot | None, policy: plan.Policy, in_stage: bool,
                         expected: list[str]) -> None:
-    assert kinds(plan.plan_pull(plan.PullItem(binding(), given_snapshot), policy)) == expected
+    item = plan.PullItem(binding(), given_snapshot, deal_in_stage=in_stage)
+    assert kinds(plan.plan_pull(item, policy)) == expected
 
 
 CLOSE_DELETED = plan.Policy(on_deleted_deal="close_order", now=NOW)

@@ -441,3 +441,18 @@ def test_a_managers_edit_between_the_listing_and_the_rows_read_is_no_amount_mism
     assert not report.failed and report.created == 1
     order = rig.documents_for(1)[0]
     assert order["СуммаДокумента"] == 2331 and comments_on(rig, 1) == []
+
+
+def test_on_missing_document_recreate_makes_nothing_for_a_deal_out_of_its_stages_and_says_so(rig: Rig) -> None:
+    engine = rig.engine(sync=SyncConfig(pipelines=PIPELINES, on_missing_document="recreate"))
+    rig.move(1)
+    engine.push()
+    rig.move(1, "NEW")  # the deal left its trigger stages
+    engine.push()
+    order = rig.documents_for(1)[0]
+    rig.accountant().delete(order_entity(rig), order["Ref_Key"])
+    report = engine.pull()
+    assert report.missing == 1 and report.created == 0
+    told = comments_on(rig, 1)[-1]
+    assert "удалён из 1С" in told and "--recreate" in told and "создаёт" not in told
+    assert [item.deal_id for item in engine.store.missing_documents()] == [1]  # still shown in status

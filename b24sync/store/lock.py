@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import pwd
@@ -52,8 +53,13 @@ class ProcessLock:
             os.close(handle)
             pid = int(text[0]) if text and text[0].isdigit() else None
             raise LockHeldError(self.path, pid, service="service" in text[1:]) from None
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, f"{os.getpid()}{' service' if self.service else ''}\n".encode(), 0)
+        try:
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"{os.getpid()}{' service' if self.service else ''}\n".encode(), 0)
+        except OSError as error:  # a full disk, most likely: the lock is held all the same
+            if error.errno != errno.ENOSPC:
+                os.close(handle)
+                raise StateError(f"cannot write the lock file {self.path}: {error.strerror}") from None
         self._handle = handle
         return self
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from urllib.parse import quote
 import peewee
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
-from b24sync.errors import StateError
+from b24sync.errors import StateDamagedError, StateError
 from b24sync.store import models
 from b24sync.store.lock import user_name
 from b24sync.store.migrations import CURRENT_SCHEMA, MIGRATIONS
@@ -69,7 +68,7 @@ class StateDatabase(peewee.SqliteDatabase):
     def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().execute_sql(sql, params, *args, **kwargs)
-        except peewee.OperationalError as error:
+        except peewee.DatabaseError as error:
             if sql.lstrip().upper().startswith("ROLLBACK") and _rolled_back(error):
                 return None
             raise self.translated(error) from error
@@ -77,7 +76,7 @@ class StateDatabase(peewee.SqliteDatabase):
     def commit(self) -> Any:
         try:
             return super().commit()
-        except peewee.OperationalError as error:
+        except peewee.DatabaseError as error:
             raise self.translated(error) from error
 
     def rollback(self) -> Any:
@@ -88,8 +87,19 @@ class StateDatabase(peewee.SqliteDatabase):
                 raise
             return None
 
-    def translated(self, error: peewee.OperationalError) -> Exception:
+    def translated(self, error: Exception) -> Exception:
         text = str(error).lower()
+        if "locked" in text or "busy" in text:
+            return error
+        if any(words in text for words in ("malformed", "not a database", "encrypted", "corrupt")):
+            return StateDamagedError(
+                f"the state file {self.state_path} is damaged ({error}): stop the service and run `b24sync state "
+                f"repair`, which moves it aside and binds the documents b24sync made in 1C again by their deal "
+                f"marker")
+        if "disk i/o error" in text:
+            return StateError(f"the state file {self.state_path} cannot be read or written (disk I/O error): check "
+                              f"the free space and the health of the device holding it; the file itself is likely "
+                              f"sound, do not repair it")
         if "disk is full" in text or "no space" in text:
             return StateError(f"no space left on the device holding {self.state_path}: free some space there and "
                               f"run b24sync again; the cycle stopped before its next write, nothing is half-written")
@@ -127,19 +137,31 @@ class Store:
             raise
         except peewee.DatabaseError as error:
             self.close()
-            if "locked" in str(error).lower():
+            translated = self.db.translated(error)
+            if translated is error and "locked" in str(error).lower():
                 raise
-            raise StateError(
-                f"the state file {self.path} is damaged ({error}): run `b24sync state repair`, which moves it "
-                f"aside and binds the documents b24sync made in 1C again by their deal marker") from None
+            if translated is error:
+                raise StateDamagedError(
+                    f"the state file {self.path} is damaged ({error}): stop the service and run `b24sync state "
+                    f"repair`, which moves it aside and binds the documents b24sync made in 1C again by their "
+                    f"deal marker") from None
+            raise translated from None
+
+    def quick_check(self) -> None:
+        """SQLite's own check of every page; StateDamagedError when it finds damage."""
+        rows = [row[0] for row in self.db.execute_sql("PRAGMA quick_check").fetchall()]
+        if rows != ["ok"]:
+            raise StateDamagedError(f"the state file {self.path} is damaged ({'; '.join(rows)[:200]}): stop the "
+                                    f"service and run `b24sync state repair`")
 
     def _connect(self) -> None:
         try:
             self.db.connect(reuse_if_open=True)
             if self.read_only:
                 self.db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
-        except peewee.OperationalError:
-            if not self.read_only or "unable to open" not in str(sys.exc_info()[1]).lower():
+        except (peewee.OperationalError, StateError) as error:
+            said = str(error).lower()
+            if not self.read_only or not ("unable to open" in said or "cannot be written" in said):
                 raise
             # a read-only directory where SQLite cannot make its reader files: read the file as it stands
             self.close()

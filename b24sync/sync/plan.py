@@ -19,6 +19,8 @@ from b24sync.store.views import BindingView, ConflictView, FailureView, IntentVi
 from b24sync.sync.mapping import DealValues, Projection, values_from_snapshot
 
 LEAVE_PREFIX = "Сделка вышла из стадий выгрузки"
+# what the deal's order number field says beside the number once its document is reported missing
+MISSING_LABELS = {"deleted": "удалён в 1С", "marked": "помечен на удаление в 1С"}
 
 # -- what the planner is given ------------------------------------------------------------------------
 
@@ -67,6 +69,7 @@ class PullItem:
     binding: BindingView
     snapshot: Snapshot | None  # None: the document no longer exists in 1C
     retry_fields: bool = False  # a reported document whose fields did not reach the deal: write them again
+    deal_in_stage: bool = False  # the deal stands in a trigger stage (asked only when a recreate may follow)
 
 
 # -- the steps ------------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
     if snapshot is None or snapshot.deleted:
         header = None if snapshot is None else DocumentHeader(snapshot.order_ref, snapshot.number,
                                                               snapshot.data_version, snapshot.posted, True)
-        if header is None and policy.on_missing_document == "recreate":
+        if header is None and policy.on_missing_document == "recreate" and item.deal_in_stage:
             number = binding.number
             return [MarkMissing("deleted", f"Документ {number} удалён из 1С: b24sync создаёт по сделке новый "
                                            f"документ."), Unbind(recreate=True)]
@@ -400,8 +403,10 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
 def plan_deal_deleted(binding: BindingView, header: DocumentHeader | None, policy: Policy) -> list[Step]:
     """The bound deal no longer exists in Bitrix24; `header` is its document as 1C has it now (None: gone too)."""
     number = (header.number if header is not None else "") or binding.number
-    if header is None or header.deleted:
+    if header is None:
         return [MarkDealDeleted(f"its document {number} is gone from 1C too")]
+    if header.deleted:
+        return [MarkDealDeleted(f"its document {number} is marked for deletion in 1C, left as it is")]
     if policy.on_deleted_deal != "close_order" or binding.closed_by_b24sync:
         return [MarkDealDeleted(f"document {number} left as it is")]
     if not policy.can_close:

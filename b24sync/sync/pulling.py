@@ -49,7 +49,7 @@ class PullCycle:
         bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
                     if (only is None or binding.deal_id in only) and not binding.document_state
                     and not binding.deal_state}
-        gone = self._deals_gone(list(bindings.values()), report, confirm_bulk) if only is None else []
+        gone = self._deals_gone(list(bindings.values()), report, confirm_bulk, dry_run) if only is None else []
         for binding in gone:
             del bindings[binding.onec_ref]
         known = {} if only is not None else self.store.seen_versions()
@@ -96,6 +96,13 @@ class PullCycle:
         if items:
             self.preflight()
         policy = self.policy()
+        if policy.on_missing_document == "recreate":  # a new document only for a deal still in its stages
+            gone_documents = [item.binding.deal_id for item in items
+                              if item.snapshot is None and not item.binding.document_state]
+            deals = self.bitrix.deals_by_id(gone_documents) if gone_documents else {}
+            staged = {deal_id for deal_id, deal in deals.items() if mapping.in_trigger_stage(
+                deal, self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))}
+            items = [replace(item, deal_in_stage=item.binding.deal_id in staged) for item in items]
         self._plan_deals_gone(gone, policy, report, dry_run)
         moves: dict[int, mapping.DealValues] = {}
         for item in items:
@@ -116,7 +123,7 @@ class PullCycle:
             else:
                 self.outbox.update(deal_id, {"STAGE_ID": target})
                 report.stage_moves += 1
-        recreate = [item.binding.deal_id for item in items if item.snapshot is None
+        recreate = [item.binding.deal_id for item in items if item.snapshot is None and item.deal_in_stage
                     and policy.on_missing_document == "recreate" and not item.binding.document_state]
         if not dry_run:
             self._send(report)
@@ -131,7 +138,8 @@ class PullCycle:
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
 
-    def _deals_gone(self, bindings: list[BindingView], report: CycleReport, confirm_bulk: bool) -> list[BindingView]:
+    def _deals_gone(self, bindings: list[BindingView], report: CycleReport, confirm_bulk: bool,
+                    dry_run: bool) -> list[BindingView]:
         """Bound deals deleted in Bitrix24, checked DEAL_CHECK_PER_CYCLE at a time in turn (one batch request);
         a listing leaves a deal out, and crm.deal.get then says "Not found". Too many at once are held back."""
         if not bindings:
@@ -150,7 +158,8 @@ class PullCycle:
             # a check only: the cycle's own work goes on, and the same deals are checked next time
             self.log.info("deal_check_skipped", reason=str(error))
             return []
-        self.store.set_watermark("deal_check", str(window[-1].deal_id))
+        if not dry_run:
+            self.store.set_watermark("deal_check", str(window[-1].deal_id))
         gone = [binding for binding in window if binding.deal_id in deleted]
         limit = self.sync.max_missing_per_cycle
         if len(gone) > limit and not confirm_bulk:
@@ -173,7 +182,8 @@ class PullCycle:
             header = headers.get(binding.onec_ref)
             if header is not None and policy.on_deleted_deal == "close_order" and not header.deleted:
                 snapshot = self.onec.snapshot(binding.onec_ref)  # paid or shipped decides whether it closes
-                header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
+                if snapshot is not None:
+                    header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
             planned = steps.plan_deal_deleted(binding, header, policy)
             if dry_run:
                 report.planned.append(steps.describe(binding.deal_id, planned) or "")

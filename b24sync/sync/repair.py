@@ -4,7 +4,9 @@ Every document b24sync creates carries its deal's marker, so the pairs can be
 found again without the state: each deal of the configured pipelines is looked
 for by its marker (or-chained, as the recovery of one deal does), and the deal
 fields b24sync last wrote are taken as written, so the next pull writes only
-what really differs. Failures, conflicts and watermarks start afresh.
+what really differs. A document reported missing stays reported (the deal's
+order-number field says so), so the repair recreates nothing the administrator
+has not asked for. Failures, conflicts and watermarks start afresh.
 """
 
 from __future__ import annotations
@@ -15,20 +17,29 @@ from pathlib import Path
 
 from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.config import Config
-from b24sync.errors import StateError
+from b24sync.errors import StateDamagedError
 from b24sync.onec.adapter import OneCAdapter
+from b24sync.onec.values import is_guid
 from b24sync.store.store import Store
+from b24sync.sync.plan import MISSING_LABELS
 from b24sync.sync.runner import EPOCH
 
 CHUNK = 500  # deals looked for by marker at a time: memory stays flat however many deals the portal has
 
 
 def is_damaged(path: Path) -> bool:
-    """Whether the state file cannot be opened as it is (damaged, or from a newer b24sync)."""
+    """Whether the state file is damaged (its header, its schema or any page); a file b24sync cannot use for
+    another reason (a full disk, no write access, a newer b24sync) is said as it is and never moved aside."""
     try:
-        Store(path).close()
-    except StateError:
+        store = Store(path)
+    except StateDamagedError:
         return True
+    try:
+        store.quick_check()
+    except StateDamagedError:
+        return True
+    finally:
+        store.close()
     return False
 
 
@@ -58,13 +69,29 @@ def rebuild_bindings(config: Config, bitrix: Bitrix24Adapter, onec: OneCAdapter,
         if not chunk:
             break
         found = onec.find_by_deals(int(row["ID"]) for row in chunk)
+        # a document only marked for deletion is not found by its marker; the deal's field still names it
+        named = {str(row.get(fields.order_id) or "").lower(): row for row in chunk
+                 if int(row["ID"]) not in found and is_guid(str(row.get(fields.order_id) or ""))}
+        marked = onec.headers(list(named)) if named else {}
         for row in chunk:
-            header = found.get(int(row["ID"]))
-            if header is None or store.binding_for_deal(int(row["ID"])) is not None:
+            deal_id = int(row["ID"])
+            if store.binding_for_deal(deal_id) is not None:
                 continue
-            store.bind(int(row["ID"]), header.ref, onec.profile.order_entity, header.number, header.data_version,
-                       posted=header.posted)
-            store.record_written_fields(int(row["ID"]), {name: str(row.get(name) or "") for name in own})
+            header = found.get(deal_id) or marked.get(str(row.get(fields.order_id) or "").lower())
+            number = str(row.get(fields.order_number) or "")
+            if header is not None:
+                store.bind(deal_id, header.ref, onec.profile.order_entity, header.number, header.data_version,
+                           posted=header.posted)
+                if header.deleted:
+                    store.mark_document_missing(deal_id, "marked")
+            elif number.endswith(f"({MISSING_LABELS['deleted']})"):
+                # reported deleted before: stays reported, and is made again only on `resync --recreate`
+                store.bind(deal_id, f"deleted:{deal_id}", onec.profile.order_entity,
+                           number.removesuffix(f" ({MISSING_LABELS['deleted']})"), "")
+                store.mark_document_missing(deal_id, "deleted")
+            else:
+                continue
+            store.record_written_fields(deal_id, {name: str(row.get(name) or "") for name in own})
             bound += 1
         chunk = []
     return bound

@@ -315,8 +315,7 @@ class Engine(PullCycle):
         elif isinstance(step, steps.MarkMissing):
             binding = self.store.binding_for_deal(deal_id)
             assert binding is not None
-            label = "удалён в 1С" if step.state == "deleted" else "помечен на удаление в 1С"
-            fields = {self.fields.order_number: f"{binding.number} ({label})"}
+            fields = {self.fields.order_number: f"{binding.number} ({steps.MISSING_LABELS[step.state]})"}
             if step.state == "deleted":
                 fields[self.fields.order_id] = ""
             self.outbox.update(deal_id, fields)  # a failed write is retried by the pull (retry_fields)
@@ -328,8 +327,10 @@ class Engine(PullCycle):
             if step.tell:
                 self.outbox.comment_with_files(deal_id, step.text, [], reported)
                 report.missing += 1
+            recreating = self.sync.on_missing_document == "recreate" and "создаёт" in step.text
             self.log.warning("document_missing", deal_id=deal_id, order_ref=binding.onec_ref, state=step.state,
-                             action=f"b24sync resync --deal {deal_id} --recreate creates a new one")
+                             action="a new one is created now (sync.on_missing_document: recreate)" if recreating
+                             else f"b24sync resync --deal {deal_id} --recreate creates a new one")
         elif isinstance(step, steps.Unbind):
             self.store.resolve_conflicts(deal_id, "document_missing")
             self.store.unbind(deal_id)
@@ -377,8 +378,7 @@ class Engine(PullCycle):
         report.failed[deal_id] = reason
         report.codes[deal_id] = code
         self.log.warning("deal_failed", deal_id=deal_id, reason=reason, code=code, detail=str(error), kind=kind)
-        transient = kind == "writeback" or (isinstance(error, B24SyncError) and (
-            error.retryable or error.code == "outcome_unknown"))
+        transient = isinstance(error, B24SyncError) and (error.retryable or error.code == "outcome_unknown")
         failure = self.store.record_failure(deal_id, reason, str(error), kind, code, transient=transient)
         self.outbox.forget(deal_id)
         if kind == "writeback":
@@ -429,6 +429,7 @@ def _reason(error: Exception) -> str:
     if isinstance(error, onec_errors.ConflictError):
         return "Документ изменён в 1С одновременно с записью."
     # a technical error: the manager is told in Russian who to ask, the administrator sees the detail in `status`
-    system = "1С" if getattr(error, "system", "") == "onec" else "Битрикс24"
-    return (f"Техническая ошибка при обмене с {system} (код {getattr(error, 'code', 'error')}); подробности у "
+    system = {"onec": "при обмене с 1С", "bitrix24": "при обмене с Битрикс24"}.get(
+        str(getattr(error, "system", "")), "в b24sync")
+    return (f"Техническая ошибка {system} (код {getattr(error, 'code', 'error')}); подробности у "
             f"администратора в `b24sync status`.")

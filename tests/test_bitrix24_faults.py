@@ -90,12 +90,18 @@ def test_a_slow_answer_once_is_retried(portal: RunningPortal) -> None:
     assert make_client(portal, read_timeout=0.3).call("crm.deal.get", {"id": 3}).result["ID"] == "3"
 
 
-def test_a_429_from_a_fault_pauses_then_succeeds(portal: RunningPortal) -> None:
+def test_a_429_pauses_that_method_only_and_never_holds_the_caller(portal: RunningPortal) -> None:
     fault(portal, method="crm.deal.get", status=429, error="OPERATION_TIME_LIMIT",
           description="Method is blocked due to operation time limit.", count=1)
     client = make_client(portal)
+    with pytest.raises(errors.OperationTimeLimitError, match="crm.deal.get is paused"):
+        client.call("crm.deal.get", {"id": 1})
+    assert client.clock.slept < 5  # the caller is not held for the pause: its other work goes on
+    assert client.call("crm.deal.list", {"select": ["ID"]}).result  # other methods are not paused
+    with pytest.raises(errors.OperationTimeLimitError):  # asked again within the pause: refused, no request
+        client.call("crm.deal.get", {"id": 1})
+    client.clock.advance(61)  # no reset time was known: the oldest bucket is at most a minute
     assert client.call("crm.deal.get", {"id": 1}).result["ID"] == "1"
-    assert client.clock.slept >= 60  # no reset time was known: it waited a whole minute bucket
 
 
 def test_wrong_webhook_code_is_fatal_and_says_what_to_fix(portal: RunningPortal) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from b24sync.bitrix24 import errors
 from b24sync.bitrix24.client import Bitrix24Client
 from b24sync.clock import ManualClock
@@ -57,12 +59,19 @@ def test_operating_budget_pauses_only_the_spent_method() -> None:
         admin(running, "limits", {"operating_limit": 10, "operating_cost": {"crm.deal.list": 4}})
         client = Bitrix24Client(running.webhook_url, clock=clock)
         client.budget.limit = 10  # this portal's budget, as its administrator would configure it
-        before = clock.time()
+        held = None
         for _ in range(6):
-            client.call("crm.deal.list", {"select": ["ID"]})
-        # The client saw `operating` climb and held the method back until the portal's reset time.
-        assert clock.time() - before >= 500
+            try:
+                client.call("crm.deal.list", {"select": ["ID"]})
+            except errors.OperationTimeLimitError as error:
+                held = error
+                break
+        # The client saw `operating` climb and holds the method back until the portal's reset time, without
+        # holding its caller: the call is refused at once, and every other method goes on.
+        assert held is not None and "crm.deal.list is paused" in str(held) and clock.slept < 10
         assert client.call("crm.deal.get", {"id": 1}).result["ID"] == "1"
+        clock.advance(601)
+        assert client.call("crm.deal.list", {"select": ["ID"]}).result
         stats = admin(running, "stats", method="GET")
         assert stats["operation_time_limit"] <= 1
     finally:
@@ -77,9 +86,12 @@ def test_a_429_pauses_the_method_until_the_reset_time() -> None:
         unaware = Bitrix24Client(running.webhook_url, clock=clock, max_retries=3)
         unaware.call("crm.deal.get", {"id": 1})  # crosses the limit; the next call is refused with 429
         unaware.budget.slow_ratio = unaware.budget.stop_ratio = 10  # pretend the client did not notice
-        start = clock.time()
+        with pytest.raises(errors.OperationTimeLimitError):  # the 429: the method is paused, the caller is not
+            unaware.call("crm.deal.get", {"id": 2})
+        with pytest.raises(errors.OperationTimeLimitError):  # still paused: refused without a request
+            unaware.call("crm.deal.get", {"id": 2})
+        clock.advance(601)  # operating_reset_at, up to ten minutes later
         assert unaware.call("crm.deal.get", {"id": 2}).result["ID"] == "2"
-        assert clock.time() - start >= 500  # waited for operating_reset_at, up to ten minutes
         assert admin(running, "stats", method="GET")["operation_time_limit"] == 1
     finally:
         running.stop()

@@ -87,7 +87,7 @@ class Bitrix24Client:
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
-        max_method_pause: float = 600.0,
+        max_method_pause: float = 5.0,
         verify: bool | str = True,
         clock: Clock = SYSTEM_CLOCK,
         session: requests.Session | None = None,

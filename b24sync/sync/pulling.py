@@ -36,7 +36,7 @@ class PullCycle:
     invoices: Any
     outbox: Outbox
     log: Any
-    _held_missing: int
+    _held: dict[str, int]
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
     def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None,
@@ -73,19 +73,14 @@ class PullCycle:
         items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
                  if ref in unseen and ref not in still_there and retry_due(binding.deal_id)]
         limit = self.sync.max_missing_per_cycle
-        if len(items) > limit and not confirm_bulk:
-            # a base restored from a backup, or another base: hold every report, go on with everything else
-            report.hold(f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at "
-                        f"once, more than 'sync.guards.max_missing_per_cycle' ({limit}); none is reported on its "
-                        f"deal. If the 1C base was restored from an older backup, or 'onec.url' points at another "
-                        f"base, fix that; if the documents really were deleted, run `b24sync sync --confirm-bulk`")
-            if self._held_missing != len(items):
-                self.log.warning("documents_missing_held", count=len(items), bound=len(bindings), limit=limit,
-                                 action="check the 1C base; `b24sync sync --confirm-bulk` reports them")
-            self._held_missing = len(items)
+        # a base restored from a backup, or another base: hold every report, go on with everything else
+        if self._guard(report, "documents_missing", len(items), confirm_bulk,
+                       f"{len(items)} of the {len(bindings)} documents b24sync follows are missing in 1C at once, "
+                       f"more than 'sync.guards.max_missing_per_cycle' ({limit}); none is reported on its deal. If "
+                       f"the 1C base was restored from an older backup, or 'onec.url' points at another base, fix "
+                       f"that; if the documents really were deleted, run `b24sync sync --confirm-bulk`",
+                       "check the 1C base; `b24sync sync --confirm-bulk` reports them"):
             items = []
-        else:
-            self._held_missing = 0
         if only is None:
             items += [steps.PullItem(binding, None, retry_fields=True) for binding in self.store.missing_documents()
                       if self.store.failure(binding.deal_id, "writeback") is not None and retry_due(binding.deal_id)]
@@ -162,15 +157,27 @@ class PullCycle:
             self.store.set_watermark("deal_check", str(window[-1].deal_id))
         gone = [binding for binding in window if binding.deal_id in deleted]
         limit = self.sync.max_missing_per_cycle
-        if len(gone) > limit and not confirm_bulk:
-            report.hold(f"{len(gone)} of the deals b24sync follows are gone from Bitrix24 at once, more than "
-                        f"'sync.guards.max_missing_per_cycle' ({limit}); none is acted on. If the webhook's user "
-                        f"lost its rights, or 'bitrix24.webhook_url' points at another portal, fix that; if the "
-                        f"deals really were deleted, run `b24sync sync --confirm-bulk`")
-            self.log.warning("deals_deleted_held", count=len(gone), limit=limit,
-                             action="check the webhook; `b24sync sync --confirm-bulk` acts on them")
+        if self._guard(report, "deals_deleted", len(gone), confirm_bulk,
+                       f"{len(gone)} of the deals b24sync follows are gone from Bitrix24 at once, more than "
+                       f"'sync.guards.max_missing_per_cycle' ({limit}); none is acted on. If the webhook's user "
+                       f"lost its rights, or 'bitrix24.webhook_url' points at another portal, fix that; if the "
+                       f"deals really were deleted, run `b24sync sync --confirm-bulk`",
+                       "check the webhook; `b24sync sync --confirm-bulk` acts on them"):
             return []
         return gone
+
+    def _guard(self, report: CycleReport, what: str, count: int, confirm_bulk: bool, text: str,
+               action: str) -> bool:
+        """Whether more than sync.guards.max_missing_per_cycle vanished at once: then held back, said in the
+        summary, and warned about once while the count stays the same."""
+        if count <= self.sync.max_missing_per_cycle or confirm_bulk:
+            self._held[what] = 0
+            return False
+        report.hold(text)
+        if self._held.get(what) != count:
+            self.log.warning(f"{what}_held", count=count, limit=self.sync.max_missing_per_cycle, action=action)
+        self._held[what] = count
+        return True
 
     def _plan_deals_gone(self, gone: list[BindingView], policy: steps.Policy, report: CycleReport,
                          dry_run: bool) -> None:

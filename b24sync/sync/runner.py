@@ -64,7 +64,7 @@ class Engine(PullCycle):
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
-        self._held_missing = 0  # missing documents the pull's guard holds back (logged when the number changes)
+        self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,

@@ -70,49 +70,59 @@ def _new_record(portal: Portal, spec: dict[str, fields.Spec], entity_id: int) ->
     return record
 
 
+_KINDS: dict[str, tuple[dict[str, fields.Spec], str, dict[str, Any]]] = {
+    # kind: (its fields, the portal's answer when the ID is unknown, what a new one starts with)
+    "contact": (fields.CONTACT, "Contact is not found",
+                {"TYPE_ID": "CLIENT", "SOURCE_ID": "SELF", "EXPORT": "Y", "BIRTHDATE": ""}),
+    "company": (fields.COMPANY, "Company is not found",
+                {"COMPANY_TYPE": "CUSTOMER", "INDUSTRY": "IT", "EMPLOYEES": "EMPLOYEES_1", "REVENUE": "0",
+                 "CURRENCY_ID": "RUB", "IS_MY_COMPANY": "N"}),
+}
+
+
+def _records(portal: Portal, kind: str) -> dict[int, dict[str, Any]]:
+    return portal.contacts if kind == "contact" else portal.companies
+
+
+def _add(portal: Portal, params: dict[str, Any], kind: str) -> MethodResult:
+    spec, _, starting = _KINDS[kind]
+    given = fields_arg(params)
+    entity_id = portal.next_id(kind, 1)
+    record = _new_record(portal, spec, entity_id) | starting
+    _apply(portal, record, spec, given, kind)
+    _records(portal, kind)[entity_id] = record
+    return MethodResult(entity_id)
+
+
+def _update(portal: Portal, params: dict[str, Any], kind: str) -> MethodResult:
+    spec, missing, _ = _KINDS[kind]
+    entity_id = positive_id(params)
+    given = fields_arg(params)
+    record = _records(portal, kind).get(entity_id)
+    if record is None:
+        raise legacy(missing)
+    _apply(portal, record, spec, given, kind)
+    return MethodResult(True)
+
+
 @method("crm.contact.add", writes=True)
 def contact_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    given = fields_arg(params)
-    contact_id = portal.next_id("contact", 1)
-    record = _new_record(portal, fields.CONTACT, contact_id)
-    record.update({"TYPE_ID": "CLIENT", "SOURCE_ID": "SELF", "EXPORT": "Y", "BIRTHDATE": ""})
-    _apply(portal, record, fields.CONTACT, given, "contact")
-    portal.contacts[contact_id] = record
-    return MethodResult(contact_id)
+    return _add(portal, params, "contact")
 
 
 @method("crm.contact.update", writes=True)
 def contact_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    contact_id = positive_id(params)
-    given = fields_arg(params)
-    record = portal.contacts.get(contact_id)
-    if record is None:
-        raise legacy("Contact is not found")
-    _apply(portal, record, fields.CONTACT, given, "contact")
-    return MethodResult(True)
+    return _update(portal, params, "contact")
 
 
 @method("crm.company.add", writes=True)
 def company_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    given = fields_arg(params)
-    company_id = portal.next_id("company", 1)
-    record = _new_record(portal, fields.COMPANY, company_id)
-    record.update({"COMPANY_TYPE": "CUSTOMER", "INDUSTRY": "IT", "EMPLOYEES": "EMPLOYEES_1", "REVENUE": "0",
-                   "CURRENCY_ID": "RUB", "IS_MY_COMPANY": "N"})
-    _apply(portal, record, fields.COMPANY, given, "company")
-    portal.companies[company_id] = record
-    return MethodResult(company_id)
+    return _add(portal, params, "company")
 
 
 @method("crm.company.update", writes=True)
 def company_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
-    company_id = positive_id(params)
-    given = fields_arg(params)
-    record = portal.companies.get(company_id)
-    if record is None:
-        raise legacy("Company is not found")
-    _apply(portal, record, fields.COMPANY, given, "company")
-    return MethodResult(True)
+    return _update(portal, params, "company")
 
 
 _OWNERS = {3: "contacts", 4: "companies"}

@@ -440,6 +440,53 @@ def resolve_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> 
     return Path(cli_path or env.get("B24SYNC_CONFIG") or DEFAULT_PATH)
 
 
+class _ConfigYamlError(Exception):
+    """A YAML problem said in one line (a duplicate key, too many aliases)."""
+
+
+MAX_ALIASES = 100  # a config needs a handful; thousands are an alias bomb
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (naming both lines) and alias bombs."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _ConfigYamlError(f"line {mark.line + 1}: more than {MAX_ALIASES} YAML aliases (*name); a "
+                                       f"config needs a few, write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _ConfigYamlError(f"line {line}: the key '{key}' is given twice in one section (first on "
+                                       f"line {seen[key]}); keep one")
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _forgive(data: dict[str, Any]) -> None:
+    """What YAML 1.1 and habit make of a value, taken as the user meant it: `invoice_pdf: off` (read as false)
+    and a log level in any case."""
+    onec = data.get("onec")
+    if isinstance(onec, dict) and onec.get("invoice_pdf") is False:
+        onec["invoice_pdf"] = "off"
+    logs = data.get("logging")
+    if isinstance(logs, dict) and isinstance(logs.get("level"), str):
+        logs["level"] = logs["level"].strip().upper()
+
+
 def _credentials(env: Mapping[str, str]) -> dict[str, str]:
     """Secrets systemd hands over with LoadCredential= (files `webhook_url`, `onec_password` in
     $CREDENTIALS_DIRECTORY); they come after the environment variables and before the config file."""
@@ -481,7 +528,15 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     config_path = resolve_path(str(path) if path else None, env)
     name = str(config_path)
     try:
-        text = config_path.read_text(encoding="utf-8")
+        raw = config_path.read_bytes()
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ConfigError(name, ["the file is UTF-16; save it as UTF-8 (any editor's «save as» offers it)"])
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(name, [f"the file is not UTF-8 (byte {error.start + 1}); it may be in cp1251: save it "
+                                 f"as UTF-8"]) from None
+    except IsADirectoryError:
+        raise ConfigError(name, ["is a directory; point --config at the YAML file in it"]) from None
     except FileNotFoundError:
         raise ConfigError(name, ["file not found; create it from config.example.yaml "
                                  "or point --config / $B24SYNC_CONFIG at it"]) from None
@@ -497,7 +552,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
     env = os.environ if env is None else env
     base = base or Path.cwd()
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader that also refuses duplicates
+    except _ConfigYamlError as error:
+        raise ConfigError(source, [str(error)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -508,6 +565,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
     if not isinstance(data, dict):
         raise ConfigError(source, [f"the top level is a {type(data).__name__}; it must be the sections "
                                    f"(bitrix24:, onec:, sync:, …) as in config.example.yaml"])
+    _forgive(data)
     values, problems = validate(SCHEMA, data)
     warnings: list[str] = []
 
@@ -612,6 +670,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         max_missing_per_cycle=sync_values["guards"]["max_missing_per_cycle"],
     )
     state_path = Path(values["state"]["path"])
+    if state_path.is_dir():
+        raise ConfigError(source, [f"at 'state.path': {state_path} is a directory; name the file in it, e.g. "
+                                   f"{state_path / 'state.db'}"])
     given = data.get("state") if isinstance(data.get("state"), dict) else {}
     if not given.get("path") and env.get("STATE_DIRECTORY"):
         # a systemd instance (b24sync@NAME) keeps its state in its own StateDirectory= unless the file says

@@ -220,3 +220,36 @@ def test_config_validate_says_valid_or_every_problem(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "b24sync", "config", "validate", "--config", str(bad)],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "at 'daemon.nonsense'" in done.stderr and "category_id" in done.stderr
+
+
+@pytest.mark.parametrize("text, said", [
+    ("bitrix24:\n  burst: 50\n  burst: 60\n",
+     "line 3: the key 'burst' is given twice in one section (first on line 2)"),
+    ("a: &x [1, 2]\n" + "".join(f"k{n}: *x\n" for n in range(150)), "more than 100 YAML aliases"),
+])
+def test_yaml_that_would_mislead_is_one_clear_line(text: str, said: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "config.yaml", env={})
+    assert said in str(caught.value)
+
+
+def test_what_yaml_and_habit_make_of_a_value_is_taken_as_meant() -> None:
+    config = load_config_text(GOOD.replace("  password: pw\n", "  password: pw\n  invoice_pdf: off\n")
+                              + "logging:\n  level: debug\n", env={})
+    assert config.onec.invoice_pdf == "off" and config.logging.level == "DEBUG"
+
+
+@pytest.mark.parametrize("content, said", [
+    ("bitrix24: {}\n".encode("utf-16"), "the file is UTF-16; save it as UTF-8"),
+    ("# Настройки\nbitrix24: {}\n".encode("cp1251"), "not UTF-8"),
+])
+def test_a_file_in_another_encoding_is_one_line(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=said):
+        load_config(path, env={})
+
+
+def test_a_directory_as_the_state_path_is_refused_naming_the_file_to_give(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at 'state.path': .* is a directory; name the file in it"):
+        load_config_text(GOOD + f"state:\n  path: {tmp_path}\n", env={})

@@ -88,6 +88,9 @@ def _check_read_timeout(value: float) -> str | None:
 
 def _check_odata_url(value: str) -> str | None:
     parts = urlsplit(value.strip())
+    # "@" anywhere before the query is a user and password, even one whose raw "/" hides it from the parser
+    if parts.username or parts.password or "@" in value.split("?")[0]:
+        return "must not contain a user or password; use 'onec.user' and 'onec.password'"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ODATA_RULE
     if not parts.path.rstrip("/").endswith("/odata/standard.odata"):

@@ -253,3 +253,11 @@ def test_a_file_in_another_encoding_is_one_line(tmp_path: Path, content: bytes, 
 def test_a_directory_as_the_state_path_is_refused_naming_the_file_to_give(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at 'state.path': .* is a directory; name the file in it"):
         load_config_text(GOOD + f"state:\n  path: {tmp_path}\n", env={})
+
+
+def test_a_1c_url_with_a_password_hidden_by_a_slash_is_refused_and_never_echoed() -> None:
+    text = ONEC.replace("url: http://1c.local/trade/odata/standard.odata/",
+                        "url: http://admin:pa/ss@1c.local/trade/odata/standard.odata/")
+    said = "\n".join(problems("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n" + text,
+                              with_onec=False))
+    assert "at 'onec.url': must not contain a user or password" in said and "pa/ss" not in said

@@ -76,3 +76,24 @@ def test_registered_secrets_and_secret_shapes_are_masked() -> None:
     assert "secretvalue" not in redact("Authorization: Basic secretvalue")
     assert redact("https://x.bitrix24.ru/rest/12/abc123def/crm.deal.list") == \
         "https://x.bitrix24.ru/rest/12/***/crm.deal.list"
+
+
+def test_a_short_secret_is_masked_as_a_whole_token_only() -> None:
+    register_secret("2024")
+    try:
+        said = redact("password 2024 at 2024-12-01, deal 120245, url https://u:2024@1c.local/x")
+        assert said == "password *** at ***-12-01, deal 120245, url https://u:***@1c.local/x"
+    finally:
+        from b24sync.redaction import forget_secrets
+
+        forget_secrets()
+
+
+@pytest.mark.parametrize("target", ["http://{host}/rest/1/{code}/", "https://elsewhere.example/rest/1/{code}/"])
+def test_a_redirect_to_clear_text_or_another_host_is_never_followed(target: str) -> None:
+    from b24sync.bitrix24.client import Bitrix24Client as Client
+
+    client = Client("https://acme.bitrix24.ru/rest/1/abcdef123456/", clock=ManualClock())
+    with pytest.raises(errors.TransportError, match="follows a redirect only to https on the same host"):
+        client._follow_move(target.format(host="acme.bitrix24.ru", code="abcdef123456"))
+    assert client.base_url.startswith("https://acme.bitrix24.ru/")

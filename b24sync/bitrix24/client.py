@@ -245,6 +245,14 @@ class Bitrix24Client:
         """The portal was renamed (302 to a new host): re-send there and tell the administrator once."""
         new = urlsplit(location)
         old = urlsplit(self.base_url)
+        scheme = new.scheme or old.scheme
+        loopback = new.hostname in ("127.0.0.1", "localhost", "::1")
+        if new.netloc and (new.hostname != old.hostname or (scheme != "https" and not loopback)):
+            # the webhook's secret travels in the path: never to another host, never in clear text
+            raise errors.TransportError(
+                f"Bitrix24 at {self.portal} redirects to {scheme}://{new.hostname}; b24sync follows a redirect only "
+                f"to https on the same host, since the webhook's secret is in the path. If the portal moved, put "
+                f"its new address in 'bitrix24.webhook_url'")
         if not new.netloc or new.netloc == old.netloc:
             raise errors.TransportError(f"Bitrix24 at {self.portal} redirected to {redact(location)}")
         self.base_url = urlunsplit((new.scheme or old.scheme, new.netloc, old.path, "", ""))

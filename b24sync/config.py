@@ -276,6 +276,8 @@ SCHEMA = Section(
             "catalog_seconds": Key(int, 0, number_between(0, 7 * 86400),
                                    "how often 1C nomenclature goes to Bitrix24 products (0: never)"),
             "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take"),
+            "unhealthy_after_seconds": Key(int, 3600, number_between(60, 7 * 86400),
+                                           "/healthz fails when no cycle succeeded for this long"),
         }),
         "metrics": Section({
             "listen": Key(str, None, _check_listen, "serve Prometheus metrics and /healthz on HOST:PORT"),
@@ -408,6 +410,7 @@ class DaemonConfig:
     retry_seconds: int = 60
     catalog_seconds: int = 0
     shutdown_timeout_seconds: int = 30
+    unhealthy_after_seconds: int = 3600
 
 
 @dataclass(frozen=True)

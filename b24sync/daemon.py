@@ -53,6 +53,11 @@ class Daemon:
         self.last_summary = "starting"
         self.tally = Tally()
         self.metrics_server: Any = None
+        self.health_down: dict[str, str] = {}  # the jobs' snapshot of which system is down since when
+        self.last_success = time.time()  # the start counts: /healthz fails only after a long time without one
+        self.progress_at = time.monotonic()
+        self._watchdog_sent = 0
+        self._watchdog_warned = False
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -81,7 +86,7 @@ class Daemon:
         self._schedule(config)
         interval = systemd.watchdog_interval()
         if interval:
-            self.scheduler.add_job(lambda: systemd.notify("WATCHDOG=1"), "interval", seconds=interval,
+            self.scheduler.add_job(self._watchdog, "interval", seconds=interval,
                                    id="watchdog", executor="watchdog", max_instances=1, coalesce=True)
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
@@ -184,12 +189,44 @@ class Daemon:
     # -- jobs -----------------------------------------------------------------------------------------
 
     def unreachable(self) -> dict[str, str]:
-        """Which system is down since when (for /healthz); read from the store under the work lock."""
-        if self.parts is None:
-            return {}
-        with self.work_lock:
-            return {system: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
-                    for system, (since, _) in self.parts.store.unreachable().items()}
+        """Which system is down since when (for /healthz): the snapshot the jobs leave, never behind the work
+        lock, so a probe answers at once during any cycle."""
+        return dict(self.health_down)
+
+    def health(self) -> tuple[int, str]:
+        """/healthz: 200 and "ok", or 503 and why (starting, a system down since when, no good cycle for long)."""
+        if not self.ready:
+            return 503, "starting\n"
+        down = self.unreachable()
+        if down:
+            return 503, "".join(f"{name} unreachable since {since}\n" for name, since in down.items())
+        limit = self.parts.config.daemon.unhealthy_after_seconds if self.parts else 3600
+        quiet = time.time() - self.last_success
+        if quiet > limit:
+            return 503, f"no cycle succeeded for {quiet / 60:.0f} minutes (daemon.unhealthy_after_seconds)\n"
+        return 200, "ok\n"
+
+    def _snapshot(self, store: Any, succeeded: bool) -> None:
+        """The health the probes read, taken while the job still holds the work lock."""
+        self.health_down = {system: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+                            for system, (since, _) in store.unreachable().items()}
+        if succeeded:
+            self.last_success = time.time()
+        self.progress_at = time.monotonic()
+
+    def _watchdog(self) -> None:
+        """WATCHDOG=1 only while the work makes progress: idle, or requests going out, or a job ending within
+        the watchdog period. A cycle that hangs stops the pings, and systemd restarts the service."""
+        sent = (self.parts.bitrix.client.requests_sent + self.parts.onec.client.requests_sent) if self.parts else 0
+        if sent != self._watchdog_sent:
+            self._watchdog_sent, self.progress_at = sent, time.monotonic()
+        period = (systemd.watchdog_interval() or 0) * 2  # the interval is half of WatchdogSec
+        if not self.work_lock.locked() or time.monotonic() - self.progress_at < period:
+            systemd.notify("WATCHDOG=1")
+        elif not self._watchdog_warned:
+            self._watchdog_warned = True
+            self.log.error("work_stalled", seconds=round(time.monotonic() - self.progress_at),
+                           action="the watchdog pings stop; systemd restarts the service")
 
     def _guarded(self, job: str, work: Callable[[], Any]) -> None:
         if self.stopping.is_set():
@@ -211,6 +248,10 @@ class Daemon:
                 if newly:
                     self.log.error("system_unavailable", job=job, system=system, error=str(error),
                                    action="b24sync keeps trying; `b24sync status` shows since when")
+                try:
+                    self._snapshot(store, succeeded=False)
+                except StateError:
+                    self.health_down[system] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 self.tally.record(job, None, time.time())
                 self._status(f"{job}: {system} unavailable since this cycle")
                 return
@@ -223,6 +264,7 @@ class Daemon:
             for system, talked in reached.items():
                 if talked and store.set_unreachable(system, None):
                     self.log.info("system_available_again", system=system)
+            self._snapshot(store, succeeded=report is not None)
             if summary:
                 self._status(summary)
 
@@ -231,7 +273,7 @@ class Daemon:
         systemd.notify(f"STATUS={summary}")
 
     def job_connection_check(self) -> None:
-        """READY=1 once both systems answer (the webhook's scopes, 1C's $metadata); until then systemd waits."""
+        """/healthz says "starting" until both systems have answered once (the webhook's scopes, 1C's $metadata)."""
         try:
             self.parts.bitrix.scopes()
             self.parts.onec.metadata(refresh=True)

@@ -205,3 +205,38 @@ def test_a_config_error_exits_2_which_the_unit_does_not_restart(tmp_path: Path) 
     assert done.returncode == 2 and "the top level is a list" in done.stdout + done.stderr
     unit = (Path(__file__).parent.parent / "systemd/b24sync.service").read_text(encoding="utf-8")
     assert "RestartPreventExitStatus=2" in unit
+
+
+def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_path: Path) -> None:
+    metrics = f"127.0.0.1:{free_port()}"
+    config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
+    notifications = Notifications(tmp_path / "notify.sock")
+    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    rig.move(1)
+    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        notifications.wait_for(lambda message: "1 created" in message)
+        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 3000}]},
+                      timeout=5).raise_for_status()
+        rig.move(2)  # the next cycles each wait 3 s a request on 1C, holding the work
+        notifications.seen.clear()
+        slowest, probes = 0.0, 0
+        while True:  # probe until the slow cycle that creates deal 2's order has ended
+            started = time.monotonic()
+            answer = requests.get(f"http://{metrics}/healthz", timeout=30)
+            slowest, probes = max(slowest, time.monotonic() - started), probes + 1
+            assert answer.status_code in (200, 503)
+            try:
+                notifications.wait_for(lambda message: "1 created" in message, timeout=0.3)
+                break
+            except AssertionError:
+                assert probes < 400
+        assert probes >= 5 and slowest < 1.0  # the cycle took over 3 s: no probe waited for it
+        requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=35) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        notifications.close()

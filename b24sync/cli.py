@@ -7,6 +7,7 @@ a system, 4 lock held.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -131,6 +132,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; Ctrl+C says "interrupted" and exits 130, a closed pipe (`status | head`) ends quietly."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more can be written; no traceback at exit either
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -153,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_CONFIG
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _stop_on_signals() -> threading.Event:

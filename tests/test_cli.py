@@ -38,3 +38,53 @@ def test_demo_tells_the_whole_story_and_exits_zero() -> None:
 def test_no_command_prints_help_and_exits_2() -> None:
     done = subprocess.run([sys.executable, "-m", "b24sync"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "emulate" in done.stdout
+
+
+CONFIG = """bitrix24:
+  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/
+onec:
+  url: http://127.0.0.1:9/trade/odata/standard.odata/
+  user: Обмен
+  password: pw
+  defaults: {organisation: ООО Ромашка, warehouse: Основной, agreement: Типовое}
+sync:
+  pipelines:
+    - {category_id: 0, trigger_stages: [EXECUTING]}
+state:
+  path: STATE
+"""
+
+
+def test_ctrl_c_on_a_command_waiting_for_the_service_withdraws_it_and_exits_130(tmp_path) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    from b24sync.store.lock import ProcessLock
+    from b24sync.store.store import Store
+
+    state = Path(tmp_path) / "state.db"
+    config = Path(tmp_path) / "config.yaml"
+    config.write_text(CONFIG.replace("STATE", str(state)), encoding="utf-8")
+    config.chmod(0o600)
+    Store(state).close()
+    service = ProcessLock(Path(str(state) + ".lock"), service=True).acquire()  # a service that never gets to it
+    try:
+        waiting = subprocess.Popen([sys.executable, "-m", "b24sync", "retry", "--config", str(config)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "holds the lock: it carries this `retry` out; waiting" in waiting.stderr.readline()
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(timeout=30) == 130
+        said = waiting.stderr.read()
+        assert "interrupted: the request was withdrawn" in said and "Traceback" not in said
+    finally:
+        service.release()
+    store = Store(state)
+    assert store.next_request() is None  # withdrawn: the service will not carry it out later
+    store.close()
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    reader = subprocess.Popen([sys.executable, "-m", "b24sync", "--help"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.close()  # `b24sync … | head` once head has had enough
+    assert reader.wait(timeout=30) == 0
+    assert b"Traceback" not in reader.stderr.read()

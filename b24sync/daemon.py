@@ -266,6 +266,8 @@ class Daemon:
                     self.log.info("system_available_again", system=system)
             self._snapshot(store, succeeded=report is not None)
             if summary:
+                self.log.info("cycle_finished", job=job, seconds=round(time.time() - started, 1), summary=summary,
+                              ok=getattr(report, "ok", True))
                 self._status(summary)
 
     def _status(self, summary: str) -> None:

@@ -8,6 +8,7 @@ step before rendering masks secrets in every value, exception texts included.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, TextIO
 
@@ -64,13 +65,32 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
         ],
     )
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
+    # under systemd, stderr goes to the journal: a <N> prefix gives each line its priority (journalctl -p)
+    journal = bool(os.environ.get("JOURNAL_STREAM")) and stream is sys.stderr
+    handler.setFormatter(_Priority(formatter) if journal else formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    # one line per job run, "maximum instances reached" while a long cycle runs: the scheduler's business
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("peewee").setLevel(logging.WARNING)  # every SQL statement at DEBUG
+
+
+_PRIORITIES = ((logging.ERROR, "<3>"), (logging.WARNING, "<4>"), (logging.INFO, "<6>"))
+
+
+class _Priority(logging.Formatter):
+    """A line as journald's stream reads its priority: `<3>` errors, `<4>` warnings, `<6>` info, `<7>` debug."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = next((mark for level, mark in _PRIORITIES if record.levelno >= level), "<7>")
+        return prefix + self._inner.format(record).replace("\n", "\n" + prefix)
 
 
 class _RedactRendered:

@@ -88,3 +88,18 @@ def test_a_closed_pipe_ends_quietly() -> None:
     reader.stdout.close()  # `b24sync … | head` once head has had enough
     assert reader.wait(timeout=30) == 0
     assert b"Traceback" not in reader.stderr.read()
+
+
+def test_under_journald_every_line_carries_its_priority() -> None:
+    import os
+
+    script = ("from b24sync.logs import configure_logging, get_logger\n"
+              "configure_logging('DEBUG', 'json')\n"
+              "log = get_logger()\n"
+              "log.error('e'); log.warning('w'); log.info('i'); log.debug('d')\n"
+              "import logging; logging.getLogger('apscheduler.scheduler').warning('maximum instances reached')\n"
+              "logging.getLogger('peewee').debug('SELECT 1')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "JOURNAL_STREAM": "8:12345"})
+    lines = done.stderr.splitlines()
+    assert [line[:3] for line in lines] == ["<3>", "<4>", "<6>", "<7>"], lines  # the scheduler and SQL stay out

@@ -52,7 +52,8 @@ def serve(listen: str, tally: Tally, daemon: Any) -> ThreadingHTTPServer:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     except ImportError:
         raise MetricsUnavailableError("'metrics.listen' is set but prometheus-client is not installed: "
-                                      "pip install 'b24sync[metrics]', or remove 'metrics.listen'") from None
+                                      "run scripts/install --with-metrics (or pip install prometheus-client into "
+                                      "b24sync's venv), or remove 'metrics.listen'") from None
 
     class Collector:
         def collect(self) -> Any:

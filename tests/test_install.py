@@ -83,3 +83,23 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         unit.write_text(text.replace("/opt/b24sync/venv/bin/b24sync", "/bin/true"), encoding="utf-8")
         done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
         assert "error" not in done.stderr.lower() or "Failed to" not in done.stderr, done.stderr
+
+
+def test_the_constraints_pin_every_runtime_dependency_within_its_range() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version.strip()
+    wanted = [Requirement(text) for text in project["dependencies"] + project["optional-dependencies"]["metrics"]]
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"constraints.txt lacks {requirement.name}"
+        assert requirement.specifier.contains(pins[name]), (requirement, pins[name])
+    assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")

@@ -55,6 +55,8 @@ def test_the_bulk_guard_stops_before_the_first_create(tmp_path: Path) -> None:
     try:
         for deal_id in (1, 2, 3, 4, 6):  # deal 5 holds the product 1C does not know
             rig.move(deal_id)
+        rehearsal = rig.engine().push(dry_run=True)  # the dry run says the real one would stop
+        assert "the real run would stop here: it would create 5 documents" in rehearsal.summary()
         with pytest.raises(BulkGuardError, match="--confirm-bulk"):
             rig.engine().push()
         assert rig.documents() == [] and rig.engines[-1].store.watermark(WATERMARK) is None

@@ -108,6 +108,9 @@ class Engine(PullCycle):
             work.append((deal, in_stage, filters, binding))
         creates = sum(1 for _, in_stage, filters, binding in work if in_stage and filters and binding is None)
         limit = self.sync.max_creates_per_cycle
+        if creates > limit and not confirm_bulk and dry_run:
+            report.hold(f"the real run would stop here: it would create {creates} documents in 1C, more than "
+                        f"'sync.guards.max_creates_per_cycle' ({limit}); `b24sync sync --confirm-bulk` lets it")
         if creates > limit and not confirm_bulk and not dry_run:
             raise BulkGuardError(
                 f"this cycle would create {creates} documents in 1C, more than 'sync.guards.max_creates_per_cycle' "

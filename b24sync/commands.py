@@ -87,7 +87,11 @@ def run_command(args: argparse.Namespace) -> int:
             return exit_code(error)
         from b24sync.service_requests import through_service
 
-        return through_service(config, args.command, _arguments(args), error.pid)
+        try:
+            return through_service(config, args.command, _arguments(args), error.pid)
+        except B24SyncError as failure:  # the state file b24sync would queue the request in, for one
+            print(describe(failure), file=sys.stderr)
+            return exit_code(failure)
     except B24SyncError as error:
         print(describe(error), file=sys.stderr)
         return exit_code(error)

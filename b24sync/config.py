@@ -472,6 +472,8 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *common`: merged below, not a key of its own
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, str | int | float | bool) and key in seen:
@@ -480,6 +482,24 @@ class _StrictLoader(yaml.SafeLoader):
             if isinstance(key, str | int | float | bool):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+MAX_VALUES = 100_000  # a config has a few hundred; a "billion laughs" of aliases has far more
+
+
+def _too_big(data: Any) -> bool:
+    """Whether the loaded values, counted as they expand (aliases repeat what they name), exceed MAX_VALUES."""
+    pending, counted = [data], 0
+    while pending:
+        value = pending.pop()
+        counted += 1
+        if counted > MAX_VALUES:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _forgive(data: dict[str, Any]) -> None:
@@ -549,11 +569,21 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     except OSError as error:
         raise ConfigError(name, [f"cannot read: {error.strerror or error}"]) from None
     return load_config_text(text, name, config_path.parent, env,
-                            file_mode=config_path.stat().st_mode)
+                            file_mode=config_path.stat().st_mode, instance=_instance(config_path))
+
+
+def _instance(config_path: Path) -> str | None:
+    """NAME for /etc/b24sync/NAME.yaml (the b24sync@NAME unit's file); None for config.yaml and elsewhere."""
+    resolved = config_path.resolve()
+    if resolved.parent == Path("/etc/b24sync") and resolved.suffix in (".yaml", ".yml") and \
+            resolved.stem != "config":
+        return resolved.stem
+    return None
 
 
 def load_config_text(text: str, source: str = "config.yaml", base: Path | None = None,
-                     env: Mapping[str, str] | None = None, file_mode: int | None = None) -> Config:
+                     env: Mapping[str, str] | None = None, file_mode: int | None = None,
+                     instance: str | None = None) -> Config:
     """Validate config text; `base` resolves relative file paths."""
     env = os.environ if env is None else env
     base = base or Path.cwd()
@@ -571,6 +601,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
     if not isinstance(data, dict):
         raise ConfigError(source, [f"the top level is a {type(data).__name__}; it must be the sections "
                                    f"(bitrix24:, onec:, sync:, …) as in config.example.yaml"])
+    if _too_big(data):
+        raise ConfigError(source, [f"the file expands to more than {MAX_VALUES:,} values (aliases inside aliases?); "
+                                   f"write the values out"])
     _forgive(data)
     values, problems = validate(SCHEMA, data)
     warnings: list[str] = []
@@ -595,7 +628,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
                             "by others; chmod 640 it, or move the URL to 'bitrix24.webhook_url_file'")
         if not webhook and isinstance(data.get("bitrix24"), dict):
             problems.append(f"at 'bitrix24.webhook_url': required (or 'bitrix24.webhook_url_file', "
-                            f"or ${WEBHOOK_ENV}); {WEBHOOK_RULE}")
+                            f"or ${WEBHOOK_ENV}, or the webhook_url credential under systemd); {WEBHOOK_RULE}")
     onec_values: dict[str, Any] = values.get("onec", {})
     password = env.get(ONEC_PASSWORD_ENV) or credentials.get("onec_password")
     if not password and onec_values.get("password_file"):
@@ -683,6 +716,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
     if not given.get("path") and env.get("STATE_DIRECTORY"):
         # a systemd instance (b24sync@NAME) keeps its state in its own StateDirectory= unless the file says
         state_path = Path(env["STATE_DIRECTORY"].split(":")[0]) / "state.db"
+    elif not given.get("path") and instance:
+        # the same file from a shell: the instance's StateDirectory=b24sync/NAME, whoever runs the command
+        state_path = Path("/var/lib/b24sync") / instance / "state.db"
     if not state_path.is_absolute():
         state_path = base / state_path
     logging_values = values.get("logging", {})

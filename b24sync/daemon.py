@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from b24sync import systemd
+from b24sync.bitrix24.errors import OperationTimeLimitError
 from b24sync.config import Config, ConfigError, load_config
 from b24sync.errors import (
     EXIT_CONFIG,
@@ -38,6 +40,7 @@ from b24sync.sync.catalog import sync_catalog
 from b24sync.wiring import Parts, build, connect
 
 REQUEST_POLL_SECONDS = 2  # how soon a command given beside the service is carried out
+REQUEST_TTL_SECONDS = 600  # a request still waiting after this long has lost its command
 
 
 class Daemon:
@@ -107,7 +110,8 @@ class Daemon:
     def _schedule(self, config: Config) -> None:
         assert self.scheduler is not None
         if "watchdog" not in self.scheduler._executors:
-            self.scheduler.add_executor(ThreadPoolExecutor(1), "watchdog")
+            self.scheduler.add_executor(ThreadPoolExecutor(1), "watchdog")  # the pings alone: never behind a call
+            self.scheduler.add_executor(ThreadPoolExecutor(1), "checks")
         jobs: list[tuple[str, int, Callable[[], None]]] = [
             ("bitrix24_to_onec", config.daemon.bitrix24_to_onec_seconds, self.job_push),
             ("onec_to_bitrix24", config.daemon.onec_to_bitrix24_seconds, self.job_pull),
@@ -121,7 +125,7 @@ class Daemon:
                 self.scheduler.remove_job(job_id)
         if not self.ready and not self.scheduler.get_job("connection_check"):
             self.scheduler.add_job(self.job_connection_check, "interval", seconds=30, id="connection_check",
-                                   executor="watchdog", max_instances=1, coalesce=True, next_run_time=_now_plus(0))
+                                   executor="checks", max_instances=1, coalesce=True, next_run_time=_now_plus(0))
         for job_id, seconds, function in jobs:
             self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, max_instances=1,
                                    coalesce=True, misfire_grace_time=max(5, seconds // 2),
@@ -173,6 +177,8 @@ class Daemon:
                 self.log.warning("config_needs_restart", keys=kept,
                                  action=f"{', '.join(kept)} changed: restart the service for that to apply "
                                         f"(systemctl restart b24sync); the rest is reloaded")
+            # the running service keeps the state file and the listener it holds, until it is restarted
+            config = replace(config, state_path=running.state_path, metrics_listen=running.metrics_listen)
         with self.work_lock:
             assert self.parts is not None
             from b24sync.sync.runner import Engine
@@ -199,7 +205,9 @@ class Daemon:
             return 503, "starting\n"
         down = self.unreachable()
         if down:
-            return 503, "".join(f"{name} unreachable since {since}\n" for name, since in down.items())
+            return 503, "".join(f"{name} unreachable since {since}\n" if name != "config" else
+                                f"a config or state-file problem since {since} (see the log)\n"
+                                for name, since in down.items())
         limit = self.parts.config.daemon.unhealthy_after_seconds if self.parts else 3600
         quiet = time.time() - self.last_success
         if quiet > limit:
@@ -223,6 +231,7 @@ class Daemon:
         period = (systemd.watchdog_interval() or 0) * 2  # the interval is half of WatchdogSec
         if not self.work_lock.locked() or time.monotonic() - self.progress_at < period:
             systemd.notify("WATCHDOG=1")
+            self._watchdog_warned = False
         elif not self._watchdog_warned:
             self._watchdog_warned = True
             self.log.error("work_stalled", seconds=round(time.monotonic() - self.progress_at),
@@ -238,6 +247,13 @@ class Daemon:
             sent = (self.parts.bitrix.client.requests_sent, self.parts.onec.client.requests_sent)
             try:
                 report = work()
+            except OperationTimeLimitError as error:  # one method paused by the portal: not an outage
+                if self.last_summary != f"{job}: {error.method} paused by the portal":
+                    self.log.warning("bitrix24_method_paused", job=job, method=error.method, error=str(error),
+                                     action="the job runs again at its next interval; other jobs go on")
+                self._status(f"{job}: {error.method} paused by the portal")
+                self.tally.record(job, None, time.time())
+                return
             except B24SyncError as error:
                 system = outage_system(error)
                 try:
@@ -310,16 +326,24 @@ class Daemon:
             return
         with self.work_lock:
             store = self.parts.store
-            while not self.stopping.is_set() and (taken := store.next_request()) is not None:
-                request_id, command, arguments = taken
-                self.log.info("request_started", request=request_id, command=command)
-                try:
-                    code, output = carry_out(self.parts, command, arguments)
-                except Exception as error:  # the waiting command must hear of it, and the service goes on
-                    code, output = EXIT_UNREACHABLE, f"error: {error}"
-                store.finish_request(request_id, code, output)
-                self.log.info("request_finished", request=request_id, command=command, exit_code=code)
-            store.prune_requests()
+            try:
+                # a request nobody waits for any more (older than REQUEST_TTL_SECONDS), or one a stopped
+                # service had started, is never carried out behind anyone's back
+                store.abandon_requests(older_than=time.time() - REQUEST_TTL_SECONDS)
+                while not self.stopping.is_set() and (taken := store.next_request()) is not None:
+                    request_id, command, arguments = taken
+                    self.log.info("request_started", request=request_id, command=command)
+                    try:
+                        code, output = carry_out(self.parts, command, arguments)
+                    except Exception as error:  # the waiting command must hear of it, and the service goes on
+                        code, output = EXIT_UNREACHABLE, f"error: {error}"
+                    finally:
+                        self.parts.engine.progress = None
+                    store.finish_request(request_id, code, output)
+                    self.log.info("request_finished", request=request_id, command=command, exit_code=code)
+                store.prune_requests()
+            except StateError as error:  # the state file is failing: the cycles say so too
+                self.log.warning("requests_unavailable", error=str(error))
 
     def job_catalog(self) -> None:
         self._guarded("catalog", lambda: sync_catalog(self.parts.onec, self.parts.bitrix, self.parts.store,

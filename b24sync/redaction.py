@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
+from urllib.parse import quote
 
 MASK = "***"
 
@@ -54,9 +55,12 @@ def redact(text: str) -> str:
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
-        if secret in text:
-            # a whole token only: a short password must not turn the dates and IDs that contain it into ***
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
+        for form in dict.fromkeys((secret, quote(secret, safe=""))):  # as written, and percent-encoded
+            if form in text:
+                # a whole token only (a short password must not turn the dates and IDs that contain it into
+                # ***); an escape such as %2F or %3A before it is a separator, not part of the token
+                text = re.sub(rf"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{{2}})){re.escape(form)}(?![A-Za-z0-9])",
+                              MASK, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

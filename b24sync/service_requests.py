@@ -13,8 +13,10 @@ import time
 from typing import Any
 
 from b24sync.config import Config
-from b24sync.errors import EXIT_OK
+from b24sync.errors import EXIT_OK, EXIT_UNREACHABLE
+from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
+from b24sync.wiring import lock_for
 
 POLL_SECONDS = 0.5
 INTERRUPTED = 130
@@ -29,8 +31,10 @@ def through_service(config: Config, command: str, arguments: dict[str, Any], pid
         print(f"{holder} holds the lock: it carries this `{command}` out; waiting for it…", file=sys.stderr,
               flush=True)
         told_started = False
+        polls = 0
         try:
             while True:
+                polls += 1
                 started, finished, code, output = store.request_state(request_id)
                 if finished:
                     if output:
@@ -39,12 +43,28 @@ def through_service(config: Config, command: str, arguments: dict[str, Any], pid
                 if started and not told_started:
                     print(f"{holder} has started it…", file=sys.stderr, flush=True)
                     told_started = True
+                if polls % 10 == 0 and not _service_alive(config):  # every 5 s: is the service still there?
+                    withdrawn = store.cancel_request(request_id)
+                    print(f"{holder} stopped before it " + ("started this request; it was withdrawn: run the "
+                          "command again" if withdrawn else "finished this request; check `b24sync status` and "
+                          "run the command again if it is still needed"), file=sys.stderr, flush=True)
+                    return EXIT_UNREACHABLE
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             withdrawn = store.cancel_request(request_id)
             print("interrupted: " + ("the request was withdrawn" if withdrawn else
-                                     "the service has started it and finishes it; `b24sync status` shows the result"),
-                  file=sys.stderr, flush=True)
+                                     "the service has started it and finishes it; its log says how it ended "
+                                     "(request_finished)"), file=sys.stderr, flush=True)
             return INTERRUPTED
     finally:
         store.close()
+
+
+def _service_alive(config: Config) -> bool:
+    """Whether the service still holds the lock (a lock nobody holds: it stopped, or was killed)."""
+    try:
+        lock = lock_for(config).acquire()
+    except LockHeldError:
+        return True
+    lock.release()
+    return False

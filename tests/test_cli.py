@@ -103,3 +103,26 @@ def test_under_journald_every_line_carries_its_priority() -> None:
                           env={**os.environ, "JOURNAL_STREAM": "8:12345"})
     lines = done.stderr.splitlines()
     assert [line[:3] for line in lines] == ["<3>", "<4>", "<6>", "<7>"], lines  # the scheduler and SQL stay out
+
+
+def test_a_command_waiting_for_a_service_that_stops_says_so_instead_of_hanging(tmp_path) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    from b24sync.store.lock import ProcessLock
+    from b24sync.store.store import Store
+
+    state = Path(tmp_path) / "state.db"
+    config = Path(tmp_path) / "config.yaml"
+    config.write_text(CONFIG.replace("STATE", str(state)), encoding="utf-8")
+    config.chmod(0o600)
+    Store(state).close()
+    service = ProcessLock(Path(str(state) + ".lock"), service=True).acquire()
+    waiting = subprocess.Popen([sys.executable, "-m", "b24sync", "retry", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "waiting" in waiting.stderr.readline()
+    service.release()  # the service is stopped (or killed) before it gets to the request
+    assert waiting.wait(timeout=60) == 3
+    assert "stopped before it started this request; it was withdrawn" in waiting.stderr.read()
+    store = Store(state)
+    assert store.next_request() is None
+    store.close()

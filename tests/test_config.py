@@ -184,6 +184,9 @@ def test_a_systemd_instance_keeps_its_state_in_its_state_directory(tmp_path: Pat
     assert config.state_path == "/var/lib/b24sync/shop2/state.db"
     chosen = load_config_text(GOOD + "state:\n  path: /srv/b24/state.db\n", env={"STATE_DIRECTORY": "/x"})
     assert chosen.state_path == "/srv/b24/state.db"  # what the file says wins
+    from_a_shell = load_config_text(GOOD, env={}, instance="shop2")  # /etc/b24sync/shop2.yaml, no systemd
+    assert from_a_shell.state_path == "/var/lib/b24sync/shop2/state.db"
+    assert load_config_text(GOOD, env={}).state_path == "/var/lib/b24sync/state.db"
 
 
 def test_secrets_from_systemd_credentials(tmp_path: Path) -> None:
@@ -261,3 +264,14 @@ def test_a_1c_url_with_a_password_hidden_by_a_slash_is_refused_and_never_echoed(
     said = "\n".join(problems("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n" + text,
                               with_onec=False))
     assert "at 'onec.url': must not contain a user or password" in said and "pa/ss" not in said
+
+
+def test_an_alias_bomb_is_refused_fast_and_merge_keys_still_work() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, "
+        f"*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}]\n" for n in range(8))
+    with pytest.raises(ConfigError, match="expands to more than 100,000 values"):
+        load_config_text(bomb, "config.yaml", env={})
+    merged = GOOD.replace("bitrix24:\n", "base: &base\n  burst: 40\nbitrix24:\n  <<: *base\n")
+    with pytest.raises(ConfigError, match="at 'base': unknown"):  # the anchor's home is unknown, the merge fine
+        load_config_text(merged, "config.yaml", env={})

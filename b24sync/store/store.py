@@ -490,6 +490,16 @@ class Store:
                              created_at=self.clock.time())
         return int(row.id)
 
+    def abandon_requests(self, older_than: float) -> int:
+        """Requests left behind: started by a service that stopped before finishing them, or waiting since
+        before `older_than` (their command is gone: a closed terminal). Finished unrun, so never carried out
+        behind anyone's back."""
+        now = self.clock.time()
+        return Request.update(finished_at=now, exit_code=3, output="not carried out: the service stopped, or "
+                                                                   "nobody waited for it any more").where(
+            Request.finished_at.is_null() & (Request.started_at.is_null(False) | (Request.created_at < older_than))
+        ).execute()
+
     def next_request(self) -> tuple[int, str, dict[str, Any]] | None:
         """The oldest request not yet started, marked started (so it is carried out once)."""
         with self.db.atomic():

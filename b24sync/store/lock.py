@@ -27,7 +27,7 @@ class LockHeldError(LockedError):
         self.service = service  # the holder is `b24sync run`, which carries out commands it is given
         holder = f"process {pid}" if pid else "another process"
         super().__init__(f"{holder} holds the b24sync lock {path}; wait for it to finish, or stop it "
-                         f"(systemctl stop b24sync) before running this command")
+                         f"(systemctl stop b24sync, or b24sync@NAME) before running this command")
 
 
 class ProcessLock:

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
     validate = config_actions.add_parser("validate", help="check the file offline: every problem, exit 2 if any")
     validate.add_argument("--config", help="config file")
+    show = config_actions.add_parser("show", help="print the effective values (defaults filled in, secrets masked)")
+    show.add_argument("--config", help="config file")
 
     state = commands.add_parser("state", help="look after the state file")
     state_actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,8 +61,11 @@ def run_command(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.command == "config":  # validate: loading it was the check
-        say(f"{config.source} is valid")
+    if args.command == "config":
+        if args.action == "show":
+            say(show_config(config))
+        else:  # validate: loading it was the check
+            say(f"{config.source} is valid")
         return EXIT_OK
     try:
         if args.command == "status":
@@ -130,6 +134,22 @@ def state_repair(config: Config, args: argparse.Namespace) -> int:
         return _print([push, pull])
     finally:
         parts.close()
+
+
+def show_config(config: Config) -> str:
+    """The effective config as YAML: every default filled in, the webhook's code and the password masked."""
+    import dataclasses
+
+    import yaml
+
+    from b24sync.redaction import MASK
+
+    values = dataclasses.asdict(config)
+    values.pop("warnings", None)
+    values["onec"]["password"] = MASK
+    hook = values["bitrix24"]["webhook_url"]
+    values["bitrix24"]["webhook_url"] = re.sub(r"(/rest/\d+/)[^/]+", rf"\g<1>{MASK}", hook)
+    return yaml.safe_dump(values, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
 
 
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:

@@ -275,3 +275,21 @@ def test_an_alias_bomb_is_refused_fast_and_merge_keys_still_work() -> None:
     merged = GOOD.replace("bitrix24:\n", "base: &base\n  burst: 40\nbitrix24:\n  <<: *base\n")
     with pytest.raises(ConfigError, match="at 'base': unknown"):  # the anchor's home is unknown, the merge fine
         load_config_text(merged, "config.yaml", env={})
+
+
+def test_config_show_prints_the_effective_values_with_the_secrets_masked(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    path.chmod(0o600)
+    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "show", "--config", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    shown = yaml.safe_load(done.stdout)
+    assert shown["bitrix24"]["webhook_url"] == "https://acme.bitrix24.ru/rest/7/***/"
+    assert shown["onec"]["password"] == "***" and shown["bitrix24"]["read_timeout"] == 75
+    assert "abcdef123456" not in done.stdout and "pw" not in done.stdout.split()

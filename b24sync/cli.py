@@ -25,10 +25,12 @@ def _parser() -> argparse.ArgumentParser:
                "4 another b24sync holds the lock.",
     )
     parser.add_argument("--version", action="version", version=f"b24sync {__version__}")
+    parser.add_argument("-c", "--config", dest="config_first", metavar="CONFIG",
+                        help="config file, before the command as after it (default /etc/b24sync/config.yaml)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     emulate = commands.add_parser("emulate", help="serve an emulated Bitrix24 portal for tests and trials")
-    emulate.add_argument("--config", help=argparse.SUPPRESS)
+    emulate.add_argument("-c", "--config", help=argparse.SUPPRESS)
     systems = emulate.add_subparsers(dest="system", metavar="SYSTEM", required=True)
     portal = systems.add_parser("bitrix24", help="an emulated Bitrix24 portal; prints its webhook URL first")
     portal.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -55,10 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     onec.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
 
     run = commands.add_parser("run", help="run as a service: every job at its interval until stopped")
-    run.add_argument("--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
+    run.add_argument("-c", "--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
 
     sync = commands.add_parser("sync", help="run one full cycle now (Bitrix24 → 1C, then 1C → Bitrix24)")
-    sync.add_argument("--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
+    sync.add_argument("-c", "--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
     sync.add_argument("--deal", type=int, action="append", metavar="ID", help="only this deal (repeatable)")
     sync.add_argument("--full", action="store_true", help="ignore the watermark: look at every deal (a backfill)")
     sync.add_argument("--dry-run", action="store_true", help="print what would be done, write nothing anywhere")
@@ -66,36 +68,36 @@ def _parser() -> argparse.ArgumentParser:
                       help="allow more creates than 'sync.guards.max_creates_per_cycle' in this run")
 
     setup = commands.add_parser("setup", help="create the deal fields b24sync writes (idempotent)")
-    setup.add_argument("--config", help="config file")
+    setup.add_argument("-c", "--config", help="config file")
     setup.add_argument("--dry-run", action="store_true", help="only print what would be created")
 
     check = commands.add_parser("check", help="validate the config, then check Bitrix24 and 1C live")
-    check.add_argument("--config", help="config file")
+    check.add_argument("-c", "--config", help="config file")
 
     status = commands.add_parser("status", help="show jobs, watermarks, bindings, failures and conflicts")
-    status.add_argument("--config", help="config file")
+    status.add_argument("-c", "--config", help="config file")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     catalog = commands.add_parser("catalog", help="export 1C nomenclature to Bitrix24 CRM products now")
-    catalog.add_argument("--config", help="config file")
+    catalog.add_argument("-c", "--config", help="config file")
     catalog.add_argument("--dry-run", action="store_true", help="only print what would be created or updated")
 
     retry = commands.add_parser("retry", help="make failed deals due now (they run at the next cycle)")
-    retry.add_argument("--config", help="config file")
+    retry.add_argument("-c", "--config", help="config file")
     retry.add_argument("--deal", type=int, metavar="ID", help="only this deal")
 
     resync = commands.add_parser("resync", help="compare one deal with its 1C document and bring them in step")
-    resync.add_argument("--config", help="config file")
+    resync.add_argument("-c", "--config", help="config file")
     resync.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
     resync.add_argument("--recreate", action="store_true",
                         help="the deal's document was deleted in 1C: create a new one")
 
     conflicts = commands.add_parser("conflicts", help="list the open conflicts, or resolve one")
-    conflicts.add_argument("--config", help="config file")
+    conflicts.add_argument("-c", "--config", help="config file")
     conflicts.add_argument("--json", action="store_true", help="print JSON instead of a table")
     conflict_actions = conflicts.add_subparsers(dest="action", metavar="ACTION")
     resolve = conflict_actions.add_parser("resolve", help="end one deal's conflict")
-    resolve.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    resolve.add_argument("-c", "--config", default=argparse.SUPPRESS, help="config file")
     resolve.add_argument("--deal", type=int, required=True, metavar="ID", help="the deal")
     resolve.add_argument("--keep", choices=("bitrix24", "1c"), required=True,
                          help="bitrix24: the deal overwrites the document (unposting it if needed); "
@@ -113,22 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     config_command = commands.add_parser("config", help="look at the config file without running anything")
     config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
     validate = config_actions.add_parser("validate", help="check the file offline: every problem, exit 2 if any")
-    validate.add_argument("--config", help="config file")
+    validate.add_argument("-c", "--config", help="config file")
     show = config_actions.add_parser("show", help="print the effective values (defaults filled in, secrets masked)")
-    show.add_argument("--config", help="config file")
+    show.add_argument("-c", "--config", help="config file")
 
     state = commands.add_parser("state", help="look after the state file")
     state_actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)
     repair = state_actions.add_parser(
         "repair", help="move a damaged state file aside and bind the documents in 1C again by their deal marker")
-    repair.add_argument("--config", help="config file")
+    repair.add_argument("-c", "--config", help="config file")
     repair.add_argument("--force", action="store_true",
                         help="rebuild even a state file that is not damaged (its failures and conflicts are lost)")
     repair.add_argument("--confirm-bulk", action="store_true",
                         help="let the sync after the rebuild go past the bulk guards")
 
     demo = commands.add_parser("demo", help="run the end-to-end demo on the emulators")
-    demo.add_argument("--config", help=argparse.SUPPRESS)
+    demo.add_argument("-c", "--config", help=argparse.SUPPRESS)
     demo.add_argument("--deals", type=int, default=60, help="deals to generate (default 60)")
     return parser
 
@@ -149,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None and args.config_first:
+        args.config = args.config_first  # `b24sync -c FILE status` as `b24sync status -c FILE`
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG

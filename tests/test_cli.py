@@ -126,3 +126,15 @@ def test_a_command_waiting_for_a_service_that_stops_says_so_instead_of_hanging(t
     store = Store(state)
     assert store.next_request() is None
     store.close()
+
+
+def test_the_config_may_come_before_the_command_and_as_c(tmp_path) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    config = Path(tmp_path) / "config.yaml"
+    config.write_text(CONFIG.replace("STATE", str(Path(tmp_path) / "state.db")), encoding="utf-8")
+    config.chmod(0o600)
+    for argv in (["-c", str(config), "config", "validate"], ["--config", str(config), "config", "validate"],
+                 ["config", "validate", "-c", str(config)]):
+        done = subprocess.run([sys.executable, "-m", "b24sync", *argv], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0 and f"{config} is valid" in done.stdout, (argv, done.stderr)

@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"b24sync {__version__}")
     parser.add_argument("-c", "--config", dest="config_first", metavar="CONFIG",
                         help="config file, before the command as after it (default /etc/b24sync/config.yaml)")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (overrides logging.level)")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    loudness.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), type=str.upper,
+                          help="log level, overriding logging.level")
+    parser.add_argument("--log-format", choices=("auto", "console", "json"), help="overrides logging.format")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     emulate = commands.add_parser("emulate", help="serve an emulated Bitrix24 portal for tests and trials")
@@ -153,6 +159,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "config", None) is None and args.config_first:
         args.config = args.config_first  # `b24sync -c FILE status` as `b24sync status -c FILE`
+    from b24sync.logs import override_logging
+
+    override_logging("DEBUG" if args.verbose else "WARNING" if args.quiet else args.log_level, args.log_format)
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG

@@ -154,7 +154,8 @@ def show_config(config: Config) -> str:
 
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     """A command's options as the service is given them (its own config file stands)."""
-    return {key: value for key, value in vars(args).items() if key not in ("config", "config_first")}
+    local = ("config", "config_first", "verbose", "quiet", "log_level", "log_format")  # this process's own
+    return {key: value for key, value in vars(args).items() if key not in local}
 
 
 def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[int, str]:

@@ -28,11 +28,23 @@ def _render_exception_then_redact(logger: Any, name: str, event_dict: dict[str, 
     return event_dict
 
 
+_OVERRIDES: dict[str, str] = {}  # what the command line says (-v, -q, --log-level, --log-format) beats the file
+
+
+def override_logging(level: str | None = None, fmt: str | None = None) -> None:
+    """The command line's logging choices, applied by every later configure_logging (a reload included)."""
+    if level:
+        _OVERRIDES["level"] = level.upper()
+    if fmt:
+        _OVERRIDES["format"] = fmt
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Set up structlog and the standard library's logging to share one redacting pipeline.
 
     `fmt` is "console", "json" or "auto" (console on a TTY, JSON otherwise).
     """
+    level, fmt = _OVERRIDES.get("level", level), _OVERRIDES.get("format", fmt)
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"

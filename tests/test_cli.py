@@ -138,3 +138,22 @@ def test_the_config_may_come_before_the_command_and_as_c(tmp_path) -> None:  # n
                  ["config", "validate", "-c", str(config)]):
         done = subprocess.run([sys.executable, "-m", "b24sync", *argv], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0 and f"{config} is valid" in done.stdout, (argv, done.stderr)
+
+
+def test_the_log_level_and_format_from_the_command_line_beat_the_file(tmp_path) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    config = Path(tmp_path) / "config.yaml"
+    config.write_text(CONFIG.replace("STATE", str(Path(tmp_path) / "state.db")) + "logging:\n  level: ERROR\n",
+                      encoding="utf-8")
+    config.chmod(0o600)
+    script = ("import sys\n"
+              "from b24sync.cli import main\n"
+              "from b24sync.logs import get_logger\n"
+              f"main(sys.argv[1:] + ['status', '-c', {str(config)!r}])\n"
+              "get_logger().debug('debug_line'); get_logger().warning('warning_line')\n")
+    loud = subprocess.run([sys.executable, "-c", script, "-v", "--log-format", "json"], capture_output=True,
+                          text=True, timeout=30)
+    assert '"event": "debug_line"' in loud.stderr and '"event": "warning_line"' in loud.stderr, loud.stderr
+    quiet = subprocess.run([sys.executable, "-c", script, "-q"], capture_output=True, text=True, timeout=30)
+    assert "debug_line" not in quiet.stderr and "warning_line" in quiet.stderr

@@ -270,17 +270,24 @@ def conflicts(config: Config, as_json: bool) -> int:
     say("DEAL      DOCUMENT      SINCE                WHAT DIFFERS")
     for row in rows:
         binding = bindings.get(row["deal_id"])
-        say(f"{row['deal_id']:<9} {(binding.number if binding else '—'):<13} {row['since']:<20} {row['description']}")
+        number = binding.number if binding else "—"
+        say(f"{row['deal_id']:<9} {number:<13} {_shown(row['since']):<20} {row['description']}")
     say("")
     say("resolve one with: b24sync conflicts resolve --deal N --keep bitrix24   (the deal overwrites the document)")
     say("              or: b24sync conflicts resolve --deal N --keep 1c         (1C's document is kept as it is)")
     return EXIT_OK
 
 
-def _when(seconds: float | None) -> str:
+def _when(seconds: float | None) -> str | None:
+    """A moment as ISO 8601 with the server's offset (`--json`); None when there is none."""
     if not seconds:
-        return "—"
-    return datetime.fromtimestamp(seconds, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return None
+    return datetime.fromtimestamp(seconds, UTC).astimezone().isoformat(timespec="seconds")
+
+
+def _shown(moment: str | None) -> str:
+    """The same moment for a table: local date and time, without the offset."""
+    return moment[:19].replace("T", " ") if moment else "—"
 
 
 def status(config: Config, as_json: bool) -> int:
@@ -318,7 +325,7 @@ def status(config: Config, as_json: bool) -> int:
         return EXIT_OK if not data["failures"] else EXIT_ITEMS_FAILED  # as the table's exit code
     say("JOB                 LAST RUN             TOOK    RESULT        SUMMARY")
     for job, run in data["jobs"].items() or {}:
-        say(f"{job:<19} {run['last_run']:<20} {run['duration_s']:>5}s  {run['result']:<13} {run['summary']}")
+        say(f"{job:<19} {_shown(run['last_run']):<20} {run['duration_s']:>5}s  {run['result']:<13} {run['summary']}")
     if not data["jobs"]:
         say("(no cycle has run yet)")
     say("")
@@ -326,19 +333,19 @@ def status(config: Config, as_json: bool) -> int:
         say(f"watermark {name}: {value}")
     say(f"bindings: {data['bindings']['total']} ({data['bindings']['open']} open)")
     for system, info in data["unreachable"].items():
-        say(f"UNREACHABLE {system} since {info['since']}: {info['error']}")
+        say(f"UNREACHABLE {system} since {_shown(info['since'])}: {info['error']}")
     if data["failures"]:
         say("")
         say("FAILED DEAL  ATTEMPTS  NEXT RETRY           REASON")
         for item in data["failures"]:
-            say(f"{item['deal_id']:<12} {item['attempts']:<9} {item['next_retry']:<20} {item['reason']}")
+            say(f"{item['deal_id']:<12} {item['attempts']:<9} {_shown(item['next_retry']):<20} {item['reason']}")
             if item["detail"] and item["detail"] != item["reason"] and not item["detail"].startswith(item["reason"]):
                 say(f"{'':<43} detail: {item['detail'][:300]}")
     if data["conflicts"]:
         say("")
         say("CONFLICT ON DEAL  SINCE                DESCRIPTION")
         for item in data["conflicts"]:
-            say(f"{item['deal_id']:<17} {item['since']:<20} {item['description']}")
+            say(f"{item['deal_id']:<17} {_shown(item['since']):<20} {item['description']}")
         say("(`b24sync conflicts` shows them; `b24sync conflicts resolve --deal N --keep bitrix24|1c` ends one)")
     if data["missing_documents"]:
         say("")

@@ -60,7 +60,13 @@ def test_status_reads_without_writing_and_says_when_nothing_has_run(
     rig.engine().push()
     rig.engines[-1].store.close()
     content, changed = rig.store_path.read_bytes(), rig.store_path.stat().st_mtime_ns
+    capsys.readouterr()
     assert status(rig.config, as_json=True) == 0
+    import json
+    import re
+
+    shown = json.loads(capsys.readouterr().out)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", shown["jobs"]["bitrix24_to_onec"]["last_run"])
     assert rig.store_path.read_bytes() == content and rig.store_path.stat().st_mtime_ns == changed
     wal = Path(str(rig.store_path) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # SQLite's reader files at most, never a write

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print what would be done, write nothing anywhere")
     sync.add_argument("--confirm-bulk", action="store_true",
                       help="allow more creates than 'sync.guards.max_creates_per_cycle' in this run")
+    sync.add_argument("--json", action="store_true", help="print one JSON summary instead of lines")
 
     setup = commands.add_parser("setup", help="create the deal fields b24sync writes (idempotent)")
     setup.add_argument("-c", "--config", help="config file")
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config, then check Bitrix24 and 1C live")
     check.add_argument("-c", "--config", help="config file")
+    check.add_argument("--json", action="store_true", help="print one JSON summary instead of lines")
 
     status = commands.add_parser("status", help="show jobs, watermarks, bindings, failures and conflicts")
     status.add_argument("-c", "--config", help="config file")

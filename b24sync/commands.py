@@ -71,7 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.command == "status":
             return status(config, as_json=args.json)
         if args.command == "check":
-            return check(config)
+            return check(config, as_json=getattr(args, "json", False))
         if args.command == "conflicts" and args.action != "resolve":
             return conflicts(config, as_json=args.json)
     except B24SyncError as error:  # a state file b24sync cannot read, for one
@@ -172,14 +172,28 @@ def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[in
     return code, "\n".join(lines)
 
 
-def _print(reports: list[CycleReport]) -> int:
+def _print(reports: list[CycleReport], as_json: bool = False) -> int:
+    code = EXIT_OK if all(report.ok for report in reports) else EXIT_ITEMS_FAILED
+    if as_json:  # one summary object (sync --json)
+        say(json.dumps({"cycles": [_report_json(report) for report in reports], "exit_code": code,
+                        "finished_at": _when(datetime.now(UTC).timestamp())}, ensure_ascii=False, indent=2))
+        return code
     for report in reports:
         say(report.summary())
         for line in report.planned:
             say(f"  would {line}")
         for deal_id, reason in report.failed.items():
             say(f"  deal {deal_id} failed: {reason}")
-    return EXIT_OK if all(report.ok for report in reports) else EXIT_ITEMS_FAILED
+    return code
+
+
+def _report_json(report: CycleReport) -> dict[str, Any]:
+    counts = ("listed", "created", "recovered", "updated", "closed", "written_back", "stage_moves", "conflicts",
+              "missing", "deals_deleted")
+    return {"job": report.job, "dry_run": report.dry_run, **{name: getattr(report, name) for name in counts},
+            "failed": [{"deal_id": deal_id, "code": report.codes.get(deal_id, ""), "reason": reason}
+                       for deal_id, reason in report.failed.items()],
+            "planned": report.planned, "held": report.held or None, "summary": report.summary()}
 
 
 def sync(parts: Parts, args: argparse.Namespace) -> int:
@@ -191,7 +205,7 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
     finally:
         progress.finish()
     pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal, confirm_bulk=args.confirm_bulk)
-    return _print([push, pull])
+    return _print([push, pull], as_json=getattr(args, "json", False))
 
 
 def catalog(parts: Parts, args: argparse.Namespace) -> int:
@@ -366,7 +380,7 @@ def status(config: Config, as_json: bool) -> int:
 
 
 
-def check(config: Config) -> int:
+def check(config: Config, as_json: bool = False) -> int:
     """Validate the config (done by now), then check both systems live; one line per check."""
     from b24sync.sync.fields import payment_option_ids
 
@@ -427,12 +441,16 @@ def check(config: Config) -> int:
             attempt("1c managers", lambda: [onec.manager(int(user) if user.isdigit() else None) for user in managers]
                     and f"{len(managers)} resolve to 1C users")
     failed = [result for result in results if not result[0]]
+    code = EXIT_OK if not failed else EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: down; 2: fix the setup
+    if as_json:
+        say(json.dumps({"checks": [{"name": name, "ok": ok, "detail": text} for ok, name, text in results],
+                        "ok": len(results) - len(failed), "total": len(results), "exit_code": code,
+                        "finished_at": _when(datetime.now(UTC).timestamp())}, ensure_ascii=False, indent=2))
+        return code
     for ok, name, text in results:
         say(f"{'ok  ' if ok else 'FAIL'}  {name}: {text}")
     say(f"{len(results) - len(failed)} of {len(results)} checks ok")
-    if not failed:
-        return EXIT_OK
-    return EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: a system refused or is down; 2: fix the setup
+    return code
 
 
 HANDLERS = {"sync": sync, "setup": setup, "retry": retry, "resync": resync, "catalog": catalog,

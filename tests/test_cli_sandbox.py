@@ -47,6 +47,12 @@ def test_check_passes_and_sync_pushes_the_deals_in_the_trigger_stages(sandbox: P
     assert data["bindings"]["total"] > 0 and "bitrix24_to_onec" in data["jobs"]
     again = b24sync("sync", "--config", str(sandbox))
     assert "created" not in again.stdout.splitlines()[0]
+    summary = __import__("json").loads(b24sync("sync", "--json", "--config", str(sandbox)).stdout)
+    assert [cycle["job"] for cycle in summary["cycles"]] == ["bitrix24_to_onec", "onec_to_bitrix24"]
+    assert summary["cycles"][0]["created"] == 0 and summary["exit_code"] in (0, 1)
+    assert summary["finished_at"][19] in "+-"  # ISO 8601 with the offset
+    checked = __import__("json").loads(b24sync("check", "--json", "--config", str(sandbox)).stdout)
+    assert checked["exit_code"] == 0 and checked["ok"] == checked["total"] == len(checked["checks"])
 
 
 def test_a_broken_config_exits_2_with_every_problem(tmp_path: Path, sandbox: Path) -> None:

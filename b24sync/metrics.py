@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from b24sync.errors import B24SyncError, Kind, System
+from b24sync.logs import get_logger
 
 
 class MetricsUnavailableError(B24SyncError):
@@ -111,8 +112,13 @@ def serve(listen: str, tally: Tally, daemon: Any) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # a failing probe or scrape is one JSON event in b24sync's log, not a bare traceback on stderr
+            get_logger("b24sync.metrics").exception("metrics_request_failed", client=str(client_address[0]))
+
     host, _, port = listen.rpartition(":")
-    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server = Server((host, int(port)), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -240,3 +240,26 @@ def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_
         if daemon.poll() is None:
             daemon.kill()
         notifications.close()
+
+
+def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "config.yaml")
+    notifications = Notifications(tmp_path / "notify.sock")
+    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    requests.post(f"{rig.portal.root}/_emulator/faults", json={"faults": [{
+        "method": "crm.deal.list", "status": 429, "error": "OPERATION_TIME_LIMIT",
+        "description": "Method is blocked due to operation time limit."}]}, timeout=5).raise_for_status()
+    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        notifications.wait_for(lambda message: "crm.deal.list paused by the portal" in message)
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=35) == 0
+        assert time.monotonic() - started < 5
+        logs = daemon.stderr.read()
+        assert "system_unavailable" not in logs  # a paused method is not an outage
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        notifications.close()

@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument("--config-out", required=True, metavar="FILE",
                             help="write a complete config here (the state file goes next to it)")
 
+    notify = commands.add_parser("notify", help="alerts: send a test message to every notify.urls target")
+    notify.add_argument("-c", "--config", help="config file")
+    notify.add_argument("--test", action="store_true", required=True, help="send the test message")
+
     config_command = commands.add_parser("config", help="look at the config file without running anything")
     config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
     validate = config_actions.add_parser("validate", help="check the file offline: every problem, exit 2 if any")

@@ -61,6 +61,8 @@ def run_command(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.command == "notify":
+        return notify_test(config)
     if args.command == "config":
         if args.action == "show":
             say(show_config(config))
@@ -136,6 +138,23 @@ def state_repair(config: Config, args: argparse.Namespace) -> int:
         parts.close()
 
 
+def notify_test(config: Config) -> int:
+    """`b24sync notify --test`: one message to every notify.urls target."""
+    import socket
+
+    from b24sync.alerts import Alerts
+
+    alerts = Alerts(config.notify)
+    if not alerts.enabled:
+        say("no alert targets: add Apprise URLs under 'notify.urls' (tgram://…, mailtos://…, ntfys://…, json://…)")
+        return EXIT_CONFIG
+    delivered = alerts.send("b24sync: test message", f"A test from b24sync on {socket.gethostname()}: alerts "
+                                                     f"reach you.")
+    say(f"test message sent to {len(config.notify.urls)} target(s)" if delivered else
+        "a target refused the test message; the log says which (check the URL and the service's token)")
+    return EXIT_OK if delivered else EXIT_UNREACHABLE
+
+
 def show_config(config: Config) -> str:
     """The effective config as YAML: every default filled in, the webhook's code and the password masked."""
     import dataclasses
@@ -147,6 +166,7 @@ def show_config(config: Config) -> str:
     values = dataclasses.asdict(config)
     values.pop("warnings", None)
     values["onec"]["password"] = MASK
+    values["notify"]["urls"] = [url.split("://", 1)[0] + "://" + MASK for url in values["notify"]["urls"]]
     hook = values["bitrix24"]["webhook_url"]
     values["bitrix24"]["webhook_url"] = re.sub(r"(/rest/\d+/)[^/]+", rf"\g<1>{MASK}", hook)
     return yaml.safe_dump(values, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()

@@ -100,6 +100,12 @@ def _check_odata_url(value: str) -> str | None:
     return None
 
 
+def _check_urls(value: list[Any]) -> str | None:
+    if not all(isinstance(item, str) and "://" in item for item in value):
+        return "must be a list of Apprise URLs such as tgram://BOT_TOKEN/CHAT_ID or mailtos://user:pass@host"
+    return None
+
+
 def _check_onec_read_timeout(value: float) -> str | None:
     if value < 15:
         return f"must be at least 15 seconds (1C may take ~11 s to start a session); found {value!r}"
@@ -279,6 +285,12 @@ SCHEMA = Section(
             "unhealthy_after_seconds": Key(int, 3600, number_between(60, 7 * 86400),
                                            "/healthz fails when no cycle succeeded for this long"),
         }),
+        "notify": Section({
+            "urls": Key(list, [], _check_urls, "Apprise URLs to alert (tgram://…, mailtos://…, ntfys://…, json://…)"),
+            "unreachable_after_minutes": Key(int, 10, number_between(1, 1440),
+                                             "alert when a system has not answered for this long"),
+            "no_success_hours": Key(int, 6, number_between(1, 720), "alert when no cycle succeeded for this long"),
+        }),
         "metrics": Section({
             "listen": Key(str, None, _check_listen, "serve Prometheus metrics and /healthz on HOST:PORT"),
         }),
@@ -414,6 +426,13 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    urls: tuple[str, ...] = ()
+    unreachable_after_minutes: int = 10
+    no_success_hours: int = 6
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     format: str = "auto"
@@ -429,6 +448,7 @@ class Config:
     invoices: InvoicesConfig = field(default_factory=InvoicesConfig)
     metrics_listen: str | None = None
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
 
@@ -731,6 +751,9 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         metrics_listen=values["metrics"]["listen"],
         invoices=InvoicesConfig(**{**values["invoices"], "bank": dict(values["invoices"]["bank"])}),
         logging=LoggingConfig(level=logging_values["level"], format=logging_values["format"]),
+        notify=NotifyConfig(urls=tuple(values["notify"]["urls"]),
+                            unreachable_after_minutes=values["notify"]["unreachable_after_minutes"],
+                            no_success_hours=values["notify"]["no_success_hours"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),
     )

@@ -22,6 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from b24sync import systemd
+from b24sync.alerts import Alerts
 from b24sync.bitrix24.errors import OperationTimeLimitError
 from b24sync.config import Config, ConfigError, load_config
 from b24sync.errors import (
@@ -56,6 +57,7 @@ class Daemon:
         self.last_summary = "starting"
         self.tally = Tally()
         self.metrics_server: Any = None
+        self.alerts: Alerts | None = None
         self.health_down: dict[str, str] = {}  # the jobs' snapshot of which system is down since when
         self.last_success = time.time()  # the start counts: /healthz fails only after a long time without one
         self.progress_at = time.monotonic()
@@ -73,6 +75,7 @@ class Daemon:
         configure_logging(config.logging.level, config.logging.format)
         for warning in config.warnings:
             self.log.warning("config_warning", warning=warning)
+        self.alerts = Alerts(config.notify)
         try:
             self.parts = build(config, service=True)
         except B24SyncError as error:
@@ -186,6 +189,7 @@ class Daemon:
             bitrix, onec = connect(config)
             self.parts.config, self.parts.bitrix, self.parts.onec = config, bitrix, onec
             self.parts.engine = Engine(config, bitrix, onec, self.parts.store)
+            self.alerts = Alerts(config.notify)
             configure_logging(config.logging.level, config.logging.format)
             self._schedule(config)
         self.log.info("config_reloaded", config=config.source)
@@ -221,6 +225,18 @@ class Daemon:
         if succeeded:
             self.last_success = time.time()
         self.progress_at = time.monotonic()
+
+    def _alert(self, store: Any, report: Any) -> None:
+        """Tell people what changed (notify.urls): outages and recoveries, failed deals, conflicts, holds."""
+        if self.alerts is None or not self.alerts.enabled:
+            return
+        try:
+            self.alerts.unreachable({system: since for system, (since, _) in store.unreachable().items()})
+            if report is not None and hasattr(report, "failed"):
+                self.alerts.cycle(report, {item.deal_id for item in store.failures() if item.deal_id})
+            self.alerts.success(self.last_success)
+        except Exception as error:  # an alert must never take a cycle down
+            self.log.warning("alert_failed", error=str(error))
 
     def _watchdog(self) -> None:
         """WATCHDOG=1 only while the work makes progress: idle, or requests going out, or a job ending within
@@ -268,6 +284,7 @@ class Daemon:
                     self._snapshot(store, succeeded=False)
                 except StateError:
                     self.health_down[system] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                self._alert(store, None)
                 self.tally.record(job, None, time.time())
                 self._status(f"{job}: {system} unavailable since this cycle")
                 return
@@ -281,6 +298,7 @@ class Daemon:
                 if talked and store.set_unreachable(system, None):
                     self.log.info("system_available_again", system=system)
             self._snapshot(store, succeeded=report is not None)
+            self._alert(store, report)
             if summary:
                 self.log.info("cycle_finished", job=job, seconds=round(time.time() - started, 1), summary=summary,
                               ok=getattr(report, "ok", True))

@@ -67,6 +67,7 @@ class Fault:
     drop: bool = False
     html: bool = False
     when: str = "before"  # before the method runs, or after it (the write happens, the answer is lost)
+    verb: str = "*"  # only requests with this HTTP method (POST: a create, not a read of the same entity set)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -99,11 +100,13 @@ class Faults:
         with self._lock:
             return [fault.__dict__.copy() for fault in self._faults]
 
-    def pick(self, method: str) -> Fault | None:
+    def pick(self, method: str, verb: str = "POST") -> Fault | None:
         name = method.lower()
         with self._lock:
             for fault in self._faults:
                 if fault.method != "*" and fault.method.lower() != name:
+                    continue
+                if fault.verb != "*" and fault.verb.upper() != verb.upper():
                     continue
                 if fault.count is not None and fault.count <= 0:
                     continue

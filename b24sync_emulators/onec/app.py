@@ -115,7 +115,7 @@ class OneCApp:
         if self.settings["first_hit_500"]:
             self.settings["first_hit_500"] = False
             return odata_error(500, "-1", "Ошибка при начале сеанса: информационная база недоступна", as_json)
-        fault = self.faults.pick(self._label(path))
+        fault = self.faults.pick(self._label(path), request.method)
         if fault is not None and fault.when == "before":
             reply = self._fault(fault, as_json)
             if reply is not None:

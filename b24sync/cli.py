@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument("--config-out", required=True, metavar="FILE",
                             help="write a complete config here (the state file goes next to it)")
 
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+
     notify = commands.add_parser("notify", help="alerts: send a test message to every notify.urls target")
     notify.add_argument("-c", "--config", help="config file")
     notify.add_argument("--test", action="store_true", required=True, help="send the test message")
@@ -175,6 +178,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if args.system == "all":
             return _emulate_all(args)
         return _emulate_onec(args) if args.system == "onec" else _emulate(args)
+    if args.command == "completion":
+        from b24sync.completion import script
+
+        print(script(parser, args.shell), end="")
+        return EXIT_OK
     if args.command == "demo":
         from b24sync.demo import run_demo
 

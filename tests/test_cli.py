@@ -157,3 +157,17 @@ def test_the_log_level_and_format_from_the_command_line_beat_the_file(tmp_path) 
     assert '"event": "debug_line"' in loud.stderr and '"event": "warning_line"' in loud.stderr, loud.stderr
     quiet = subprocess.run([sys.executable, "-c", script, "-q"], capture_output=True, text=True, timeout=30)
     assert "debug_line" not in quiet.stderr and "warning_line" in quiet.stderr
+
+
+def test_shell_completion_comes_from_the_parser_and_completes_commands_and_options() -> None:
+    done = subprocess.run([sys.executable, "-m", "b24sync", "completion", "bash"], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0
+    probe = (done.stdout + "\nCOMP_WORDS=(b24sync conflicts re); COMP_CWORD=2; _b24sync; echo \"${COMPREPLY[@]}\""
+             "\nCOMP_WORDS=(b24sync sync --co); COMP_CWORD=2; _b24sync; echo \"${COMPREPLY[@]}\"\n")
+    answered = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert answered.stdout.split("\n")[:2] == ["resolve", "--config --confirm-bulk"], answered.stdout + answered.stderr
+    for shell in ("zsh", "fish"):
+        other = subprocess.run([sys.executable, "-m", "b24sync", "completion", shell], capture_output=True,
+                               text=True, timeout=30)
+        assert other.returncode == 0 and "state" in other.stdout and "notify" in other.stdout

@@ -55,16 +55,24 @@ state:
 """
 
 
+def write_config(folder, extra: str = ""):  # noqa: ANN001, ANN201 - a small test helper
+    """A config whose state file lives in `folder`; returns (config path, state path)."""
+    from pathlib import Path
+
+    state = Path(folder) / "state.db"
+    config = Path(folder) / "config.yaml"
+    config.write_text(CONFIG.replace("STATE", str(state)) + extra, encoding="utf-8")
+    config.chmod(0o600)
+    return config, state
+
+
 def test_ctrl_c_on_a_command_waiting_for_the_service_withdraws_it_and_exits_130(tmp_path) -> None:  # noqa: ANN001
     from pathlib import Path
 
     from b24sync.store.lock import ProcessLock
     from b24sync.store.store import Store
 
-    state = Path(tmp_path) / "state.db"
-    config = Path(tmp_path) / "config.yaml"
-    config.write_text(CONFIG.replace("STATE", str(state)), encoding="utf-8")
-    config.chmod(0o600)
+    config, state = write_config(tmp_path)
     Store(state).close()
     service = ProcessLock(Path(str(state) + ".lock"), service=True).acquire()  # a service that never gets to it
     try:
@@ -111,10 +119,7 @@ def test_a_command_waiting_for_a_service_that_stops_says_so_instead_of_hanging(t
     from b24sync.store.lock import ProcessLock
     from b24sync.store.store import Store
 
-    state = Path(tmp_path) / "state.db"
-    config = Path(tmp_path) / "config.yaml"
-    config.write_text(CONFIG.replace("STATE", str(state)), encoding="utf-8")
-    config.chmod(0o600)
+    config, state = write_config(tmp_path)
     Store(state).close()
     service = ProcessLock(Path(str(state) + ".lock"), service=True).acquire()
     waiting = subprocess.Popen([sys.executable, "-m", "b24sync", "retry", "--config", str(config)],
@@ -129,11 +134,8 @@ def test_a_command_waiting_for_a_service_that_stops_says_so_instead_of_hanging(t
 
 
 def test_the_config_may_come_before_the_command_and_as_c(tmp_path) -> None:  # noqa: ANN001
-    from pathlib import Path
 
-    config = Path(tmp_path) / "config.yaml"
-    config.write_text(CONFIG.replace("STATE", str(Path(tmp_path) / "state.db")), encoding="utf-8")
-    config.chmod(0o600)
+    config, _ = write_config(tmp_path)
     for argv in (["-c", str(config), "config", "validate"], ["--config", str(config), "config", "validate"],
                  ["config", "validate", "-c", str(config)]):
         done = subprocess.run([sys.executable, "-m", "b24sync", *argv], capture_output=True, text=True, timeout=30)
@@ -141,12 +143,8 @@ def test_the_config_may_come_before_the_command_and_as_c(tmp_path) -> None:  # n
 
 
 def test_the_log_level_and_format_from_the_command_line_beat_the_file(tmp_path) -> None:  # noqa: ANN001
-    from pathlib import Path
 
-    config = Path(tmp_path) / "config.yaml"
-    config.write_text(CONFIG.replace("STATE", str(Path(tmp_path) / "state.db")) + "logging:\n  level: ERROR\n",
-                      encoding="utf-8")
-    config.chmod(0o600)
+    config, _ = write_config(tmp_path, "logging:\n  level: ERROR\n")
     script = ("import sys\n"
               "from b24sync.cli import main\n"
               "from b24sync.logs import get_logger\n"

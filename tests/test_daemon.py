@@ -62,6 +62,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_service(config: Path, tmp_path: Path, **environment: str) -> tuple[subprocess.Popen, Notifications]:
+    """`b24sync run` as systemd starts it, with a notify socket to hear what it tells systemd."""
+    notifications = Notifications(tmp_path / "notify.sock")
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), **environment}
+    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return daemon, notifications
+
+
 def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int) -> Path:
     config = {
         "bitrix24": {"webhook_url": rig.portal.webhook_url, "rate_per_second": 50, "burst": 500},
@@ -85,11 +94,8 @@ def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int
 def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path) -> None:
     metrics = f"127.0.0.1:{free_port()}"
     config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
-    notifications = Notifications(tmp_path / "notify.sock")
-    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"}
     rig.move(1)
-    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    daemon, notifications = start_service(config, tmp_path, WATCHDOG_USEC="2000000")
     try:
         notifications.wait_for(lambda message: message == "READY=1")
         notifications.wait_for(lambda message: message == "WATCHDOG=1")
@@ -177,11 +183,8 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
 def test_the_service_is_ready_with_1c_down_and_says_so(rig: Rig, tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "config.yaml")
     rig.base.server.stop()  # 1C is down when the service starts
-    notifications = Notifications(tmp_path / "notify.sock")
-    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
     rig.move(1)
-    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    daemon, notifications = start_service(config, tmp_path)
     try:
         notifications.wait_for(lambda message: message == "READY=1")  # `systemctl start` returns
         notifications.wait_for(lambda message: "onec unavailable" in message)  # and the status line says why
@@ -210,11 +213,8 @@ def test_a_config_error_exits_2_which_the_unit_does_not_restart(tmp_path: Path) 
 def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_path: Path) -> None:
     metrics = f"127.0.0.1:{free_port()}"
     config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
-    notifications = Notifications(tmp_path / "notify.sock")
-    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
     rig.move(1)
-    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    daemon, notifications = start_service(config, tmp_path)
     try:
         notifications.wait_for(lambda message: "1 created" in message)
         requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 3000}]},
@@ -244,13 +244,10 @@ def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_
 
 def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "config.yaml")
-    notifications = Notifications(tmp_path / "notify.sock")
-    environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
     requests.post(f"{rig.portal.root}/_emulator/faults", json={"faults": [{
         "method": "crm.deal.list", "status": 429, "error": "OPERATION_TIME_LIMIT",
         "description": "Method is blocked due to operation time limit."}]}, timeout=5).raise_for_status()
-    daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    daemon, notifications = start_service(config, tmp_path)
     try:
         notifications.wait_for(lambda message: "crm.deal.list paused by the portal" in message)
         started = time.monotonic()

@@ -44,7 +44,8 @@ def _apply_multi(portal: Portal, record: dict[str, Any], key: str, value: Any, k
 
 def _apply(portal: Portal, record: dict[str, Any], spec: dict[str, fields.Spec], given: dict[str, Any],
            kind: str) -> None:
-    """Write what the object accepts; read-only and unknown names are ignored, as the portal does."""
+    """Write what the object (a contact, a company, a requisite) accepts; read-only and unknown names are ignored,
+    as the portal does."""
     for raw_key, value in given.items():
         key = str(raw_key).upper()
         definition = spec.get(key)
@@ -144,17 +145,6 @@ def _requisite_owner(portal: Portal, given: dict[str, Any], current: dict[str, A
     return entity_type, entity_id
 
 
-def _apply_requisite(portal: Portal, record: dict[str, Any], given: dict[str, Any]) -> None:
-    for raw_key, value in given.items():
-        key = str(raw_key).upper()
-        definition = fields.REQUISITE.get(key)
-        if definition is None or "r" in definition[2]:
-            continue
-        record[key] = standard_value(portal, definition[0], value)
-    record["DATE_MODIFY"] = portal.stamp()
-    record["MODIFY_BY_ID"] = str(portal.webhook_user)
-
-
 @method("crm.requisite.add", writes=True)
 def requisite_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     given = fields_arg(params)
@@ -165,7 +155,7 @@ def requisite_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     record: dict[str, Any] = {name: None for name in fields.REQUISITE}
     record.update({"ID": str(requisite_id), "DATE_CREATE": portal.stamp(), "CREATED_BY_ID": str(portal.webhook_user),
                    "ACTIVE": "Y", "ADDRESS_ONLY": "N", "SORT": "500"})
-    _apply_requisite(portal, record, given)
+    _apply(portal, record, fields.REQUISITE, given, "requisite")
     portal.requisites[requisite_id] = record
     return MethodResult(requisite_id)
 
@@ -178,5 +168,5 @@ def requisite_update(portal: Portal, params: dict[str, Any]) -> MethodResult:
     if record is None:
         raise legacy(f"The Requisite with ID '{requisite_id}' is not found")
     _requisite_owner(portal, given, record)
-    _apply_requisite(portal, record, given)
+    _apply(portal, record, fields.REQUISITE, given, "requisite")
     return MethodResult(True)

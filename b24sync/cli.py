@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from b24sync import __version__
 from b24sync.errors import EXIT_CONFIG, EXIT_OK
+from b24sync.systemd import UNIT_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("-c", "--config", help="config file")
     show = config_actions.add_parser("show", help="print the effective values (defaults filled in, secrets masked)")
     show.add_argument("-c", "--config", help="config file")
+    config_actions.add_parser("generate", help="print the commented example config, made from the schema")
+
+    units = commands.add_parser("systemd-units", help="print the systemd units (b24sync.service, b24sync@.service)")
+    units.add_argument("--unit", choices=UNIT_NAMES, help="print only this one")
+    commands.add_parser("manpage", help="print the b24sync(1) man page (roff), made from this parser")
 
     state = commands.add_parser("state", help="look after the state file")
     state_actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -182,6 +188,24 @@ def _main(argv: Sequence[str] | None = None) -> int:
         from b24sync.completion import script
 
         print(script(parser, args.shell), end="")
+        return EXIT_OK
+    if args.command == "config" and args.action == "generate":
+        from b24sync.config import EXAMPLE_HEADER, SCHEMA
+        from b24sync.config_example import generate_example
+
+        print(generate_example(SCHEMA, EXAMPLE_HEADER), end="")
+        return EXIT_OK
+    if args.command == "systemd-units":
+        from b24sync.systemd import unit_files
+
+        for name, text in unit_files().items():
+            if args.unit in (None, name):
+                print(text if args.unit else f"# --- {name}\n{text}", end="")
+        return EXIT_OK
+    if args.command == "manpage":
+        from b24sync.manpage import manpage
+
+        print(manpage(parser), end="")
         return EXIT_OK
     if args.command == "demo":
         from b24sync.demo import run_demo

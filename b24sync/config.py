@@ -128,13 +128,18 @@ def _check_listen(value: str) -> str | None:
     return None
 
 
-MARKER = Section(
-    {
-        "additional_requisite": Key(str, None, None, "the name of an additional requisite (дополнительный реквизит)"),
-        "attribute": Key(str, None, None, "a string attribute of the document"),
-    },
-    requires_one_of=(("additional_requisite", "attribute"),),
-)
+def _marker_section(requisite: str, attribute: str, note: str) -> Section:
+    return Section(
+        {
+            "additional_requisite": Key(str, None, None, "the name of an additional requisite (дополнительный "
+                                                         "реквизит)", example=requisite),
+            "attribute": Key(str, None, None, "a string attribute of the document", example=attribute,
+                             commented=True),
+        },
+        requires_one_of=(("additional_requisite", "attribute"),),
+        note=note,
+    )
+
 
 def _check_pipelines(value: list) -> str | None:
     if not value:
@@ -166,19 +171,48 @@ def _check_pipelines(value: list) -> str | None:
 PIPELINE_KEYS = {"category_id", "trigger_stages", "min_amount", "deal_types", "start_date", "stage_on_paid",
                  "stage_on_shipped"}
 
+EXAMPLE_PIPELINES = [
+    {"category_id": 0, "trigger_stages": ["PREPAYMENT_INVOICE", "EXECUTING", "FINAL_INVOICE", "WON"],
+     "min_amount": 0, "start_date": date(2026, 1, 1), "stage_on_paid": "WON"},
+    {"category_id": 1, "trigger_stages": ["C1:PREPARATION", "C1:EXECUTING", "C1:WON"],
+     "deal_types": ["SALE", "GOODS", "COMPLEX"], "stage_on_shipped": "C1:EXECUTING"},
+]
+
+EXAMPLE_HEADER = """\
+b24sync configuration. Copy to /etc/b24sync/config.yaml (or point --config / $B24SYNC_CONFIG at it).
+Every key is listed here with a realistic value. Required: bitrix24.webhook_url (or its file), onec.url,
+onec.user, onec.password (or its file), onec.defaults.organisation (and, for ut11, warehouse and agreement) and
+sync.pipelines; everything else has the default shown.
+Unknown keys are errors, so a typo never goes unnoticed. This file is made by `b24sync config generate`."""
+
 SCHEMA = Section(
     {
         "bitrix24": Section(
             {
-                "webhook_url": Key(str, None, _check_webhook, "the incoming webhook URL", secret=True),
-                "webhook_url_file": Key(str, None, None, "a file holding the webhook URL"),
+                "webhook_url": Key(
+                    str, None, _check_webhook, "the incoming webhook URL", secret=True,
+                    example="https://example.bitrix24.ru/rest/1/8g9l071eismy9q2l/",
+                    note="The inbound webhook: Bitrix24 → Developer resources → Other → Inbound webhook, with the "
+                         "\"crm\" scope (and \"disk\" for invoice PDFs). The URL contains the webhook's secret "
+                         "code: keep this file chmod 640, or put the URL in a file of its own (webhook_url_file), "
+                         "or in $B24SYNC_WEBHOOK_URL."),
+                "webhook_url_file": Key(str, None, None, "a file holding only the URL (chmod 600); use it instead",
+                                        example="/etc/b24sync/webhook.url", commented=True),
                 "rate_per_second": Key(float, 2.0, number_between(0.1, 100),
-                                       "requests per second the portal allows"),
+                                       "requests per second the portal allows",
+                                       note="Requests per second and burst the portal allows: 2 and 50 on most "
+                                            "plans, 5 and 250 on Enterprise."),
                 "burst": Key(int, 50, number_between(1, 10_000), "requests the portal allows in a burst"),
                 "connect_timeout": Key(float, 10.0, number_between(1, 120), "seconds to connect"),
-                "read_timeout": Key(float, 75.0, _check_read_timeout, "seconds to wait for an answer"),
-                "max_retries": Key(int, 5, number_between(0, 20), "retries of a failed safe call"),
-                "verify_tls": Key((bool, str), True, None, "verify the portal's certificate, or a CA bundle path"),
+                "read_timeout": Key(float, 75.0, _check_read_timeout, "seconds to wait for an answer",
+                                    note="Seconds to wait for an answer (Bitrix24 may take up to 60 s, so more "
+                                         "than 60)."),
+                "max_retries": Key(int, 5, number_between(0, 20), "retries of a failed safe call",
+                                   note="How often a failed read or update is retried (with growing pauses) "
+                                        "before the item is reported."),
+                "verify_tls": Key((bool, str), True, None, "verify the portal's certificate, or a CA bundle path",
+                                  note="Verify the portal's TLS certificate (true), or the path of a CA bundle "
+                                       "for a self-hosted portal."),
             },
             doc="How to reach the Bitrix24 portal.",
             default_empty=False,
@@ -186,38 +220,77 @@ SCHEMA = Section(
         ),
         "onec": Section(
             {
-                "url": Key(str, REQUIRED, _check_odata_url, ODATA_RULE),
-                "user": Key(str, REQUIRED, None, "the 1C user b24sync logs in as"),
-                "password": Key(str, None, None, "the 1C user's password", secret=True),
-                "password_file": Key(str, None, None, "a file holding the 1C password"),
-                "profile": Key(str, "ut11", one_of("ut11", "bp30"), "the configuration of the base"),
+                "url": Key(str, REQUIRED, _check_odata_url, ODATA_RULE,
+                           example="https://1c.example.local/trade/odata/standard.odata/",
+                           note="The OData root of the published 1C base. Publish it on a web server with "
+                                "\"Публиковать стандартный интерфейс OData\" ticked, then tick the objects b24sync "
+                                "uses in Администрирование → Общие настройки → Интеграция с другими программами → "
+                                "Настройка стандартного интерфейса OData (see the README's list)."),
+                "user": Key(str, REQUIRED, None, "the 1C user b24sync logs in as", example="odata.user",
+                            note="The 1C user b24sync logs in as (Cyrillic names work)."),
+                "password": Key(str, None, None, "the 1C user's password", secret=True, example="change-me",
+                                note="Its password. Keep it out of this file with password_file (chmod 600) or "
+                                     "$B24SYNC_ONEC_PASSWORD."),
+                "password_file": Key(str, None, None, "a file holding the 1C password",
+                                     example="/etc/b24sync/onec.password", commented=True),
+                "profile": Key(str, "ut11", one_of("ut11", "bp30"), "the configuration of the base",
+                               note="ut11 for УТ 11, КА 2 and ERP 2 (deals become Заказ клиента); bp30 for БП 3.0 "
+                                    "(deals become Счет на оплату)."),
                 "connect_timeout": Key(float, 10.0, number_between(1, 120), "seconds to connect"),
-                "read_timeout": Key(float, 60.0, _check_onec_read_timeout, "seconds to wait for an answer"),
-                "max_retries": Key(int, 4, number_between(0, 20), "retries of a failed read"),
-                "verify_tls": Key((bool, str), True, None, "verify the server's certificate, or a CA bundle path"),
+                "read_timeout": Key(float, 60.0, _check_onec_read_timeout, "seconds to wait for an answer",
+                                    note="Seconds to wait for an answer (the first request after a pause can take "
+                                         "~11 s)."),
+                "max_retries": Key(int, 4, number_between(0, 20), "retries of a failed read",
+                                   note="How often a failed read is retried (with growing pauses) before the item "
+                                        "is reported."),
+                "verify_tls": Key((bool, str), True, None, "verify the server's certificate, or a CA bundle path",
+                                  note="Verify the server's TLS certificate (true), or the path of a CA bundle."),
                 "post_documents": Key(bool, True, None, "post (провести) documents after creating them"),
                 "order_status": Key(str, "КОтгрузке", one_of("НеСогласован", "КОбеспечению", "КОтгрузке"),
-                                    "the Статус of new customer orders (ut11)"),
-                "create_counterparties": Key(bool, True, None, "create a counterparty when none matches"),
+                                    "the Статус of new customer orders (ut11)",
+                                    note="Статус of new customer orders (ut11): НеСогласован, КОбеспечению or "
+                                         "КОтгрузке."),
+                "create_counterparties": Key(bool, True, None, "create a counterparty when none matches",
+                                             note="Create a counterparty (and, in ut11, a partner) when no "
+                                                  "counterparty has the deal's INN/KPP."),
                 "defaults": Section(
                     {
-                        "organisation": Key(str, REQUIRED, None, "your organisation: code, name or GUID"),
+                        "organisation": Key(str, REQUIRED, None, "your organisation: code, name or GUID",
+                                            example="ООО «Электросбыт»"),
                         "currency": Key(str, "RUB", None, "currency when the deal has none: letter or numeric code"),
-                        "warehouse": Key(str, None, None, "warehouse of new orders (ut11): code, name or GUID"),
-                        "agreement": Key(str, None, None, "agreement with clients (ut11): code, name or GUID"),
+                        "warehouse": Key(str, None, None, "warehouse of new orders (ut11): code, name or GUID",
+                                         example="Основной склад"),
+                        "agreement": Key(str, None, None, "agreement with clients (ut11): code, name or GUID",
+                                         example="Основное соглашение (розница и опт)"),
                         "contract": Key(str, "Основной договор", None,
-                                        "the counterparty's contract to use (bp30): name"),
+                                        "the counterparty's contract to use (bp30): its name"),
                     },
                     default_empty=False,
+                    note="Defaults by code, name or GUID; each must exist in 1C (b24sync check tells you if one "
+                         "does not).",
                 ),
-                "deal_marker": MARKER,
-                "tracking": MARKER,
+                "deal_marker": _marker_section(
+                    "ID сделки Битрикс24", "НомерПоДаннымКлиента",
+                    "Where b24sync writes the Bitrix24 deal ID on the document, so it can always find it again: an "
+                    "additional requisite (create it in 1C with the string type) or a string attribute."),
+                "tracking": _marker_section(
+                    "Трек-номер", "НомерДляОтслеживания",
+                    "Where the tracking number of a shipment is: БП has the attribute НомерДляОтслеживания; УТ "
+                    "has none, so use an additional requisite of the sale."),
                 "invoice_pdf": Key(str, "render", one_of("render", "http_service", "off"),
-                                   "where invoice PDFs come from"),
+                                   "where invoice PDFs come from",
+                                   note="Where invoice PDFs come from: \"render\" (b24sync draws the usual «Счёт на "
+                                        "оплату» from OData data), \"http_service\" (1C prints it: an HTTP service "
+                                        "at invoice_service_url answering GET invoices/<ref>/pdf), or \"off\" "
+                                        "(number only)."),
                 "invoice_service_url": Key(str, None, None, "the 1C HTTP service root for http_service, "
-                                                            "https://HOST/BASE/hs/b24sync/v1/"),
-                "managers": Key(dict, {}, _check_managers, "Bitrix24 user ID -> 1C user (name or GUID)"),
-                "default_manager": Key(str, None, None, "1C user for deals whose manager is not in 'managers'"),
+                                                            "https://HOST/BASE/hs/b24sync/v1/",
+                                           example="https://1c.example.local/trade/hs/b24sync/v1/", commented=True),
+                "managers": Key(dict, {}, _check_managers, "Bitrix24 user ID -> 1C user (name or GUID)",
+                                example={3: "Петрова Ольга", 5: "Смирнов Сергей"},
+                                note="The responsible manager: Bitrix24 user ID → 1C user (name or GUID)."),
+                "default_manager": Key(str, None, None, "1C user for deals whose manager is not in 'managers'",
+                                       example="Иванов Алексей"),
             },
             doc="How to reach the 1C base.",
             default_empty=False,
@@ -225,22 +298,51 @@ SCHEMA = Section(
         ),
         "sync": Section(
             {
-                "pipelines": Key(list, REQUIRED, _check_pipelines,
-                                 "the pipelines whose deals go to 1C, each with its trigger stages"),
-                "overlap_seconds": Key(int, 120, number_between(0, 3600), "look-back added to each poll"),
-                "onec_window_days": Key(int, 60, number_between(1, 3650), "how far back to look for 1C documents"),
+                "pipelines": Key(
+                    list, REQUIRED, _check_pipelines,
+                    "the pipelines whose deals go to 1C, each with its trigger stages", example=EXAMPLE_PIPELINES,
+                    note="The pipelines (CATEGORY_ID; 0 is the default pipeline) whose deals go to 1C. "
+                         "trigger_stages lists every stage in which a deal must exist in 1C: the agreed stage and "
+                         "every later one that is not lost, so a deal that jumps past the agreed stage between two "
+                         "polls is still pushed. Stage IDs are STATUS_IDs from crm.status.list (pipeline N uses "
+                         "\"CN:\" prefixes). Optional per pipeline: min_amount, deal_types (TYPE_IDs), start_date "
+                         "(older deals are ignored), and stage_on_paid / stage_on_shipped (moves forward only)."),
+                "overlap_seconds": Key(int, 120, number_between(0, 3600), "look-back added to each poll",
+                                       note="Seconds of look-back added to every Bitrix24 poll, so a deal changed "
+                                            "at the edge is never missed."),
+                "onec_window_days": Key(int, 60, number_between(1, 3650), "how far back to look for 1C documents",
+                                        note="How many days back b24sync looks for invoices, sales and payments in "
+                                             "1C (open documents are always rescanned)."),
                 "on_locked_document": Key(str, "comment", one_of("comment", "unpost_and_update"),
-                                          "what to do when a deal changes after its document was posted"),
+                                          "what to do when a deal changes after its document was posted",
+                                          note="A deal changed after its 1C document was posted: \"comment\" (tell "
+                                               "the manager, change nothing in 1C) or \"unpost_and_update\" "
+                                               "(unpost, update, post again)."),
                 "on_leave_trigger": Key(str, "nothing", one_of("nothing", "close_order"),
-                                        "what to do when a bound deal leaves the trigger stages"),
+                                        "what to do when a bound deal leaves the trigger stages",
+                                        note="A bound deal left the trigger stages (lost, moved back): \"nothing\", "
+                                             "or \"close_order\" while the order is neither shipped nor paid."),
                 "on_missing_document": Key(str, "report", one_of("report", "recreate"),
-                                           "what to do when a bound document is deleted in 1C"),
+                                           "what to do when a bound document is deleted in 1C",
+                                           note="A bound document was deleted in 1C (1C answers \"not found\"): "
+                                                "\"report\" (once, on the deal's timeline and in `b24sync "
+                                                "status`; `b24sync resync --deal N --recreate` makes a new one) "
+                                                "or \"recreate\" (report it and create a new document from the "
+                                                "deal at once). A document only marked for deletion is always "
+                                                "just reported."),
                 "on_deleted_deal": Key(str, "report", one_of("report", "close_order"),
-                                       "what to do when a bound deal is deleted in Bitrix24"),
+                                       "what to do when a bound deal is deleted in Bitrix24",
+                                       note="A bound deal was deleted in Bitrix24: \"report\" (once, in the log "
+                                            "and in `b24sync status`) or \"close_order\" (also close its order, "
+                                            "as on_leave_trigger does, unless it is paid or shipped)."),
                 "products": Section({
-                    "match": Key(str, "xml_id", one_of("xml_id", "article"), "how deal products find 1C items"),
+                    "match": Key(str, "xml_id", one_of("xml_id", "article"), "how deal products find 1C items",
+                                 note="How deal products find 1C nomenclature: \"xml_id\" (the catalog's XML_ID "
+                                      "is the 1C Ref_Key) or \"article\"."),
                     "fallback": Key(bool, True, None, "try the other way when the first finds nothing"),
-                    "article_property": Key(str, "PROPERTY_105", None, "the catalog property holding the article"),
+                    "article_property": Key(str, "PROPERTY_105", None, "the catalog property holding the article",
+                                            note="The catalog property holding the article (PROPERTY_<id> from "
+                                                 "crm.product.property.list)."),
                 }),
                 "fields": Section({
                     "order_id": Key(str, "UF_CRM_1C_ORDER_ID", None, "deal field for the 1C document's GUID"),
@@ -250,57 +352,101 @@ SCHEMA = Section(
                     "payment_status": Key(str, "UF_CRM_PAYMENT_STATUS", None, "deal field for paid/partial/unpaid"),
                     "shipment_date": Key(str, "UF_CRM_SHIPMENT_DATE", None, "deal field for the shipment date"),
                     "tracking_number": Key(str, "UF_CRM_TRACKING_NUMBER", None, "deal field for the tracking number"),
-                }),
+                }, note="The deal fields b24sync writes (b24sync setup creates them)."),
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
-                                                 "stop before creating more documents than this in one cycle"),
+                                                 "stop before creating more documents than this in one cycle",
+                                                 note="A cycle that would create more documents than this stops "
+                                                      "before the first one and says how to go on."),
                     "max_missing_per_cycle": Key(int, 10, number_between(1, 1_000_000),
                                                  "stop before reporting more documents missing in 1C than this in "
-                                                 "one cycle (a base restored from a backup, another base)"),
+                                                 "one cycle (a base restored from a backup, another base)",
+                                                 note="A cycle that finds more bound documents missing in 1C than "
+                                                      "this at once (a base restored from an older backup, "
+                                                      "'onec.url' pointing at another base) reports none of them "
+                                                      "and says how to go on."),
                 }),
             },
             default_empty=False,
         ),
         "invoices": Section({
-            "disk_storage": Key((str, int), None, None, "the Disk storage for invoice PDFs: name or ID"),
+            "disk_storage": Key((str, int), None, None, "the Disk storage for invoice PDFs: name or ID",
+                                example="Общий диск",
+                                note="The Disk storage for invoice PDFs: name or ID (by default the common drive)."),
             "disk_folder": Key(str, "Счета 1С", None, "the folder in that storage (created if missing)"),
-            "attach": Key(str, "timeline", one_of("timeline", "field"), "how the PDF goes on the deal"),
+            "attach": Key(str, "timeline", one_of("timeline", "field"), "how the PDF goes on the deal",
+                          note="\"timeline\": a comment with the PDF in the deal's timeline; \"field\": into the "
+                               "deal's file field below."),
             "file_field": Key(str, "UF_CRM_INVOICE_FILE", None, "the deal's file field when attach is field"),
-            "max_size_mb": Key(float, 10.0, number_between(0.1, 100), "larger PDFs are refused"),
-            "valid_days": Key(int, 0, number_between(0, 365), "print «valid until» this many days after the date"),
+            "max_size_mb": Key(float, 10.0, number_between(0.1, 100), "larger PDFs are refused",
+                               note="A larger PDF is reported as a failure for its deal instead of being uploaded."),
+            "valid_days": Key(int, 0, number_between(0, 365), "print «valid until» this many days after the date",
+                              example=5,
+                              note="Print «Счёт действителен до …» this many days after the invoice date (0: no "
+                                   "such line)."),
             "bank": Section({
-                "name": Key(str, None, None, "the seller's bank"),
-                "bik": Key(str, None, None, "its BIK"),
-                "account": Key(str, None, None, "the settlement account"),
-                "correspondent_account": Key(str, None, None, "the correspondent account"),
-            }),
+                "name": Key(str, None, None, "the seller's bank", example="ПАО Сбербанк г. Москва"),
+                "bik": Key(str, None, None, "its BIK", example="044525225"),
+                "account": Key(str, None, None, "the settlement account", example="40702810900000012345"),
+                "correspondent_account": Key(str, None, None, "the correspondent account",
+                                             example="30101810400000000225"),
+            }, note="The seller's bank details printed on rendered invoices."),
         }),
         "daemon": Section({
-            "bitrix24_to_onec_seconds": Key(int, 60, number_between(1, 86400), "how often deals go to 1C"),
-            "onec_to_bitrix24_seconds": Key(int, 120, number_between(1, 86400), "how often 1C news go to deals"),
-            "retry_seconds": Key(int, 60, number_between(1, 86400), "how often failed deals are looked at"),
+            "bitrix24_to_onec_seconds": Key(int, 60, number_between(1, 86400), "how often deals go to 1C",
+                                            note="How often `b24sync run` sends changed deals to 1C, in seconds."),
+            "onec_to_bitrix24_seconds": Key(int, 120, number_between(1, 86400), "how often 1C news go to deals",
+                                            note="How often it brings 1C's invoices, payments and shipments to the "
+                                                 "deals, in seconds."),
+            "retry_seconds": Key(int, 60, number_between(1, 86400), "how often failed deals are looked at",
+                                 note="How often it looks at failed deals that are due again, in seconds."),
             "catalog_seconds": Key(int, 0, number_between(0, 7 * 86400),
-                                   "how often 1C nomenclature goes to Bitrix24 products (0: never)"),
-            "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take"),
+                                   "how often 1C nomenclature goes to Bitrix24 products (0: never)", example=3600,
+                                   note="The catalog job (1C nomenclature → Bitrix24 products) for products.match: "
+                                        "xml_id on a portal whose catalog does not come from 1C otherwise; 0 "
+                                        "switches it off. An hour is a good rhythm."),
+            "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take",
+                                            note="How long a stop (systemctl stop) may take: the deal in hand is "
+                                                 "finished, state is saved, then b24sync exits."),
             "unhealthy_after_seconds": Key(int, 3600, number_between(60, 7 * 86400),
-                                           "/healthz fails when no cycle succeeded for this long"),
+                                           "/healthz fails when no cycle succeeded for this long",
+                                           note="/healthz answers 503 when no cycle has succeeded for this long (and "
+                                                "at once while a system is unreachable)."),
         }),
         "notify": Section({
-            "urls": Key(list, [], _check_urls, "Apprise URLs to alert (tgram://…, mailtos://…, ntfys://…, json://…)"),
+            "urls": Key(list, [], _check_urls, "Apprise URLs to alert (tgram://…, mailtos://…, ntfys://…, json://…)",
+                        secret=True,
+                        note="Alerts through Apprise (https://github.com/caronc/apprise/wiki): one URL per target, "
+                             "e.g. tgram://BOT_TOKEN/CHAT_ID, mailtos://user:password@mail.example.com?to=admin@"
+                             "example.com, ntfys://topic, json://host/path. Each state is told once: a system down "
+                             "longer than unreachable_after_minutes and its recovery, the deals a cycle failed (one "
+                             "message), a new conflict, a guard holding a cycle back, and no successful cycle for "
+                             "no_success_hours. `b24sync notify --test` sends a test message. The URLs are "
+                             "secrets."),
             "unreachable_after_minutes": Key(int, 10, number_between(1, 1440),
                                              "alert when a system has not answered for this long"),
             "no_success_hours": Key(int, 6, number_between(1, 720), "alert when no cycle succeeded for this long"),
         }),
         "metrics": Section({
-            "listen": Key(str, None, _check_listen, "serve Prometheus metrics and /healthz on HOST:PORT"),
+            "listen": Key(str, None, _check_listen, "serve Prometheus metrics and /healthz on HOST:PORT",
+                          example="127.0.0.1:9108", commented=True,
+                          note="Serve Prometheus metrics on /metrics and a health check on /healthz on HOST:PORT "
+                               "(needs prometheus-client: scripts/install --with-metrics). Leave it out to serve "
+                               "nothing."),
         }),
         "state": Section({
-            "path": Key(str, "/var/lib/b24sync/state.db", None, "the state database"),
+            "path": Key(str, "/var/lib/b24sync/state.db", None, "the state database", commented=True,
+                        note="The state database (bindings, watermarks, failures). Created 0600; back it up with "
+                             "the config. Left out, it is /var/lib/b24sync/state.db for /etc/b24sync/config.yaml "
+                             "and /var/lib/b24sync/NAME/state.db for /etc/b24sync/NAME.yaml (the b24sync@NAME "
+                             "instance's own StateDirectory), from a shell as under systemd."),
         }),
         "logging": Section(
             {
-                "level": Key(str, "INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR"), "log level"),
-                "format": Key(str, "auto", one_of("auto", "console", "json"), "log format"),
+                "level": Key(str, "INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR"), "log level",
+                             note="DEBUG, INFO, WARNING or ERROR. Secrets are masked at every level."),
+                "format": Key(str, "auto", one_of("auto", "console", "json"), "log format",
+                              note="auto (readable on a terminal, JSON lines under systemd), console or json."),
             }
         ),
     }

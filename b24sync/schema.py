@@ -13,19 +13,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REQUIRED: Any = object()
+NO_EXAMPLE: Any = object()
 
 Check = Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
 class Key:
-    """One config key: its type(s), default, an extra check and what it is for."""
+    """One config key: its type(s), default, an extra check and what it is for.
+
+    `note` is the comment the generated example prints above the key (`doc` when empty), `example` the value
+    it shows when that is not the default, and `commented` writes the key as a comment (an alternative way,
+    or an optional key best left out).
+    """
 
     types: type | tuple[type, ...]
     default: Any = REQUIRED
     check: Check | None = None
     doc: str = ""
     secret: bool = False
+    note: str = ""
+    example: Any = NO_EXAMPLE
+    commented: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Section:
     doc: str = ""
     default_empty: bool = True
     requires_one_of: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    note: str = ""
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",

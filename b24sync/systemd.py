@@ -1,4 +1,4 @@
-"""systemd's notify protocol without a dependency: READY=1, WATCHDOG=1, STATUS=…, STOPPING=1."""
+"""systemd: its notify protocol without a dependency (READY=1, WATCHDOG=1, STATUS=…), and the units we ship."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def watchdog_interval() -> float | None:
     if not value or not value.isdigit():
         return None
     return int(value) / 2_000_000
+
+
+UNIT_NAMES = ("b24sync.service", "b24sync@.service")
+
+
+def unit_files() -> dict[str, str]:
+    """The shipped unit files by name, read from the installed package (they travel in the wheel)."""
+    from importlib.resources import files
+
+    folder = files("b24sync") / "units"
+    return {name: (folder / name).read_text(encoding="utf-8") for name in UNIT_NAMES}

@@ -31,6 +31,13 @@ def test_install_stages_everything_and_keeps_an_edited_config(tmp_path: Path) ->
     assert (tmp_path / "var/lib/b24sync").is_dir()
     binary = tmp_path / "opt/b24sync/venv/bin/b24sync"
     assert subprocess.run([str(binary), "--help"], capture_output=True, timeout=60).returncode == 0
+    # the wheel carries the units and the schema the example is made from
+    units = subprocess.run([str(binary), "systemd-units", "--unit", "b24sync.service"], capture_output=True,
+                           text=True, timeout=60)
+    assert units.stdout == (ROOT / "systemd/b24sync.service").read_text(encoding="utf-8")
+    example = subprocess.run([str(binary), "config", "generate"], capture_output=True, text=True, timeout=60)
+    assert example.stdout == (ROOT / "config.example.yaml").read_text(encoding="utf-8")
+    assert (tmp_path / "usr/local/share/man/man1/b24sync.1").read_text(encoding="utf-8").startswith(".TH B24SYNC")
     assert "b24sync check --config /etc/b24sync/config.yaml" in first.stdout
 
     config.write_text("# edited by the administrator\n", encoding="utf-8")

@@ -222,9 +222,11 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
     try:
         push = parts.engine.push(full=args.full, deal_ids=args.deal, dry_run=args.dry_run,
                                  confirm_bulk=args.confirm_bulk)
+        progress.finish()
+        pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal, confirm_bulk=args.confirm_bulk)
     finally:
         progress.finish()
-    pull = parts.engine.pull(dry_run=args.dry_run, deal_ids=args.deal, confirm_bulk=args.confirm_bulk)
+        parts.engine.progress = None
     return _print([push, pull], as_json=getattr(args, "json", False))
 
 

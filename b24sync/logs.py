@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from b24sync.progress import around_output
 from b24sync.redaction import redact, redact_value
 
 
@@ -76,7 +77,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
             _RedactRendered(renderer),
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _BesideTheBar(stream)
     # under systemd, stderr goes to the journal: a <N> prefix gives each line its priority (journalctl -p)
     journal = bool(os.environ.get("JOURNAL_STREAM")) and stream is sys.stderr
     handler.setFormatter(_Priority(formatter) if journal else formatter)
@@ -88,6 +89,14 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     # one line per job run, "maximum instances reached" while a long cycle runs: the scheduler's business
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("peewee").setLevel(logging.WARNING)  # every SQL statement at DEBUG
+
+
+class _BesideTheBar(logging.StreamHandler):
+    """A stream handler whose lines never run into a progress bar drawn on the same terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with around_output(self.stream):
+            super().emit(record)
 
 
 _PRIORITIES = ((logging.ERROR, "<3>"), (logging.WARNING, "<4>"), (logging.INFO, "<6>"))

@@ -123,6 +123,38 @@ def test_the_progress_bar_draws_only_on_a_terminal_for_long_runs() -> None:
     assert short.getvalue() == "" and not piped.drawn
 
 
+def test_a_log_line_never_runs_into_the_progress_bar_and_each_phase_has_its_own() -> None:
+    import io
+    import logging
+
+    from b24sync.logs import configure_logging, get_logger
+    from b24sync.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    configure_logging("INFO", "console", stream=screen)
+    try:
+        progress = Progress(screen)
+        progress.threshold = 24
+        progress(10, 100, "deals")
+        get_logger().warning("deal_failed", deal_id=7)
+        progress(11, 100, "deals")
+        progress(100, 100, "deals")
+        progress(5, 40, "1C documents")
+        progress.finish()
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [line.split("\r")[-1] for line in screen.getvalue().split("\n")]
+    # the bar is wiped before the log line, which stands alone on its line, and drawn again below it
+    assert "deal_failed" in lines[0] and "deals 10/100" not in lines[0] and "deal_id=7" in lines[0]
+    assert lines[1] == "deals 100/100 [##############################]"
+    assert lines[2] == "1C documents 5/40 [###...........................]"
+    assert lines[3] == ""
+
+
 def test_dry_run_prints_the_plan_and_conflicts_are_listed_and_refused_when_there_are_none(sandbox: Path) -> None:
     planned = b24sync("sync", "--dry-run", "--config", str(sandbox))
     assert planned.returncode in (0, 1), planned.stderr

@@ -36,6 +36,7 @@ class PullCycle:
     invoices: Any
     outbox: Outbox
     log: Any
+    progress: Any
     _held: dict[str, int]
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
@@ -100,7 +101,9 @@ class PullCycle:
             items = [replace(item, deal_in_stage=item.binding.deal_id in staged) for item in items]
         self._plan_deals_gone(gone, policy, report, dry_run)
         moves: dict[int, mapping.DealValues] = {}
-        for item in items:
+        for done, item in enumerate(items, start=1):
+            if self.progress is not None:
+                self.progress(done, len(items), "1C documents")
             planned = steps.plan_pull(item, policy)
             if dry_run:
                 line = steps.describe(item.binding.deal_id, planned)

@@ -60,7 +60,8 @@ class Engine(PullCycle):
         self.sender = Sender(bitrix, store)
         self.outbox = Outbox()
         self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
-        self.progress: Any = None  # called with (done, total) after each deal of a push (the TTY progress bar)
+        # called with (done, total, label) after each deal of a push and each bound deal of a pull (the TTY bar)
+        self.progress: Any = None
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
@@ -134,7 +135,7 @@ class Engine(PullCycle):
                     self._execute(item, planned, mapped, deal, report)
                 done += 1
                 if self.progress is not None:
-                    self.progress(done, len(work))
+                    self.progress(done, len(work), "deals")
             if not dry_run:
                 self._send(report)
             if self.stop_requested:

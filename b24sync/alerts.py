@@ -98,6 +98,20 @@ class Alerts:
             self.send("b24sync: a cycle was held back", report.held)
         self.told.held = report.held
 
+    def after_cycle(self, store: Any, report: Any, last_success: float) -> None:
+        """Everything a finished (or failed: `report` None) cycle may have changed, read from the state file:
+        outages, failed deals, conflicts, holds, and how long since the last success. Never raises: an alert
+        must not take a cycle down."""
+        if not self.enabled:
+            return
+        try:
+            self.unreachable({system: since for system, (since, _) in store.unreachable().items()})
+            if report is not None and hasattr(report, "failed"):
+                self.cycle(report, {item.deal_id for item in store.failures() if item.deal_id})
+            self.success(last_success)
+        except Exception as error:
+            self.log.warning("alert_failed", error=redact(str(error)))
+
     def success(self, last_success: float) -> None:
         """No successful cycle for notify.no_success_hours: told once, until one succeeds."""
         quiet = self.clock.time() - last_success

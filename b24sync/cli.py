@@ -287,7 +287,8 @@ def _emulate_all(args: argparse.Namespace) -> int:
     config = sandbox.write_config(Path(args.config_out).resolve())
     return _serve(sandbox, stop, [sandbox.portal.webhook_url, sandbox.base.odata_root],
                   f"# config for b24sync: {config}\n# try: b24sync check --config {config}; "
-                  f"b24sync sync --config {config}\n# stop with Ctrl+C")
+                  f"b24sync sync --config {config}\n# alerts (notify.urls) arrive at "
+                  f"{sandbox.inbox.server.root}/_emulator/alerts\n# stop with Ctrl+C")
 
 
 if __name__ == "__main__":

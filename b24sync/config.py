@@ -423,8 +423,9 @@ SCHEMA = Section(
                              "message), a new conflict, a guard holding a cycle back, and no successful cycle for "
                              "no_success_hours. `b24sync notify --test` sends a test message. The URLs are "
                              "secrets."),
-            "unreachable_after_minutes": Key(int, 10, number_between(1, 1440),
-                                             "alert when a system has not answered for this long"),
+            "unreachable_after_minutes": Key(int, 10, number_between(0, 1440),
+                                             "alert when a system has not answered for this long (0: at the first "
+                                             "failed cycle)"),
             "no_success_hours": Key(int, 6, number_between(1, 720), "alert when no cycle succeeded for this long"),
         }),
         "metrics": Section({

@@ -228,15 +228,8 @@ class Daemon:
 
     def _alert(self, store: Any, report: Any) -> None:
         """Tell people what changed (notify.urls): outages and recoveries, failed deals, conflicts, holds."""
-        if self.alerts is None or not self.alerts.enabled:
-            return
-        try:
-            self.alerts.unreachable({system: since for system, (since, _) in store.unreachable().items()})
-            if report is not None and hasattr(report, "failed"):
-                self.alerts.cycle(report, {item.deal_id for item in store.failures() if item.deal_id})
-            self.alerts.success(self.last_success)
-        except Exception as error:  # an alert must never take a cycle down
-            self.log.warning("alert_failed", error=str(error))
+        if self.alerts is not None:
+            self.alerts.after_cycle(store, report, self.last_success)
 
     def _watchdog(self) -> None:
         """WATCHDOG=1 only while the work makes progress: idle, or requests going out, or a job ending within

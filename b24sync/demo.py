@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import requests
 
+from b24sync.alerts import Alerts
 from b24sync.bitrix24.wire import parse_date_only
 from b24sync.commands import status
 from b24sync.config import load_config
@@ -111,6 +112,12 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
             else:
                 say(f"   ✘ deal {deal_id} «{deal['TITLE']}» stays out of 1C: {push.failed.get(deal_id)}")
                 say("     (the manager sees this once in the deal's timeline; b24sync retries by itself)")
+        alerts = Alerts(config.notify)  # what `b24sync run` does after each cycle
+        alerts.after_cycle(parts.store, push, time.time())
+        for message in sandbox.inbox.app.messages:
+            say(f"   ✉ the administrator's alert (notify.urls, here the sandbox's inbox): «{message['title']}»")
+            for line in str(message.get("message", "")).splitlines():
+                say(f"       {line}")
 
         say()
         say("2. The accountant works in 1C: invoices, a shipment with a tracking number, payments.")

@@ -20,6 +20,7 @@ from b24sync.config import DealFields
 from b24sync.sync.fields import deal_field_specs
 from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
 from b24sync_emulators.dataset import generate
+from b24sync_emulators.inbox import RunningInbox, start_inbox
 from b24sync_emulators.onec.server import RunningBase, start_base
 
 SANDBOX_USER = "Обмен"
@@ -31,10 +32,12 @@ TRIGGERS = {0: ["EXECUTING", "FINAL_INVOICE", "WON"], 1: ["C1:EXECUTING", "C1:WO
 class Sandbox:
     portal: RunningPortal
     base: RunningBase
+    inbox: RunningInbox  # where the sandbox's alerts go (Apprise json://), so they are seen without a network
 
     def stop(self) -> None:
         self.portal.stop()
         self.base.stop()
+        self.inbox.stop()
 
     def config(self, state_path: Path) -> dict[str, Any]:
         """A complete, valid config for this sandbox (what `emulate all --config-out` writes)."""
@@ -56,6 +59,7 @@ class Sandbox:
             "invoices": {"disk_folder": "Счета 1С", "valid_days": 5,
                          "bank": {"name": "ПАО Сбербанк г. Москва", "bik": "044525225",
                                   "account": "40702810900000012345", "correspondent_account": "30101810400000000225"}},
+            "notify": {"urls": [self.inbox.url], "unreachable_after_minutes": 1},
             "state": {"path": str(state_path)},
             "logging": {"level": "INFO", "format": "auto"},
         }
@@ -76,4 +80,4 @@ def start_sandbox(*, deals: int = 200, seed: int = 1, profile: str = "ut11", clo
     with portal.portal.lock:  # a portal already set up for b24sync: the deal fields exist
         for spec in deal_field_specs(DealFields()):
             portal.portal.add_userfield({**spec.as_fields(), "FIELD_NAME": spec.name})
-    return Sandbox(portal, base)
+    return Sandbox(portal, base, start_inbox())

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,74 +14,50 @@ from b24sync.alerts import Alerts
 from b24sync.clock import ManualClock
 from b24sync.config import NotifyConfig
 from b24sync.sync.report import CycleReport
-
-
-class Inbox:
-    """A JSON webhook as Apprise's json:// target posts to: every message it gets."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                length = int(self.headers.get("Content-Length") or 0)
-                inbox.messages.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def titles(self) -> list[str]:
-        return [message.get("title", "") for message in self.messages]
+from b24sync_emulators.inbox import RunningInbox, start_inbox
 
 
 @pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    running = Inbox()
+def inbox() -> Iterator[RunningInbox]:
+    running = start_inbox()
     yield running
-    running.server.shutdown()
+    running.stop()
 
 
-def test_an_outage_is_told_once_after_its_grace_and_its_recovery_once(inbox: Inbox) -> None:
+def test_an_outage_is_told_once_after_its_grace_and_its_recovery_once(inbox: RunningInbox) -> None:
     clock = ManualClock()
     alerts = Alerts(NotifyConfig(urls=(inbox.url,), unreachable_after_minutes=10), clock)
     since = clock.time()
     alerts.unreachable({"onec": since})
     clock.advance(9 * 60)
     alerts.unreachable({"onec": since})
-    assert inbox.messages == []  # a short blip is nobody's business
+    assert inbox.app.messages == []  # a short blip is nobody's business
     clock.advance(2 * 60)
     for _ in range(3):
         alerts.unreachable({"onec": since})
-    assert inbox.titles() == ["b24sync: onec unreachable"]
+    assert inbox.app.titles() == ["b24sync: onec unreachable"]
     alerts.unreachable({})
     alerts.unreachable({})
-    assert inbox.titles() == ["b24sync: onec unreachable", "b24sync: onec reachable again"]
+    assert inbox.app.titles() == ["b24sync: onec unreachable", "b24sync: onec reachable again"]
 
 
-def test_failed_deals_are_one_message_a_cycle_and_never_repeated_while_they_fail(inbox: Inbox) -> None:
+def test_failed_deals_are_one_message_a_cycle_and_never_repeated_while_they_fail(inbox: RunningInbox) -> None:
     alerts = Alerts(NotifyConfig(urls=(inbox.url,)), ManualClock())
     report = CycleReport("bitrix24_to_onec", failed={7: "Товар не найден", 9: "ИНН не проходит проверку"})
     alerts.cycle(report, still_failing={7, 9})
     alerts.cycle(report, still_failing={7, 9})
-    assert inbox.titles() == ["b24sync: 2 deal(s) failed"]
-    assert "deal 7: Товар не найден" in inbox.messages[0]["message"]
+    assert inbox.app.titles() == ["b24sync: 2 deal(s) failed"]
+    assert "deal 7: Товар не найден" in inbox.app.messages[0]["message"]
     alerts.cycle(CycleReport("retry"), still_failing={9})  # deal 7 recovered
     alerts.cycle(CycleReport("retry", failed={7: "снова"}), still_failing={7, 9})
-    assert inbox.titles()[-1] == "b24sync: 1 deal(s) failed"
+    assert inbox.app.titles()[-1] == "b24sync: 1 deal(s) failed"
     held = CycleReport("onec_to_bitrix24", held="40 of the documents are missing in 1C at once")
     alerts.cycle(held, still_failing=set())
     alerts.cycle(held, still_failing=set())
-    assert inbox.titles().count("b24sync: a cycle was held back") == 1
+    assert inbox.app.titles().count("b24sync: a cycle was held back") == 1
 
 
-def test_notify_test_reaches_the_target_or_says_it_did_not(inbox: Inbox, tmp_path: Path) -> None:
+def test_notify_test_reaches_the_target_or_says_it_did_not(inbox: RunningInbox, tmp_path: Path) -> None:
     from tests.test_config import GOOD
 
     for urls, code in (([inbox.url], 0), (["json://127.0.0.1:9/nobody"], 3)):
@@ -93,4 +67,4 @@ def test_notify_test_reaches_the_target_or_says_it_did_not(inbox: Inbox, tmp_pat
         done = subprocess.run([sys.executable, "-m", "b24sync", "notify", "--test", "-c", str(config)],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == code, done.stdout + done.stderr
-    assert inbox.titles() == ["b24sync: test message"]
+    assert inbox.app.titles() == ["b24sync: test message"]

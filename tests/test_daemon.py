@@ -17,6 +17,7 @@ import yaml
 
 from b24sync.clock import SYSTEM_CLOCK
 from b24sync_emulators.httpserver import EmulatorServer
+from b24sync_emulators.inbox import start_inbox
 from tests.sync_rig import Rig
 
 
@@ -71,7 +72,8 @@ def start_service(config: Path, tmp_path: Path, **environment: str) -> tuple[sub
     return daemon, notifications
 
 
-def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int) -> Path:
+def write_config(rig: Rig, path: Path, metrics: str | None = None, alerts_to: str | None = None,
+                 **daemon: int) -> Path:
     config = {
         "bitrix24": {"webhook_url": rig.portal.webhook_url, "rate_per_second": 50, "burst": 500},
         "onec": {"url": rig.base.odata_root, "user": rig.config.onec.user, "password": rig.config.onec.password,
@@ -86,6 +88,8 @@ def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int
     }
     if metrics:
         config["metrics"] = {"listen": metrics}
+    if alerts_to:
+        config["notify"] = {"urls": [alerts_to], "unreachable_after_minutes": 0}
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     path.chmod(0o600)
     return path
@@ -93,7 +97,8 @@ def write_config(rig: Rig, path: Path, metrics: str | None = None, **daemon: int
 
 def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path) -> None:
     metrics = f"127.0.0.1:{free_port()}"
-    config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
+    inbox = start_inbox()  # the administrator's alerts, through Apprise's json:// target
+    config = write_config(rig, tmp_path / "config.yaml", metrics=metrics, alerts_to=inbox.url)
     rig.move(1)
     daemon, notifications = start_service(config, tmp_path, WATCHDOG_USEC="2000000")
     try:
@@ -117,12 +122,14 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         health = requests.get(f"http://{metrics}/healthz", timeout=5)
         assert health.status_code == 503 and "onec unreachable since" in health.text
         assert daemon.poll() is None
+        inbox.app.wait_for(lambda titles: "b24sync: onec unreachable" in titles)
 
         # 1C comes back on the same address: the daemon catches up by itself
         rig.base.server = EmulatorServer(rig.base.app, "127.0.0.1", port).start()
         notifications.seen.clear()
         notifications.wait_for(lambda message: "created" in message, timeout=30)
         assert len(rig.documents_for(2)) == 1
+        inbox.app.wait_for(lambda titles: "b24sync: onec reachable again" in titles)
 
         # commands given beside the running service are carried out by it, and answer as they would alone
         rig.move(4)
@@ -150,6 +157,7 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
             notifications.wait_for(lambda message: "bitrix24_to_onec" in message, timeout=30)  # a cycle ended
         assert resolved is not None and resolved.returncode == 0, resolved and resolved.stdout + resolved.stderr
         assert "conflict resolved" in resolved.stdout
+        inbox.app.wait_for(lambda titles: "b24sync: 1 new conflict(s)" in titles)
 
         # SIGHUP with a broken file keeps the old config; with a good one, reloads
         good = config.read_text(encoding="utf-8")
@@ -173,7 +181,11 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         assert "config_reload_refused" in logs and "config_reloaded" in logs
         assert logs.count("system_unavailable") == 1  # once per state change, not once per attempt
         assert rig.config.onec.password not in logs and rig.portal.portal.webhook_code not in logs
+        titles = inbox.app.titles()  # each state change told once, however many cycles saw it
+        assert titles.count("b24sync: onec unreachable") == 1 and titles.count("b24sync: onec reachable again") == 1
+        assert rig.config.onec.password not in str(inbox.app.messages)
     finally:
+        inbox.stop()
         if daemon.poll() is None:
             daemon.kill()
             print(daemon.stderr.read()[-4000:])

@@ -621,7 +621,8 @@ MAX_ALIASES = 100  # a config needs a handful; thousands are an alias bomb
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (naming both lines) and alias bombs."""
+    """SafeLoader that refuses a key given twice in one mapping (naming its path and both lines) and alias
+    bombs."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -636,19 +637,35 @@ class _StrictLoader(yaml.SafeLoader):
                                        f"config needs a few, write the values out")
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *common`: merged below, not a key of its own
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_duplicates(node, "", set())
+        return super().construct_document(node)
+
+
+def _refuse_duplicates(node: yaml.Node, path: str, seen_nodes: set[int]) -> None:
+    """A key given twice in one mapping, said with the section's path and both lines (YAML itself keeps the last
+    silently). Each node is looked at once, so aliases repeating a node cost nothing."""
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *common`: merged, not a key of its own
+                _refuse_duplicates(value_node, path, seen_nodes)
                 continue
-            key = self.construct_object(key_node, deep=True)
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
             line = key_node.start_mark.line + 1
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise _ConfigYamlError(f"line {line}: the key '{key}' is given twice in one section (first on "
-                                       f"line {seen[key]}); keep one")
-            if isinstance(key, str | int | float | bool):
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+            full = f"{path}.{key}" if path else key
+            if isinstance(key_node, yaml.ScalarNode) and key in seen:
+                section = f"in '{path}'" if path else "at the top level"
+                raise _ConfigYamlError(f"line {line}: at '{full}': the key '{key}' is given twice {section} "
+                                       f"(first on line {seen[key]}); keep one")
+            seen[key] = line
+            _refuse_duplicates(value_node, full, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicates(item, f"{path}[{index}]", seen_nodes)
 
 
 MAX_VALUES = 100_000  # a config has a few hundred; a "billion laughs" of aliases has far more

@@ -227,7 +227,10 @@ def test_config_validate_says_valid_or_every_problem(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, said", [
     ("bitrix24:\n  burst: 50\n  burst: 60\n",
-     "line 3: the key 'burst' is given twice in one section (first on line 2)"),
+     "line 3: at 'bitrix24.burst': the key 'burst' is given twice in 'bitrix24' (first on line 2); keep one"),
+    ("sync:\n  pipelines:\n    - category_id: 0\n      category_id: 1\n",
+     "line 4: at 'sync.pipelines[0].category_id': the key 'category_id' is given twice in 'sync.pipelines[0]'"),
+    ("onec: {}\nonec: {}\n", "line 2: at 'onec': the key 'onec' is given twice at the top level (first on line 1)"),
     ("a: &x [1, 2]\n" + "".join(f"k{n}: *x\n" for n in range(150)), "more than 100 YAML aliases"),
 ])
 def test_yaml_that_would_mislead_is_one_clear_line(text: str, said: str) -> None:

@@ -89,6 +89,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     # one line per job run, "maximum instances reached" while a long cycle runs: the scheduler's business
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("peewee").setLevel(logging.WARNING)  # every SQL statement at DEBUG
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # the PDF font subsetter's INFO lines
 
 
 class _BesideTheBar(logging.StreamHandler):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from b24sync.invoices.currency import RUB, Currency
+
 MONTHS = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
           "ноября", "декабря"]
 
@@ -55,11 +57,12 @@ class InvoiceData:
     seller: Party
     buyer: Party
     rows: tuple[InvoiceRow, ...]
-    prices_include_vat: bool
+    prices_include_vat: bool  # rows show gross amounts («В том числе НДС»), else net ones («Сумма НДС» on top)
     total: Decimal
     bank: BankDetails | None = None
     valid_until: date | None = None
     basis: str = ""  # e.g. the customer order it is based on
+    currency: Currency = RUB
 
     def vat_by_rate(self) -> dict[Decimal | None, Decimal]:
         totals: dict[Decimal | None, Decimal] = {}

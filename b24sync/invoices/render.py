@@ -9,12 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from fpdf import FPDF
+from fpdf import FPDF, FontFace
 
 from b24sync.invoices.model import InvoiceData, russian_date
 from b24sync.invoices.words import amount_in_words
+from b24sync.logs import get_logger
 
 FONTS = Path(__file__).with_name("fonts")
+MISSING = "□"  # drawn for a character the font lacks, so the reader sees something was there
+log = get_logger("b24sync.invoices")
 
 
 def _money(value: Decimal) -> str:
@@ -32,10 +35,21 @@ def _quantity(value: Decimal) -> str:
 
 
 def render_invoice(invoice: InvoiceData) -> bytes:
+    """The PDF. Characters the font lacks (most emoji) are shown as □ and logged once per rendering."""
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_font("DejaVu", "", 9)
+    glyphs = pdf.current_font.cmap
+    replaced: set[str] = set()
+
+    def text(value: str) -> str:
+        """`value` with every character the font cannot draw replaced visibly (and remembered)."""
+        missing = {char for char in value if ord(char) not in glyphs and char.isprintable()}
+        replaced.update(missing)
+        return "".join(MISSING if char in missing else char for char in value) if missing else value
+
     pdf.set_title(invoice.title)
     pdf.set_creator("b24sync")
     pdf.add_page()
@@ -54,56 +68,45 @@ def render_invoice(invoice: InvoiceData) -> bytes:
         pdf.cell(width * 0.3, 5, f"КПП {invoice.seller.kpp}", border="LT")
         pdf.cell(width * 0.1, 5, "Сч. №", border="LT")
         pdf.cell(width * 0.3, 5, bank.account, border="LTR", new_x="LMARGIN", new_y="NEXT")
-        pdf.cell(width * 0.6, 5, invoice.seller.name, border="LTB")
+        pdf.cell(width * 0.6, 5, text(invoice.seller.name), border="LTB")
         pdf.cell(width * 0.1, 5, "", border="LB")
         pdf.cell(width * 0.3, 5, "", border="LRB", new_x="LMARGIN", new_y="NEXT")
         pdf.cell(width * 0.6, 4, "Получатель", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
 
     pdf.set_font("DejaVu", "B", 14)
-    pdf.multi_cell(width, 8, invoice.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 8, text(invoice.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_draw_color(0)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
     pdf.ln(2)
-    pdf.set_font("DejaVu", "", 9)
-    for label, party in (("Поставщик (исполнитель):", invoice.seller), ("Покупатель (заказчик):", invoice.buyer)):
-        pdf.set_font("DejaVu", "", 9)
-        pdf.cell(40, 5, label)
-        pdf.set_font("DejaVu", "B", 9)
-        pdf.multi_cell(width - 40, 5, party.line, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
+    labelled = [("Поставщик (исполнитель):", invoice.seller.line), ("Покупатель (заказчик):", invoice.buyer.line)]
     if invoice.basis:
+        labelled.append(("Основание:", invoice.basis))
+    pdf.set_font("DejaVu", "", 9)
+    label_width = max(pdf.get_string_width(label) for label, _ in labelled) + 3  # a label never runs into its value
+    for label, value in labelled:
         pdf.set_font("DejaVu", "", 9)
-        pdf.cell(40, 5, "Основание:")
-        pdf.multi_cell(width - 40, 5, invoice.basis, new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(label_width, 5, label)
+        pdf.set_font("DejaVu", "B" if label != "Основание:" else "", 9)
+        pdf.multi_cell(width - label_width, 5, text(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
     pdf.ln(2)
 
-    columns = [("№", 8, "C"), ("Товары (работы, услуги)", width - 8 - 18 - 12 - 26 - 28, "L"),
-               ("Кол-во", 18, "R"), ("Ед.", 12, "C"), ("Цена", 26, "R"), ("Сумма", 28, "R")]
-    pdf.set_font("DejaVu", "B", 8)
-    for title, size, _ in columns:
-        pdf.cell(size, 6, title, border=1, align="C")
-    pdf.ln()
+    price_label = "Цена" if invoice.prices_include_vat else "Цена без НДС"
+    amount_label = "Сумма" if invoice.prices_include_vat else "Сумма без НДС"
+    headings = ("№", "Товары (работы, услуги)", "Кол-во", "Ед.", price_label, amount_label)
     pdf.set_font("DejaVu", "", 8)
-    for index, row in enumerate(invoice.rows, start=1):
-        values = [str(index), row.name, _quantity(row.quantity), row.unit, _money(row.price), _money(row.amount)]
-        name_width = columns[1][1]
-        lines = max(1, len(pdf.multi_cell(name_width, 5, row.name, dry_run=True, output="LINES")))
-        height = 5 * lines
-        if pdf.get_y() + height > pdf.page_break_trigger:
-            pdf.add_page()
-        top = pdf.get_y()
-        left = pdf.l_margin
-        for (title, size, align), value in zip(columns, values, strict=True):
-            pdf.set_xy(left, top)
-            if title.startswith("Товары"):
-                pdf.multi_cell(size, 5, value, border=1, align=align, max_line_height=5)
-                pdf.set_xy(left, top)
-                pdf.cell(size, height, "", border=1)
-            else:
-                pdf.cell(size, height, value, border=1, align=align)
-            left += size
-        pdf.set_xy(pdf.l_margin, top + height)
+    with pdf.table(col_widths=(8, width - 8 - 18 - 12 - 26 - 28, 18, 12, 26, 28), width=width, line_height=4.5,
+                   text_align=("CENTER", "LEFT", "RIGHT", "CENTER", "RIGHT", "RIGHT"), repeat_headings=1,
+                   headings_style=FontFace(emphasis="BOLD"), num_heading_rows=1) as table:
+        heading = table.row()
+        for title in headings:
+            heading.cell(title, align="CENTER")
+        for index, row in enumerate(invoice.rows, start=1):
+            cells = table.row()
+            for value in (str(index), text(row.name), _quantity(row.quantity), text(row.unit), _money(row.price),
+                          _money(row.amount)):
+                cells.cell(value)
 
     amount = sum((row.amount for row in invoice.rows), Decimal(0))
     pdf.ln(2)
@@ -124,14 +127,17 @@ def render_invoice(invoice: InvoiceData) -> bytes:
     total_line("Всего к оплате:", _money(invoice.total))
     pdf.ln(2)
     pdf.set_font("DejaVu", "", 9)
-    pdf.multi_cell(width, 5, f"Всего наименований {len(invoice.rows)}, на сумму {_money(invoice.total)} руб.",
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 5, f"Всего наименований {len(invoice.rows)}, на сумму {_money(invoice.total)} "
+                             f"{invoice.currency.short}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "B", 9)
-    pdf.multi_cell(width, 5, amount_in_words(invoice.total), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 5, amount_in_words(invoice.total, invoice.currency), new_x="LMARGIN", new_y="NEXT")
     if invoice.valid_until:
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(width, 5, f"Счёт действителен до {russian_date(invoice.valid_until)}", new_x="LMARGIN",
                        new_y="NEXT")
+    if replaced:
+        log.warning("invoice_characters_replaced", invoice=invoice.number, characters="".join(sorted(replaced)),
+                    action=f"the PDF shows {MISSING} for them; the font has no such characters")
     pdf.ln(8)
     pdf.set_font("DejaVu", "", 9)
     pdf.cell(width / 2, 5, "Руководитель ______________________")

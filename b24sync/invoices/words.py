@@ -1,8 +1,11 @@
-"""An amount in Russian words, as invoices print it: «Одна тысяча двести один рубль 05 копеек»."""
+"""An amount in Russian words, as invoices print it: «Одна тысяча двести один рубль 05 копеек», in the invoice's
+currency."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+
+from b24sync.invoices.currency import RUB, Currency
 
 _ONES = {
     "m": ["", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять"],
@@ -58,11 +61,16 @@ def number_in_words(number: int, gender: str = "m") -> str:
     return " ".join(words)
 
 
-def amount_in_words(amount: Decimal) -> str:
-    """Rubles in words and kopecks in figures, the usual form of «Сумма прописью»."""
+def amount_in_words(amount: Decimal, in_currency: Currency = RUB) -> str:
+    """The whole units in words and the minor ones in figures, the usual form of «Сумма прописью»:
+    «Одна тысяча двести восемьдесят пять долларов США 00 центов». A currency without listed words is said in
+    words with its code: «Одна тысяча двести восемьдесят пять GBP 00»."""
     amount = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    rubles = int(amount)
-    kopecks = int((amount - rubles) * 100)
-    text = (f"{number_in_words(rubles)} {plural(rubles, 'рубль', 'рубля', 'рублей')} "
-            f"{kopecks:02d} {plural(kopecks, 'копейка', 'копейки', 'копеек')}")
+    whole = int(amount)
+    minor = int((amount - whole) * 100)
+    if in_currency.known:
+        text = (f"{number_in_words(whole, in_currency.major_gender)} {plural(whole, *in_currency.major)} "
+                f"{minor:02d} {plural(minor, *in_currency.minor)}")
+    else:
+        text = f"{number_in_words(whole)} {in_currency.code} {minor:02d}"
     return text[0].upper() + text[1:]

@@ -133,6 +133,7 @@ class InvoiceInfo:
     date: date | None
     amount: Decimal
     data_version: str
+    currency: str = "RUB"  # the letter code of the invoice's currency
 
 
 @dataclass(frozen=True)

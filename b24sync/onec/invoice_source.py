@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import requests
 
-from b24sync.invoices.model import BankDetails, InvoiceData, InvoiceRow, Party
+from b24sync.invoices.currency import currency
+from b24sync.invoices.model import BankDetails, InvoiceData, InvoiceRow, Party, russian_date
 from b24sync.onec import errors
 from b24sync.onec.base import AdapterBase
 from b24sync.onec.odata import ZERO_GUID, entity_path, guid
 from b24sync.onec.values import _date, _decimal, _vat_rate
+
+CENT = Decimal("0.01")
 
 
 class InvoiceSource(AdapterBase):
@@ -24,38 +28,28 @@ class InvoiceSource(AdapterBase):
 
     def invoice_data(self, invoice_ref: str, bank: BankDetails | None = None,
                      valid_days: int = 0) -> InvoiceData:
-        """Everything the printed invoice shows, read through OData."""
+        """Everything the printed invoice shows, read through OData. An invoice for part of its order (a
+        prepayment) shows one prepayment line per VAT rate with its share of the order's VAT, never the order's
+        rows beside a smaller total."""
         invoice = self.client.get(entity_path(self.profile.invoice_entity, invoice_ref))
+        total = _decimal(invoice.get("СуммаДокумента"))
+        basis_text, partial = "", None
         if not self.profile.order_is_invoice:
-            basis = invoice.get("ДокументОснование", "")
-            order = self.client.get(entity_path(self.profile.order_entity, basis),
-                                    {"$select": "Number,Date,Товары,ЦенаВключаетНДС"})
+            order = self.client.get(entity_path(self.profile.order_entity, invoice.get("ДокументОснование", "")),
+                                    {"$select": "Number,Date,Товары,ЦенаВключаетНДС,СуммаДокумента"})
             rows_source, include_vat = order.get("Товары", []), bool(order.get("ЦенаВключаетНДС"))
-            basis_text = f"Заказ клиента № {order.get('Number', '')}"
-            organisation_key, currency_amount = invoice["Организация_Key"], invoice.get("СуммаДокумента")
+            when = _date(order.get("Date"))
+            basis_text = f"Заказ клиента № {order.get('Number', '')}" + (f" от {russian_date(when)}" if when else "")
+            if total != _decimal(order.get("СуммаДокумента")):
+                partial = basis_text
+            currency_ref = invoice.get("Валюта_Key", ZERO_GUID)
         else:
             rows_source, include_vat = invoice.get("Товары", []), bool(invoice.get("СуммаВключаетНДС"))
-            basis_text = ""
-            organisation_key, currency_amount = invoice["Организация_Key"], invoice.get("СуммаДокумента")
-        products = self._items("Catalog_Номенклатура", [row.get("Номенклатура_Key", ZERO_GUID) for row in rows_source],
-                               "Ref_Key,Description,НаименованиеПолное,ЕдиницаИзмерения_Key")
-        unit_set = self.profile.unit_catalog
-        units = self._items(unit_set, [item.get("ЕдиницаИзмерения_Key", ZERO_GUID) for item in products.values()],
-                            "Ref_Key,Description")
-        rates = {ref: key for key, ref in (self.resolved().vat_refs or {}).items()}
-        rows = []
-        for row in rows_source:
-            product = products.get(row.get("Номенклатура_Key", ""), {})
-            rate = _vat_rate(row, rates)
-            amount = _decimal(row.get("Сумма"))
-            vat = _decimal(row.get("СуммаНДС"))
-            rows.append(InvoiceRow(
-                name=row.get("Содержание") or product.get("НаименованиеПолное") or product.get("Description") or "",
-                quantity=_decimal(row.get("Количество")), unit=units.get(product.get("ЕдиницаИзмерения_Key", ""),
-                                                                         {}).get("Description", "шт"),
-                price=_decimal(row.get("Цена")), amount=amount if include_vat else amount + vat, vat_rate=rate,
-                vat_amount=vat))
-        seller = self.client.get(entity_path("Catalog_Организации", organisation_key))
+            currency_ref = invoice.get(self.profile.currency_field, ZERO_GUID)
+        rows = self._invoice_rows(rows_source, include_vat)
+        if partial is not None:
+            rows, include_vat = _prepayment_rows(rows, include_vat, total, partial), True
+        seller = self.client.get(entity_path("Catalog_Организации", invoice["Организация_Key"]))
         buyer = self.client.get(entity_path("Catalog_Контрагенты", invoice["Контрагент_Key"]))
         when = _date(invoice.get("Date")) or date.today()
         return InvoiceData(
@@ -64,8 +58,28 @@ class InvoiceSource(AdapterBase):
                          seller.get("КПП", ""), seller.get("ЮридическийАдрес", "")),
             buyer=Party(buyer.get("НаименованиеПолное") or buyer.get("Description", ""), buyer.get("ИНН", ""),
                         buyer.get("КПП", "")),
-            rows=tuple(rows), prices_include_vat=True, total=_decimal(currency_amount), bank=bank,
-            valid_until=when + timedelta(days=valid_days) if valid_days else None, basis=basis_text)
+            rows=tuple(rows), prices_include_vat=include_vat, total=total, bank=bank,
+            valid_until=when + timedelta(days=valid_days) if valid_days else None, basis=basis_text,
+            currency=currency(self.currency_code(currency_ref)))
+
+    def _invoice_rows(self, rows_source: list[dict[str, Any]], include_vat: bool) -> list[InvoiceRow]:
+        """The document's rows as printed: price × quantity = amount, the amount net of VAT when VAT is on top."""
+        products = self._items("Catalog_Номенклатура", [row.get("Номенклатура_Key", ZERO_GUID) for row in rows_source],
+                               "Ref_Key,Description,НаименованиеПолное,ЕдиницаИзмерения_Key")
+        units = self._items(self.profile.unit_catalog,
+                            [item.get("ЕдиницаИзмерения_Key", ZERO_GUID) for item in products.values()],
+                            "Ref_Key,Description")
+        rates = {ref: key for key, ref in (self.resolved().vat_refs or {}).items()}
+        rows = []
+        for row in rows_source:
+            product = products.get(row.get("Номенклатура_Key", ""), {})
+            rows.append(InvoiceRow(
+                name=row.get("Содержание") or product.get("НаименованиеПолное") or product.get("Description") or "",
+                quantity=_decimal(row.get("Количество")),
+                unit=units.get(product.get("ЕдиницаИзмерения_Key", ""), {}).get("Description", "шт"),
+                price=_decimal(row.get("Цена")), amount=_decimal(row.get("Сумма")), vat_rate=_vat_rate(row, rates),
+                vat_amount=_decimal(row.get("СуммаНДС"))))
+        return rows
 
     def _items(self, entity: str, refs: Iterable[str], select: str) -> dict[str, dict[str, Any]]:
         wanted = [ref for ref in dict.fromkeys(refs) if ref and ref != ZERO_GUID]
@@ -86,3 +100,22 @@ class InvoiceSource(AdapterBase):
                 f"instead of a PDF for invoice {invoice_ref}: {first!r}; check 'onec.invoice_service_url' and the "
                 f"service's publication", status=reply.status_code, resource="invoice PDF")
         return reply.content
+
+
+def _prepayment_rows(order_rows: list[InvoiceRow], include_vat: bool, total: Decimal, basis: str) -> list[InvoiceRow]:
+    """A prepayment of `total` on an order: one line per VAT rate, each its share of the order's gross amount,
+    VAT inside it at that rate; the last line takes the rounding remainder so the lines make the total."""
+    gross: dict[Decimal | None, Decimal] = {}
+    for row in order_rows:
+        amount = row.amount if include_vat else row.amount + row.vat_amount
+        gross[row.vat_rate] = gross.get(row.vat_rate, Decimal(0)) + amount
+    whole = sum(gross.values(), Decimal(0))
+    lines, left = [], total
+    for index, (rate, amount) in enumerate(sorted(gross.items(), key=lambda item: item[0] or Decimal(-1))):
+        share = left if index == len(gross) - 1 or not whole else (total * amount / whole).quantize(CENT)
+        left -= share
+        vat = (share * rate / (100 + rate)).quantize(CENT, rounding=ROUND_HALF_UP) if rate else Decimal(0)
+        suffix = f" (НДС {rate.normalize():f}%)" if len(gross) > 1 and rate is not None else ""
+        lines.append(InvoiceRow(name=f"Предоплата по документу {basis}{suffix}", quantity=Decimal(1), unit="",
+                                price=share, amount=share, vat_rate=rate, vat_amount=vat))
+    return lines

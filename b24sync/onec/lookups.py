@@ -108,6 +108,11 @@ class Lookups(AdapterBase):
                                     resource="Catalog_Валюты")
         return resolved.currency[wanted]
 
+    def currency_code(self, ref: str | None) -> str:
+        """The letter code (USD) of a Catalog_Валюты reference; the default currency's for an empty one."""
+        codes = [code for code, known in self.resolved().currency.items() if known == ref and code.isalpha()]
+        return codes[0] if codes else self.config.defaults.currency.upper()
+
     # -- nomenclature and counterparties ----------------------------------------------------------------
 
     def nomenclature_by_refs(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -83,11 +83,12 @@ class Polling(AdapterBase):
         """Everything the deal shows about one document: number, invoices, payment, shipment, tracking."""
         order_entity = self.profile.order_entity
         status = ",Статус" if self.profile.can_close else ""
-        head = self.client.get(entity_path(order_entity, ref), {"$select": HEADER + status})
+        head = self.client.get(entity_path(order_entity, ref),
+                               {"$select": f"{HEADER}{status},{self.profile.currency_field}"})
         total = _decimal(head.get("СуммаДокумента"))
         if self.profile.order_is_invoice:
             invoices = (InvoiceInfo(head["Ref_Key"], head["Number"], _date(head.get("Date")), total,
-                                    head["DataVersion"]),)
+                                    head["DataVersion"], self.currency_code(head.get(self.profile.currency_field))),)
             paid = Decimal(0)
             for entity in self._payment_entities():
                 payments = self.client.get_all(entity, {
@@ -100,9 +101,10 @@ class Polling(AdapterBase):
         else:
             rows = self.client.get_all(self.profile.invoice_entity, {
                 "$filter": f"ДокументОснование eq {cast(ref, order_entity)} and DeletionMark eq false",
-                "$select": "Ref_Key,DataVersion,Number,Date,СуммаДокумента", "$orderby": "Date,Ref_Key"})
+                "$select": "Ref_Key,DataVersion,Number,Date,СуммаДокумента,Валюта_Key", "$orderby": "Date,Ref_Key"})
             invoices = tuple(InvoiceInfo(row["Ref_Key"], row["Number"], _date(row.get("Date")),
-                                         _decimal(row.get("СуммаДокумента")), row["DataVersion"]) for row in rows)
+                                         _decimal(row.get("СуммаДокумента")), row["DataVersion"],
+                                         self.currency_code(row.get("Валюта_Key"))) for row in rows)
             paid = Decimal(0)
             for entity in self._payment_entities():
                 condition = f"РасшифровкаПлатежа/any(d: d/Заказ eq {cast(ref, order_entity)})"

@@ -249,11 +249,15 @@ class Store:
         Binding.update(**changes).where(Binding.deal_id == deal_id).execute()
 
     def record_write(self, deal_id: int, version: str, *, number: str | None = None, posted: bool | None = None,
-                     pushed: tuple[str, str] | None = None, closed_by_b24sync: bool | None = None) -> None:
+                     pushed: tuple[str, str] | None = None, closed_by_b24sync: bool | None = None,
+                     reread: bool = False) -> None:
         """After b24sync's own write to 1C (or a version it accepts as its own): the new baseline, and the intent
-        closed. A document the pull has read before is not read again for b24sync's own change."""
+        closed. A document the pull has read before is not read again for b24sync's own change, unless `reread`
+        (the document is the invoice itself, and its PDF must show the new content)."""
         now = self.clock.time()
         changes: dict[str, Any] = {"written_version": version}
+        if reread:
+            changes["pulled_version"] = ""
         if number is not None:
             changes["number"] = number
         if posted is not None:

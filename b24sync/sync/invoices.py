@@ -18,6 +18,7 @@ from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.records import DiskFile
 from b24sync.config import Config
 from b24sync.errors import ItemError
+from b24sync.invoices.currency import money
 from b24sync.invoices.model import BankDetails, russian_date
 from b24sync.invoices.render import render_invoice
 from b24sync.logs import get_logger
@@ -130,11 +131,11 @@ class InvoicePublisher:
         name = invoice_file_name(invoice.number, invoice.date)
         pdf = pdf if pdf is not None else self._pdf(invoice.ref)
         when = russian_date(invoice.date) if invoice.date else ""
+        amount = money(invoice.amount, invoice.currency)
         if first:
-            text = (f"Бухгалтерия выставила счёт № {invoice.number} от {when} на сумму {_rub(invoice.amount)}. "
-                    f"PDF: {link}")
+            text = f"Бухгалтерия выставила счёт № {invoice.number} от {when} на сумму {amount}. PDF: {link}"
         else:
-            changed = (f"сумма {_rub(Decimal(previous_amount))} → {_rub(invoice.amount)}"
+            changed = (f"сумма {money(Decimal(previous_amount), invoice.currency)} → {amount}"
                        if previous_amount and Decimal(previous_amount) != invoice.amount else "содержание")
             text = f"Счёт № {invoice.number} изменён в 1С ({changed}). Новая версия: {link}"
         record = self.store.invoice_upload(invoice.ref)
@@ -176,7 +177,3 @@ class InvoicePublisher:
                                    f"('invoices.disk_storage'): укажите имя или ID существующего хранилища.")
             self._folder = self.bitrix.find_or_create_folder(int(storage["ID"]), self.config.invoices.disk_folder)
         return self._folder
-
-
-def _rub(amount: Decimal) -> str:
-    return f"{amount:,.2f} ₽".replace(",", " ").replace(".", ",")

@@ -264,8 +264,9 @@ class Engine(PullCycle):
             except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
                 self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
                 raise
+            # in БП the document is the invoice: the pull reads it again, so its PDF shows the new content
             self.store.record_write(deal_id, document.data_version, number=document.number, posted=False,
-                                    pushed=pushed)
+                                    pushed=pushed, reread=self.onec.profile.order_is_invoice)
             report.updated += 1
         elif isinstance(step, steps.Post):
             self.store.begin_intent(deal_id, "post")

@@ -1,0 +1,177 @@
+"""Invoices an accountant can sign: the currency, VAT on top, a partial invoice, over HTTP on both profiles.
+
+Each PDF is read back as text (pypdf) and its figures are checked to add up: rows × prices to the row amounts,
+the rows to «Итого», «Итого» and the VAT to «Всего к оплате», and the amount in words in the invoice's currency.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+import structlog
+from pypdf import PdfReader
+
+from b24sync.invoices.currency import currency
+from b24sync.invoices.model import InvoiceData, InvoiceRow, Party
+from b24sync.invoices.render import render_invoice
+from b24sync.invoices.words import amount_in_words
+from tests.sync_rig import Rig
+
+
+@pytest.fixture(params=["ut11", "bp30"])
+def either(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
+    running = Rig.start(tmp_path, profile=request.param)
+    yield running
+    running.stop()
+
+
+def pages(content: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+
+
+def figure(text: str) -> Decimal:
+    return Decimal(text.replace("\xa0", "").replace(" ", "").replace(",", "."))
+
+
+MONEY = r"(\d{1,3}(?: \d{3})*,\d{2})"
+
+
+def totals(text: str) -> dict[str, Decimal]:
+    found = {}
+    for label in ("Итого", "В том числе НДС 22%", "Сумма НДС 22%", "Всего к оплате"):
+        match = re.search(rf"{re.escape(label)}: {MONEY}", text)
+        if match:
+            found[label] = figure(match.group(1))
+    return found
+
+
+def invoice_pdf(rig: Rig, deal_id: int, amount: float | None = None) -> tuple[bytes, dict]:
+    """Push the deal, let the accountant invoice it (УТ: for `amount`, the whole order by default), pull, and
+    download the PDF the deal links to."""
+    engine = rig.engine()
+    rig.move(deal_id)
+    pushed = engine.push()
+    assert not pushed.failed, pushed.failed
+    order = rig.documents_for(deal_id)[0]
+    if rig.base.base.profile.name == "ut11":
+        rig.accountant().invoice(order["Ref_Key"], amount if amount is not None else float(order["СуммаДокумента"]))
+    pulled = engine.pull()
+    assert not pulled.failed, pulled.failed
+    link = rig.deal(deal_id)["UF_CRM_INVOICE_URL"]
+    return requests.get(link, timeout=10).content, order
+
+
+def set_rows(rig: Rig, deal_id: int, rows: list[tuple[float, float]], included: bool, currency_id: str = "RUB") -> None:
+    """The manager's rows: prices as typed, with VAT 22 % (included, or on top: the portal keeps PRICE with the
+    tax, so a net price of 100 is PRICE 122 and PRICE_EXCLUSIVE 100)."""
+    products = [row["PRODUCT_ID"] for other in (1, 2, 3, 4, 6) for row in rig.portal.portal.product_rows[other]]
+    rig.call("crm.deal.update", {"id": deal_id, "fields": {"CURRENCY_ID": currency_id}})
+    rig.call("crm.deal.productrows.set", {"id": deal_id, "rows": [
+        {"PRODUCT_ID": products[index], "PRICE": price if included else round(price * 1.22, 2), "QUANTITY": quantity,
+         "TAX_RATE": 22, "TAX_INCLUDED": "Y" if included else "N"} for index, (price, quantity) in enumerate(rows)]})
+
+
+def test_a_usd_deal_is_invoiced_in_dollars_in_figures_words_and_comment(either: Rig) -> None:
+    rig = either
+    set_rows(rig, 1, [(1000, 1), (285, 1)], included=True, currency_id="USD")
+    content, order = invoice_pdf(rig, 1)
+    text = "\n".join(pages(content))
+    assert "Одна тысяча двести восемьдесят пять долларов США 00 центов" in text
+    assert "на сумму 1 285,00 долл. США" in text and "руб" not in text
+    figures = totals(text)
+    assert figures["Всего к оплате"] == Decimal("1285.00")
+    assert figures["В том числе НДС 22%"] == Decimal("231.72")  # 1000 × 22/122 + 285 × 22/122, row by row
+    comment = next(item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == "1")
+    assert "на сумму 1 285,00 USD" in comment and "₽" not in comment
+
+
+def test_vat_on_top_prints_net_prices_and_adds_the_vat(either: Rig) -> None:
+    rig = either
+    set_rows(rig, 1, [(100, 3), (250.5, 2)], included=False)
+    content, _ = invoice_pdf(rig, 1)
+    text = "\n".join(pages(content))
+    assert "Цена без НДС" in text and "Сумма без НДС" in text and "В том числе НДС" not in text
+    assert "100,00 300,00" in text and "250,50 501,00" in text  # price × quantity = the row's net amount
+    figures = totals(text)
+    assert figures["Итого"] == Decimal("801.00")
+    assert figures["Сумма НДС 22%"] == Decimal("176.22")
+    assert figures["Итого"] + figures["Сумма НДС 22%"] == figures["Всего к оплате"] == Decimal("977.22")
+    assert "Девятьсот семьдесят семь рублей 22 копейки" in text
+
+
+def test_a_partial_invoice_shows_its_own_prepayment_and_vat_not_the_orders_rows(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)  # УТ: a Счет на оплату клиенту for part of the order
+    try:
+        set_rows(rig, 1, [(20000, 2), (28611.65, 1)], included=True)
+        content, order = invoice_pdf(rig, 1, amount=30000.0)
+        text = "\n".join(pages(content))
+        assert f"Предоплата по документу Заказ клиента № {order['Number']}" in text
+        figures = totals(text)
+        assert figures["Итого"] == figures["Всего к оплате"] == Decimal("30000.00")
+        assert figures["В том числе НДС 22%"] == Decimal("5409.84")  # 30 000 × 22 / 122
+        assert "68 611,65" not in text and "Тридцать тысяч рублей 00 копеек" in text
+        assert "Всего наименований 1, на сумму 30 000,00 руб." in text
+    finally:
+        rig.stop()
+
+
+def test_the_table_header_repeats_on_every_page_and_missing_glyphs_are_shown_and_told() -> None:
+    rows = tuple(InvoiceRow(f"Позиция {index} 🧾", Decimal(1), "шт", Decimal("10.00"), Decimal("10.00"), Decimal(22),
+                            Decimal("1.80")) for index in range(1, 121))
+    invoice = InvoiceData("ЭС00-000077", date(2026, 12, 1), Party("ООО «Электросбыт»", "7701234560", "770101001"),
+                          Party("ИП Петров 🧾 Пётр", "500100732259"), rows, True, Decimal("1200.00"),
+                          currency=currency("EUR"))
+    with structlog.testing.capture_logs() as logged:
+        content = render_invoice(invoice)
+    texts = pages(content)
+    assert len(texts) >= 3
+    with_rows = [page for page in texts if "Позиция" in page]
+    assert len(with_rows) >= 3 and all("Товары (работы, услуги)" in page for page in with_rows)
+    assert any("Позиция 120 □" in page for page in with_rows)
+    assert "ИП Петров □ Пётр" in texts[0]
+    told = [entry for entry in logged if entry["event"] == "invoice_characters_replaced"]
+    assert len(told) == 1 and told[0]["characters"] == "🧾"
+    assert "Одна тысяча двести евро 00 центов" in texts[-1]
+
+
+@pytest.mark.parametrize("code, amount, words", [
+    ("USD", "1285", "Одна тысяча двести восемьдесят пять долларов США 00 центов"),
+    ("EUR", "21.01", "Двадцать один евро 01 цент"),
+    ("CNY", "2.02", "Два юаня 02 фэня"),
+    ("KZT", "5000", "Пять тысяч тенге 00 тиынов"),
+    ("BYN", "2.05", "Два белорусских рубля 05 копеек"),
+    ("933", "1", "Один белорусский рубль 00 копеек"),
+    ("GBP", "3", "Три GBP 00"),
+])
+def test_amounts_in_words_in_each_currency(code: str, amount: str, words: str) -> None:
+    assert amount_in_words(Decimal(amount), currency(code)) == words
+
+
+def test_after_b24syncs_own_update_of_a_bp_invoice_its_pdf_is_rendered_again_and_replaces_the_link(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    rig = Rig.start(tmp_path, profile="bp30")  # in БП the deal's document is the invoice itself
+    try:
+        set_rows(rig, 1, [(1000, 1)], included=True)
+        first, _ = invoice_pdf(rig, 1)
+        link = rig.deal(1)["UF_CRM_INVOICE_URL"]
+        assert totals("\n".join(pages(first)))["Всего к оплате"] == Decimal("1000.00")
+        set_rows(rig, 1, [(1000, 1), (500, 2)], included=True)  # the manager adds a row
+        engine = rig.engine(sync=replace(rig.config.sync, on_locked_document="unpost_and_update"))
+        assert engine.push().updated == 1
+        assert not engine.pull().failed
+        renewed = rig.deal(1)["UF_CRM_INVOICE_URL"]
+        assert renewed != link
+        again = "\n".join(pages(requests.get(renewed, timeout=10).content))
+        assert totals(again)["Всего к оплате"] == Decimal("2000.00") and "Две тысячи рублей 00 копеек" in again
+        comments = [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == "1"]
+        assert any("изменён" in text and "1 000,00 ₽ → 2 000,00 ₽" in text for text in comments), comments
+    finally:
+        rig.stop()

@@ -33,7 +33,7 @@ from b24sync.progress import Progress
 from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
-from b24sync.sync.fields import deal_field_specs
+from b24sync.sync.fields import customer_field_specs, deal_field_specs
 from b24sync.sync.report import CycleReport
 from b24sync.wiring import Parts, build, connect, lock_for
 
@@ -239,17 +239,21 @@ def catalog(parts: Parts, args: argparse.Namespace) -> int:
 
 
 def setup(parts: Parts, args: argparse.Namespace) -> int:
-    existing = parts.bitrix.deal_userfields()
-    for spec in deal_field_specs(parts.config.sync.fields):
-        if spec.name in existing:
-            kind = existing[spec.name]["USER_TYPE_ID"]
-            note = "" if kind == spec.user_type else f" — but its type is {kind}, b24sync expects {spec.user_type}"
-            say(f"exists   {spec.name} ({spec.label}){note}")
-        elif args.dry_run:
-            say(f"would create {spec.name} ({spec.user_type}, «{spec.label}»)")
-        else:
-            parts.bitrix.ensure_deal_userfield(spec, existing)
-            say(f"created  {spec.name} ({spec.user_type}, «{spec.label}»)")
+    fields = parts.config.sync.fields
+    for entity, specs, where in (("deal", deal_field_specs(fields), ""),
+                                 ("contact", customer_field_specs(fields), " on contacts"),
+                                 ("company", customer_field_specs(fields), " on companies")):
+        existing = parts.bitrix.userfields(entity)
+        for spec in specs:
+            if spec.name in existing:
+                kind = existing[spec.name]["USER_TYPE_ID"]
+                note = "" if kind == spec.user_type else f" — but its type is {kind}, b24sync expects {spec.user_type}"
+                say(f"exists   {spec.name}{where} ({spec.label}){note}")
+            elif args.dry_run:
+                say(f"would create {spec.name}{where} ({spec.user_type}, «{spec.label}»)")
+            else:
+                parts.bitrix.ensure_deal_userfield(spec, existing, entity)
+                say(f"created  {spec.name}{where} ({spec.user_type}, «{spec.label}»)")
     return EXIT_OK
 
 

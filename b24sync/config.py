@@ -352,7 +352,10 @@ SCHEMA = Section(
                     "payment_status": Key(str, "UF_CRM_PAYMENT_STATUS", None, "deal field for paid/partial/unpaid"),
                     "shipment_date": Key(str, "UF_CRM_SHIPMENT_DATE", None, "deal field for the shipment date"),
                     "tracking_number": Key(str, "UF_CRM_TRACKING_NUMBER", None, "deal field for the tracking number"),
-                }, note="The deal fields b24sync writes (b24sync setup creates them)."),
+                    "counterparty_id": Key(str, "UF_CRM_1C_COUNTERPARTY_ID", None,
+                                           "contact and company field for their 1C counterparty's GUID"),
+                }, note="The deal fields b24sync writes, and the contact and company field for their counterparty "
+                        "in 1C (b24sync setup creates them)."),
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
                                                  "stop before creating more documents than this in one cycle",
@@ -529,6 +532,7 @@ class DealFields:
     payment_status: str = "UF_CRM_PAYMENT_STATUS"
     shipment_date: str = "UF_CRM_SHIPMENT_DATE"
     tracking_number: str = "UF_CRM_TRACKING_NUMBER"
+    counterparty_id: str = "UF_CRM_1C_COUNTERPARTY_ID"  # on contacts and companies, not deals
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import yaml
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.config import DealFields
-from b24sync.sync.fields import deal_field_specs
+from b24sync.sync.fields import customer_field_specs, deal_field_specs
 from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
 from b24sync_emulators.dataset import generate
 from b24sync_emulators.inbox import RunningInbox, start_inbox
@@ -80,4 +80,7 @@ def start_sandbox(*, deals: int = 200, seed: int = 1, profile: str = "ut11", clo
     with portal.portal.lock:  # a portal already set up for b24sync: the deal fields exist
         for spec in deal_field_specs(DealFields()):
             portal.portal.add_userfield({**spec.as_fields(), "FIELD_NAME": spec.name})
+        for entity in ("CRM_CONTACT", "CRM_COMPANY"):
+            for spec in customer_field_specs(DealFields()):
+                portal.portal.add_userfield({**spec.as_fields(), "FIELD_NAME": spec.name}, entity)
     return Sandbox(portal, base, start_inbox())

@@ -86,7 +86,7 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
     old.commit()
     old.close()
     store = Store(path)
-    assert store.schema_version == migrations.CURRENT_SCHEMA == 5
+    assert store.schema_version == migrations.CURRENT_SCHEMA == 6
     binding = store.binding_for_deal(7)
     assert (binding.onec_ref, binding.written_version, binding.pulled_version, binding.posted) == \
         ("ref-7", "v1", "v2", True)
@@ -99,6 +99,8 @@ def test_a_first_release_state_file_is_migrated_forward_by_the_frozen_steps(tmp_
     store.save_invoice_upload("inv-1", deal_id=7, number="1", amount="10", data_version="v", content_hash="h",
                               file_id=1, link="https://x/~1")
     assert store.invoice_upload("INV-1").link == "https://x/~1"
+    store.bind_counterparty("contact", 5, "cp-5")  # schema 6: contacts and companies keep their counterparty
+    assert store.counterparty_binding("contact", 5) == ("cp-5", "")
     store.close()
 
 

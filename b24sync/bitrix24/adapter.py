@@ -26,6 +26,7 @@ from b24sync.bitrix24.records import (
 from b24sync.bitrix24.wire import chunked, format_datetime, to_int
 
 ENTITY_COMPANY = 4
+ENTITY_CONTACT = 3
 DEAL_STANDARD_SELECT = ["*", "UF_*"]
 # what the mapping compares with the product rows, read in the same request as the rows
 AMOUNT_FIELDS = ["ID", "OPPORTUNITY", "IS_MANUAL_OPPORTUNITY", "TAX_VALUE", "CURRENCY_ID", "DATE_MODIFY"]
@@ -270,21 +271,37 @@ class Bitrix24Adapter:
 
     def deal_userfields(self) -> dict[str, dict[str, Any]]:
         """Existing deal user fields by FIELD_NAME."""
-        rows = self.client.call("crm.deal.userfield.list", {"order": {"SORT": "ASC"}}).result or []
+        return self.userfields("deal")
+
+    def userfields(self, entity: str) -> dict[str, dict[str, Any]]:
+        """Existing user fields of deals, contacts or companies (`entity`), by FIELD_NAME."""
+        rows = self.client.call(f"crm.{entity}.userfield.list", {"order": {"SORT": "ASC"}}).result or []
         return {row["FIELD_NAME"]: row for row in rows}
 
-    def ensure_deal_userfield(self, spec: UserFieldSpec, existing: Mapping[str, Any] | None = None) -> bool:
-        """Create the field unless it exists; True when it was created. Safe to run any number of times."""
-        existing = self.deal_userfields() if existing is None else existing
+    def ensure_deal_userfield(self, spec: UserFieldSpec, existing: Mapping[str, Any] | None = None,
+                              entity: str = "deal") -> bool:
+        """Create the field (of deals, or of contacts or companies) unless it exists; True when it was created.
+        Safe to run any number of times."""
+        existing = self.userfields(entity) if existing is None else existing
         if spec.name in existing:
             return False
         try:
-            self.client.call("crm.deal.userfield.add", {"fields": spec.as_fields()})
+            self.client.call(f"crm.{entity}.userfield.add", {"fields": spec.as_fields()})
         except errors.OutcomeUnknownError:
-            if spec.name in self.deal_userfields():
+            if spec.name in self.userfields(entity):
                 return True
             raise
         return True
+
+    def update_entities(self, entity: str, updates: Mapping[int, Mapping[str, Any]]) -> dict[int, Exception]:
+        """Write fields to many contacts or companies, 50 a request; the ones that failed, with their error."""
+        failed: dict[int, Exception] = {}
+        for chunk in chunked(list(updates.items()), 50):
+            outcome = self.client.batch({f"u{entity_id}": (f"crm.{entity}.update", {
+                "id": entity_id, "fields": dict(fields), "params": {"REGISTER_SONET_EVENT": "N"}})
+                for entity_id, fields in chunk})
+            failed.update({int(key[1:]): error for key, error in outcome.errors.items()})
+        return failed
 
     # -- Disk ------------------------------------------------------------------------------------
 

@@ -136,6 +136,7 @@ class Contact:
     company_id: int | None
     phones: tuple[str, ...]
     emails: tuple[str, ...]
+    user_fields: dict[str, str] = field(default_factory=dict)  # UF_CRM_… values, as text
 
     @property
     def full_name(self) -> str:
@@ -149,8 +150,7 @@ class Contact:
             second_name=to_text(raw.get("SECOND_NAME")),
             last_name=to_text(raw.get("LAST_NAME")),
             company_id=to_int(raw.get("COMPANY_ID")) or None,
-            phones=tuple(item["VALUE"] for item in raw.get("PHONE") or [] if item.get("VALUE")),
-            emails=tuple(item["VALUE"] for item in raw.get("EMAIL") or [] if item.get("VALUE")),
+            phones=_multi(raw, "PHONE"), emails=_multi(raw, "EMAIL"), user_fields=_user_fields(raw),
         )
 
 
@@ -160,6 +160,9 @@ class Company:
     title: str
     is_my_company: bool | None
     date_modify: datetime | None
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    user_fields: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Company:
@@ -168,7 +171,19 @@ class Company:
             title=raw.get("TITLE") or "",
             is_my_company=to_bool(raw.get("IS_MY_COMPANY")),
             date_modify=parse_datetime(raw.get("DATE_MODIFY")),
+            phones=_multi(raw, "PHONE"), emails=_multi(raw, "EMAIL"), user_fields=_user_fields(raw),
         )
+
+
+def _multi(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    """The values of a multi-field (PHONE, EMAIL): a list of {"ID", "VALUE_TYPE", "VALUE", "TYPE_ID"}."""
+    items = raw.get(key) or []
+    return tuple(str(item["VALUE"]) for item in items if isinstance(item, dict) and item.get("VALUE"))
+
+
+def _user_fields(raw: dict[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in raw.items() if key.startswith("UF_") and isinstance(value, str | int)
+            and str(value)}
 
 
 @dataclass(frozen=True)

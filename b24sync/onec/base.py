@@ -25,6 +25,7 @@ class AdapterBase:
         self.log = get_logger("b24sync.onec")
         self._metadata: Metadata | None = None
         self._resolved: Resolved | None = None
+        self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._managers: dict[int, str | None] = {}
 
     def resolved(self, refresh: bool = False) -> Resolved:

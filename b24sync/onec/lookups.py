@@ -10,7 +10,7 @@ from typing import Any
 from b24sync.config import Marker
 from b24sync.onec import errors
 from b24sync.onec.base import AdapterBase
-from b24sync.onec.odata import entity_path, guid, literal
+from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
 
@@ -142,14 +142,81 @@ class Lookups(AdapterBase):
                                                        "$select": select, "$orderby": "Code"}).get("value", [])
         return rows[0] if rows else None
 
-    def counterparty_by_name(self, name: str) -> dict[str, Any] | None:
-        """By the name as 1C stores it (Description holds 150 characters): a longer name finds what was made."""
-        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
-        return self._find_one("Catalog_Контрагенты", "Description", name[:150], select)
+    def _counterparty_select(self) -> str:
+        return "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
+
+    def counterparty(self, ref: str) -> dict[str, Any] | None:
+        """The counterparty with this GUID, unless it is gone or marked for deletion."""
+        if not is_guid(ref):
+            return None
+        try:
+            row = self.client.get(entity_path("Catalog_Контрагенты", ref.lower()),
+                                  {"$select": self._counterparty_select() + ",DeletionMark"})
+        except errors.NotFoundError:
+            return None
+        return None if row.get("DeletionMark") else row
+
+    def document_counterparty(self, ref: str) -> str | None:
+        """The Контрагент_Key of a bound document (None when it is gone or has none)."""
+        try:
+            row = self.client.get(entity_path(self.profile.order_entity, ref), {"$select": "Контрагент_Key"})
+        except errors.NotFoundError:
+            return None
+        value = row.get("Контрагент_Key")
+        return value if value and value != ZERO_GUID else None
+
+    def counterparties_by_contact(self, phones: Iterable[str], emails: Iterable[str]) -> list[dict[str, Any]]:
+        """Counterparties whose contact information has one of these phones (digits with the country code, as
+        1C keeps НомерТелефона) or e-mails; at most ten."""
+        terms = [f"c/НомерТелефона eq {literal(phone)}" for phone in dict.fromkeys(phones)]
+        terms += [f"c/АдресЭП eq {literal(email)}" for email in dict.fromkeys(emails)]
+        if not terms:
+            return []
+        condition = f"КонтактнаяИнформация/any(c: {' or '.join(terms[:10])})"
+        return self.client.get("Catalog_Контрагенты", {
+            "$filter": f"{condition} and DeletionMark eq false",
+            "$select": self._counterparty_select(), "$orderby": "Code", "$top": 10}).get("value", [])
+
+    def counterparties_by_name(self, name: str) -> list[dict[str, Any]]:
+        """Every counterparty with this name as 1C stores it (Description holds 150 characters)."""
+        value = name[:150]
+        condition = f"Description eq {literal(value)}" if len(value) <= NAME_PREFIX else \
+            f"startswith(Description,{literal(value[:NAME_PREFIX])})"
+        rows = self.client.get_all("Catalog_Контрагенты", {"$filter": f"{condition} and DeletionMark eq false",
+                                                           "$select": self._counterparty_select(),
+                                                           "$orderby": "Code"})
+        return [row for row in rows if row.get("Description") == value]
+
+    def _contact_kinds(self) -> dict[str, str]:
+        """The predefined kinds of contact information (ТелефонКонтрагента, EmailКонтрагента) by name; empty when
+        the base does not publish the catalog, and the rows then go without a kind."""
+        if self._kinds is None:
+            try:
+                rows = self.client.get("Catalog_ВидыКонтактнойИнформации", {
+                    "$filter": "Predefined eq true", "$select": "Ref_Key,PredefinedDataName"}).get("value", [])
+            except (errors.NotFoundError, errors.QueryError):
+                rows = []
+            self._kinds = {row["PredefinedDataName"]: row["Ref_Key"] for row in rows}
+        return self._kinds
+
+    def _contact_rows(self, phones: Iterable[tuple[str, str]], emails: Iterable[str]) -> list[dict[str, Any]]:
+        kinds = self._contact_kinds()
+        rows: list[dict[str, Any]] = []
+        for shown, digits in phones:
+            rows.append({"LineNumber": len(rows) + 1, "Тип": "Телефон", "Представление": shown[:500],
+                         "НомерТелефона": digits, "НомерТелефонаБезКодов": digits[-7:],
+                         **({"Вид_Key": kinds["ТелефонКонтрагента"]} if "ТелефонКонтрагента" in kinds else {})})
+        for email in emails:
+            rows.append({"LineNumber": len(rows) + 1, "Тип": "АдресЭлектроннойПочты", "Представление": email,
+                         "АдресЭП": email, "ДоменноеИмяСервера": email.rpartition("@")[2],
+                         **({"Вид_Key": kinds["EmailКонтрагента"]} if "EmailКонтрагента" in kinds else {})})
+        return rows
 
     def create_counterparty(self, name: str, full_name: str, *, inn: str | None = None, kpp: str | None = None,
-                            individual: bool = False) -> dict[str, Any]:
-        """A new counterparty (and in УТ its partner, in БП its contract); refused unless the config allows it."""
+                            individual: bool = False, phones: Iterable[tuple[str, str]] = (),
+                            emails: Iterable[str] = ()) -> dict[str, Any]:
+        """A new counterparty with its phones and e-mails (and in УТ its partner, in БП its contract); refused
+        unless the config allows it. `phones` are (as typed, digits with the country code)."""
         if not self.config.create_counterparties:
             raise errors.SetupError(
                 f"1C has no counterparty {'with INN ' + inn if inn else '«' + name + '»'} and "
@@ -157,17 +224,18 @@ class Lookups(AdapterBase):
                 resource="Catalog_Контрагенты")
         body: dict[str, Any] = {"Description": name[:150], "НаименованиеПолное": full_name, "ИНН": inn or "",
                                 "КПП": kpp or "", "Комментарий": "Создан b24sync из Битрикс24"}
+        contact_rows = self._contact_rows(phones, emails)
+        if contact_rows:
+            body["КонтактнаяИнформация"] = contact_rows
         if self.profile.uses_partners:
-            partner = self._find_one("Catalog_Партнеры", "Description", name[:150]) or self._create_once(
-                "Catalog_Партнеры", {
+            partner = self._create_once("Catalog_Партнеры", {
                 "Description": name[:150], "НаименованиеПолное": full_name, "Клиент": True,
                 "ЮрФизЛицо": "ЧастноеЛицо" if individual else "Компания"}, "Description", name[:150])
             body["Партнер_Key"] = partner["Ref_Key"]
             body["ЮрФизЛицо"] = "ФизЛицо" if individual else "ЮрЛицо"
         else:
             body["ЮридическоеФизическоеЛицо"] = "ФизическоеЛицо" if individual else "ЮридическоеЛицо"
-        key_field, key_value = ("ИНН", inn) if inn else ("Description", name[:150])
-        created = self._create_once("Catalog_Контрагенты", body, key_field, key_value)
+        created = self.client.post("Catalog_Контрагенты", body)
         if self.profile.uses_contracts:
             self.contract(created["Ref_Key"])
         return created

@@ -68,6 +68,12 @@ V5 = """
 CREATE TABLE "request" ("id" INTEGER NOT NULL PRIMARY KEY, "command" VARCHAR(255) NOT NULL, "arguments" TEXT NOT NULL, "created_at" REAL NOT NULL, "started_at" REAL, "finished_at" REAL, "exit_code" INTEGER, "output" TEXT NOT NULL);
 """
 
+# Each Bitrix24 contact and company keeps its 1C counterparty: namesakes are two customers.
+V6 = """
+CREATE TABLE "counterpartybinding" ("id" INTEGER NOT NULL PRIMARY KEY, "kind" VARCHAR(255) NOT NULL, "bitrix24_id" INTEGER NOT NULL, "onec_ref" VARCHAR(255) NOT NULL, "partner_ref" VARCHAR(255) NOT NULL, "told_bitrix24" INTEGER NOT NULL, "bound_at" REAL NOT NULL);
+CREATE UNIQUE INDEX "counterpartybinding_kind_bitrix24_id" ON "counterpartybinding" ("kind", "bitrix24_id");
+"""
+
 
 def _script(sql: str) -> Callable[[peewee.Database], None]:
     def step(db: peewee.Database) -> None:
@@ -88,5 +94,5 @@ def _v3(db: peewee.Database) -> None:
 
 # version -> the step that brings the schema from version-1 to version
 MIGRATIONS: dict[int, Callable[[peewee.Database], None]] = {1: _script(V1), 2: _script(V2), 3: _v3,
-                                                         4: _script(V4), 5: _script(V5)}
+                                                         4: _script(V4), 5: _script(V5), 6: _script(V6)}
 CURRENT_SCHEMA = max(MIGRATIONS)

@@ -136,3 +136,21 @@ class Request(Model):
     finished_at = peewee.FloatField(null=True)
     exit_code = peewee.IntegerField(null=True)
     output = peewee.TextField(default="")
+
+
+class CounterpartyBinding(Model):
+    """Which 1C counterparty a Bitrix24 contact or company is, so two namesakes are never one customer in 1C.
+
+    A row with an empty `onec_ref` is an intent: b24sync is creating the counterparty for it now; after a crash
+    the one it created is found by name among the counterparties no other contact or company is bound to."""
+
+    kind = peewee.CharField()  # contact | company
+    bitrix24_id = peewee.IntegerField()
+    onec_ref = peewee.CharField(default="")
+    partner_ref = peewee.CharField(default="")
+    told_bitrix24 = peewee.BooleanField(default=False)  # the GUID is in the contact's or company's own field
+    bound_at = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("kind", "bitrix24_id"), True),)
+

@@ -26,6 +26,7 @@ from b24sync.store.models import (
     Binding,
     CatalogVersion,
     Conflict,
+    CounterpartyBinding,
     Failure,
     Intent,
     Request,
@@ -486,6 +487,43 @@ class Store:
 
     def unreachable(self) -> dict[str, tuple[float, str]]:
         return {row.system: (row.since, row.error) for row in Unreachable.select()}
+
+    # -- counterparties of contacts and companies ------------------------------------------------------
+
+    def counterparty_binding(self, kind: str, bitrix24_id: int) -> tuple[str, str] | None:
+        """(1C counterparty, partner) of a contact or company; ("", "") while its creation is under way."""
+        row = CounterpartyBinding.get_or_none((CounterpartyBinding.kind == kind) &
+                                              (CounterpartyBinding.bitrix24_id == bitrix24_id))
+        return None if row is None else (row.onec_ref, row.partner_ref)
+
+    def begin_counterparty(self, kind: str, bitrix24_id: int) -> None:
+        """Before b24sync creates a counterparty for it: the intent, so a crash leaves a trace."""
+        CounterpartyBinding.insert(kind=kind, bitrix24_id=bitrix24_id, onec_ref="", partner_ref="",
+                                   told_bitrix24=False, bound_at=self.clock.time()).on_conflict_ignore().execute()
+
+    def bind_counterparty(self, kind: str, bitrix24_id: int, onec_ref: str, partner_ref: str = "") -> None:
+        CounterpartyBinding.insert(kind=kind, bitrix24_id=bitrix24_id, onec_ref=onec_ref, partner_ref=partner_ref,
+                                   told_bitrix24=False, bound_at=self.clock.time()).on_conflict(
+            conflict_target=[CounterpartyBinding.kind, CounterpartyBinding.bitrix24_id],
+            update={CounterpartyBinding.onec_ref: onec_ref, CounterpartyBinding.partner_ref: partner_ref,
+                    CounterpartyBinding.told_bitrix24: False}).execute()
+
+    def counterparty_refs_bound(self) -> set[str]:
+        """Every 1C counterparty some contact or company is bound to."""
+        return {row.onec_ref for row in CounterpartyBinding.select(CounterpartyBinding.onec_ref)
+                .where(CounterpartyBinding.onec_ref != "")}
+
+    def counterparties_to_tell(self, limit: int = 500) -> list[tuple[str, int, str]]:
+        """(kind, Bitrix24 ID, GUID) of bindings whose GUID is not yet in the contact's or company's field."""
+        rows = (CounterpartyBinding.select().where((CounterpartyBinding.onec_ref != "") &
+                                                   (CounterpartyBinding.told_bitrix24 == False))  # noqa: E712
+                .order_by(CounterpartyBinding.id).limit(limit))
+        return [(row.kind, row.bitrix24_id, row.onec_ref) for row in rows]
+
+    def counterparty_told(self, kind: str, bitrix24_id: int, onec_ref: str) -> None:
+        CounterpartyBinding.update(told_bitrix24=True).where(
+            (CounterpartyBinding.kind == kind) & (CounterpartyBinding.bitrix24_id == bitrix24_id) &
+            (CounterpartyBinding.onec_ref == onec_ref)).execute()
 
     # -- requests to the running service --------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The deal user fields b24sync writes, with their Bitrix24 types, as `b24sync setup` creates them."""
+"""The user fields b24sync writes (deals, and contacts and companies), with their Bitrix24 types, as `b24sync setup`
+creates them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from b24sync.config import DealFields
 
 # The enumeration's options: XML_ID (what b24sync matches on) and the label managers see.
 PAYMENT_OPTIONS = (("paid", "Оплачен"), ("partial", "Частично оплачен"), ("unpaid", "Не оплачен"))
+
+
+def customer_field_specs(fields: DealFields) -> list[UserFieldSpec]:
+    """The field contacts and companies get (each entity its own): their counterparty in 1C. A GUID typed into
+    it by hand binds the contact or company to that counterparty."""
+    return [UserFieldSpec(fields.counterparty_id, "string", "Контрагент в 1С (GUID)")]
 
 
 def deal_field_specs(fields: DealFields) -> list[UserFieldSpec]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24sync.bitrix24.adapter import ENTITY_COMPANY, Bitrix24Adapter
+from b24sync.bitrix24.adapter import ENTITY_COMPANY, ENTITY_CONTACT, Bitrix24Adapter
 from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
 from b24sync.bitrix24.wire import parse_datetime, to_int
 from b24sync.config import SyncConfig
@@ -35,6 +35,7 @@ class Context:
     companies: dict[int, Company] = field(default_factory=dict)
     requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
+    contact_requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
     counterparties: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
@@ -75,6 +76,9 @@ class Gatherer:
         context.requisites.update(self.bitrix.requisites(ENTITY_COMPANY, company_ids))
         contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
         context.contacts.update(self.bitrix.contacts(contact_ids))
+        customers = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals if not to_int(deal.get("COMPANY_ID"))}
+        customers &= contact_ids  # a contact is the customer only in a deal without a company
+        context.contact_requisites.update(self.bitrix.requisites(ENTITY_CONTACT, customers))
         products = [context.products[product_id] for product_id in wanted if product_id in context.products]
         xml_ids = [product.xml_id for product in products if product.xml_id]
         articles = [product.article for product in products if product.article]
@@ -114,7 +118,8 @@ class Gatherer:
         contact_id = to_int(deal.get("CONTACT_ID")) or 0
         company = context.companies.get(company_id) if company_id else None
         return mapping.project(deal, context.rows.get(deal_id, []), context.products, company,
-                               context.requisites.get(company_id, []) if company else [],
+                               context.requisites.get(company_id, []) if company else
+                               context.contact_requisites.get(contact_id, []),
                                context.contacts.get(contact_id) if contact_id else None)
 
     def _nomenclature(self, projection: mapping.Projection) -> dict[int, str]:

@@ -172,7 +172,8 @@ def _comment(deal: dict[str, Any]) -> str:
 
 
 def customer(deal_id: int, company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Customer:
-    """The company (an organisation, by INN/KPP) or else the contact (an individual)."""
+    """The company (an organisation or a sole trader, by INN/KPP) or else the contact (an individual, by its INN
+    when its requisites have one). `requisites` are the customer's own: the company's, or else the contact's."""
     if company is not None:
         title = _shown(company.title).strip()
         if not title:
@@ -196,9 +197,43 @@ def customer(deal_id: int, company: Company | None, requisites: list[Requisite],
         if not name:
             raise MappingError(f"У контакта (ID {contact.id}) в Битрикс24 не заполнено имя: заполните его, чтобы "
                                f"завести контрагента в 1С.", f"contact {contact.id}", code="blank_name")
-        return Customer("person", contact.id, name, name)
+        # an individual or a sole trader (ИП) may carry their INN in the contact's requisites
+        with_inn = [item for item in requisites if normalise(item.inn)]
+        inn = normalise(with_inn[0].inn) if with_inn else ""
+        problem = inn_problem(inn) if inn else None
+        if not problem and inn and len(inn) != 12:
+            problem = f"ИНН «{inn}» из 10 цифр — это ИНН организации; у физического лица и ИП он из 12 цифр"
+        if problem:
+            raise MappingError(f"У контакта «{name}» в реквизитах {_shown(problem)}: исправьте реквизиты контакта "
+                               f"в Битрикс24 (или выберите в сделке компанию).",
+                               f"contact {contact.id}, requisite {with_inn[0].id}, RQ_INN", code="bad_inn")
+        return Customer("person", contact.id, name, name, inn or None)
     raise MappingError("В сделке не указан клиент: выберите компанию или контакт.", f"deal {deal_id}",
                        code="no_customer")
+
+
+def phone_digits(text: str) -> str:
+    """A phone as 1C's contact information keeps it (НомерТелефона): digits with the country code; a Russian
+    number typed with 8 or without a code becomes 7XXXXXXXXXX. Empty when it has too few digits to be one."""
+    digits = "".join(char for char in text if char.isdigit())
+    if len(digits) == 11 and digits.startswith("8"):
+        digits = "7" + digits[1:]
+    elif len(digits) == 10:
+        digits = "7" + digits
+    return digits if len(digits) >= 7 else ""
+
+
+def contact_details(entity: Contact | Company | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """The phones (as typed, digits) and e-mails (lower case) of a contact or company, each once."""
+    if entity is None:
+        return [], []
+    phones: dict[str, str] = {}
+    for shown in entity.phones:
+        digits = phone_digits(shown)
+        if digits and digits not in phones:
+            phones[digits] = _shown(shown).strip()
+    emails = list(dict.fromkeys(email.strip().lower() for email in entity.emails if "@" in email))
+    return [(shown, digits) for digits, shown in phones.items()], emails
 
 
 def _shown(text: str) -> str:

@@ -21,6 +21,7 @@ from b24sync.errors import StateDamagedError
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.values import is_guid
 from b24sync.store.store import Store
+from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.plan import MISSING_LABELS
 from b24sync.sync.runner import EPOCH
 
@@ -56,7 +57,7 @@ def move_aside(path: Path, now: datetime) -> Path:
 def rebuild_bindings(config: Config, bitrix: Bitrix24Adapter, onec: OneCAdapter, store: Store) -> int:
     """Bind every deal of the configured pipelines to the document that carries its marker; how many."""
     fields = config.sync.fields
-    own = [getattr(fields, name) for name in fields.__dataclass_fields__]
+    own = [spec.name for spec in deal_field_specs(fields)]
     categories = [pipeline.category_id for pipeline in config.sync.pipelines]
     listing = bitrix.deals_changed_since(EPOCH, categories, select=["ID", *own])
     bound = 0

@@ -11,6 +11,7 @@ backoff, and told about once on its timeline; it never stops the others.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from b24sync.onec.documents import DocumentHeader
 from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
-from b24sync.sync.fields import payment_option_ids
+from b24sync.sync.fields import deal_field_specs, payment_option_ids
 from b24sync.sync.gather import Context, Gatherer, Mapped
 from b24sync.sync.invoices import InvoicePublisher
 from b24sync.sync.outbox import Outbox, Sender
@@ -65,6 +66,7 @@ class Engine(PullCycle):
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
+        self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
 
     def policy(self) -> steps.Policy:
@@ -349,32 +351,115 @@ class Engine(PullCycle):
 
     def _draft(self, mapped: Mapped) -> Any:
         assert mapped.projection is not None
-        counterparty, partner, contract = self._counterparty(mapped.projection.customer)
+        counterparty, partner, contract = self._counterparty(mapped.projection.customer, mapped.projection.deal_id)
         return mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
                              contract, self.config.onec.defaults.currency)
 
-    def _counterparty(self, customer: mapping.Customer) -> tuple[str, str | None, str | None]:
-        """(counterparty, partner, contract) references, found or created, once per cycle."""
+    def _counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None, str | None]:
+        """(counterparty, partner, contract) of the deal's customer, once per cycle. A contact or company keeps
+        the counterparty it was bound to; an unbound one is matched by the GUID in its own field, then by INN
+        (KPP), then (a person) by phone or e-mail, and only then created — never by name, since two people may
+        share one."""
         cache = self.gatherer.context.counterparties
-        key = f"{customer.kind}:{customer.inn or ''}:{customer.kpp or ''}:{customer.name}"
+        key = f"{customer.kind}:{customer.bitrix24_id}"
         if key in cache:
             return cache[key]
-        if customer.inn:
-            found = self.onec.counterparty_by_inn(customer.inn, customer.kpp)
+        kind = "company" if customer.kind == "company" else "contact"
+        bound = self.store.counterparty_binding(kind, customer.bitrix24_id)
+        if bound and bound[0]:
+            ref, partner = bound[0], bound[1] or None
         else:
-            found = self.onec.counterparty_by_name(customer.name)
-        if found is None:
-            try:
-                found = self.onec.create_counterparty(customer.name, customer.full_name, inn=customer.inn,
-                                                      kpp=customer.kpp, individual=customer.kind == "person")
-            except onec_errors.SetupError as error:
-                who = f"ИНН {customer.inn}" if customer.inn else f"«{customer.name}»"
-                raise mapping.MappingError(f"В 1С нет контрагента с {who}, а создавать их b24sync не разрешено: "
-                                           f"заведите контрагента в 1С.", str(error),
-                                           code="counterparty_missing") from None
-        contract = self.onec.contract(found["Ref_Key"]) if self.onec.profile.uses_contracts else None
-        cache[key] = (found["Ref_Key"], found.get("Партнер_Key"), contract)
+            found = self._match_counterparty(customer, kind, deal_id, pending=bound is not None)
+            ref, partner = found["Ref_Key"], found.get("Партнер_Key") or None
+            self.store.bind_counterparty(kind, customer.bitrix24_id, ref, partner or "")
+        contract = self.onec.contract(ref) if self.onec.profile.uses_contracts else None
+        cache[key] = (ref, partner, contract)
         return cache[key]
+
+    def _match_counterparty(self, customer: mapping.Customer, kind: str, deal_id: int,
+                            pending: bool) -> dict[str, Any]:
+        context = self.gatherer.context
+        entity = (context.companies if kind == "company" else context.contacts).get(customer.bitrix24_id)
+        given = (entity.user_fields if entity is not None else {}).get(self.sync.fields.counterparty_id, "").strip()
+        found = self.onec.counterparty(given) if given else None
+        if given and found is None:
+            self.log.warning("counterparty_field_unknown", deal_id=deal_id, **{kind: customer.bitrix24_id},
+                             field=self.sync.fields.counterparty_id, value=given,
+                             action="no live counterparty in 1C has this GUID; b24sync matches by INN, phone or "
+                                    "e-mail instead")
+        if found is None:
+            found = self._document_counterparty(customer, deal_id)
+        if found is None and customer.inn:
+            found = self.onec.counterparty_by_inn(customer.inn, customer.kpp)
+        phones, emails = mapping.contact_details(entity)
+        if found is None and customer.kind == "person" and (phones or emails):
+            found = self._one_by_contact(customer, kind, [digits for _, digits in phones], emails)
+        if found is None and pending:  # a crash while creating it: the one made then, bound to nobody else
+            taken = self.store.counterparty_refs_bound()
+            made = [row for row in self.onec.counterparties_by_name(customer.name) if row["Ref_Key"] not in taken]
+            found = made[-1] if made else None
+        if found is not None:
+            return found
+        self.store.begin_counterparty(kind, customer.bitrix24_id)
+        try:
+            return self.onec.create_counterparty(customer.name, customer.full_name, inn=customer.inn,
+                                                 kpp=customer.kpp, individual=customer.kind == "person",
+                                                 phones=phones, emails=emails)
+        except onec_errors.SetupError as error:
+            who = f"ИНН {customer.inn}" if customer.inn else f"«{customer.name}»"
+            raise mapping.MappingError(f"В 1С нет контрагента с {who}, а создавать их b24sync не разрешено: "
+                                       f"заведите контрагента в 1С.", str(error),
+                                       code="counterparty_missing") from None
+
+    def _one_by_contact(self, customer: mapping.Customer, kind: str, phones: list[str],
+                        emails: list[str]) -> dict[str, Any] | None:
+        """The counterparty with the person's phone or e-mail; among several, the one with the same name."""
+        candidates = self.onec.counterparties_by_contact(phones, emails)
+        if len(candidates) > 1:
+            candidates = [row for row in candidates if row.get("Description") == customer.name[:150]] or candidates
+        if len(candidates) > 1:
+            names = ", ".join(f"«{row.get('Description', '')}»" for row in candidates[:3])
+            raise mapping.MappingError(
+                f"В 1С несколько контрагентов с телефоном или e-mail контакта «{customer.name}» ({names}): укажите "
+                f"нужного в поле контакта «Контрагент в 1С (GUID)» ({self.sync.fields.counterparty_id}).",
+                f"{kind} {customer.bitrix24_id}: {', '.join(row['Ref_Key'] for row in candidates)}",
+                code="counterparty_ambiguous")
+        return candidates[0] if candidates else None
+
+    def _document_counterparty(self, customer: mapping.Customer, deal_id: int) -> dict[str, Any] | None:
+        """The counterparty of the deal's bound document, when the document was made for this same customer
+        (a binding from before b24sync kept counterparties): the one the accountant already works with."""
+        binding = self.store.binding_for_deal(deal_id)
+        if binding is None or not binding.pushed_projection:
+            return None
+        pushed = json.loads(binding.pushed_projection).get("customer") or {}
+        if (pushed.get("kind"), pushed.get("bitrix24_id")) != (customer.kind, customer.bitrix24_id):
+            return None
+        ref = self.onec.document_counterparty(binding.onec_ref)
+        return self.onec.counterparty(ref) if ref else None
+
+    def _tell_counterparties(self) -> None:
+        """Each new binding's GUID into its contact's or company's own field (the state file stays the first
+        authority; the field survives its loss and lets a person correct a match)."""
+        pending = self.store.counterparties_to_tell()
+        name = self.sync.fields.counterparty_id
+        for entity in ("contact", "company"):
+            mine = {bitrix24_id: ref for kind, bitrix24_id, ref in pending if kind == entity}
+            if not mine:
+                continue
+            if entity not in self._customer_fields:
+                self._customer_fields[entity] = name in self.bitrix.userfields(entity)
+            if not self._customer_fields[entity]:
+                self.log.warning("counterparty_field_missing", entity=entity, field=name,
+                                 action="run `b24sync setup` to create it; the bindings are kept in the state file")
+                continue
+            failed = self.bitrix.update_entities(entity, {entity_id: {name: ref} for entity_id, ref in mine.items()})
+            for bitrix24_id, ref in mine.items():
+                if bitrix24_id not in failed:
+                    self.store.counterparty_told(entity, bitrix24_id, ref)
+            for bitrix24_id, error in failed.items():
+                self.log.warning("counterparty_field_not_written", **{entity: bitrix24_id}, error=str(error),
+                                 action="it is written again at the next cycle")
 
     def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal",
               tell: bool = True) -> None:
@@ -400,7 +485,7 @@ class Engine(PullCycle):
         """The payment-status field's option IDs; also checks, once, that every field b24sync writes exists."""
         if self._payment_options is None:
             existing = self.bitrix.deal_userfields()
-            names = [getattr(self.fields, name) for name in self.fields.__dataclass_fields__]
+            names = [spec.name for spec in deal_field_specs(self.fields)]
             missing = [name for name in names if name not in existing]
             if missing:
                 raise SetupMissingError(f"Bitrix24 has no deal field {', '.join(missing)}: run `b24sync setup` to "
@@ -416,6 +501,10 @@ class Engine(PullCycle):
 
     def _send(self, report: CycleReport) -> None:
         """The cycle's outbox to Bitrix24; a deal whose write did not go in fails as a write-back, retried."""
+        try:
+            self._tell_counterparties()
+        except B24SyncError as error:  # the contacts' field is a convenience: never a reason to fail the cycle
+            self.log.warning("counterparty_field_not_written", error=str(error), action="written at the next cycle")
         outbox, self.outbox = self.outbox, Outbox()
         failed = self.sender.send(outbox)
         for deal_id, error in failed:

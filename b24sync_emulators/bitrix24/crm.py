@@ -359,7 +359,7 @@ def contact_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
 def contact_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     standard = list(fields.CONTACT)
     return _list(portal, list(portal.contacts.values()), params, fields.types_of(fields.CONTACT), standard,
-                 multi=MULTI)
+                 list(portal.entity_userfields["CRM_CONTACT"]), multi=MULTI)
 
 
 @method("crm.company.get")
@@ -371,7 +371,7 @@ def company_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
 def company_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     standard = list(fields.COMPANY)
     return _list(portal, list(portal.companies.values()), params, fields.types_of(fields.COMPANY), standard,
-                 multi=MULTI)
+                 list(portal.entity_userfields["CRM_COMPANY"]), multi=MULTI)
 
 
 @method("crm.requisite.list")
@@ -407,18 +407,16 @@ def requisite_link_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
 _UF_NAME = re.compile(r"^[A-Z0-9_]+$")
 
 
-@method("crm.deal.userfield.list")
-def userfield_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+def _userfield_list(portal: Portal, params: dict[str, Any], entity: str) -> MethodResult:
     conditions = mapping_arg(params, "filter")
     order = mapping_arg(params, "order")
     types = fields.types_of(fields.USERFIELD)
-    rows = [dict(spec) for spec in portal.userfields.values() if matches(spec, conditions, types, portal.tz)]
+    rows = [dict(spec) for spec in portal.userfields_of(entity).values() if matches(spec, conditions, types, portal.tz)]
     rows = sort_rows(rows, order or {"SORT": "ASC", "ID": "ASC"}, types, portal.tz)
     return MethodResult(rows, total=len(rows))
 
 
-@method("crm.deal.userfield.add", writes=True)
-def userfield_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
+def _userfield_add(portal: Portal, params: dict[str, Any], entity: str) -> MethodResult:
     given = fields_arg(params)
     given = {str(key).upper(): value for key, value in given.items()}
     raw_name = str(given.get("FIELD_NAME") or "").strip()
@@ -441,11 +439,12 @@ def userfield_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
         raise ApiError(400, "ERROR_CORE", "Имя поля слишком длинное (больше 50-ти символов).")
     if user_type not in fields.USER_TYPES:
         raise ApiError(400, "ERROR_CORE", "Указан неверный пользовательский тип.")
-    if name in portal.userfields:
+    existing = portal.userfields_of(entity)
+    if name in existing:
         # believed: the duplicate is refused by the user-field API with ERROR_CORE
         raise ApiError(400, "ERROR_CORE", f"Ошибка при добавлении пользовательского поля {name}: поле с таким "
                                           f"кодом уже существует.")
-    if len(portal.userfields) >= 1016:
+    if len(existing) >= 1016:
         raise ApiError(500, "INTERNAL_SERVER_ERROR", "Internal server error")
     xml_ids = [str(item.get("XML_ID")) for item in given.get("LIST") or [] if isinstance(item, dict)
                and item.get("XML_ID")]
@@ -455,7 +454,15 @@ def userfield_add(portal: Portal, params: dict[str, Any]) -> MethodResult:
     given["USER_TYPE_ID"] = user_type
     if isinstance(given.get("LIST"), dict):
         given["LIST"] = list(given["LIST"].values())
-    return MethodResult(portal.add_userfield(given))
+    return MethodResult(portal.add_userfield(given, entity))
+
+
+# the same user-field methods for each entity (docs crm/deals|contacts|companies/user-defined-fields)
+for _name, _entity in (("deal", "CRM_DEAL"), ("contact", "CRM_CONTACT"), ("company", "CRM_COMPANY")):
+    method(f"crm.{_name}.userfield.list")(lambda portal, params, entity=_entity: _userfield_list(portal, params,
+                                                                                                 entity))
+    method(f"crm.{_name}.userfield.add", writes=True)(
+        lambda portal, params, entity=_entity: _userfield_add(portal, params, entity))
 
 
 @method("crm.status.list")

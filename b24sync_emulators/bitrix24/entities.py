@@ -46,8 +46,12 @@ def _apply(portal: Portal, record: dict[str, Any], spec: dict[str, fields.Spec],
            kind: str) -> None:
     """Write what the object (a contact, a company, a requisite) accepts; read-only and unknown names are ignored,
     as the portal does."""
+    own_fields = portal.entity_userfields.get(f"CRM_{kind.upper()}", {})
     for raw_key, value in given.items():
         key = str(raw_key).upper()
+        if key in own_fields:  # a user field of contacts or companies: kept as given, like a string UF
+            record[key] = "" if value is None else str(value)
+            continue
         definition = spec.get(key)
         if definition is None or "r" in definition[2]:
             continue
@@ -90,6 +94,8 @@ def _add(portal: Portal, params: dict[str, Any], kind: str) -> MethodResult:
     given = fields_arg(params)
     entity_id = portal.next_id(kind, 1)
     record = _new_record(portal, spec, entity_id) | starting
+    for name, definition in portal.entity_userfields[f"CRM_{kind.upper()}"].items():
+        record[name] = portal.empty_uf_value(definition)
     _apply(portal, record, spec, given, kind)
     _records(portal, kind)[entity_id] = record
     return MethodResult(entity_id)

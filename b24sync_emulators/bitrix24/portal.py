@@ -99,7 +99,9 @@ class Portal:
         self.companies: dict[int, dict[str, Any]] = {}
         self.requisites: dict[int, dict[str, Any]] = {}
         self.requisite_links: dict[tuple[int, int], dict[str, Any]] = {}
-        self.userfields: dict[str, dict[str, Any]] = {}
+        self.userfields: dict[str, dict[str, Any]] = {}  # the deal's
+        # contacts' and companies' own (crm.contact.userfield.*, crm.company.userfield.*)
+        self.entity_userfields: dict[str, dict[str, dict[str, Any]]] = {"CRM_CONTACT": {}, "CRM_COMPANY": {}}
         self.statuses: list[dict[str, Any]] = []
         self.categories: dict[int, str] = {0: "Общая"}
         self.products: dict[int, dict[str, Any]] = {}
@@ -185,15 +187,22 @@ class Portal:
 
     # -- user fields --------------------------------------------------------------------
 
-    def add_userfield(self, spec: dict[str, Any]) -> int:
-        """Create a deal user field from `crm.deal.userfield.add` fields (already validated)."""
+    def userfields_of(self, entity: str) -> dict[str, dict[str, Any]]:
+        """The user fields of CRM_DEAL, CRM_CONTACT or CRM_COMPANY, by name."""
+        return self.userfields if entity == "CRM_DEAL" else self.entity_userfields[entity]
+
+    def records_of(self, entity: str) -> dict[int, dict[str, Any]]:
+        return {"CRM_DEAL": self.deals, "CRM_CONTACT": self.contacts, "CRM_COMPANY": self.companies}[entity]
+
+    def add_userfield(self, spec: dict[str, Any], entity: str = "CRM_DEAL") -> int:
+        """Create a user field from `crm.<entity>.userfield.add` fields (already validated)."""
         field_id = self.next_id("userfield", 5801)
         name = spec["FIELD_NAME"]
         label = spec.get("EDIT_FORM_LABEL") or spec.get("LABEL") or name
         if isinstance(label, dict):
             label = label.get("ru") or label.get("en") or next(iter(label.values()), name)
         record: dict[str, Any] = {
-            "ID": str(field_id), "ENTITY_ID": "CRM_DEAL", "FIELD_NAME": name, "USER_TYPE_ID": spec["USER_TYPE_ID"],
+            "ID": str(field_id), "ENTITY_ID": entity, "FIELD_NAME": name, "USER_TYPE_ID": spec["USER_TYPE_ID"],
             "XML_ID": spec.get("XML_ID"), "SORT": str(spec.get("SORT") or 100),
             "MULTIPLE": "Y" if str(spec.get("MULTIPLE", "N")).upper() in ("Y", "1", "TRUE") else "N",
             "MANDATORY": "Y" if str(spec.get("MANDATORY", "N")).upper() in ("Y", "1", "TRUE") else "N",
@@ -214,9 +223,9 @@ class Portal:
                                 "XML_ID": item.get("XML_ID") or hashlib.md5(
                                     f"{name}{index}".encode()).hexdigest()})
             record["LIST"] = options
-        self.userfields[name] = record
-        for deal in self.deals.values():
-            deal.setdefault(name, self.empty_uf_value(record))
+        self.userfields_of(entity)[name] = record
+        for item in self.records_of(entity).values():
+            item.setdefault(name, self.empty_uf_value(record))
         return field_id
 
     def empty_uf_value(self, definition: dict[str, Any]) -> Any:

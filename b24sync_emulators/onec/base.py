@@ -409,6 +409,11 @@ class Base:
                                  ("978", "EUR", "Евро")):
             self.add("Catalog_Валюты", Code=code, Description=name, НаименованиеПолное=full)
         self.add("Catalog_Склады", Description="Основной склад")
+        for predefined, kind, title in (("ТелефонКонтрагента", "Телефон", "Телефон"),
+                                        ("EmailКонтрагента", "АдресЭлектроннойПочты", "Email"),
+                                        ("ЮрАдресКонтрагента", "Адрес", "Юридический адрес")):
+            self.add("Catalog_ВидыКонтактнойИнформации", Description=title, Тип=kind, Predefined=True,
+                     PredefinedDataName=predefined)
         for manager in dataset.managers:
             self.add("Catalog_Пользователи", Ref_Key=manager.onec_user_key,
                      Description=f"{manager.last_name} {manager.name}")

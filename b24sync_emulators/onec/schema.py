@@ -113,6 +113,16 @@ EXTRA_REQUISITES = Table("ДополнительныеРеквизиты", (
     i64("LineNumber"), ref("Свойство", "ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения"),
     comp("Значение"), s("ТекстоваяСтрока")))
 
+# The contact information of a catalog item, as the standard subsystems library (БСП, «Контактная информация»)
+# declares it in every configuration built on it (УТ 11, КА 2, ERP 2, БП 3.0) [B: the library's metadata, not a
+# captured response]: a row per phone, e-mail or address, its kind a Catalog_ВидыКонтактнойИнформации item
+# (predefined ТелефонКонтрагента, EmailКонтрагента, ЮрАдресКонтрагента), the phone also in digits with its codes.
+CONTACT_INFORMATION = Table("КонтактнаяИнформация", (
+    i64("LineNumber"), enum("Тип"), ref("Вид", "Catalog_ВидыКонтактнойИнформации"), s("Представление", 500),
+    s("ЗначенияПолей"), s("Страна", 100), s("Регион", 50), s("Город", 50), s("АдресЭП", 100),
+    s("ДоменноеИмяСервера", 100), s("НомерТелефона", 20), s("НомерТелефонаБезКодов", 20), s("Значение"),
+    ref("ВидДляСписка", "Catalog_ВидыКонтактнойИнформации")))
+
 
 def catalog(name: str, *props: Prop, tables: tuple[Table, ...] = ()) -> Entity:
     """A catalog; a hierarchical one (Parent, IsFolder) prints them before Code and Description, as 1C does."""
@@ -176,7 +186,8 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
                 tables=(EXTRA_REQUISITES,)),
         catalog("Партнеры", s("НаименованиеПолное", 500), flag("Клиент"), enum("ЮрФизЛицо"), s("Комментарий")),
         catalog("Контрагенты", s("ИНН", 12), s("КПП", 9), ref("Партнер", "Catalog_Партнеры"),
-                s("НаименованиеПолное", 500), enum("ЮрФизЛицо"), s("Комментарий")),
+                s("НаименованиеПолное", 500), enum("ЮрФизЛицо"), s("Комментарий"), tables=(CONTACT_INFORMATION,)),
+        catalog("ВидыКонтактнойИнформации", enum("Тип")),
         catalog("Организации", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
                 s("НаименованиеСокращенное", 200), s("ОГРН", 15), s("ЮридическийАдрес", 500)),
         catalog("Склады"),
@@ -266,7 +277,8 @@ def bp30_entities() -> list[Entity]:
                 flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_КлассификаторЕдиницИзмерения"),
                 enum("ВидСтавкиНДС"), enum("УдалитьСтавкаНДС"), flag("Услуга"), s("Комментарий")),
         catalog("Контрагенты", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
-                enum("ЮридическоеФизическоеЛицо"), s("Комментарий")),
+                enum("ЮридическоеФизическоеЛицо"), s("Комментарий"), tables=(CONTACT_INFORMATION,)),
+        catalog("ВидыКонтактнойИнформации", enum("Тип")),
         catalog("Организации", s("ИНН", 12), s("КПП", 9), s("НаименованиеПолное", 500),
                 s("НаименованиеСокращенное", 200), s("ОГРН", 15)),
         catalog("Склады"),

@@ -252,7 +252,7 @@ def setup(parts: Parts, args: argparse.Namespace) -> int:
             elif args.dry_run:
                 say(f"would create {spec.name}{where} ({spec.user_type}, «{spec.label}»)")
             else:
-                parts.bitrix.ensure_deal_userfield(spec, existing, entity)
+                parts.bitrix.ensure_userfield(spec, existing, entity)
                 say(f"created  {spec.name}{where} ({spec.user_type}, «{spec.label}»)")
     return EXIT_OK
 

@@ -48,7 +48,7 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         client = Bitrix24Client(portal.webhook_url, clock=clock, rate=2, burst=50)
         bitrix = Bitrix24Adapter(client)
         for spec in deal_field_specs(sync.fields):
-            bitrix.ensure_deal_userfield(spec)
+            bitrix.ensure_userfield(spec)
         clock.advance(60)
         engine = Engine(config, bitrix, OneCAdapter.from_config(config.onec, clock=clock),
                         Store(config.state_path, clock=clock), clock)

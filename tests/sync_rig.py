@@ -14,7 +14,7 @@ from b24sync.clock import Clock, ManualClock
 from b24sync.config import Bitrix24Config, Config, Pipeline, SyncConfig
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.store.store import Store
-from b24sync.sync.fields import deal_field_specs
+from b24sync.sync.fields import customer_field_specs, deal_field_specs
 from b24sync.sync.runner import Engine
 from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
 from b24sync_emulators.dataset import Dataset, generate
@@ -48,7 +48,10 @@ class Rig:
         rig = cls(portal, base, dataset, config, tmp_path / "state.db", clock)
         adapter = rig.bitrix_adapter()
         for spec in deal_field_specs(sync.fields):
-            adapter.ensure_deal_userfield(spec)
+            adapter.ensure_userfield(spec)
+        for entity in ("contact", "company"):  # as `b24sync setup` makes them
+            for spec in customer_field_specs(sync.fields):
+                adapter.ensure_userfield(spec, entity=entity)
         if quiet:  # every deal starts outside the trigger stages; tests move the ones they need
             for deal in portal.portal.deals.values():
                 deal["STAGE_ID"] = QUIET_STAGES[int(deal["CATEGORY_ID"])]

@@ -62,15 +62,15 @@ def test_changed_deals_and_the_server_clock(portal: RunningPortal, adapter: Bitr
 
 def test_user_fields_are_created_once(adapter: Bitrix24Adapter) -> None:
     spec = UserFieldSpec("UF_CRM_PAYMENT_STATUS", "enumeration", "Статус оплаты", PAYMENT_OPTIONS)
-    assert adapter.ensure_deal_userfield(spec) is True
-    assert adapter.ensure_deal_userfield(spec) is False
+    assert adapter.ensure_userfield(spec) is True
+    assert adapter.ensure_userfield(spec) is False
     field = adapter.deal_userfields()["UF_CRM_PAYMENT_STATUS"]
     assert [option["XML_ID"] for option in field["LIST"]] == ["paid", "partial", "unpaid"]
     assert field["LIST"][0]["VALUE"] == "Оплачен"
 
 
 def test_deal_writes_and_timeline(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:
-    adapter.ensure_deal_userfield(UserFieldSpec("UF_CRM_1C_ORDER_ID", "string", "Заказ в 1С"))
+    adapter.ensure_userfield(UserFieldSpec("UF_CRM_1C_ORDER_ID", "string", "Заказ в 1С"))
     adapter.update_deal(3, {"UF_CRM_1C_ORDER_ID": "abc"})
     written = adapter.update_deals({4: {"UF_CRM_1C_ORDER_ID": "d4"}, 99999: {"UF_CRM_1C_ORDER_ID": "x"}},
                                    read_back=["ID", "DATE_MODIFY"])

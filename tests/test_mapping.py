@@ -189,3 +189,36 @@ def test_vat_on_top_rows_add_up_to_the_deal_as_1c_holds_them() -> None:
     wanted = mapping.content(projection, {10: "ref-10"}, None, None)
     assert wanted.amount == deal_total
     assert all(item.amount + item.vat == Decimal("100.00") * item.quantity for item in projection.rows)
+
+
+@pytest.mark.parametrize("typed, digits", [
+    ("+7 900 111-22-33", "79001112233"), ("8 (900) 111-22-33", "79001112233"), ("9001112233", "79001112233"),
+    ("+375 29 123-45-67", "375291234567"), ("112", ""), ("доб. 12", ""),
+])
+def test_a_phone_is_compared_as_1c_keeps_it(typed: str, digits: str) -> None:
+    assert mapping.phone_digits(typed) == digits
+
+
+def test_a_contacts_phones_and_emails_each_once_for_matching() -> None:
+    person = Contact(7, "Иван", None, "Петров", None, ("+7 900 111-22-33", "89001112233", "112"),
+                     ("Petrov@Example.ru", "petrov@example.ru", "не почта"))
+    assert mapping.contact_details(person) == ([("+7 900 111-22-33", "79001112233")], ["petrov@example.ru"])
+    assert mapping.contact_details(None) == ([], [])
+
+
+@pytest.mark.parametrize("inn, expected, code", [
+    ("500100732259", "500100732259", None),  # a sole trader's or a person's INN: 12 digits
+    ("5001 0073 2259", "500100732259", None),
+    ("500100732250", None, "bad_inn"),  # the check digits do not agree
+    ("7701234560", None, "bad_inn"),  # an organisation's INN on a person
+    (None, None, None),  # no requisites: matched by phone or e-mail, or created
+])
+def test_a_contacts_own_inn_identifies_a_person(inn: str | None, expected: str | None, code: str | None) -> None:
+    requisites = [Requisite(3, 3, 7, "Физлицо", inn, None, None, None, None)] if inn else []
+    if code:
+        with pytest.raises(mapping.MappingError) as caught:
+            mapping.customer(1, None, requisites, CONTACT)
+        assert caught.value.code == code and "контакта «Петров Иван Иванович»" in caught.value.reason
+        return
+    customer = mapping.customer(1, None, requisites, CONTACT)
+    assert (customer.kind, customer.inn, customer.kpp) == ("person", expected, None)

@@ -278,7 +278,7 @@ class Bitrix24Adapter:
         rows = self.client.call(f"crm.{entity}.userfield.list", {"order": {"SORT": "ASC"}}).result or []
         return {row["FIELD_NAME"]: row for row in rows}
 
-    def ensure_deal_userfield(self, spec: UserFieldSpec, existing: Mapping[str, Any] | None = None,
+    def ensure_userfield(self, spec: UserFieldSpec, existing: Mapping[str, Any] | None = None,
                               entity: str = "deal") -> bool:
         """Create the field (of deals, or of contacts or companies) unless it exists; True when it was created.
         Safe to run any number of times."""

@@ -1,0 +1,162 @@
+"""Who the customer is in 1C: namesakes stay two, a returning customer is the same one, a person's GUID binds it.
+
+Each rule is shown over HTTP against both emulators, with contacts a manager makes through the portal's own methods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.sync_rig import Rig
+
+
+@pytest.fixture(params=["ut11", "bp30"])
+def either(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
+    running = Rig.start(tmp_path, profile=request.param)
+    yield running
+    running.stop()
+
+
+def deal_for(rig: Rig, contact_id: int, title: str) -> int:
+    """A deal of the contact with one catalogue product, moved to its trigger stage."""
+    row = rig.portal.portal.product_rows[1][0]
+    deal_id = rig.call("crm.deal.add", {"fields": {"TITLE": title, "CONTACT_ID": contact_id}})
+    rig.call("crm.deal.productrows.set", {"id": deal_id, "rows": [{"PRODUCT_ID": row["PRODUCT_ID"], "PRICE": 100,
+                                                                    "QUANTITY": 1, "TAX_RATE": 22,
+                                                                    "TAX_INCLUDED": "Y"}]})
+    rig.move(deal_id)
+    return deal_id
+
+
+def contact(rig: Rig, phone: str | None = None, email: str | None = None, name: str = "Иван",
+            last_name: str = "Петров") -> int:
+    fields: dict = {"NAME": name, "LAST_NAME": last_name}
+    if phone:
+        fields["PHONE"] = [{"VALUE": phone, "VALUE_TYPE": "WORK"}]
+    if email:
+        fields["EMAIL"] = [{"VALUE": email, "VALUE_TYPE": "WORK"}]
+    return rig.call("crm.contact.add", {"fields": fields})
+
+
+def customer_of(rig: Rig, deal_id: int) -> dict:
+    document = rig.documents_for(deal_id)[0]
+    return rig.accountant().get("Catalog_Контрагенты", document["Контрагент_Key"])
+
+
+def test_namesakes_are_two_counterparties_and_partners(either: Rig) -> None:
+    rig = either
+    first = deal_for(rig, contact(rig, phone="+7 900 111-22-33"), "Первый Петров")
+    second = deal_for(rig, contact(rig, phone="+7 900 444-55-66"), "Второй Петров")
+    report = rig.engine().push()
+    assert report.created == 2 and not report.failed, report.failed
+    one, other = customer_of(rig, first), customer_of(rig, second)
+    assert one["Description"] == other["Description"] == "Петров Иван"
+    assert one["Ref_Key"] != other["Ref_Key"]
+    if rig.base.base.profile.name == "ut11":
+        assert one["Партнер_Key"] != other["Партнер_Key"]
+    phones = {row["НомерТелефона"] for row in one["КонтактнаяИнформация"] if row["Тип"] == "Телефон"}
+    assert phones == {"79001112233"}  # the new counterparty carries the contact's phone, as 1C keeps it
+
+
+def test_a_returning_customer_is_found_by_phone_or_email_and_its_binding_sticks(either: Rig) -> None:
+    rig = either
+    engine = rig.engine()
+    first = deal_for(rig, contact(rig, phone="8 (900) 111-22-33", email="Petrov@Example.ru"), "Первая сделка")
+    assert engine.push().created == 1
+    made = customer_of(rig, first)
+    # the same person entered again by another manager: a new contact, the same phone typed another way
+    again = contact(rig, phone="+79001112233", name="Иван", last_name="Петров")
+    second = deal_for(rig, again, "Повторный заказ")
+    # and once more with only the e-mail, in other letters' case
+    by_mail = deal_for(rig, contact(rig, email="petrov@example.RU"), "Третий заказ")
+    report = engine.push()
+    assert report.created == 2 and not report.failed, report.failed
+    assert customer_of(rig, second)["Ref_Key"] == made["Ref_Key"] == customer_of(rig, by_mail)["Ref_Key"]
+    # each contact now names its counterparty in its own field, and keeps it whatever its phone becomes
+    assert rig.call("crm.contact.get", {"id": again})["UF_CRM_1C_COUNTERPARTY_ID"] == made["Ref_Key"]
+    rig.call("crm.contact.update", {"id": again, "fields": {"PHONE": [{"VALUE": "+7 999 000-00-00"}]}})
+    third = deal_for(rig, again, "Четвёртый заказ")
+    assert rig.engine().push().created == 1
+    assert customer_of(rig, third)["Ref_Key"] == made["Ref_Key"]
+
+
+def test_a_guid_typed_into_the_contacts_field_binds_it_to_that_counterparty(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        existing = deal_for(rig, contact(rig, phone="+7 900 111-22-33"), "Давний клиент")
+        assert engine.push().created == 1
+        wanted = customer_of(rig, existing)["Ref_Key"]
+        person = contact(rig, name="Иван", last_name="Петров-Водкин")  # no phone, no e-mail: nothing to match by
+        rig.call("crm.contact.update", {"id": person, "fields": {"UF_CRM_1C_COUNTERPARTY_ID": wanted}})
+        deal_id = deal_for(rig, person, "По GUID")
+        assert rig.engine().push().created == 1
+        assert customer_of(rig, deal_id)["Ref_Key"] == wanted
+    finally:
+        rig.stop()
+
+
+def test_a_sole_trader_contact_is_found_by_its_inn_and_a_bad_one_fails_alone(either: Rig) -> None:
+    rig = either
+    person = contact(rig, name="Пётр", last_name="Сидоров")
+    rig.call("crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 3, "ENTITY_ID": person, "PRESET_ID": 2,
+                                              "NAME": "ИП Сидоров", "RQ_INN": "500100732259"}})
+    wrong = contact(rig, name="Анна", last_name="Кузнецова")
+    rig.call("crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 3, "ENTITY_ID": wrong, "PRESET_ID": 2,
+                                              "NAME": "Физлицо", "RQ_INN": "500100732250"}})
+    good_deal, bad_deal = deal_for(rig, person, "ИП"), deal_for(rig, wrong, "Ошибка в ИНН")
+    report = rig.engine().push()
+    assert report.created == 1 and set(report.failed) == {bad_deal}
+    assert "«Кузнецова Анна»" in report.failed[bad_deal] and "контрольных цифр" in report.failed[bad_deal]
+    made = customer_of(rig, good_deal)
+    assert made["ИНН"] == "500100732259" and made["КПП"] == ""
+    other = deal_for(rig, contact(rig, name="Пётр", last_name="Сидоров"), "Тёзка без ИНН")
+    assert rig.engine().push().created == 1
+    assert customer_of(rig, other)["Ref_Key"] != made["Ref_Key"]  # a namesake without the INN is someone else
+
+
+def test_a_crash_after_creating_a_counterparty_neither_doubles_it_nor_takes_a_namesakes(tmp_path: Path) -> None:
+    from tests.test_sync_crash import Crash, crash_at
+
+    rig = Rig.start(tmp_path, profile="bp30")  # no partners: the counterparty is the first thing created
+    try:
+        namesake = deal_for(rig, contact(rig, phone="+7 900 111-22-33"), "Тёзка")
+        assert rig.engine().push().created == 1
+        deal_id = deal_for(rig, contact(rig), "Новый клиент без телефона")
+        engine = rig.engine()
+        crash_at(engine.onec.client, "post", "after")  # 1C made the counterparty; b24sync died before binding it
+        with pytest.raises(Crash):
+            engine.push()
+        report = rig.engine().push()
+        assert report.created == 1 and not report.failed, report.failed
+        named = [row for row in rig.base.base.records["Catalog_Контрагенты"].values()
+                 if row["Description"] == "Петров Иван"]
+        assert len(named) == 2  # the namesake's and the one made before the crash: no third
+        assert customer_of(rig, deal_id)["Ref_Key"] != customer_of(rig, namesake)["Ref_Key"]
+    finally:
+        rig.stop()
+
+
+def test_after_an_upgrade_a_bound_deals_customer_keeps_the_counterparty_its_document_has(tmp_path: Path) -> None:
+    import sqlite3
+
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")  # a posted order is updated
+    try:
+        deal_id = deal_for(rig, contact(rig), "Заказ, сделанный до обновления")  # no phone, no e-mail, no INN
+        assert rig.engine().push().created == 1
+        before = customer_of(rig, deal_id)["Ref_Key"]
+        with sqlite3.connect(rig.store_path) as state:  # a state file from before contacts kept counterparties
+            state.execute("DELETE FROM counterpartybinding")
+        person = int(rig.deal(deal_id)["CONTACT_ID"])  # and a contact that release never wrote the GUID to
+        rig.call("crm.contact.update", {"id": person, "fields": {"UF_CRM_1C_COUNTERPARTY_ID": ""}})
+        rig.call("crm.deal.update", {"id": deal_id, "fields": {"TITLE": "Правка после обновления"}})
+        rig.clock.advance(120)
+        report = rig.engine().push()
+        assert report.updated == 1 and not report.failed, report.failed
+        assert customer_of(rig, deal_id)["Ref_Key"] == before
+        assert len([row for row in rig.base.base.records["Catalog_Контрагенты"].values()
+                    if row["Description"] == "Петров Иван"]) == 1
+    finally:
+        rig.stop()

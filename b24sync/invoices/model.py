@@ -48,6 +48,7 @@ class InvoiceRow:
     amount: Decimal
     vat_rate: Decimal | None  # None: без НДС
     vat_amount: Decimal
+    discount: Decimal = Decimal(0)  # the row's discount in money: price × quantity − discount = amount
 
 
 @dataclass(frozen=True)

@@ -94,17 +94,22 @@ def render_invoice(invoice: InvoiceData) -> bytes:
 
     price_label = "Цена" if invoice.prices_include_vat else "Цена без НДС"
     amount_label = "Сумма" if invoice.prices_include_vat else "Сумма без НДС"
-    headings = ("№", "Товары (работы, услуги)", "Кол-во", "Ед.", price_label, amount_label)
+    discounted = any(row.discount for row in invoice.rows)  # a «Скидка» column only when a row has one
+    headings = ("№", "Товары (работы, услуги)", "Кол-во", "Ед.", price_label, *(("Скидка",) if discounted else ()),
+                amount_label)
+    sizes = (8, 18, 12, 26, *((22,) if discounted else ()), 28)
     pdf.set_font("DejaVu", "", 8)
-    with pdf.table(col_widths=(8, width - 8 - 18 - 12 - 26 - 28, 18, 12, 26, 28), width=width, line_height=4.5,
-                   text_align=("CENTER", "LEFT", "RIGHT", "CENTER", "RIGHT", "RIGHT"), repeat_headings=1,
-                   headings_style=FontFace(emphasis="BOLD"), num_heading_rows=1) as table:
+    with pdf.table(col_widths=(sizes[0], width - sum(sizes), *sizes[1:]), width=width, line_height=4.5,
+                   text_align=("CENTER", "LEFT", "RIGHT", "CENTER", "RIGHT", *(("RIGHT",) if discounted else ()),
+                               "RIGHT"), repeat_headings=1, headings_style=FontFace(emphasis="BOLD"),
+                   num_heading_rows=1) as table:
         heading = table.row()
         for title in headings:
             heading.cell(title, align="CENTER")
         for index, row in enumerate(invoice.rows, start=1):
             cells = table.row()
             for value in (str(index), text(row.name), _quantity(row.quantity), text(row.unit), _money(row.price),
+                          *((_money(row.discount) if row.discount else "",) if discounted else ()),
                           _money(row.amount)):
                 cells.cell(value)
 

@@ -28,6 +28,9 @@ class DraftRow:
     vat_rate: Decimal | None  # percent; None for "без НДС"
     amount: Decimal | None = None  # Сумма as the deal has it (rounded once per row); None: price × quantity
     vat: Decimal | None = None  # СуммаНДС as the deal has it; None: from the amount and the rate
+    discount: Decimal = Decimal(0)  # the manager's discount on the row, in money (price_before × quantity − amount)
+    discount_percent: Decimal | None = None  # the discount as the manager gave it in percent, if so
+    price_before: Decimal | None = None  # the unit price before the discount (same VAT basis as `price`)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ class DocumentRef:
 class ContentRow:
     nomenclature_ref: str
     quantity: Decimal
-    price: Decimal
+    price: Decimal  # as the document's Цена column holds it (before the discount where the profile keeps one)
+    discount: Decimal = Decimal(0)  # СуммаРучнойСкидки, where the profile has it
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ class InvoiceSource(AdapterBase):
                 quantity=_decimal(row.get("Количество")),
                 unit=units.get(product.get("ЕдиницаИзмерения_Key", ""), {}).get("Description", "шт"),
                 price=_decimal(row.get("Цена")), amount=_decimal(row.get("Сумма")), vat_rate=_vat_rate(row, rates),
-                vat_amount=_decimal(row.get("СуммаНДС"))))
+                vat_amount=_decimal(row.get("СуммаНДС")),
+                discount=_decimal(row.get("СуммаРучнойСкидки")) + _decimal(row.get("СуммаАвтоматическойСкидки"))))
         return rows
 
     def _items(self, entity: str, refs: Iterable[str], select: str) -> dict[str, dict[str, Any]]:

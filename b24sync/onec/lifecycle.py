@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from b24sync.onec import errors
@@ -46,7 +47,8 @@ class DocumentLifecycle(AdapterBase):
 
     def _header(self, row: dict[str, Any]) -> DocumentHeader:
         rows = tuple(ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(item.get("Количество")),
-                                _decimal(item.get("Цена")))
+                                _decimal(item.get("Цена")),
+                                _decimal(item.get("СуммаРучнойСкидки")) if self.profile.keeps_discounts else Decimal(0))
                      for item in sorted(row.get("Товары") or [], key=lambda item: int(item.get("LineNumber") or 0)))
         content = DocumentContent(comment=row.get("Комментарий") or "", amount=_decimal(row.get("СуммаДокумента")),
                                   rows=rows, currency_ref=row.get(self.profile.currency_field),

@@ -65,6 +65,7 @@ class Profile:
     vat_from_metadata: bool = True  # УТ 11.5 rows use Ставки НДС, older 11.x the enum: $metadata tells
     unit_catalog: str = "Catalog_УпаковкиЕдиницыИзмерения"
     builtin_tracking: str | None = None  # the sale's own tracking-number property, where the profile has one
+    keeps_discounts: bool = False  # rows have ПроцентРучнойСкидки / СуммаРучнойСкидки (УТ): Цена is before them
 
     @property
     def can_close(self) -> bool:
@@ -113,7 +114,9 @@ class Profile:
             rows.append({
                 "LineNumber": index, "КодСтроки": index, "Номенклатура_Key": row.nomenclature_ref,
                 "Характеристика_Key": ZERO_GUID, "Количество": number(row.quantity),
-                "КоличествоУпаковок": number(row.quantity), "Цена": number(row.price),
+                "КоличествоУпаковок": number(row.quantity), "Цена": number(row.price_before or row.price),
+                "ПроцентРучнойСкидки": number(row.discount_percent or Decimal(0)),
+                "СуммаРучнойСкидки": number(row.discount),
                 "Сумма": number(totals.amount), **self._vat(row.vat_rate, resolved),
                 "СуммаНДС": number(totals.vat), "СуммаСНДС": number(totals.total),
                 "ВариантОбеспечения": "Отгрузить", "Склад_Key": resolved.warehouse or ZERO_GUID,
@@ -152,6 +155,7 @@ class Profile:
 
 UT11 = Profile(
     name="ut11",
+    keeps_discounts=True,
     order_entity="Document_ЗаказКлиента",
     invoice_entity="Document_СчетНаОплатуКлиенту",
     sale_entity="Document_РеализацияТоваровУслуг",

@@ -104,7 +104,8 @@ class Gatherer:
             self._vat_rates(projection)
             currency_ref = self._currency(projection)
             manager_ref = self._manager(projection)
-            wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID)
+            wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
+                                     discounts=self.onec.profile.keeps_discounts)
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS

@@ -53,9 +53,13 @@ class ProjectedRow:
     vat_rate: Decimal | None
     amount: Decimal | None = None  # Сумма: the row's sum (net when VAT is on top), rounded once
     vat: Decimal | None = None  # СуммаНДС: so that amount (+ VAT on top) is the deal's own row sum
+    discount: Decimal = Decimal(0)  # the manager's discount on the row, in money, on the same VAT basis
+    discount_percent: Decimal | None = None
+    price_before: Decimal | None = None  # the unit price before that discount
 
     def draft(self, nomenclature_ref: str) -> DraftRow:
-        return DraftRow(nomenclature_ref, self.name, self.quantity, self.price, self.vat_rate, self.amount, self.vat)
+        return DraftRow(nomenclature_ref, self.name, self.quantity, self.price, self.vat_rate, self.amount, self.vat,
+                        self.discount, self.discount_percent, self.price_before)
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,11 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
         else:
             amount = net_amount(gross, rate)
             price, vat = money(amount / row.quantity), gross - amount
+        before, discount, percent = row_discount(row, include_vat, amount)
         projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
                                       article=product.article if product else None, name=row.name,
                                       quantity=row.quantity, price=price, vat_rate=row.tax_rate, amount=amount,
-                                      vat=vat))
+                                      vat=vat, discount=discount, discount_percent=percent, price_before=before))
     amount = to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)
     rows_total = money(sum((money(row.price * row.quantity) for row in rows), Decimal(0)))
     if money(amount) != rows_total:
@@ -165,6 +170,23 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
                       amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
                       customer=customer(deal_id, company, requisites, contact),
                       manager_id=to_int(deal.get("ASSIGNED_BY_ID")))
+
+
+def row_discount(row: ProductRow, include_vat: bool, amount: Decimal) -> tuple[Decimal | None, Decimal,
+                                                                             Decimal | None]:
+    """(unit price before the discount, the row's discount in money, its percent) of a discounted row, on the
+    row amount's VAT basis: Bitrix24 keeps the price before the discount with VAT (PRICE_BRUTTO) and without
+    (PRICE_NETTO), so the discount is what the manager gave, not a price that came from nowhere."""
+    source = row.price_brutto if include_vat else row.price_netto
+    if not row.discount_rate and not row.discount_sum or source is None or source <= 0:
+        return None, Decimal(0), None
+    before = source.quantize(CENT)
+    discount = money(before * row.quantity) - amount
+    if discount <= 0:
+        return None, Decimal(0), None
+    percent = row.discount_rate if row.discount_type_id == 2 and row.discount_rate else \
+        (discount * 100 / money(before * row.quantity)).quantize(CENT)
+    return before, discount, percent
 
 
 def _comment(deal: dict[str, Any]) -> str:
@@ -253,9 +275,10 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
 
 
 def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
-            manager_ref: str | None) -> DocumentContent:
+            manager_ref: str | None, discounts: bool = False) -> DocumentContent:
     """The projection as a 1C document would hold it, to compare with what 1C holds: the amount is the
-    document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY."""
+    document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY. With
+    `discounts` (a profile whose rows keep the manual discount) a row's price is the one before the discount."""
     rows = tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows)
     total = sum((row_totals(row, projection.prices_include_vat).total for row in rows), Decimal(0))
     if total != projection.amount:  # never a document whose total is not the deal's, to the kopeck
@@ -265,7 +288,8 @@ def content(projection: Projection, nomenclature: dict[int, str], currency_ref: 
                            code="total_mismatch")
     return DocumentContent(
         comment=projection.comment, amount=total,
-        rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),
+        rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price_before or row.price, row.discount)
+                   if discounts else ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),
         currency_ref=currency_ref, manager_ref=manager_ref)
 
 

@@ -61,7 +61,10 @@ class Alerts:
             self.log.warning("alert_not_sent", title=title, reason=redact(str(error)))
             return False
         if not delivered:
-            self.log.warning("alert_not_sent", title=title, reason="a notification target refused it")
+            self.log.warning("alert_not_sent", title=title, reason="a notification target refused it (a URL Apprise "
+                                                                   "cannot parse, or the service said no)")
+        else:
+            self.log.info("alert_sent", title=title, targets=len(self.config.urls))
         return delivered
 
     # -- the states that are told ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ environment or in a file so that the config itself need not hold them.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import stat
@@ -141,31 +142,44 @@ def _marker_section(requisite: str, attribute: str, note: str) -> Section:
     )
 
 
-def _check_pipelines(value: list) -> str | None:
+def _check_pipelines(value: list) -> str | list[tuple[str, str]] | None:
+    """Every problem of every pipeline, each at its own path (`sync.pipelines[1].trigger_stages`)."""
     if not value:
         return "list at least one pipeline with its trigger stages"
-    seen = set()
+    problems: list[tuple[str, str]] = []
+    seen: set[int] = set()
     for index, item in enumerate(value):
+        at = f"[{index}]"
         if not isinstance(item, dict):
-            return f"item {index + 1} must be a mapping with category_id and trigger_stages"
-        unknown = set(item) - PIPELINE_KEYS
-        if unknown:
-            return f"item {index + 1}: unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(PIPELINE_KEYS))}"
-        if not isinstance(item.get("category_id"), int) or isinstance(item.get("category_id"), bool):
-            return f"item {index + 1}: category_id must be the pipeline's number (0 for the default pipeline)"
-        if item["category_id"] in seen:
-            return f"item {index + 1}: pipeline {item['category_id']} is listed twice"
-        seen.add(item["category_id"])
+            problems.append((at, "must be a mapping with category_id and trigger_stages"))
+            continue
+        for key in sorted(set(item) - PIPELINE_KEYS):
+            hint = difflib.get_close_matches(str(key), sorted(PIPELINE_KEYS), n=1, cutoff=0.6)
+            problems.append((f"{at}.{key}", f"unknown key; did you mean '{hint[0]}'?" if hint else
+                             f"unknown key; known: {', '.join(sorted(PIPELINE_KEYS))}"))
+        category = item.get("category_id")
+        if not isinstance(category, int) or isinstance(category, bool):
+            problems.append((f"{at}.category_id", "must be the pipeline's number (0 for the default pipeline)"))
+        elif category in seen:
+            problems.append((f"{at}.category_id", f"pipeline {category} is listed twice"))
+        else:
+            seen.add(category)
         stages = item.get("trigger_stages")
         if not isinstance(stages, list) or not stages or not all(isinstance(stage, str) for stage in stages):
-            return f"item {index + 1}: trigger_stages must list the STATUS_IDs (e.g. C1:EXECUTING) of the stages"
-        if "min_amount" in item and not isinstance(item["min_amount"], int | float):
-            return f"item {index + 1}: min_amount must be a number"
-        if "deal_types" in item and not isinstance(item["deal_types"], list):
-            return f"item {index + 1}: deal_types must be a list of TYPE_IDs"
-        if "start_date" in item and not isinstance(item["start_date"], date):
-            return f"item {index + 1}: start_date must be a date like 2026-01-01"
-    return None
+            problems.append((f"{at}.trigger_stages", "must list the STATUS_IDs of the stages (e.g. [C1:EXECUTING])"))
+        amount = item.get("min_amount")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
+            problems.append((f"{at}.min_amount", f"must be a number; found {amount!r}"))
+        types = item.get("deal_types")
+        if types is not None and (not isinstance(types, list) or not all(isinstance(kind, str) for kind in types)):
+            problems.append((f"{at}.deal_types", "must be a list of TYPE_IDs as text (e.g. [SALE, GOODS]); quote "
+                                                 "numeric ones: ['1', '2']"))
+        if item.get("start_date") is not None and not isinstance(item["start_date"], date):
+            problems.append((f"{at}.start_date", f"must be a date like 2026-01-01; found {item['start_date']!r}"))
+        for key in ("stage_on_paid", "stage_on_shipped"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                problems.append((f"{at}.{key}", f"must be one STATUS_ID (e.g. WON); found {item[key]!r}"))
+    return problems or None
 
 
 PIPELINE_KEYS = {"category_id", "trigger_stages", "min_amount", "deal_types", "start_date", "stage_on_paid",
@@ -180,9 +194,10 @@ EXAMPLE_PIPELINES = [
 
 EXAMPLE_HEADER = """\
 b24sync configuration. Copy to /etc/b24sync/config.yaml (or point --config / $B24SYNC_CONFIG at it).
-Every key is listed here with a realistic value. Required: bitrix24.webhook_url (or its file), onec.url,
-onec.user, onec.password (or its file), onec.defaults.organisation (and, for ut11, warehouse and agreement) and
-sync.pipelines; everything else has the default shown.
+Every key is listed here. Required: bitrix24.webhook_url (or its file), onec.url, onec.user, onec.password (or
+its file), onec.defaults.organisation (and, for ut11, warehouse and agreement) and sync.pipelines, shown with
+realistic values; every other key shows its default (a key with no default has an example value, or is commented
+out), so leaving a key out changes nothing.
 Unknown keys are errors, so a typo never goes unnoticed. This file is made by `b24sync config generate`."""
 
 SCHEMA = Section(
@@ -374,7 +389,7 @@ SCHEMA = Section(
         ),
         "invoices": Section({
             "disk_storage": Key((str, int), None, None, "the Disk storage for invoice PDFs: name or ID",
-                                example="Общий диск",
+                                example="Общий диск", commented=True,
                                 note="The Disk storage for invoice PDFs: name or ID (by default the common drive)."),
             "disk_folder": Key(str, "Счета 1С", None, "the folder in that storage (created if missing)"),
             "attach": Key(str, "timeline", one_of("timeline", "field"), "how the PDF goes on the deal",
@@ -384,7 +399,6 @@ SCHEMA = Section(
             "max_size_mb": Key(float, 10.0, number_between(0.1, 100), "larger PDFs are refused",
                                note="A larger PDF is reported as a failure for its deal instead of being uploaded."),
             "valid_days": Key(int, 0, number_between(0, 365), "print «valid until» this many days after the date",
-                              example=5,
                               note="Print «Счёт действителен до …» this many days after the invoice date (0: no "
                                    "such line)."),
             "bank": Section({
@@ -404,10 +418,10 @@ SCHEMA = Section(
             "retry_seconds": Key(int, 60, number_between(1, 86400), "how often failed deals are looked at",
                                  note="How often it looks at failed deals that are due again, in seconds."),
             "catalog_seconds": Key(int, 0, number_between(0, 7 * 86400),
-                                   "how often 1C nomenclature goes to Bitrix24 products (0: never)", example=3600,
+                                   "how often 1C nomenclature goes to Bitrix24 products (0: never)",
                                    note="The catalog job (1C nomenclature → Bitrix24 products) for products.match: "
-                                        "xml_id on a portal whose catalog does not come from 1C otherwise; 0 "
-                                        "switches it off. An hour is a good rhythm."),
+                                        "xml_id on a portal whose catalog does not come from 1C otherwise, in "
+                                        "seconds (3600, an hour, is a good rhythm); 0 switches it off."),
             "shutdown_timeout_seconds": Key(int, 30, number_between(1, 600), "how long a stop may take",
                                             note="How long a stop (systemctl stop) may take: the deal in hand is "
                                                  "finished, state is saved, then b24sync exits."),

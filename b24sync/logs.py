@@ -90,6 +90,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("peewee").setLevel(logging.WARNING)  # every SQL statement at DEBUG
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # the PDF font subsetter's INFO lines
+    logging.getLogger("apprise").setLevel(logging.WARNING)  # "Notifying 1 service(s)": alert_sent says it once
 
 
 class _BesideTheBar(logging.StreamHandler):

@@ -24,7 +24,7 @@ from b24sync_emulators.inbox import RunningInbox, start_inbox
 from b24sync_emulators.onec.server import RunningBase, start_base
 
 SANDBOX_USER = "Обмен"
-SANDBOX_PASSWORD = "sandbox"
+SANDBOX_PASSWORD = "Sandbox-7f3q"  # not a word that also appears in paths, so masking it hides nothing else
 TRIGGERS = {0: ["EXECUTING", "FINAL_INVOICE", "WON"], 1: ["C1:EXECUTING", "C1:WON"]}
 
 

@@ -15,7 +15,9 @@ from typing import Any
 REQUIRED: Any = object()
 NO_EXAMPLE: Any = object()
 
-Check = Callable[[Any], str | None]
+# A check says what is wrong with a value: one message, or (path suffix, message) pairs for the items of a list
+# (`[0].category_id`), or None when it is right.
+Check = Callable[[Any], "str | list[tuple[str, str]] | None"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ def validate(section: Section, data: Any, path: str = "") -> tuple[dict[str, Any
             continue
         if spec.check is not None:
             message = spec.check(value)
-            if message:
+            if isinstance(message, list):
+                problems.extend(f"at '{full}{suffix}': {text}" for suffix, text in message)
+            elif message:
                 problems.append(f"at '{full}': {message}")
         result[name] = value
     for group in section.requires_one_of:

@@ -160,15 +160,27 @@ def test_sync_section_rules() -> None:
     assert config.sync.pipelines[0].trigger_stages == ("EXECUTING",) and config.sync.max_creates_per_cycle == 500
     assert config.sync.fields.order_id == "UF_CRM_1C_ORDER_ID" and config.state_path == "/var/lib/b24sync/state.db"
     base = ONEC.split("sync:")[0] + "bitrix24:\n  webhook_url: https://a.bitrix24.ru/rest/1/abcdef/\n"
-    for pipelines, message in (
-        ("[]", "list at least one pipeline"),
-        ("[{category_id: '1', trigger_stages: [X]}]", "category_id must be the pipeline's number"),
-        ("[{category_id: 1, trigger_stages: []}]", "trigger_stages must list"),
-        ("[{category_id: 1, trigger_stages: [X], stages: [Y]}]", "unknown key 'stages'"),
-        ("[{category_id: 1, trigger_stages: [X]}, {category_id: 1, trigger_stages: [Y]}]", "listed twice"),
+    for pipelines, said in (
+        ("[]", ["at 'sync.pipelines': list at least one pipeline"]),
+        ("[{category_id: '1', trigger_stages: [X]}]", ["at 'sync.pipelines[0].category_id': must be the pipeline's"]),
+        ("[{category_id: 1, trigger_stages: []}]", ["at 'sync.pipelines[0].trigger_stages': must list"]),
+        ("[{category_id: 1, trigger_stages: [X], stages: [Y]}]", ["at 'sync.pipelines[0].stages': unknown key"]),
+        ("[{category_id: 1, trigger_stages: [X]}, {category_id: 1, trigger_stages: [Y]}]",
+         ["at 'sync.pipelines[1].category_id': pipeline 1 is listed twice"]),
+        # every problem of every item at once, each at its own path
+        ("[{category_id: one, trigger_stage: [X], stage_on_paid: [WON], min_amount: true, deal_types: [1, 2]}]",
+         ["at 'sync.pipelines[0].trigger_stage': unknown key; did you mean 'trigger_stages'?",
+          "at 'sync.pipelines[0].category_id': must be", "at 'sync.pipelines[0].trigger_stages': must list",
+          "at 'sync.pipelines[0].min_amount': must be a number; found True",
+          "at 'sync.pipelines[0].deal_types': must be a list of TYPE_IDs as text",
+          "at 'sync.pipelines[0].stage_on_paid': must be one STATUS_ID (e.g. WON); found ['WON']"]),
     ):
         found = problems(f"sync:\n  pipelines: {pipelines}\n" + base, with_onec=False)
-        assert any("at 'sync.pipelines': " in line and message in line for line in found), (pipelines, found)
+        for message in said:
+            assert any(message in line for line in found), (pipelines, message, found)
+    empty_date = load_config_text(base + "sync:\n  pipelines:\n    - {category_id: 0, trigger_stages: [X], "
+                                         "start_date: }\n", env={})  # an empty value is the key left out
+    assert empty_date.sync.pipelines[0].start_date is None
 
 
 def test_closing_needs_customer_orders() -> None:

@@ -95,8 +95,11 @@ class Alerts:
                       "\nThey are retried; `b24sync status` lists them.")
         self.told.failed = (self.told.failed | failed) & still_failing
         if report.conflicts:
+            named = getattr(report, "conflicted", {}) or {}
+            lines = [f"deal {deal_id}: {text}" for deal_id, text in sorted(named.items())][:20]
             self.send(f"b24sync: {report.conflicts} new conflict(s)",
-                      "A deal and its 1C document disagree; `b24sync conflicts` lists them.")
+                      "\n".join(lines + ["A deal and its 1C document disagree; `b24sync conflicts` lists them, "
+                                          "`b24sync conflicts resolve --deal N --keep bitrix24|1c` ends one."]))
         if report.held and report.held != self.told.held:
             self.send("b24sync: a cycle was held back", report.held)
         self.told.held = report.held

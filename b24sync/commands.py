@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextvars
 import json
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from b24sync.wiring import Parts, build, connect, lock_for
 
 # where a command's lines go: the terminal, or (a command the service carries out) the request's output
 _OUTPUT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("b24sync_output", default=None)
+_REPORTS: contextvars.ContextVar[list[CycleReport] | None] = contextvars.ContextVar("b24sync_reports", default=None)
 
 # commands the running service carries out for an administrator instead of refusing them (exit 4)
 SERVICE_COMMANDS = ("sync", "retry", "resync", "catalog", "conflicts", "setup")
@@ -156,20 +156,11 @@ def notify_test(config: Config) -> int:
 
 
 def show_config(config: Config) -> str:
-    """The effective config as YAML: every default filled in, the webhook's code and the password masked."""
-    import dataclasses
-
+    """The effective config as YAML, keyed as the file is (it validates as a config of its own): every default
+    filled in, the state file as resolved, the webhook's code, the 1C password and the alert URLs masked."""
     import yaml
 
-    from b24sync.redaction import MASK
-
-    values = dataclasses.asdict(config)
-    values.pop("warnings", None)
-    values["onec"]["password"] = MASK
-    values["notify"]["urls"] = [url.split("://", 1)[0] + "://" + MASK for url in values["notify"]["urls"]]
-    hook = values["bitrix24"]["webhook_url"]
-    values["bitrix24"]["webhook_url"] = re.sub(r"(/rest/\d+/)[^/]+", rf"\g<1>{MASK}", hook)
-    return yaml.safe_dump(values, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
+    return yaml.safe_dump(config.effective, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
 
 
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -178,10 +169,12 @@ def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in vars(args).items() if key not in local}
 
 
-def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[int, str]:
-    """Run a command inside the service for a waiting administrator: its exit code and what it said."""
+def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[int, str, list[CycleReport]]:
+    """Run a command inside the service for a waiting administrator: its exit code, what it said, and the
+    cycles it ran (the service alerts on them as on its own)."""
     lines: list[str] = []
-    token = _OUTPUT.set(lines)
+    reports: list[CycleReport] = []
+    token, reports_token = _OUTPUT.set(lines), _REPORTS.set(reports)
     try:
         code = HANDLERS[command](parts, argparse.Namespace(config=None, **arguments))
     except B24SyncError as error:
@@ -189,10 +182,14 @@ def carry_out(parts: Parts, command: str, arguments: dict[str, Any]) -> tuple[in
         code = exit_code(error)
     finally:
         _OUTPUT.reset(token)
-    return code, "\n".join(lines)
+        _REPORTS.reset(reports_token)
+    return code, "\n".join(lines), reports
 
 
 def _print(reports: list[CycleReport], as_json: bool = False) -> int:
+    collected = _REPORTS.get()
+    if collected is not None:
+        collected.extend(reports)
     code = EXIT_OK if all(report.ok for report in reports) else EXIT_ITEMS_FAILED
     if as_json:  # one summary object (sync --json)
         say(json.dumps({"cycles": [_report_json(report) for report in reports], "exit_code": code,
@@ -217,6 +214,7 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
 
 
 def sync(parts: Parts, args: argparse.Namespace) -> int:
+    unknown = _unknown_deals(parts, args.deal) if args.deal else []
     progress = Progress(sys.stderr, "deals")
     parts.engine.progress = progress
     try:
@@ -227,7 +225,8 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
     finally:
         progress.finish()
         parts.engine.progress = None
-    return _print([push, pull], as_json=getattr(args, "json", False))
+    code = _print([push, pull], as_json=getattr(args, "json", False))
+    return EXIT_ITEMS_FAILED if unknown and code == EXIT_OK else code
 
 
 def catalog(parts: Parts, args: argparse.Namespace) -> int:
@@ -267,9 +266,19 @@ def retry(parts: Parts, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unknown_deals(parts: Parts, deal_ids: list[int]) -> list[int]:
+    """Of the deals a command names, those the portal does not have (a typo, a deleted deal): said, not ignored."""
+    unknown = sorted(set(deal_ids) - parts.bitrix.existing_deal_ids(deal_ids))
+    for deal_id in unknown:
+        say(f"deal {deal_id}: Bitrix24 has no such deal (deleted, or a wrong ID); nothing was done for it")
+    return unknown
+
+
 def resync(parts: Parts, args: argparse.Namespace) -> int:
     """Compare one deal with its document in 1C and bring them in step; with --recreate, a document deleted in 1C
     is created anew."""
+    if _unknown_deals(parts, [args.deal]) and parts.store.binding_for_deal(args.deal) is None:
+        return EXIT_ITEMS_FAILED
     push = parts.engine.push(deal_ids=[args.deal], force=True, recreate=args.recreate)
     pull = parts.engine.pull(deal_ids=[args.deal])
     return _print([push, pull])

@@ -8,9 +8,11 @@ environment or in a file so that the config itself need not hold them.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import ipaddress
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from b24sync.errors import B24SyncError, Kind, System
-from b24sync.redaction import register_secret
+from b24sync.redaction import MASK, register_secret
 from b24sync.schema import REQUIRED, Key, Section, number_between, one_of, validate
 
 DEFAULT_PATH = "/etc/b24sync/config.yaml"
@@ -616,6 +618,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     source: str = "config.yaml"
     warnings: tuple[str, ...] = ()
+    effective: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what `config show` prints
 
 
 def _marker(values: dict[str, Any] | None, default: Marker) -> Marker:
@@ -938,4 +941,27 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
                             no_success_hours=values["notify"]["no_success_hours"]),
         source=source,
         warnings=tuple(f"{source}: {warning}" for warning in warnings),
+        effective=_effective(values, webhook or "", password, str(state_path)),
     )
+
+
+def _effective(values: dict[str, Any], webhook: str, password: str | None, state_path: str) -> dict[str, Any]:
+    """The values in force, keyed as the file keys them (so `config show` prints a file that validates), with
+    the secrets masked wherever they came from: the environment, a credential, a file or this file."""
+    shown = copy.deepcopy(values)
+    shown["bitrix24"]["webhook_url"] = re.sub(r"(/rest/\d+/)[^/]+", rf"\g<1>{MASK}", webhook)
+    shown["bitrix24"].pop("webhook_url_file", None)
+    shown["onec"]["password"] = MASK if password else None
+    shown["onec"].pop("password_file", None)
+    shown["notify"]["urls"] = [url.split("://", 1)[0] + "://" + MASK for url in shown["notify"]["urls"]]
+    shown["state"]["path"] = state_path
+    return _without_none(shown)
+
+
+def _without_none(value: Any) -> Any:
+    """A key whose value is None is a key left out (YAML's null would read back as the same)."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value

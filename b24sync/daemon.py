@@ -10,6 +10,7 @@ it comes back, never kills the daemon, and shows in `status`.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -149,7 +150,13 @@ class Daemon:
         assert self.scheduler is not None
         acquired = self.work_lock.acquire(timeout=timeout)  # the cycle in hand ends after its current deal
         if not acquired:
-            self.log.warning("daemon_stop_timeout", seconds=timeout)
+            # a call that outlasts the stop timeout (a slow 1C) is abandoned: every write is preceded by its intent
+            # in the state file, so the next start resumes it as after a crash; waiting would end in systemd's
+            # SIGKILL mid-cycle anyway
+            self.log.warning("daemon_stop_timeout", seconds=timeout,
+                             action="the cycle in hand is abandoned; the next start resumes its recorded intents")
+            systemd.notify("STATUS=stopped during a cycle; the next start resumes it")
+            os._exit(EXIT_OK)
         self.scheduler.shutdown(wait=False)
 
     def _on_reload(self, _signum: int, _frame: Any) -> None:
@@ -344,14 +351,18 @@ class Daemon:
                 while not self.stopping.is_set() and (taken := store.next_request()) is not None:
                     request_id, command, arguments = taken
                     self.log.info("request_started", request=request_id, command=command)
+                    reports: list[Any] = []
                     try:
-                        code, output = carry_out(self.parts, command, arguments)
+                        code, output, reports = carry_out(self.parts, command, arguments)
                     except Exception as error:  # the waiting command must hear of it, and the service goes on
                         code, output = EXIT_UNREACHABLE, f"error: {error}"
                     finally:
                         self.parts.engine.progress = None
                     store.finish_request(request_id, code, output)
-                    self.log.info("request_finished", request=request_id, command=command, exit_code=code)
+                    self.log.info("request_finished", request=request_id, command=command, exit_code=code,
+                                  arguments=arguments)  # an administrator's command, kept in the journal
+                    for report in reports:  # what the command's cycles changed is told as the service's own
+                        self._alert(store, report)
                 store.prune_requests()
             except StateError as error:  # the state file is failing: the cycles say so too
                 self.log.warning("requests_unavailable", error=str(error))

@@ -22,6 +22,10 @@ POLL_SECONDS = 0.5
 INTERRUPTED = 130
 
 
+PROGRESS_POLLS = 60  # polls between two "still waiting" lines (half a minute)
+PICKUP_TIMEOUT_SECONDS = 600  # a service that has not taken a request in ten minutes is taken for stuck
+
+
 def through_service(config: Config, command: str, arguments: dict[str, Any], pid: int | None) -> int:
     """Hand the command to the running service and wait for its answer."""
     store = Store(config.state_path)
@@ -32,6 +36,7 @@ def through_service(config: Config, command: str, arguments: dict[str, Any], pid
               flush=True)
         told_started = False
         polls = 0
+        waiting_since = time.monotonic()
         try:
             while True:
                 polls += 1
@@ -43,6 +48,16 @@ def through_service(config: Config, command: str, arguments: dict[str, Any], pid
                 if started and not told_started:
                     print(f"{holder} has started it…", file=sys.stderr, flush=True)
                     told_started = True
+                waited = time.monotonic() - waiting_since
+                if polls % PROGRESS_POLLS == 0:  # a line every half minute: the command is alive, and how long
+                    print(f"  still waiting ({int(waited)} s): " + ("the service is carrying it out" if started else
+                          "the service is busy with a cycle; it takes requests between cycles"), file=sys.stderr,
+                          flush=True)
+                if not started and waited > PICKUP_TIMEOUT_SECONDS and store.cancel_request(request_id):
+                    print(f"{holder} has not taken the request in {int(waited)} s, so it was withdrawn: the service "
+                          f"may be stuck (`systemctl status b24sync`, `journalctl -u b24sync`); run the command "
+                          f"again when it is back", file=sys.stderr, flush=True)
+                    return EXIT_UNREACHABLE
                 if polls % 10 == 0 and not _service_alive(config):  # every 5 s: is the service still there?
                     withdrawn = store.cancel_request(request_id)
                     print(f"{holder} stopped before it " + ("started this request; it was withdrawn: run the "

@@ -179,3 +179,10 @@ def test_a_damaged_state_file_is_one_clear_line_and_exit_2(sandbox: Path) -> Non
         done = b24sync(command, "--config", str(sandbox))
         assert done.returncode == 2, (command, done.stderr)
         assert f"the state file {state} is damaged" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_deal_the_portal_does_not_have_is_said_and_fails_the_command(sandbox: Path) -> None:
+    for command in (("sync", "--deal", "99999"), ("resync", "--deal", "99999")):
+        done = b24sync(*command, "--config", str(sandbox))
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "deal 99999: Bitrix24 has no such deal" in done.stdout

@@ -308,3 +308,9 @@ def test_config_show_prints_the_effective_values_with_the_secrets_masked(tmp_pat
     assert shown["bitrix24"]["webhook_url"] == "https://acme.bitrix24.ru/rest/7/***/"
     assert shown["onec"]["password"] == "***" and shown["bitrix24"]["read_timeout"] == 75
     assert "abcdef123456" not in done.stdout and "pw" not in done.stdout.split()
+    # what it prints is a config of its own: the same keys, and it validates (secrets apart, which are masked)
+    again = tmp_path / "again.yaml"
+    again.write_text(done.stdout.replace("/rest/7/***/", "/rest/7/abcdef123456/").replace("password: '***'",
+                                                                                         "password: pw"),
+                     encoding="utf-8")
+    assert load_config(again, env={}).sync == load_config(path, env={}).sync

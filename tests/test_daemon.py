@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +159,7 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         assert resolved is not None and resolved.returncode == 0, resolved and resolved.stdout + resolved.stderr
         assert "conflict resolved" in resolved.stdout
         inbox.app.wait_for(lambda titles: "b24sync: 1 new conflict(s)" in titles)
+        assert any("deal 4:" in str(message.get("message")) for message in inbox.app.messages)  # which deal
 
         # SIGHUP with a broken file keeps the old config; with a good one, reloads
         good = config.read_text(encoding="utf-8")
@@ -272,3 +274,33 @@ def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, 
         if daemon.poll() is None:
             daemon.kill()
         notifications.close()
+
+
+def test_sigterm_while_a_cycle_waits_on_a_very_slow_1c_stops_within_the_shutdown_timeout(rig: Rig,
+                                                                                         tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "config.yaml", shutdown_timeout_seconds=1)
+    rig.move(1)
+    daemon, notifications = start_service(config, tmp_path)
+    try:
+        notifications.wait_for(lambda message: "1 created" in message)
+        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 600_000}]},
+                      timeout=5).raise_for_status()
+        served = rig.base.app.stats.snapshot()["http_requests"]
+        rig.move(2)
+        deadline, pause = time.monotonic() + 60, threading.Event()
+        while rig.base.app.stats.snapshot()["http_requests"] == served:  # until a request waits ten minutes in 1C
+            assert time.monotonic() < deadline, "the service sent nothing to 1C"
+            pause.wait(0.05)  # polling the emulator's count: the event is a request arriving, not time passing
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        assert time.monotonic() - started < 10  # the 1 s timeout, not the ten minutes
+        assert "daemon_stop_timeout" in daemon.stderr.read()
+    finally:
+        requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
+        if daemon.poll() is None:
+            daemon.kill()
+        notifications.close()
+    restarted = rig.engine()  # the next start resumes what the stopped cycle had begun: one document for deal 2
+    restarted.push()
+    assert len(rig.documents_for(2)) == 1

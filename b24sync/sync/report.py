@@ -20,6 +20,7 @@ class CycleReport:
     missing: int = 0
     deals_deleted: int = 0
     failed: dict[int, str] = field(default_factory=dict)  # deal -> the reason, in the manager's words
+    conflicted: dict[int, str] = field(default_factory=dict)  # deal -> what differs, for a conflict opened now
     codes: dict[int, str] = field(default_factory=dict)  # deal -> the stable error code (b24sync.errors)
     planned: list[str] = field(default_factory=list)
     held: str = ""  # a guard held something back: what, and how to go on

@@ -311,6 +311,9 @@ class Engine(PullCycle):
             if self.store.add_conflict(deal_id, binding.onec_ref if binding else "", step.text):
                 self.outbox.comment(deal_id, step.text)
                 report.conflicts += 1
+                report.conflicted[deal_id] = step.text
+                self.log.warning("conflict_opened", deal_id=deal_id, order_ref=binding.onec_ref if binding else "",
+                                 action=f"b24sync conflicts resolve --deal {deal_id} --keep bitrix24|1c")
         elif isinstance(step, steps.ResolveConflicts):
             self.store.resolve_conflicts(deal_id, step.resolution)
         elif isinstance(step, steps.Fail):

@@ -24,9 +24,26 @@ def _tree(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
     return tree
 
 
+def _valued(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option that takes a value (-c FILE, --deal ID, --log-level LEVEL), anywhere in the tree."""
+    found: set[str] = set()
+
+    def walk(current: argparse.ArgumentParser) -> None:
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    walk(sub)
+            elif action.option_strings and action.nargs != 0:
+                found.update(action.option_strings)
+
+    walk(parser)
+    return sorted(found)
+
+
 def script(parser: argparse.ArgumentParser, shell: str) -> str:
     """The completion script for bash, zsh or fish."""
     tree = _tree(parser)
+    valued = "|".join(_valued(parser))
     if shell == "fish":
         lines = ["# b24sync completion for fish: b24sync completion fish > ~/.config/fish/completions/b24sync.fish"]
         for path, words in tree.items():
@@ -41,9 +58,14 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
         return "\n".join(lines) + "\n"
     cases = "\n".join(f'        "{path}") words="{" ".join(words)}" ;;' for path, words in tree.items())
     body = f"""_b24sync() {{
-    local path="" word
+    local path="" word skip=""
     for word in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do
-        case "$word" in -*) ;; *) [ -n "$path" ] && path="$path $word" || path="$word" ;; esac
+        if [ -n "$skip" ]; then skip=""; continue; fi  # the value of the option before it
+        case "$word" in
+            {valued}) skip=1 ;;
+            -*) ;;
+            *) [ -n "$path" ] && path="$path $word" || path="$word" ;;
+        esac
     done
     local words=""
     case "$path" in

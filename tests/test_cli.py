@@ -162,9 +162,13 @@ def test_shell_completion_comes_from_the_parser_and_completes_commands_and_optio
                           timeout=30)
     assert done.returncode == 0
     probe = (done.stdout + "\nCOMP_WORDS=(b24sync conflicts re); COMP_CWORD=2; _b24sync; echo \"${COMPREPLY[@]}\""
-             "\nCOMP_WORDS=(b24sync sync --co); COMP_CWORD=2; _b24sync; echo \"${COMPREPLY[@]}\"\n")
+             "\nCOMP_WORDS=(b24sync sync --co); COMP_CWORD=2; _b24sync; echo \"${COMPREPLY[@]}\""
+             # an option's value is not taken for a command
+             "\nCOMP_WORDS=(b24sync -c x.yaml sta); COMP_CWORD=3; _b24sync; echo \"${COMPREPLY[@]}\""
+             "\nCOMP_WORDS=(b24sync sync --deal 5 --dr); COMP_CWORD=4; _b24sync; echo \"${COMPREPLY[@]}\"\n")
     answered = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
-    assert answered.stdout.split("\n")[:2] == ["resolve", "--config --confirm-bulk"], answered.stdout + answered.stderr
+    assert answered.stdout.split("\n")[:4] == ["resolve", "--config --confirm-bulk", "status state", "--dry-run"], \
+        answered.stdout + answered.stderr
     for shell in ("zsh", "fish"):
         other = subprocess.run([sys.executable, "-m", "b24sync", "completion", shell], capture_output=True,
                                text=True, timeout=30)

@@ -26,8 +26,8 @@ def test_install_stages_everything_and_keeps_an_edited_config(tmp_path: Path) ->
     config = tmp_path / "etc/b24sync/config.yaml"
     assert config.exists() and oct(config.stat().st_mode & 0o777) == "0o640"
     assert "path: /var/lib/b24sync/state.db" in config.read_text(encoding="utf-8")
-    assert (tmp_path / "etc/systemd/system/b24sync.service").exists()
-    assert (tmp_path / "etc/systemd/system/b24sync@.service").exists()
+    assert (tmp_path / "usr/local/lib/systemd/system/b24sync.service").exists()
+    assert (tmp_path / "usr/local/lib/systemd/system/b24sync@.service").exists()
     assert (tmp_path / "var/lib/b24sync").is_dir()
     binary = tmp_path / "opt/b24sync/venv/bin/b24sync"
     assert subprocess.run([str(binary), "--help"], capture_output=True, timeout=60).returncode == 0

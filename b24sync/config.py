@@ -103,10 +103,27 @@ def _check_odata_url(value: str) -> str | None:
     return None
 
 
-def _check_urls(value: list[Any]) -> str | None:
-    if not all(isinstance(item, str) and "://" in item for item in value):
-        return "must be a list of Apprise URLs such as tgram://BOT_TOKEN/CHAT_ID or mailtos://user:pass@host"
-    return None
+def _check_urls(value: list[Any]) -> list[tuple[str, str]] | None:
+    """Each URL Apprise can send to; one that it cannot parse is named by its position and scheme (never the URL
+    itself, which holds the target's token)."""
+    problems: list[tuple[str, str]] = []
+    for index, item in enumerate(value):
+        scheme = item.split("://", 1)[0] if isinstance(item, str) and "://" in item else ""
+        if not scheme:
+            problems.append((f"[{index}]", "is not a URL; Apprise URLs look like tgram://BOT_TOKEN/CHAT_ID, "
+                                           "mailtos://user:pass@host, ntfys://topic or json://host/path"))
+        elif not _apprise_accepts(item):
+            problems.append((f"[{index}]", f"Apprise has no target for a {scheme}:// URL like this one; see "
+                                           f"https://github.com/caronc/apprise/wiki for the URL of your service"))
+    return problems or None
+
+
+def _apprise_accepts(url: str) -> bool:
+    try:
+        import apprise
+    except ImportError:  # pragma: no cover - a dependency; a broken venv is said when an alert is sent
+        return True
+    return bool(apprise.Apprise().add(url))
 
 
 def _check_onec_read_timeout(value: float) -> str | None:

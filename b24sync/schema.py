@@ -106,7 +106,7 @@ def validate(section: Section, data: Any, path: str = "") -> tuple[dict[str, Any
             continue
         value = data[name]
         if not _is_instance(value, spec.types):
-            shown = "" if spec.secret else f" {value!r}"
+            shown = f" {_type_name(type(value))}" if spec.secret else f" {value!r}"  # a secret's type, never it
             problems.append(f"at '{full}': must be {_type_name(spec.types)}, found{shown}")
             result[name] = spec.default if spec.default is not REQUIRED else None
             continue

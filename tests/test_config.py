@@ -314,3 +314,16 @@ def test_config_show_prints_the_effective_values_with_the_secrets_masked(tmp_pat
                                                                                          "password: pw"),
                      encoding="utf-8")
     assert load_config(again, env={}).sync == load_config(path, env={}).sync
+
+
+def test_alert_urls_are_checked_one_by_one_and_never_printed() -> None:
+    found = problems("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
+                     "notify:\n  urls: [json://127.0.0.1/ok, 'not a url', 'notaurl://secret-token']\n")
+    assert "config.yaml: at 'notify.urls[1]': is not a URL; Apprise URLs look like tgram://BOT_TOKEN/CHAT_ID, " \
+           "mailtos://user:pass@host, ntfys://topic or json://host/path" in found
+    assert any(line.startswith("config.yaml: at 'notify.urls[2]': Apprise has no target for a notaurl:// URL")
+               for line in found)
+    assert len(found) == 2 and "secret-token" not in "\n".join(found)
+    single = problems("bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
+                      "notify:\n  urls: json://127.0.0.1/token\n")
+    assert single == ["config.yaml: at 'notify.urls': must be a list, found a string"]

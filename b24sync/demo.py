@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,11 +22,34 @@ from b24sync.alerts import Alerts
 from b24sync.bitrix24.wire import parse_date_only
 from b24sync.commands import status
 from b24sync.config import load_config
+from b24sync.invoices.currency import money
+from b24sync.invoices.words import amount_in_words
 from b24sync.logs import configure_logging
 from b24sync.sandbox import SANDBOX_PASSWORD, SANDBOX_USER, start_sandbox
 from b24sync.wiring import build
 
 MOVED = (1, 2, 3, 4, 5, 6)
+USD_DEAL, DISCOUNT_DEAL, PARTIAL_DEAL = 2, 3, 4
+
+
+def _show_invoice(data: Any, deal_id: int, label: str) -> None:
+    """An invoice's rows, totals and words, as its PDF prints them."""
+    say(f"   • deal {deal_id}, {label}: {data.title}")
+    shown = sorted(data.rows, key=lambda row: -row.discount)[:2]  # a discounted row first, if there is one
+    for row in shown:
+        discount = f" − скидка {_figure(row.discount)}" if row.discount else ""
+        say(f"       {row.name[:90]}: {_figure(row.price)} × {row.quantity.normalize():f}{discount} = "
+            f"{_figure(row.amount)}")
+    if len(data.rows) > len(shown):
+        say(f"       … and {len(data.rows) - len(shown)} more rows")
+    vat = sum((row.vat_amount for row in data.rows), Decimal(0))
+    label_vat = "в том числе НДС" if data.prices_include_vat else "НДС сверху"
+    say(f"       всего к оплате {money(data.total, data.currency.code)} ({label_vat} {_figure(vat)}); "
+        f"прописью: «{amount_in_words(data.total, data.currency)}»")
+
+
+def _figure(value: Decimal) -> str:
+    return f"{value:,.2f}".replace(",", " ").replace(".", ",")
 
 
 def say(text: str = "") -> None:
@@ -52,12 +76,14 @@ class Accountant:
                           timeout=10)
         return created
 
-    def invoice(self, order: dict[str, Any]) -> str:
+    def invoice(self, order: dict[str, Any], amount: float | None = None) -> dict[str, Any]:
+        """A Счет на оплату клиенту for the order: for all of it, or for `amount` (a prepayment)."""
         return self.create("Document_СчетНаОплатуКлиенту", {
             "Организация_Key": order["Организация_Key"], "Партнер_Key": order["Партнер_Key"],
             "Контрагент_Key": order["Контрагент_Key"], "Валюта_Key": order["Валюта_Key"],
-            "СуммаДокумента": order["СуммаДокумента"], "ДокументОснование": order["Ref_Key"],
-            "ДокументОснование_Type": "StandardODATA.Document_ЗаказКлиента"})["Number"]
+            "СуммаДокумента": order["СуммаДокумента"] if amount is None else amount,
+            "ДокументОснование": order["Ref_Key"],
+            "ДокументОснование_Type": "StandardODATA.Document_ЗаказКлиента"})
 
     def pay(self, order: dict[str, Any], amount: float) -> None:
         self.create("Document_ПоступлениеБезналичныхДенежныхСредств", {
@@ -96,7 +122,18 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
         for deal in portal.portal.deals.values():  # a quiet start: nothing is in the trigger stages yet
             deal["STAGE_ID"] = "NEW" if deal["CATEGORY_ID"] == "0" else "C1:NEW"
         say()
-        say("1. Managers move six deals to «В работе».")
+        say("1. Managers prepare and move six deals to «В работе»: deal 2 is in US dollars, deal 3 has a 10 % "
+            "discount on its first row.")
+        requests.post(portal.webhook_url + "crm.deal.update", json={"id": USD_DEAL, "fields": {"CURRENCY_ID": "USD"}},
+                      timeout=10)
+        rows = requests.post(portal.webhook_url + "crm.deal.productrows.get", json={"id": DISCOUNT_DEAL},
+                             timeout=10).json()["result"]
+        first = rows[0]
+        rows[0] = {**first, "PRICE": round(float(first["PRICE_BRUTTO"]) * 0.9, 2), "DISCOUNT_TYPE_ID": 2,
+                   "DISCOUNT_RATE": 10}
+        requests.post(portal.webhook_url + "crm.deal.productrows.set", json={"id": DISCOUNT_DEAL, "rows": [
+            {key: row[key] for key in ("PRODUCT_ID", "PRICE", "QUANTITY", "DISCOUNT_TYPE_ID", "DISCOUNT_RATE",
+                                       "TAX_RATE", "TAX_INCLUDED") if key in row} for row in rows]}, timeout=10)
         for deal_id in MOVED:
             stage = "EXECUTING" if portal.portal.deals[deal_id]["CATEGORY_ID"] == "0" else "C1:EXECUTING"
             requests.post(portal.webhook_url + "crm.deal.update",
@@ -107,8 +144,9 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
             deal = portal.portal.deals[deal_id]
             binding = parts.store.binding_for_deal(deal_id)
             if binding:
-                say(f"   ✔ deal {deal_id} «{deal['TITLE']}», {deal['OPPORTUNITY']} ₽ → Заказ клиента "
-                    f"{binding.number} in 1C, posted; the deal now holds its number and GUID")
+                amount = money(Decimal(str(deal["OPPORTUNITY"])), deal["CURRENCY_ID"])
+                say(f"   ✔ deal {deal_id} «{deal['TITLE']}», {amount} → Заказ клиента {binding.number} in 1C, "
+                    f"posted; the deal now holds its number and GUID")
             else:
                 say(f"   ✘ deal {deal_id} «{deal['TITLE']}» stays out of 1C: {push.failed.get(deal_id)}")
                 say("     (the manager sees this once in the deal's timeline; b24sync retries by itself)")
@@ -124,8 +162,14 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
         accountant = Accountant(sandbox.base.odata_root)
         bound = [binding for binding in parts.store.bindings()]
         orders = [accountant.order(binding.onec_ref) for binding in bound]
-        for order in orders[:4]:
-            say(f"   • invoice {accountant.invoice(order)} for order {order['Number']}")
+        invoices: dict[int, dict[str, Any]] = {}
+        for binding, order in list(zip(bound, orders, strict=True))[:4]:
+            prepayment = binding.deal_id == PARTIAL_DEAL
+            amount = round(float(order["СуммаДокумента"]) * 0.3, 2) if prepayment else None
+            invoices[binding.deal_id] = accountant.invoice(order, amount)
+            say(f"   • invoice {invoices[binding.deal_id]['Number']} for order {order['Number']}"
+                + (f": a 30 % prepayment, {money(Decimal(str(amount)), 'RUB')} of "
+                   f"{money(Decimal(str(order['СуммаДокумента'])), 'RUB')}" if prepayment else ""))
         accountant.ship(orders[0], "RU123456789CN", sandbox.base.base.tracking_property_ref)
         accountant.pay(orders[0], orders[0]["СуммаДокумента"])
         accountant.pay(orders[1], round(orders[1]["СуммаДокумента"] / 2, 2))
@@ -153,6 +197,12 @@ def _story(sandbox: Any, workdir: Path, started: float) -> int:
             link = portal.portal.deals[binding.deal_id].get("UF_CRM_INVOICE_URL")
             if link:
                 say(f"   • deal {binding.deal_id}: {link}")
+
+        say("   What the accountant would check on three of those invoices (the figures their PDFs print):")
+        for deal_id, label in ((USD_DEAL, "in US dollars"), (DISCOUNT_DEAL, "with a discount"),
+                               (PARTIAL_DEAL, "a prepayment")):
+            if deal_id in invoices:
+                _show_invoice(parts.onec.invoice_data(invoices[deal_id]["Ref_Key"]), deal_id, label)
 
         again = parts.engine.push(), parts.engine.pull()
         say()

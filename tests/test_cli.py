@@ -33,6 +33,9 @@ def test_demo_tells_the_whole_story_and_exits_zero() -> None:
     assert "Оплачен" in story and "Частично оплачен" in story and "RU123456789CN" in story
     assert "nothing is written" in story and "FAILED DEAL" in story and "nothing is left running" in story
     assert "Invoice PDFs" in story and "• deal 1: http://127.0.0.1:" in story
+    assert "долларов США" in story and "USD" in story  # the dollar deal, in dollars
+    assert "− скидка" in story and "Предоплата по документу Заказ клиента" in story  # a discount, a prepayment
+    assert "the administrator's alert" in story and "1 deal(s) failed" in story
 
 
 def test_no_command_prints_help_and_exits_2() -> None:

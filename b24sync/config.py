@@ -386,6 +386,11 @@ SCHEMA = Section(
                     "payment_status": Key(str, "UF_CRM_PAYMENT_STATUS", None, "deal field for paid/partial/unpaid"),
                     "shipment_date": Key(str, "UF_CRM_SHIPMENT_DATE", None, "deal field for the shipment date"),
                     "tracking_number": Key(str, "UF_CRM_TRACKING_NUMBER", None, "deal field for the tracking number"),
+                    "paid_amount": Key(str, "UF_CRM_1C_PAID_AMOUNT", None,
+                                       "deal field (money) for what the customer has paid"),
+                    "shipped_amount": Key(str, "UF_CRM_1C_SHIPPED_AMOUNT", None,
+                                          "deal field (money) for what has been shipped"),
+                    "order_status": Key(str, "UF_CRM_1C_ORDER_STATUS", None, "deal field for the 1C order's status"),
                     "counterparty_id": Key(str, "UF_CRM_1C_COUNTERPARTY_ID", None,
                                            "contact and company field for their 1C counterparty's GUID"),
                 }, note="The deal fields b24sync writes, and the contact and company field for their counterparty "
@@ -565,6 +570,9 @@ class DealFields:
     payment_status: str = "UF_CRM_PAYMENT_STATUS"
     shipment_date: str = "UF_CRM_SHIPMENT_DATE"
     tracking_number: str = "UF_CRM_TRACKING_NUMBER"
+    paid_amount: str = "UF_CRM_1C_PAID_AMOUNT"
+    shipped_amount: str = "UF_CRM_1C_SHIPPED_AMOUNT"
+    order_status: str = "UF_CRM_1C_ORDER_STATUS"
     counterparty_id: str = "UF_CRM_1C_COUNTERPARTY_ID"  # on contacts and companies, not deals
 
 

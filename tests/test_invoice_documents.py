@@ -196,3 +196,37 @@ def test_a_discount_reaches_1c_as_a_discount_and_the_pdf_shows_it(either: Rig) -
     assert totals(text)["Всего к оплате"] == Decimal("3200.00")
     # nothing changed since: a second push writes nothing (the discount compares equal, not as a false change)
     assert rig.engine().push().updated == 0 and rig.engine().push().conflicts == 0
+
+
+def timeline(rig: Rig, deal_id: int) -> list[str]:
+    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
+
+
+def test_the_deal_shows_paid_and_shipped_amounts_full_and_partial_and_an_overpayment_once(either: Rig) -> None:
+    rig = either
+    set_rows(rig, 1, [(1000, 1)], included=True)
+    engine = rig.engine()
+    rig.move(1)
+    assert engine.push().created == 1
+    order = rig.documents_for(1)[0]
+    accountant = rig.accountant()
+    accountant.ship(order["Ref_Key"], 400.0, "TRACK-1", date="2026-11-20T10:00:00")  # part of the order
+    engine.pull()
+    deal = rig.deal(1)
+    assert deal["UF_CRM_1C_SHIPPED_AMOUNT"] == "400.00|RUB" and deal["UF_CRM_1C_PAID_AMOUNT"] == "0.00|RUB"
+    assert not deal["UF_CRM_SHIPMENT_DATE"]  # partly shipped: no shipment date yet, the amount says how much
+    if rig.base.base.profile.name == "ut11":
+        assert deal["UF_CRM_1C_ORDER_STATUS"] == "К отгрузке"
+    accountant.ship(order["Ref_Key"], 600.0, "TRACK-2", date="2026-11-25T10:00:00")  # the rest
+    accountant.pay(order["Ref_Key"], 1200.0)  # the customer paid 200 too much
+    engine.pull()
+    deal = rig.deal(1)
+    assert deal["UF_CRM_1C_SHIPPED_AMOUNT"] == "1000.00|RUB" and deal["UF_CRM_SHIPMENT_DATE"].startswith("2026-11-25")
+    assert deal["UF_CRM_1C_PAID_AMOUNT"] == "1200.00|RUB"
+    told = [text for text in timeline(rig, 1) if text.startswith("Переплата")]
+    assert told == [f"Переплата по документу {order['Number']}: оплачено 1 200,00 RUB при сумме 1 000,00 RUB, на "
+                    f"200,00 RUB больше. Проверьте с бухгалтерией: вернуть разницу или зачесть её в следующий заказ."]
+    entity = "Document_ЗаказКлиента" if rig.base.base.profile.name == "ut11" else "Document_СчетНаОплатуПокупателю"
+    accountant.patch(entity, order["Ref_Key"], {"Комментарий": "правка бухгалтера"})
+    assert not engine.pull().failed and not rig.engine().pull().failed  # a paid, shipped order: not told again
+    assert len([text for text in timeline(rig, 1) if text.startswith("Переплата")]) == 1  # told once

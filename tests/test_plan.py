@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from b24sync.onec.documents import ContentRow, DocumentContent, DocumentHeader, InvoiceInfo, Snapshot
 from b24sync.store.views import BindingView, ConflictView, FailureView, IntentView
-from b24sync.sync import plan
+from b24sync.sync import mapping, plan
 from b24sync.sync.mapping import Customer, MappingError, ProjectedRow, Projection
 
 NOW = 1_000_000.0
@@ -252,6 +252,8 @@ PULL_ROWS = [(label, given, COMMENT, True, expected) for label, given, expected 
      False, ["MarkMissing"]),
     ("on_missing_document: recreate leaves a document marked for deletion alone: reported",
      snapshot(deleted=True), RECREATE, True, ["MarkMissing"]),
+    ("paid more than the total: written, and the overpayment told", snapshot(paid="250"), COMMENT, True,
+     ["WriteFields", "TellOverpaid", "RecordPull"]),
 ]
 
 
@@ -286,6 +288,15 @@ def test_the_rules_for_a_deal_deleted_in_bitrix24(label: str, given_binding: Bin
                                                    given_header: DocumentHeader | None, policy: plan.Policy,
                                                    expected: list[str]) -> None:
     assert kinds(plan.plan_deal_deleted(given_binding, given_header, policy)) == expected
+
+
+def test_an_overpayment_is_told_once_per_paid_amount() -> None:
+    told = binding(written_fields={"UF_CRM_1C_ORDER_ID": REF, plan.OVERPAID_MARK: "250.00"})
+    assert kinds(plan.plan_pull(plan.PullItem(told, snapshot(paid="250")), COMMENT)) == ["WriteFields", "RecordPull"]
+    more = plan.plan_pull(plan.PullItem(told, snapshot(paid="300")), COMMENT)  # paid again: a new overpayment
+    assert kinds(more) == ["WriteFields", "TellOverpaid", "RecordPull"]
+    assert "оплачено 300,00 RUB при сумме 200,00 RUB, на 100,00 RUB больше" in more[1].text
+    assert mapping.values_from_snapshot(snapshot(paid="250")).paid_amount == Decimal("250")
 
 
 def test_a_paid_and_shipped_document_is_no_longer_rescanned() -> None:

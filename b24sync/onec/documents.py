@@ -153,8 +153,14 @@ class Snapshot:
     total: Decimal
     invoices: tuple[InvoiceInfo, ...] = ()
     paid: Decimal = Decimal(0)
-    shipment_date: date | None = None
+    shipment_date: date | None = None  # the shipment that completed the order; None while it is not all shipped
     tracking_number: str | None = None
+    shipped: Decimal = Decimal(0)  # what the posted shipments (sales) add up to
+    currency: str = "RUB"  # the document's currency, letter code
+
+    @property
+    def overpaid(self) -> bool:
+        return self.total > 0 and self.paid > self.total
 
     @property
     def payment_status(self) -> str:

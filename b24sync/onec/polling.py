@@ -97,7 +97,7 @@ class Polling(AdapterBase):
                 paid += sum((_decimal(row["СуммаДокумента"]) for row in payments), Decimal(0))
             sales = self.client.get_all(self.profile.sale_entity, {
                 "$filter": f"Posted eq true and СчетНаОплатуПокупателю_Key eq {guid(ref)}",
-                "$select": "Ref_Key,Date,НомерДляОтслеживания", "$orderby": "Date,Ref_Key"})
+                "$select": "Ref_Key,Date,СуммаДокумента,НомерДляОтслеживания", "$orderby": "Date,Ref_Key"})
         else:
             rows = self.client.get_all(self.profile.invoice_entity, {
                 "$filter": f"ДокументОснование eq {cast(ref, order_entity)} and DeletionMark eq false",
@@ -116,12 +116,17 @@ class Polling(AdapterBase):
                                else ",ДополнительныеРеквизиты")
             sales = self.client.get_all(self.profile.sale_entity, {
                 "$filter": f"Posted eq true and ЗаказКлиента eq {cast(ref, order_entity)}",
-                "$select": "Ref_Key,Date" + tracking_select, "$orderby": "Date,Ref_Key"})
-        shipment = _date(sales[0]["Date"]) if sales else None
+                "$select": "Ref_Key,Date,СуммаДокумента" + tracking_select, "$orderby": "Date,Ref_Key"})
+        shipped, shipment = Decimal(0), None
+        for sale in sales:  # the date is the shipment that completed the order, not the first partial one
+            shipped += _decimal(sale.get("СуммаДокумента"))
+            if shipment is None and total > 0 and shipped >= total:
+                shipment = _date(sale["Date"])
         return Snapshot(order_ref=head["Ref_Key"], number=head.get("Number", ""), data_version=head["DataVersion"],
                         posted=bool(head.get("Posted")), deleted=bool(head.get("DeletionMark")),
                         status=head.get("Статус", ""), total=total, invoices=invoices, paid=paid,
-                        shipment_date=shipment, tracking_number=self._tracking(sales))
+                        shipment_date=shipment, tracking_number=self._tracking(sales), shipped=shipped,
+                        currency=self.currency_code(head.get(self.profile.currency_field)))
 
     def _tracking(self, sales: list[dict[str, Any]]) -> str | None:
         attribute = self.config.tracking.attribute or self.profile.builtin_tracking

@@ -306,18 +306,31 @@ class DealValues:
     shipment_date: date | None = None
     tracking_number: str = ""
     invoice_url: str = ""
+    paid_amount: Decimal | None = None  # None: not known (a deal bound just now); shown with `currency`
+    shipped_amount: Decimal | None = None
+    currency: str = "RUB"
+    order_status: str = ""  # the order's Статус as 1C shows it («К отгрузке»); empty for a БП invoice
+
+
+# Статус of a customer order as 1C's form shows it (enum СтатусыЗаказовКлиентов)
+ORDER_STATUSES = {"НеСогласован": "Не согласован", "КОбеспечению": "К обеспечению", "КОтгрузке": "К отгрузке",
+                  "Закрыт": "Закрыт"}
 
 
 def values_from_snapshot(snapshot: Snapshot) -> DealValues:
     latest = max(snapshot.invoices, key=lambda item: (item.date or date.min, item.number), default=None)
     return DealValues(order_id=snapshot.order_ref, order_number=snapshot.number,
                       invoice_number=latest.number if latest else "", payment_status=snapshot.payment_status,
-                      shipment_date=snapshot.shipment_date, tracking_number=snapshot.tracking_number or "")
+                      shipment_date=snapshot.shipment_date, tracking_number=snapshot.tracking_number or "",
+                      paid_amount=snapshot.paid, shipped_amount=snapshot.shipped, currency=snapshot.currency,
+                      order_status=ORDER_STATUSES.get(snapshot.status, snapshot.status))
 
 
-def encode_values(values: DealValues, fields: DealFields, payment_options: dict[str, str]) -> dict[str, str]:
-    """The deal fields as Bitrix24 takes them: an enumeration by option ID, a date as YYYY-MM-DD."""
-    return {
+def encode_values(values: DealValues, fields: DealFields, payment_options: dict[str, str],
+                  present: set[str] | None = None) -> dict[str, str]:
+    """The deal fields as Bitrix24 takes them: an enumeration by option ID, a date as YYYY-MM-DD, money as
+    «1234.50|RUB». Of the amount fields, only those `present` on the portal (all when None)."""
+    encoded = {
         fields.order_id: values.order_id,
         fields.order_number: values.order_number,
         fields.invoice_number: values.invoice_number,
@@ -326,6 +339,15 @@ def encode_values(values: DealValues, fields: DealFields, payment_options: dict[
         fields.tracking_number: values.tracking_number,
         fields.invoice_url: values.invoice_url,
     }
+    if values.paid_amount is not None:
+        encoded[fields.paid_amount] = f"{values.paid_amount:.2f}|{values.currency}"
+    if values.shipped_amount is not None:
+        encoded[fields.shipped_amount] = f"{values.shipped_amount:.2f}|{values.currency}"
+    if values.order_status:
+        encoded[fields.order_status] = values.order_status
+    optional = {fields.paid_amount, fields.shipped_amount, fields.order_status}
+    return {name: value for name, value in encoded.items()
+            if present is None or name not in optional or name in present}
 
 
 def changed_fields(wanted: dict[str, str], written: dict[str, str]) -> dict[str, str]:

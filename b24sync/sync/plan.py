@@ -240,6 +240,20 @@ class RecordPull(Step):
     is_open: bool
 
 
+OVERPAID_MARK = "#overpaid"  # kept with what b24sync wrote to the deal (never sent): the overpayment last told
+
+
+@dataclass(frozen=True)
+class TellOverpaid(Step):
+    """The customer paid more than the document's total: told on the deal once per paid amount."""
+
+    text: str
+    paid: str
+
+    def describe(self) -> str:
+        return "tell the manager of the overpayment"
+
+
 # -- the decisions --------------------------------------------------------------------------------------
 
 
@@ -397,7 +411,19 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
     values = values_from_snapshot(snapshot)
     steps: list[Step] = [Publish()] if snapshot.invoices and policy.invoice_pdf else []
     done = values.payment_status == "paid" and values.shipment_date is not None
-    return steps + [WriteFields(values), RecordPull(snapshot.data_version, is_open=not done)]
+    steps += [WriteFields(values)]
+    paid = f"{snapshot.paid:.2f}"
+    if snapshot.overpaid and binding.written_fields.get(OVERPAID_MARK) != paid:
+        over = f"{snapshot.paid - snapshot.total:,.2f}".replace(",", " ").replace(".", ",")
+        steps.append(TellOverpaid(
+            f"Переплата по документу {snapshot.number}: оплачено {_figure(snapshot.paid)} {snapshot.currency} при "
+            f"сумме {_figure(snapshot.total)} {snapshot.currency}, на {over} {snapshot.currency} больше. Проверьте "
+            f"с бухгалтерией: вернуть разницу или зачесть её в следующий заказ.", paid))
+    return steps + [RecordPull(snapshot.data_version, is_open=not done)]
+
+
+def _figure(value: Any) -> str:
+    return f"{value:,.2f}".replace(",", " ").replace(".", ",")
 
 
 def plan_deal_deleted(binding: BindingView, header: DocumentHeader | None, policy: Policy) -> list[Step]:

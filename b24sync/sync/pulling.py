@@ -37,6 +37,7 @@ class PullCycle:
     outbox: Outbox
     log: Any
     progress: Any
+    present_fields: set[str] | None
     _held: dict[str, int]
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
@@ -224,10 +225,15 @@ class PullCycle:
                 link = self._publish(deal_id, snapshot, binding, report)
             elif isinstance(step, steps.WriteFields):
                 values = step.values if link is None else replace(step.values, invoice_url=link)
-                wanted = mapping.encode_values(values, self.fields, self.payment_options())
+                wanted = mapping.encode_values(values, self.fields, self.payment_options(), self.present_fields)
                 diff = mapping.changed_fields(wanted, dict(binding.written_fields))
                 if diff:
                     self.outbox.update(deal_id, diff)
+            elif isinstance(step, steps.TellOverpaid):
+                paid = step.paid
+                self.outbox.comment_with_files(deal_id, step.text, [], lambda deal_id=deal_id, paid=paid:
+                                               self.store.record_written_fields(deal_id, {steps.OVERPAID_MARK: paid}))
+                self.log.warning("overpaid", deal_id=deal_id, order_ref=binding.onec_ref, paid=paid)
             elif isinstance(step, steps.RecordPull):
                 self.store.record_pull(deal_id, step.version, step.is_open)
             else:

@@ -29,7 +29,7 @@ from b24sync.onec.documents import DocumentHeader
 from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
-from b24sync.sync.fields import deal_field_specs, payment_option_ids
+from b24sync.sync.fields import amount_field_specs, deal_field_specs, payment_option_ids
 from b24sync.sync.gather import Context, Gatherer, Mapped
 from b24sync.sync.invoices import InvoicePublisher
 from b24sync.sync.outbox import Outbox, Sender
@@ -67,6 +67,7 @@ class Engine(PullCycle):
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
         self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
+        self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
 
     def policy(self) -> steps.Policy:
@@ -301,7 +302,7 @@ class Engine(PullCycle):
             binding = self.store.binding_for_deal(deal_id)
             assert binding is not None
             wanted = mapping.encode_values(mapping.DealValues(order_id=binding.onec_ref, order_number=binding.number),
-                                           self.fields, self.payment_options())
+                                           self.fields, self.payment_options(), self.present_fields)
             self.outbox.update(deal_id, {name: wanted[name] for name in (
                 self.fields.order_id, self.fields.order_number, self.fields.payment_status)})
         elif isinstance(step, steps.Comment):
@@ -488,8 +489,14 @@ class Engine(PullCycle):
         """The payment-status field's option IDs; also checks, once, that every field b24sync writes exists."""
         if self._payment_options is None:
             existing = self.bitrix.deal_userfields()
+            optional = {spec.name for spec in amount_field_specs(self.fields)}
             names = [spec.name for spec in deal_field_specs(self.fields)]
-            missing = [name for name in names if name not in existing]
+            missing = [name for name in names if name not in existing and name not in optional]
+            self.present_fields = {name for name in names if name in existing}
+            absent = sorted(optional - self.present_fields)
+            if absent:
+                self.log.warning("deal_fields_missing", fields=absent,
+                                 action="run `b24sync setup` to create them; the other fields are written meanwhile")
             if missing:
                 raise SetupMissingError(f"Bitrix24 has no deal field {', '.join(missing)}: run `b24sync setup` to "
                                         f"create the fields b24sync writes (see 'sync.fields'); nothing was written")

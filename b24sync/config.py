@@ -198,17 +198,28 @@ def _check_pipelines(value: list) -> str | list[tuple[str, str]] | None:
         for key in ("stage_on_paid", "stage_on_shipped"):
             if item.get(key) is not None and not isinstance(item[key], str):
                 problems.append((f"{at}.{key}", f"must be one STATUS_ID (e.g. WON); found {item[key]!r}"))
+        choices = item.get("onec")
+        if choices is not None and not isinstance(choices, dict):
+            problems.append((f"{at}.onec", f"must be a mapping of {', '.join(sorted(PIPELINE_ONEC_KEYS))}"))
+        for key, choice in (choices or {}).items() if isinstance(choices, dict) else ():
+            if key not in PIPELINE_ONEC_KEYS:
+                problems.append((f"{at}.onec.{key}", f"unknown key; known: {', '.join(sorted(PIPELINE_ONEC_KEYS))}"))
+            elif not isinstance(choice, str) or not choice.strip():
+                problems.append((f"{at}.onec.{key}", "must be a code, name or GUID in 1C"))
     return problems or None
 
 
 PIPELINE_KEYS = {"category_id", "trigger_stages", "min_amount", "deal_types", "start_date", "stage_on_paid",
-                 "stage_on_shipped"}
+                 "stage_on_shipped", "onec"}
+# what one pipeline may choose for its documents instead of 'onec.defaults' (one legal entity a pipeline is common)
+PIPELINE_ONEC_KEYS = {"organisation", "warehouse", "agreement", "contract", "price_type"}
 
 EXAMPLE_PIPELINES = [
     {"category_id": 0, "trigger_stages": ["PREPAYMENT_INVOICE", "EXECUTING", "FINAL_INVOICE", "WON"],
      "min_amount": 0, "start_date": date(2026, 1, 1), "stage_on_paid": "WON"},
     {"category_id": 1, "trigger_stages": ["C1:PREPARATION", "C1:EXECUTING", "C1:WON"],
-     "deal_types": ["SALE", "GOODS", "COMPLEX"], "stage_on_shipped": "C1:EXECUTING"},
+     "deal_types": ["SALE", "GOODS", "COMPLEX"], "stage_on_shipped": "C1:EXECUTING",
+     "onec": {"organisation": "ООО «Электросбыт Монтаж»", "warehouse": "Склад монтажа"}},
 ]
 
 EXAMPLE_HEADER = """\
@@ -340,7 +351,9 @@ SCHEMA = Section(
                          "every later one that is not lost, so a deal that jumps past the agreed stage between two "
                          "polls is still pushed. Stage IDs are STATUS_IDs from crm.status.list (pipeline N uses "
                          "\"CN:\" prefixes). Optional per pipeline: min_amount, deal_types (TYPE_IDs), start_date "
-                         "(older deals are ignored), and stage_on_paid / stage_on_shipped (moves forward only)."),
+                         "(older deals are ignored), stage_on_paid / stage_on_shipped (moves forward only), and "
+                         "onec: the pipeline's own organisation, warehouse, agreement, contract (bp30) and price_type "
+                         "(ut11) by code, name or GUID, instead of onec.defaults (one legal entity a pipeline)."),
                 "overlap_seconds": Key(int, 120, number_between(0, 3600), "look-back added to each poll",
                                        note="Seconds of look-back added to every Bitrix24 poll, so a deal changed "
                                             "at the edge is never missed."),
@@ -559,6 +572,19 @@ class Pipeline:
     start_date: date | None = None
     stage_on_paid: str | None = None
     stage_on_shipped: str | None = None
+    onec: PipelineChoices | None = None  # its own organisation, warehouse, … instead of 'onec.defaults'
+
+
+@dataclass(frozen=True)
+class PipelineChoices:
+    """What one pipeline's documents use instead of 'onec.defaults' (each by code, name or GUID; None: the
+    default). `price_type` (ВидЦены, УТ) has no default: rows go without one unless a pipeline names it."""
+
+    organisation: str | None = None
+    warehouse: str | None = None
+    agreement: str | None = None
+    contract: str | None = None
+    price_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -924,7 +950,8 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
             category_id=item["category_id"], trigger_stages=tuple(item["trigger_stages"]),
             min_amount=float(item.get("min_amount") or 0), deal_types=tuple(item.get("deal_types") or ()),
             start_date=item.get("start_date"), stage_on_paid=item.get("stage_on_paid"),
-            stage_on_shipped=item.get("stage_on_shipped")) for item in sync_values["pipelines"]),
+            stage_on_shipped=item.get("stage_on_shipped"),
+            onec=PipelineChoices(**item["onec"]) if item.get("onec") else None) for item in sync_values["pipelines"]),
         overlap_seconds=sync_values["overlap_seconds"],
         onec_window_days=sync_values["onec_window_days"],
         on_locked_document=sync_values["on_locked_document"],

@@ -186,3 +186,17 @@ def test_a_deal_the_portal_does_not_have_is_said_and_fails_the_command(sandbox: 
         done = b24sync(*command, "--config", str(sandbox))
         assert done.returncode == 1, (command, done.stdout, done.stderr)
         assert "deal 99999: Bitrix24 has no such deal" in done.stdout
+
+
+def test_check_resolves_each_pipelines_own_choices(sandbox: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load(sandbox.read_text(encoding="utf-8"))
+    config["sync"]["pipelines"][1]["onec"] = {"organisation": "ООО «Нет такой»", "warehouse": "Основной склад"}
+    changed = sandbox.with_name("choices.yaml")
+    changed.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    changed.chmod(0o600)
+    done = b24sync("check", "--config", str(changed))
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if "1c choices of pipeline 1" in line)
+    assert "sync.pipelines (category_id 1).onec.organisation" in line and "«ООО «Нет такой»»" in line

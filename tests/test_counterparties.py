@@ -160,3 +160,34 @@ def test_after_an_upgrade_a_bound_deals_customer_keeps_the_counterparty_its_docu
                     if row["Description"] == "Петров Иван"]) == 1
     finally:
         rig.stop()
+
+
+def test_a_pipeline_may_have_its_own_organisation_warehouse_and_contract(either: Rig) -> None:
+    from dataclasses import replace
+
+    from b24sync.config import PipelineChoices
+
+    rig = either
+    accountant = rig.accountant()
+    other = accountant.create("Catalog_Организации", {"Description": "ООО «Электросбыт Монтаж»", "ИНН": "7707083893",
+                                                      "КПП": "770701001"}, post=False)
+    choices = PipelineChoices(organisation="ООО «Электросбыт Монтаж»", contract="Договор монтажа")
+    if rig.base.base.profile.name == "ut11":
+        store = accountant.create("Catalog_Склады", {"Description": "Склад монтажа"}, post=False)
+        choices = replace(choices, warehouse="Склад монтажа", contract=None)
+    pipelines = (rig.config.sync.pipelines[0], replace(rig.config.sync.pipelines[1], onec=choices))
+    engine = rig.engine(sync=replace(rig.config.sync, pipelines=pipelines))
+    first = next(deal for deal in rig.portal.portal.deals.values() if deal["CATEGORY_ID"] == "1")
+    plain = next(deal for deal in rig.portal.portal.deals.values() if deal["CATEGORY_ID"] == "0")
+    rig.move(int(first["ID"]))
+    rig.move(int(plain["ID"]))
+    report = engine.push()
+    assert not report.failed, report.failed
+    chosen, default = rig.documents_for(int(first["ID"]))[0], rig.documents_for(int(plain["ID"]))[0]
+    assert chosen["Организация_Key"] == other["Ref_Key"] != default["Организация_Key"]
+    if rig.base.base.profile.name == "ut11":
+        assert chosen["Склад_Key"] == store["Ref_Key"] != default["Склад_Key"]
+        assert {row["Склад_Key"] for row in chosen["Товары"]} == {store["Ref_Key"]}
+    else:
+        contract = accountant.get("Catalog_ДоговорыКонтрагентов", chosen["ДоговорКонтрагента_Key"])
+        assert contract["Description"] == "Договор монтажа" and contract["Организация_Key"] == other["Ref_Key"]

@@ -47,6 +47,18 @@ class OrderDraft:
     manager_ref: str | None = None
     contract_ref: str | None = None
     date: datetime | None = None
+    choices: Choices | None = None  # the deal's pipeline's own organisation, warehouse, … (None: the defaults)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A pipeline's own references for its documents (each None: 'onec.defaults')."""
+
+    organisation: str | None = None
+    warehouse: str | None = None
+    agreement: str | None = None
+    price_type: str | None = None
+    contract_name: str | None = None
 
 
 @dataclass(frozen=True)

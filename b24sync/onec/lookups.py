@@ -10,6 +10,7 @@ from typing import Any
 from b24sync.config import Marker
 from b24sync.onec import errors
 from b24sync.onec.base import AdapterBase
+from b24sync.onec.documents import Choices
 from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
@@ -269,20 +270,39 @@ class Lookups(AdapterBase):
                 return found
             raise
 
-    def contract(self, counterparty_ref: str, create: bool = True) -> str | None:
-        """БП: the counterparty's contract named in 'onec.defaults.contract' (created when missing)."""
-        name = self.config.defaults.contract or "Основной договор"
+    def choices(self, pipeline: Any) -> Choices | None:
+        """A pipeline's own organisation, warehouse, agreement, price type and contract name as references,
+        resolved once (a SetupError names the key, `sync.pipelines[N].onec.organisation`); None: the defaults."""
+        given = getattr(pipeline, "onec", None)
+        if given is None:
+            return None
+        if pipeline.category_id not in self._choices:
+            at = f"sync.pipelines (category_id {pipeline.category_id}).onec"
+            found = {key: self.resolve(entity, getattr(given, key), f"{at}.{key}") if getattr(given, key) else None
+                     for key, entity in (("organisation", "Catalog_Организации"), ("warehouse", "Catalog_Склады"),
+                                         ("agreement", "Catalog_СоглашенияСКлиентами"),
+                                         ("price_type", "Catalog_ВидыЦен"))}
+            self._choices[pipeline.category_id] = Choices(**found, contract_name=given.contract)
+        return self._choices[pipeline.category_id]
+
+    def contract(self, counterparty_ref: str, create: bool = True, choices: Choices | None = None) -> str | None:
+        """БП: the counterparty's contract with the document's organisation, named as the pipeline or
+        'onec.defaults.contract' says; else the organisation's other contract with this counterparty, else a new
+        one (a contract of another of your organisations is never put on the document)."""
+        name = (choices.contract_name if choices else None) or self.config.defaults.contract or "Основной договор"
+        organisation = (choices.organisation if choices else None) or self.resolved().organisation
         rows = self.client.get("Catalog_ДоговорыКонтрагентов", {
             "$filter": f"Owner_Key eq {guid(counterparty_ref)} and DeletionMark eq false",
-            "$select": "Ref_Key,Description", "$orderby": "Code"}).get("value", [])
-        for row in rows:
+            "$select": "Ref_Key,Description,Организация_Key", "$orderby": "Code"}).get("value", [])
+        ours = [row for row in rows if row.get("Организация_Key") in (organisation, None, ZERO_GUID)]
+        for row in ours:
             if row["Description"] == name:
                 return row["Ref_Key"]
-        if rows:
-            return rows[0]["Ref_Key"]
+        if ours and not (choices and choices.contract_name):  # a contract the pipeline names is that one only
+            return ours[0]["Ref_Key"]
         if not create:
             return None
         created = self.client.post("Catalog_ДоговорыКонтрагентов", {
-            "Description": name, "Owner_Key": counterparty_ref, "Организация_Key": self.resolved().organisation,
+            "Description": name, "Owner_Key": counterparty_ref, "Организация_Key": organisation,
             "ВидДоговора": "СПокупателем"})
         return created["Ref_Key"]

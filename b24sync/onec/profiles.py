@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from b24sync.onec.documents import OrderDraft, document_total, row_totals
+from b24sync.onec.documents import Choices, OrderDraft, document_total, row_totals
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 VAT_NAMES = {22: "НДС22", 20: "НДС20", 10: "НДС10", 0: "НДС0"}
@@ -108,6 +108,10 @@ class Profile:
         return {"СтавкаНДС": vat_enum(rate)}
 
     def _ut11(self, draft: OrderDraft, resolved: Resolved, status: str, date_text: str) -> dict[str, Any]:
+        choices = draft.choices or Choices()
+        organisation = choices.organisation or resolved.organisation
+        warehouse = choices.warehouse or resolved.warehouse or ZERO_GUID
+        agreement = choices.agreement or resolved.agreement or ZERO_GUID
         rows = []
         for index, row in enumerate(draft.rows, start=1):
             totals = row_totals(row, draft.prices_include_vat)
@@ -119,15 +123,16 @@ class Profile:
                 "СуммаРучнойСкидки": number(row.discount),
                 "Сумма": number(totals.amount), **self._vat(row.vat_rate, resolved),
                 "СуммаНДС": number(totals.vat), "СуммаСНДС": number(totals.total),
-                "ВариантОбеспечения": "Отгрузить", "Склад_Key": resolved.warehouse or ZERO_GUID,
+                "ВариантОбеспечения": "Отгрузить", "Склад_Key": warehouse,
+                **({"ВидЦены_Key": choices.price_type} if choices.price_type else {}),
                 "Отменено": False, "Содержание": "",
             })
         any_vat = any(row.vat_rate for row in draft.rows)
         return {
             "Date": date_text, "Партнер_Key": draft.partner_ref or ZERO_GUID,
-            "Контрагент_Key": draft.counterparty_ref, "Организация_Key": resolved.organisation,
-            "Соглашение_Key": resolved.agreement or ZERO_GUID, "Валюта_Key": resolved.currency_ref(draft.currency_code),
-            "Склад_Key": resolved.warehouse or ZERO_GUID, "Менеджер_Key": draft.manager_ref or ZERO_GUID,
+            "Контрагент_Key": draft.counterparty_ref, "Организация_Key": organisation,
+            "Соглашение_Key": agreement, "Валюта_Key": resolved.currency_ref(draft.currency_code),
+            "Склад_Key": warehouse, "Менеджер_Key": draft.manager_ref or ZERO_GUID,
             "ХозяйственнаяОперация": "РеализацияКлиенту", "ЦенаВключаетНДС": draft.prices_include_vat,
             "НалогообложениеНДС": "ПродажаОблагаетсяНДС" if any_vat else "ПродажаНеОблагаетсяНДС",
             "Статус": status, "Согласован": status != "НеСогласован", "ФормаОплаты": "Безналичная",
@@ -145,7 +150,8 @@ class Profile:
                 "СтавкаНДС": vat_enum(row.vat_rate), "СуммаНДС": number(totals.vat),
             })
         return {
-            "Date": date_text, "Организация_Key": resolved.organisation, "Контрагент_Key": draft.counterparty_ref,
+            "Date": date_text, "Организация_Key": (draft.choices or Choices()).organisation or resolved.organisation,
+            "Контрагент_Key": draft.counterparty_ref,
             "ДоговорКонтрагента_Key": draft.contract_ref or ZERO_GUID,
             "ВалютаДокумента_Key": resolved.currency_ref(draft.currency_code),
             "СуммаВключаетНДС": draft.prices_include_vat, "Ответственный_Key": draft.manager_ref or ZERO_GUID,

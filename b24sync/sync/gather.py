@@ -18,7 +18,7 @@ from b24sync.config import SyncConfig
 from b24sync.errors import ItemError
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
-from b24sync.onec.documents import DocumentContent
+from b24sync.onec.documents import Choices, DocumentContent
 from b24sync.onec.profiles import ENUM_VAT_RATES, ZERO_GUID
 from b24sync.sync import mapping
 
@@ -37,7 +37,7 @@ class Context:
     contacts: dict[int, Contact] = field(default_factory=dict)
     contact_requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
-    counterparties: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Mapped:
     wanted: DocumentContent | None = None
     nomenclature: dict[int, str] = field(default_factory=dict)
     manager_ref: str | None = None
+    choices: Choices | None = None  # the deal's pipeline's own organisation, warehouse, … (None: the defaults)
     error: ItemError | None = None
     transient: bool = False  # the error may be a manager's edit caught half-way: tried again, not reported
 
@@ -106,11 +107,12 @@ class Gatherer:
             manager_ref = self._manager(projection)
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
                                      discounts=self.onec.profile.keeps_discounts)
+            choices = self.onec.choices(self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
-        return Mapped(projection, wanted, nomenclature, manager_ref)
+        return Mapped(projection, wanted, nomenclature, manager_ref, choices)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
         context = self.context

@@ -355,12 +355,22 @@ class Engine(PullCycle):
 
     def _draft(self, mapped: Mapped) -> Any:
         assert mapped.projection is not None
-        counterparty, partner, contract = self._counterparty(mapped.projection.customer, mapped.projection.deal_id)
-        return mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
-                             contract, self.config.onec.defaults.currency)
+        counterparty, partner = self._counterparty(mapped.projection.customer, mapped.projection.deal_id)
+        contract = self._contract(counterparty, mapped.choices) if self.onec.profile.uses_contracts else None
+        draft = mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
+                              contract, self.config.onec.defaults.currency)
+        return replace(draft, choices=mapped.choices)
 
-    def _counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None, str | None]:
-        """(counterparty, partner, contract) of the deal's customer, once per cycle. A contact or company keeps
+    def _contract(self, counterparty: str, choices: Any) -> str | None:
+        """БП: the counterparty's contract for the deal's pipeline (its name and organisation), once per cycle."""
+        cache = self.gatherer.context.counterparties
+        key = f"contract:{counterparty}:{getattr(choices, 'contract_name', '')}:{getattr(choices, 'organisation', '')}"
+        if key not in cache:
+            cache[key] = self.onec.contract(counterparty, choices=choices)
+        return cache[key]
+
+    def _counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None]:
+        """(counterparty, partner) of the deal's customer, once per cycle. A contact or company keeps
         the counterparty it was bound to; an unbound one is matched by the GUID in its own field, then by INN
         (KPP), then (a person) by phone or e-mail, and only then created — never by name, since two people may
         share one."""
@@ -376,8 +386,7 @@ class Engine(PullCycle):
             found = self._match_counterparty(customer, kind, deal_id, pending=bound is not None)
             ref, partner = found["Ref_Key"], found.get("Партнер_Key") or None
             self.store.bind_counterparty(kind, customer.bitrix24_id, ref, partner or "")
-        contract = self.onec.contract(ref) if self.onec.profile.uses_contracts else None
-        cache[key] = (ref, partner, contract)
+        cache[key] = (ref, partner)
         return cache[key]
 
     def _match_counterparty(self, customer: mapping.Customer, kind: str, deal_id: int,

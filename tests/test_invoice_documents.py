@@ -87,7 +87,8 @@ def test_a_usd_deal_is_invoiced_in_dollars_in_figures_words_and_comment(either: 
     figures = totals(text)
     assert figures["Всего к оплате"] == Decimal("1285.00")
     assert figures["В том числе НДС 22%"] == Decimal("231.72")  # 1000 × 22/122 + 285 × 22/122, row by row
-    comment = next(item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == "1")
+    comment = next(item["COMMENT"] for item in rig.portal.portal.timeline.values()
+                   if item["ENTITY_ID"] == "1" and "выставила счёт" in item["COMMENT"])
     assert "на сумму 1 285,00 USD" in comment and "₽" not in comment
 
 
@@ -230,3 +231,28 @@ def test_the_deal_shows_paid_and_shipped_amounts_full_and_partial_and_an_overpay
     accountant.patch(entity, order["Ref_Key"], {"Комментарий": "правка бухгалтера"})
     assert not engine.pull().failed and not rig.engine().pull().failed  # a paid, shipped order: not told again
     assert len([text for text in timeline(rig, 1) if text.startswith("Переплата")]) == 1  # told once
+
+
+def test_a_row_without_a_rate_takes_its_nomenclatures_and_a_contradiction_is_told_once(either: Rig) -> None:
+    rig = either
+    by_rate: dict = {}
+    for product in rig.dataset.products:  # products as 1C keeps them, each with its own VAT rate
+        if product.in_onec:
+            by_rate.setdefault(product.vat_rate, product)
+    taxed, other = by_rate[22], by_rate[10]
+    catalog = {int(item["ID"]): item for item in rig.portal.portal.products.values()}
+    taxed_id = next(pid for pid, item in catalog.items() if item.get("XML_ID") == taxed.ref_key)
+    other_id = next(pid for pid, item in catalog.items() if item.get("XML_ID") == other.ref_key)
+    rig.call("crm.deal.productrows.set", {"id": 1, "rows": [
+        {"PRODUCT_ID": taxed_id, "PRICE": 122, "QUANTITY": 1, "TAX_RATE": None, "TAX_INCLUDED": "Y"},
+        {"PRODUCT_ID": other_id, "PRICE": 100, "QUANTITY": 1, "TAX_RATE": 22, "TAX_INCLUDED": "Y"}]})
+    rig.move(1)
+    engine = rig.engine()
+    assert engine.push().created == 1
+    rows = sorted(rig.documents_for(1)[0]["Товары"], key=lambda item: int(item["LineNumber"]))
+    assert rows[0]["СуммаНДС"] == 22  # the deal said nothing: 1C's 22 %, inside the price
+    told = [text for text in timeline(rig, 1) if "у номенклатуры в 1С" in text]
+    assert len(told) == 1 and "Строка 2" in told[0] and "в сделке НДС 22 %, а у номенклатуры в 1С — 10 %" in told[0]
+    rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Правка"}})
+    engine.push()
+    assert len([text for text in timeline(rig, 1) if "у номенклатуры в 1С" in text]) == 1

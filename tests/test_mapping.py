@@ -222,3 +222,20 @@ def test_a_contacts_own_inn_identifies_a_person(inn: str | None, expected: str |
         return
     customer = mapping.customer(1, None, requisites, CONTACT)
     assert (customer.kind, customer.inn, customer.kpp) == ("person", expected, None)
+
+
+@pytest.mark.parametrize("deal_rate, included, onec_rate, rate, vat, noted", [
+    (None, True, (True, Decimal(22)), Decimal(22), Decimal("22.00"), False),  # the deal says nothing: 1C's rate
+    (None, True, (True, None), None, Decimal("0.00"), False),  # 1C's item is without VAT: nothing added
+    (None, True, (False, None), None, Decimal("0.00"), False),  # 1C says nothing either
+    ("22", True, (True, Decimal(22)), Decimal(22), Decimal("22.00"), False),  # they agree
+    ("10", True, (True, Decimal(22)), Decimal(10), Decimal("11.09"), True),  # they disagree: the deal's, told
+])
+def test_a_rows_vat_rate_comes_from_the_deal_or_else_from_1c(deal_rate: str | None, included: bool,
+                                                             onec_rate: tuple, rate: Decimal | None, vat: Decimal,
+                                                             noted: bool) -> None:
+    projection = mapping.project(deal("122.00"), [row(1, 10, "122.00", "1", deal_rate, included)], PRODUCTS,
+                                 COMPANY, REQUISITES, None)
+    changed, notes = mapping.vat_from_nomenclature(projection, {10: "ref-10"}, {"ref-10": onec_rate})
+    assert (changed.rows[0].vat_rate, changed.rows[0].vat or Decimal("0.00")) == (rate, vat)
+    assert bool(notes) == noted and all("у номенклатуры в 1С — 22 %" in note for note in notes)

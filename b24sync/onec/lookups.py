@@ -5,6 +5,7 @@ counterparties and contracts (a mixin of the OneCAdapter, adapter.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from b24sync.config import Marker
@@ -15,6 +16,8 @@ from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
 
+# БП's ВидСтавкиНДС of a nomenclature item and the rate it stands for (the general one is 22 % from 2026)
+KIND_RATES = {"Общая": Decimal(22), "Пониженная": Decimal(10), "Нулевая": Decimal(0)}
 NAME_PREFIX = 50  # characters of a free-text name put into a $filter; the rest is compared on our side
 
 
@@ -116,14 +119,36 @@ class Lookups(AdapterBase):
 
     # -- nomenclature and counterparties ----------------------------------------------------------------
 
+    def _vat_property(self) -> str:
+        """The nomenclature's own VAT: УТ 11.5 a Ставки НДС item, older УТ the enum, БП its ВидСтавкиНДС."""
+        if not self.profile.vat_from_metadata:
+            return "ВидСтавкиНДС"
+        return "СтавкаНДС_Key" if self.resolved().vat_form == "catalog" else "СтавкаНДС"
+
+    def nomenclature_vat(self, row: dict[str, Any]) -> tuple[bool, Decimal | None]:
+        """(known, rate) of a nomenclature row's own VAT; rate None is «без НДС». Unknown when 1C says nothing."""
+        value = row.get(self._vat_property()) or ""
+        if not value or value == ZERO_GUID:
+            return False, None
+        if self._vat_property() == "СтавкаНДС_Key":
+            key = next((key for key, ref in (self.resolved().vat_refs or {}).items() if ref == value), None)
+            return (key is not None), (None if key in (None, "none") else Decimal(key))
+        if value in KIND_RATES:
+            return True, KIND_RATES[value]
+        if value == "БезНДС":
+            return True, None
+        digits = "".join(char for char in value if char.isdigit())
+        return (bool(digits), Decimal(digits) if digits else None)
+
     def nomenclature_by_refs(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
         rows = self._by_or_chain("Catalog_Номенклатура", "Ref_Key", [ref.lower() for ref in refs if is_guid(ref)],
-                                 "Ref_Key,Description,Артикул,DeletionMark", render=guid)
+                                 f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}", render=guid)
         return {row["Ref_Key"]: row for row in rows}
 
     def nomenclature_by_articles(self, articles: Iterable[str]) -> dict[str, dict[str, Any]]:
         rows = self._by_or_chain("Catalog_Номенклатура", "Артикул", [a for a in articles if a],
-                                 "Ref_Key,Description,Артикул,DeletionMark", extra=" and DeletionMark eq false")
+                                 f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}",
+                                 extra=" and DeletionMark eq false")
         found: dict[str, dict[str, Any]] = {}
         for row in rows:
             found.setdefault(row["Артикул"], row)

@@ -9,6 +9,7 @@ so that the planner can compare it with what 1C holds. It only reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from b24sync.bitrix24.adapter import ENTITY_COMPANY, ENTITY_CONTACT, Bitrix24Adapter
@@ -36,6 +37,7 @@ class Context:
     requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
     contact_requisites: dict[int, list[Requisite]] = field(default_factory=dict)
+    nomenclature_vat: dict[str, tuple[bool, Decimal | None]] = field(default_factory=dict)  # ref -> (known, rate)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
 
@@ -51,6 +53,7 @@ class Mapped:
     choices: Choices | None = None  # the deal's pipeline's own organisation, warehouse, … (None: the defaults)
     error: ItemError | None = None
     transient: bool = False  # the error may be a manager's edit caught half-way: tried again, not reported
+    notes: list[str] = field(default_factory=list)  # told on the deal when its document is created
 
 
 class Gatherer:
@@ -84,11 +87,13 @@ class Gatherer:
         xml_ids = [product.xml_id for product in products if product.xml_id]
         articles = [product.article for product in products if product.article]
         if self.sync.product_match == "xml_id" or self.sync.product_fallback:
-            for ref in self.onec.nomenclature_by_refs(xml_ids):
+            for ref, row in self.onec.nomenclature_by_refs(xml_ids).items():
                 context.nomenclature[ref] = ref
+                context.nomenclature_vat[ref] = self.onec.nomenclature_vat(row)
         if self.sync.product_match == "article" or self.sync.product_fallback:
             for article, row in self.onec.nomenclature_by_articles(articles).items():
                 context.nomenclature[f"article:{article}"] = row["Ref_Key"]
+                context.nomenclature_vat[row["Ref_Key"]] = self.onec.nomenclature_vat(row)
 
     def map(self, deal: dict[str, Any], now: float) -> Mapped:
         """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.
@@ -102,6 +107,7 @@ class Gatherer:
         try:
             projection = self._project(deal)
             nomenclature = self._nomenclature(projection)
+            projection, notes = mapping.vat_from_nomenclature(projection, nomenclature, self.context.nomenclature_vat)
             self._vat_rates(projection)
             currency_ref = self._currency(projection)
             manager_ref = self._manager(projection)
@@ -112,7 +118,7 @@ class Gatherer:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
-        return Mapped(projection, wanted, nomenclature, manager_ref, choices)
+        return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
         context = self.context

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
@@ -170,6 +170,27 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
                       amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
                       customer=customer(deal_id, company, requisites, contact),
                       manager_id=to_int(deal.get("ASSIGNED_BY_ID")))
+
+
+def vat_from_nomenclature(projection: Projection, nomenclature: dict[int, str],
+                          rates: dict[str, tuple[bool, Decimal | None]]) -> tuple[Projection, list[str]]:
+    """Rows the deal gives no VAT rate take their nomenclature's own rate from 1C (the VAT inside the price, so
+    the total stays the deal's); a deal rate that contradicts 1C's is kept (it is what the customer was offered)
+    and said, once, in the returned notes. VAT on top is never added to a row the deal sells without it."""
+    rows, notes = [], []
+    for position, row in enumerate(projection.rows, start=1):
+        known, rate = rates.get(nomenclature.get(row.product_id, ""), (False, None))
+        if known and row.vat_rate is None and rate and projection.prices_include_vat:
+            vat = money((row.amount or Decimal(0)) * rate / (100 + rate))
+            row = replace(row, vat_rate=rate, vat=vat)
+        elif known and row.vat_rate is not None and rate != row.vat_rate:
+            ours = f"{row.vat_rate.normalize():f} %"
+            theirs = "без НДС" if rate is None else f"{rate.normalize():f} %"
+            notes.append(f"Строка {position} «{row.name}»: в сделке НДС {ours}, а у номенклатуры в 1С — {theirs}. "
+                         f"В заказ ушла ставка из сделки; если она неверна, исправьте её в сделке или карточку "
+                         f"номенклатуры в 1С.")
+        rows.append(row)
+    return replace(projection, rows=tuple(rows)), notes
 
 
 def row_discount(row: ProductRow, include_vat: bool, amount: Decimal) -> tuple[Decimal | None, Decimal,

@@ -250,6 +250,9 @@ class Engine(PullCycle):
                             **({"pushed_hash": pushed[0], "pushed_projection": pushed[1]} if pushed else {}))
             report.created += 1
             self.log.info("document_created", deal_id=deal_id, order_ref=document.ref, number=document.number)
+            for note in mapped.notes:  # told once: with the document they concern
+                self.outbox.comment(deal_id, note)
+                self.log.warning("vat_rate_differs", deal_id=deal_id, order_ref=document.ref, note=note)
         elif isinstance(step, steps.Update):
             ref = self._ref(deal_id)
             draft = self._draft(mapped)

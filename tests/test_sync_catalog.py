@@ -43,3 +43,25 @@ def test_an_empty_portal_catalog_is_filled_from_1c_and_kept_in_step(tmp_path: Pa
         assert engine.push().created == 1  # matched by XML_ID on a portal whose catalog was empty
     finally:
         rig.stop()
+
+
+def test_a_product_a_person_made_with_the_items_article_is_adopted_not_doubled(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        portal = rig.portal.portal
+        items = list(rig.base.base.records["Catalog_Номенклатура"].values())
+        sample = next(item for item in items if item.get("Артикул"))
+        for product_id in [int(product["ID"]) for product in portal.products.values()]:
+            rig.call("crm.product.delete", {"id": product_id})  # a portal whose catalog was typed by hand:
+        made = rig.call("crm.product.add", {"fields": {"NAME": "Кабель (вручную)", ARTICLE: sample["Артикул"]}})
+        engine = rig.engine()
+        planned = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE, dry_run=True)
+        assert f"adopt product «{sample['Description']}»" in planned.planned
+        report = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert report.recovered == 1 and report.created == len(items) - 1
+        with_article = [product for product in portal.products.values()
+                        if (product.get(ARTICLE) or {}).get("value") == sample["Артикул"]]
+        assert len(with_article) == 1 and int(with_article[0]["ID"]) == made
+        assert with_article[0]["XML_ID"] == sample["Ref_Key"] and with_article[0]["NAME"] == sample["Description"]
+    finally:
+        rig.stop()

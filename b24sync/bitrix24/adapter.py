@@ -370,8 +370,16 @@ class Bitrix24Adapter:
         return {product.xml_id: product for product in self._products("@XML_ID", sorted(set(xml_ids)), article_property)
                 if product.xml_id}
 
+    def products_by_article(self, articles: Iterable[str], article_property: str) -> dict[str, list[CatalogProduct]]:
+        """Catalog products by their article (the catalog property holding it), each article's products."""
+        found: dict[str, list[CatalogProduct]] = {}
+        for product in self._products(f"@{article_property}", sorted(set(articles)), article_property):
+            if product.article:
+                found.setdefault(product.article, []).append(product)
+        return found
+
     def _products(self, key: str, values: list[Any], article_property: str | None) -> Iterator[CatalogProduct]:
-        """crm.product.list by `key` (`@ID` or `@XML_ID`), 50 values a request."""
+        """crm.product.list by `key` (`@ID`, `@XML_ID` or `@PROPERTY_<id>`), 50 values a request."""
         select = ["ID", "NAME", "XML_ID", "PRICE"] + ([article_property] if article_property else [])
         for chunk in chunked(values, 50):
             for row in self.client.iter_list("crm.product.list", {"filter": {key: chunk}, "select": select}):

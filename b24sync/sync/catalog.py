@@ -3,13 +3,16 @@
 Each item is created or updated with XML_ID = its Ref_Key, its name and its
 article; only items whose DataVersion changed since the last run are written,
 and nothing is ever deleted in Bitrix24 (an item marked for deletion in 1C is
-deactivated).
+deactivated). A product a person made by hand with the item's article is
+adopted (it gets the XML_ID) instead of being doubled.
 """
 
 from __future__ import annotations
 
 from b24sync.bitrix24.adapter import Bitrix24Adapter
+from b24sync.bitrix24.records import CatalogProduct
 from b24sync.onec.adapter import OneCAdapter
+from b24sync.onec.values import is_guid
 from b24sync.store.store import Store
 from b24sync.sync.report import CycleReport
 
@@ -26,16 +29,21 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
         report.listed += len(page)
         changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"]]
         existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
+        unbound = [item["Артикул"] for item in changed if item["Ref_Key"] not in existing and item.get("Артикул")]
+        by_article = bitrix.products_by_article(unbound, article_property) if unbound else {}
         written: dict[str, str] = {}
         for item in changed:
             fields = {"NAME": item["Description"], "XML_ID": item["Ref_Key"],
                       "ACTIVE": "N" if item.get("DeletionMark") else "Y"}
             if item.get("Артикул"):
                 fields[article_property] = item["Артикул"]
-            product = existing.get(item["Ref_Key"])
+            product = existing.get(item["Ref_Key"]) or _adoptable(by_article.get(item.get("Артикул") or "", []))
             if dry_run:
-                report.planned.append(f"{'update' if product else 'create'} product «{item['Description']}»")
+                verb = "adopt" if product and product.xml_id != item["Ref_Key"] else "update" if product else "create"
+                report.planned.append(f"{verb} product «{item['Description']}»")
                 continue
+            if product is not None and product.xml_id != item["Ref_Key"]:
+                report.recovered += 1  # a product a person made by hand: it gets the item's XML_ID, not a twin
             if product is None:
                 bitrix.add_product(fields)
                 report.created += 1
@@ -48,3 +56,10 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
         if len(page) < PAGE:
             return report
         skip += PAGE
+
+
+def _adoptable(products: list[CatalogProduct]) -> CatalogProduct | None:
+    """The one product with the article that no 1C item owns yet (no GUID in its XML_ID): adopted, not doubled.
+    Several such products, or one that belongs to another item, are left alone and a new product is made."""
+    free = [product for product in products if not is_guid(product.xml_id or "")]
+    return free[0] if len(free) == 1 else None

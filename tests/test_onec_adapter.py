@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +232,33 @@ def test_finding_many_deals_splits_requests_under_the_url_limit(running: Running
     created = adapter.create_document(draft_for(adapter, DATASET, 123456, include_vat=True, rows=1))
     found = adapter.find_by_deals(list(range(100000, 100400)) + [123456])
     assert set(found) == {123456} and found[123456].ref == created.ref
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_the_first_pull_of_many_new_bindings_reads_each_kind_in_chains_not_per_document(tmp_path: Path,
+                                                                                       profile: str) -> None:
+    from dataclasses import replace
+
+    from tests.sync_rig import Rig
+
+    rig = Rig.start(tmp_path, profile=profile, deals=80)
+    try:
+        for deal in rig.portal.portal.deals.values():  # every deal in its trigger stage
+            deal["STAGE_ID"] = "EXECUTING" if deal["CATEGORY_ID"] == "0" else "C1:EXECUTING"
+        engine = rig.engine(sync=replace(rig.config.sync, max_creates_per_cycle=1000),
+                            onec=replace(rig.config.onec, invoice_pdf="off"))  # the reads, not the PDFs, counted
+        created = engine.push().created
+        assert created > 60
+        order = rig.documents_for(next(iter(engine.store.bindings())).deal_id)[0]
+        rig.accountant().pay(order["Ref_Key"], 10.0)  # one of them paid in part: still found among the rest
+        rig.reset_stats()
+        pulled = engine.pull()
+        requests_sent = rig.base.app.stats.snapshot()["http_requests"]
+        # 1 + (invoices, sales and two kinds of payments) for every ~5–25 documents: a fraction of one per document
+        assert requests_sent < created, (requests_sent, created)
+        binding = engine.store.binding_for_deal(next(iter(engine.store.bindings())).deal_id)
+        assert pulled.written_back >= created and binding is not None
+        deal = rig.deal(binding.deal_id)
+        assert deal["UF_CRM_1C_PAID_AMOUNT"] == "10.00|RUB"
+    finally:
+        rig.stop()

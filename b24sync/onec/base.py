@@ -40,14 +40,16 @@ class AdapterBase:
         return self._metadata
 
     def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "") -> list[dict[str, Any]]:
-        """Rows whose `field` equals any of `values`, in `or` chains that keep every URL under the limit."""
+                     render: Any = literal, extra: str = "", term: Any = None) -> list[dict[str, Any]]:
+        """Rows whose `field` equals any of `values`, in `or` chains that keep every URL under the limit. `term`
+        makes one comparison of another form (an any() over a tabular section) from the field and the value."""
         values = list(dict.fromkeys(values))
         rows: list[dict[str, Any]] = []
         chunk: list[str] = []
+        make = term or (lambda name, value: f"{name} eq {value}")
         for value in values + [None]:
             if value is not None:
-                candidate = chunk + [f"{field} eq {render(value)}"]
+                candidate = chunk + [make(field, render(value))]
                 query = " or ".join(candidate)
                 if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
                                                 "$top": 500, "$skip": 0, "$orderby": "Ref_Key"},
@@ -57,7 +59,7 @@ class AdapterBase:
             if chunk:
                 rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chunk)}){extra}",
                                                          "$select": select}))
-            chunk = [f"{field} eq {render(value)}"] if value is not None else []
+            chunk = [make(field, render(value))] if value is not None else []
         return rows
 
     def _payment_entities(self) -> list[str]:

@@ -408,6 +408,12 @@ SCHEMA = Section(
                                            "contact and company field for their 1C counterparty's GUID"),
                 }, note="The deal fields b24sync writes, and the contact and company field for their counterparty "
                         "in 1C (b24sync setup creates them)."),
+                "order_fields": Section({
+                    "comments": Key(bool, True, None, "the deal's comments (COMMENTS) into the order's "
+                                                      "ДополнительнаяИнформация (ut11)"),
+                    "shipment_date": Key(bool, True, None, "the deal's expected date (CLOSEDATE) into the order's "
+                                                           "ДатаОтгрузки (ut11)"),
+                }, note="What else of the deal goes into the order's own fields, where the profile has them."),
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
                                                  "stop before creating more documents than this in one cycle",
@@ -603,6 +609,12 @@ class DealFields:
 
 
 @dataclass(frozen=True)
+class OrderFields:
+    comments: bool = True
+    shipment_date: bool = True
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     pipelines: tuple[Pipeline, ...]
     overlap_seconds: int = 120
@@ -617,6 +629,7 @@ class SyncConfig:
     fields: DealFields = DealFields()
     max_creates_per_cycle: int = 500
     max_missing_per_cycle: int = 10
+    order_fields: OrderFields = OrderFields()
 
     def pipeline(self, category_id: int) -> Pipeline | None:
         return next((item for item in self.pipelines if item.category_id == category_id), None)
@@ -964,6 +977,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         fields=DealFields(**sync_values["fields"]),
         max_creates_per_cycle=sync_values["guards"]["max_creates_per_cycle"],
         max_missing_per_cycle=sync_values["guards"]["max_missing_per_cycle"],
+        order_fields=OrderFields(**sync_values["order_fields"]),
     )
     state_path = Path(values["state"]["path"])
     if state_path.is_dir():

@@ -72,10 +72,22 @@ def test_what_a_manager_must_fix_is_said_in_their_words(rows: list, company: Com
 
 def test_the_projection_hash_ignores_nothing_mapped_and_only_that() -> None:
     first = mapping.project(deal("366.00"), [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
-    same = mapping.project(deal("366.00", COMMENTS="позвонить", UF_CRM_TRACKING_NUMBER="x"),
+    same = mapping.project(deal("366.00", UF_CRM_TRACKING_NUMBER="x", SOURCE_ID="CALL"),
                            [row(1, 10, "122.00", "3")], PRODUCTS, COMPANY, REQUISITES, None)
     other = mapping.project(deal("488.00"), [row(1, 10, "122.00", "4")], PRODUCTS, COMPANY, REQUISITES, None)
-    assert first.hash == same.hash != other.hash
+    commented = mapping.project(deal("366.00", COMMENTS="позвонить"), [row(1, 10, "122.00", "3")], PRODUCTS,
+                                COMPANY, REQUISITES, None)  # the deal's comments go to the order: mapped
+    assert first.hash == same.hash != other.hash and commented.hash != first.hash
+
+
+@pytest.mark.parametrize("comments, text", [
+    ("Позвонить <b>до 10:00</b><br>въезд со двора", "Позвонить до 10:00\nвъезд со двора"),
+    ("[B]Срочно[/B] [p]второй этаж[/p]", "Срочно второй этаж"),
+    ("&laquo;Склад №2&raquo;   ", "«Склад №2»"),
+    (None, ""),
+])
+def test_a_deals_comments_go_to_1c_as_plain_text(comments: str | None, text: str) -> None:
+    assert mapping.plain_text(comments) == text
 
 
 def test_trigger_conditions() -> None:

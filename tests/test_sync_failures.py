@@ -134,7 +134,7 @@ def test_a_change_after_posting_is_a_conflict_told_once(tmp_path: Path) -> None:
         assert report.conflicts == 1 and report.updated == 0
         text = comments_on(rig, 1)[-1]
         assert "уже проведён" in text and "название сделки" in text
-        rig.call("crm.deal.update", {"id": 1, "fields": {"COMMENTS": "ещё правка"}})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"SOURCE_DESCRIPTION": "ещё правка"}})  # an unmapped field
         assert engine.push().conflicts == 0 and len(comments_on(rig, 1)) == 1
         assert len(engine.store.open_conflicts()) == 1
     finally:

@@ -48,6 +48,8 @@ class OrderDraft:
     contract_ref: str | None = None
     date: datetime | None = None
     choices: Choices | None = None  # the deal's pipeline's own organisation, warehouse, … (None: the defaults)
+    note: str = ""  # the deal's comments, for the order's ДополнительнаяИнформация (УТ)
+    ship_by: date | None = None  # the date the customer wants it shipped, for the order's ДатаОтгрузки (УТ)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class DocumentContent:
     rows: tuple[ContentRow, ...]
     currency_ref: str | None = None
     manager_ref: str | None = None
+    note: str | None = None  # the order's ДополнительнаяИнформация (УТ); None: not compared
+    ship_by: str | None = None  # the order's ДатаОтгрузки as YYYY-MM-DD, "" for none (УТ); None: not compared
 
 
 @dataclass(frozen=True)

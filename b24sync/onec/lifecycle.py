@@ -50,9 +50,13 @@ class DocumentLifecycle(AdapterBase):
                                 _decimal(item.get("Цена")),
                                 _decimal(item.get("СуммаРучнойСкидки")) if self.profile.keeps_discounts else Decimal(0))
                      for item in sorted(row.get("Товары") or [], key=lambda item: int(item.get("LineNumber") or 0)))
+        details = self.profile.order_details
+        shipment = str(row.get("ДатаОтгрузки") or "")[:10]
         content = DocumentContent(comment=row.get("Комментарий") or "", amount=_decimal(row.get("СуммаДокумента")),
                                   rows=rows, currency_ref=row.get(self.profile.currency_field),
-                                  manager_ref=row.get(self.profile.manager_field))
+                                  manager_ref=row.get(self.profile.manager_field),
+                                  note=(row.get("ДополнительнаяИнформация") or "") if details else None,
+                                  ship_by=("" if shipment.startswith("0001") else shipment) if details else None)
         return DocumentHeader(ref=row["Ref_Key"], number=row.get("Number", ""), data_version=row.get("DataVersion", ""),
                               posted=bool(row.get("Posted")), deleted=bool(row.get("DeletionMark")),
                               status=row.get("Статус", ""), total=_decimal(row.get("СуммаДокумента")),

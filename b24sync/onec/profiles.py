@@ -14,6 +14,7 @@ from typing import Any
 from b24sync.onec.documents import Choices, OrderDraft, document_total, row_totals
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE = "0001-01-01T00:00:00"  # 1C's empty date
 VAT_NAMES = {22: "НДС22", 20: "НДС20", 10: "НДС10", 0: "НДС0"}
 # the rates the СтавкиНДС enum of current БП 3.0 and УТ 11 releases has (5 % and 7 % since 2025); a base whose rows
 # reference the «Ставки НДС» catalog is asked instead
@@ -66,6 +67,7 @@ class Profile:
     unit_catalog: str = "Catalog_УпаковкиЕдиницыИзмерения"
     builtin_tracking: str | None = None  # the sale's own tracking-number property, where the profile has one
     keeps_discounts: bool = False  # rows have ПроцентРучнойСкидки / СуммаРучнойСкидки (УТ): Цена is before them
+    order_details: bool = False  # the order has ДополнительнаяИнформация and ДатаОтгрузки (УТ) for the deal's own
 
     @property
     def can_close(self) -> bool:
@@ -76,8 +78,9 @@ class Profile:
     def content_select(self) -> str:
         """The header and row properties a document's content is compared on."""
         status = ",Статус" if self.can_close else ""
+        details = ",ДополнительнаяИнформация,ДатаОтгрузки" if self.order_details else ""
         return (f"Ref_Key,DataVersion,Number,Date,Posted,DeletionMark,СуммаДокумента{status},Комментарий,"
-                f"{self.currency_field},{self.manager_field},Товары")
+                f"{self.currency_field},{self.manager_field},Товары{details}")
 
     @property
     def order_is_invoice(self) -> bool:
@@ -109,6 +112,7 @@ class Profile:
 
     def _ut11(self, draft: OrderDraft, resolved: Resolved, status: str, date_text: str) -> dict[str, Any]:
         choices = draft.choices or Choices()
+        ship_by = f"{draft.ship_by.isoformat()}T00:00:00" if draft.ship_by else EMPTY_DATE
         organisation = choices.organisation or resolved.organisation
         warehouse = choices.warehouse or resolved.warehouse or ZERO_GUID
         agreement = choices.agreement or resolved.agreement or ZERO_GUID
@@ -123,7 +127,7 @@ class Profile:
                 "СуммаРучнойСкидки": number(row.discount),
                 "Сумма": number(totals.amount), **self._vat(row.vat_rate, resolved),
                 "СуммаНДС": number(totals.vat), "СуммаСНДС": number(totals.total),
-                "ВариантОбеспечения": "Отгрузить", "Склад_Key": warehouse,
+                "ВариантОбеспечения": "Отгрузить", "Склад_Key": warehouse, "ДатаОтгрузки": ship_by,
                 **({"ВидЦены_Key": choices.price_type} if choices.price_type else {}),
                 "Отменено": False, "Содержание": "",
             })
@@ -138,6 +142,7 @@ class Profile:
             "Статус": status, "Согласован": status != "НеСогласован", "ФормаОплаты": "Безналичная",
             "Комментарий": draft.comment, "СуммаДокумента": number(document_total(draft)),
             "МаксимальныйКодСтроки": str(len(rows)), "Товары": rows,
+            "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by,
         }
 
     def _bp30(self, draft: OrderDraft, resolved: Resolved, date_text: str) -> dict[str, Any]:
@@ -162,6 +167,7 @@ class Profile:
 UT11 = Profile(
     name="ut11",
     keeps_discounts=True,
+    order_details=True,
     order_entity="Document_ЗаказКлиента",
     invoice_entity="Document_СчетНаОплатуКлиенту",
     sale_entity="Document_РеализацияТоваровУслуг",

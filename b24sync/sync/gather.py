@@ -8,7 +8,7 @@ so that the planner can compare it with what 1C holds. It only reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -111,8 +111,12 @@ class Gatherer:
             self._vat_rates(projection)
             currency_ref = self._currency(projection)
             manager_ref = self._manager(projection)
+            fields = self.sync.order_fields
+            projection = replace(projection, note=projection.note if fields.comments else "",
+                                 ship_by=projection.ship_by if fields.shipment_date else None)
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
-                                     discounts=self.onec.profile.keeps_discounts)
+                                     discounts=self.onec.profile.keeps_discounts,
+                                     order_fields=self.onec.profile.order_details)
             choices = self.onec.choices(self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))

@@ -8,14 +8,16 @@ MappingError with a reason in the manager's words (Russian) and the details.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
 from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
-from b24sync.bitrix24.wire import parse_datetime, to_decimal, to_int
+from b24sync.bitrix24.wire import parse_date_only, parse_datetime, to_decimal, to_int
 from b24sync.config import DealFields, Pipeline
 from b24sync.errors import ItemError
 from b24sync.onec.documents import (
@@ -32,7 +34,8 @@ from b24sync.onec.documents import (
 from b24sync.sync.requisites import inn_problem, kpp_problem, normalise
 
 # The deal fields a sync reads; b24sync's own fields are deliberately absent, so writing them never echoes.
-DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID",
+DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "CURRENCY_ID", "COMMENTS",
+               "CLOSEDATE",
                "OPPORTUNITY", "COMPANY_ID", "CONTACT_ID", "ASSIGNED_BY_ID", "DATE_CREATE", "DATE_MODIFY"]
 
 
@@ -84,6 +87,8 @@ class Projection:
     rows: tuple[ProjectedRow, ...]
     customer: Customer
     manager_id: int | None
+    note: str = ""  # the deal's comments (COMMENTS) as plain text
+    ship_by: date | None = None  # the deal's expected date (CLOSEDATE): when the customer wants it shipped
 
     def as_json(self) -> str:
         """The canonical JSON of the projection (kept with the binding to tell a manager what changed)."""
@@ -169,7 +174,17 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
     return Projection(deal_id=deal_id, comment=_comment(deal), currency=deal.get("CURRENCY_ID") or "",
                       amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
                       customer=customer(deal_id, company, requisites, contact),
-                      manager_id=to_int(deal.get("ASSIGNED_BY_ID")))
+                      manager_id=to_int(deal.get("ASSIGNED_BY_ID")), note=plain_text(deal.get("COMMENTS")),
+                      ship_by=parse_date_only(deal.get("CLOSEDATE")))
+
+
+def plain_text(value: Any) -> str:
+    """A deal's comments as text: the editor's HTML and BB codes ([B], <br>) dropped, lines and spaces kept short."""
+    text = re.sub(r"<br\s*/?>|\[br\]|</p>|\[/p\]", "\n", str(value or ""), flags=re.IGNORECASE)
+    text = re.sub(r"<[^>]+>|\[/?[a-zA-Z*]+(=[^\]]*)?\]", "", text)
+    text = html.unescape(text)
+    lines = [_shown(" ".join(line.split())) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)[:2000]
 
 
 def vat_from_nomenclature(projection: Projection, nomenclature: dict[int, str],
@@ -292,11 +307,11 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
         partner_ref=partner_ref, currency_code=projection.currency or default_currency,
         prices_include_vat=projection.prices_include_vat,
         rows=tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows),
-        manager_ref=manager_ref, contract_ref=contract_ref)
+        manager_ref=manager_ref, contract_ref=contract_ref, note=projection.note, ship_by=projection.ship_by)
 
 
 def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
-            manager_ref: str | None, discounts: bool = False) -> DocumentContent:
+            manager_ref: str | None, discounts: bool = False, order_fields: bool = False) -> DocumentContent:
     """The projection as a 1C document would hold it, to compare with what 1C holds: the amount is the
     document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY. With
     `discounts` (a profile whose rows keep the manual discount) a row's price is the one before the discount."""
@@ -311,7 +326,9 @@ def content(projection: Projection, nomenclature: dict[int, str], currency_ref: 
         comment=projection.comment, amount=total,
         rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price_before or row.price, row.discount)
                    if discounts else ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),
-        currency_ref=currency_ref, manager_ref=manager_ref)
+        currency_ref=currency_ref, manager_ref=manager_ref,
+        note=projection.note if order_fields else None,
+        ship_by=(projection.ship_by.isoformat() if projection.ship_by else "") if order_fields else None)
 
 
 # -- 1C → Bitrix24 -------------------------------------------------------------------------------------------

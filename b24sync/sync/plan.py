@@ -503,6 +503,13 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
             changes.append("валюта")
         if wanted.manager_ref is not None and document.manager_ref != wanted.manager_ref:
             changes.append("ответственный")
+        # a document b24sync sent before it kept the deal's comments and date is not taken for a changed one
+        details = not pushed or "note" in pushed
+        if details and wanted.note is not None and document.note is not None and document.note != wanted.note:
+            changes.append("комментарий к сделке")
+        if details and wanted.ship_by is not None and document.ship_by is not None and \
+                document.ship_by != wanted.ship_by:
+            changes.append(f"дата отгрузки {document.ship_by or '—'} → {wanted.ship_by or '—'}")
     elif wanted is not None:
         changes.append("содержание документа неизвестно")
     if projection is not None and pushed.get("customer") is not None:

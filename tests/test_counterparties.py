@@ -191,3 +191,56 @@ def test_a_pipeline_may_have_its_own_organisation_warehouse_and_contract(either:
     else:
         contract = accountant.get("Catalog_ДоговорыКонтрагентов", chosen["ДоговорКонтрагента_Key"])
         assert contract["Description"] == "Договор монтажа" and contract["Организация_Key"] == other["Ref_Key"]
+
+
+def test_a_guid_typed_over_b24syncs_own_match_corrects_it(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        right = deal_for(rig, contact(rig, phone="+7 900 111-22-33", last_name="Правильный"), "Верный клиент")
+        person = contact(rig, phone="+7 900 444-55-66")
+        first = deal_for(rig, person, "Первая сделка")
+        assert engine.push().created == 2
+        wanted = customer_of(rig, right)["Ref_Key"]
+        assert customer_of(rig, first)["Ref_Key"] != wanted
+        rig.call("crm.contact.update", {"id": person, "fields": {"UF_CRM_1C_COUNTERPARTY_ID": wanted}})
+        later = deal_for(rig, person, "Следующая сделка")
+        assert rig.engine().push().created == 1
+        assert customer_of(rig, later)["Ref_Key"] == wanted  # the person's correction is followed from now on
+    finally:
+        rig.stop()
+
+
+def company_deal(rig: Rig, inn: str, kpp: str | None, title: str) -> int:
+    company = rig.call("crm.company.add", {"fields": {"TITLE": title}})
+    fields = {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 1, "NAME": title, "RQ_INN": inn}
+    if kpp:
+        fields["RQ_KPP"] = kpp
+    rig.call("crm.requisite.add", {"fields": fields})
+    row = rig.portal.portal.product_rows[1][0]
+    deal_id = rig.call("crm.deal.add", {"fields": {"TITLE": title, "COMPANY_ID": company}})
+    rig.call("crm.deal.productrows.set", {"id": deal_id, "rows": [{"PRODUCT_ID": row["PRODUCT_ID"], "PRICE": 100,
+                                                                    "QUANTITY": 1, "TAX_RATE": row["TAX_RATE"],
+                                                                    "TAX_INCLUDED": "Y"}]})
+    rig.move(deal_id)
+    return deal_id
+
+
+def test_a_counterparty_1c_keeps_without_a_kpp_is_found_and_a_sole_trader_is_one(either: Rig) -> None:
+    rig = either
+    accountant = rig.accountant()
+    body = {"Description": "ООО «Ромашка»", "ИНН": "7707083893", "КПП": ""}
+    if rig.base.base.profile.name == "ut11":  # in УТ every counterparty belongs to a partner
+        body["Партнер_Key"] = accountant.create("Catalog_Партнеры", {"Description": "Ромашка", "Клиент": True},
+                                                post=False)["Ref_Key"]
+    kept = accountant.create("Catalog_Контрагенты", body, post=False)
+    same = company_deal(rig, "7707083893", "770701001", "ООО «Ромашка»")
+    trader = company_deal(rig, "500100732259", None, "ИП Сидоров")
+    report = rig.engine().push()
+    assert not report.failed, report.failed
+    assert customer_of(rig, same)["Ref_Key"] == kept["Ref_Key"]  # no second counterparty for the KPP
+    made = customer_of(rig, trader)
+    if rig.base.base.profile.name == "ut11":
+        assert made["ЮрФизЛицо"] == "ИндивидуальныйПредприниматель"
+    else:
+        assert made["ЮридическоеФизическоеЛицо"] == "ФизическоеЛицо"

@@ -90,6 +90,10 @@ def test_a_usd_deal_is_invoiced_in_dollars_in_figures_words_and_comment(either: 
     comment = next(item["COMMENT"] for item in rig.portal.portal.timeline.values()
                    if item["ENTITY_ID"] == "1" and "выставила счёт" in item["COMMENT"])
     assert "на сумму 1 285,00 USD" in comment and "₽" not in comment
+    if rig.base.base.profile.name == "bp30":  # the invoice's contract is in dollars too, not a rouble one
+        contract = rig.accountant().get("Catalog_ДоговорыКонтрагентов", order["ДоговорКонтрагента_Key"])
+        usd = next(row["Ref_Key"] for row in rig.base.base.records["Catalog_Валюты"].values() if row["Code"] == "840")
+        assert contract["ВалютаВзаиморасчетов_Key"] == usd
 
 
 def test_vat_on_top_prints_net_prices_and_adds_the_vat(either: Rig) -> None:
@@ -275,5 +279,32 @@ def test_the_deals_comments_and_expected_date_go_to_the_orders_own_fields(tmp_pa
         assert engine.push().updated == 1  # the manager moved the date: the order follows
         assert rig.documents_for(1)[0]["ДатаОтгрузки"] == "2026-12-20T00:00:00"
         assert engine.push().updated == 0  # and nothing more once they agree
+    finally:
+        rig.stop()
+
+
+def test_a_rouble_payment_on_a_dollar_order_counts_in_dollars(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)  # УТ: a payment row keeps the order's currency in СуммаВзаиморасчетов
+    try:
+        set_rows(rig, 1, [(1000, 1)], included=True, currency_id="USD")
+        engine = rig.engine()
+        rig.move(1)
+        assert engine.push().created == 1
+        order = rig.documents_for(1)[0]
+        accountant = rig.accountant()
+        parties = accountant.parties(order["Ref_Key"])
+        parties.pop("Партнер_Key")
+        accountant.create("Document_ПоступлениеБезналичныхДенежныхСредств", {
+            **parties, "СуммаДокумента": 45000, "ХозяйственнаяОперация": "ПоступлениеОплатыОтКлиента",
+            "РасшифровкаПлатежа": [{"LineNumber": 1, "Заказ": order["Ref_Key"], "Заказ_Type":
+                                    "StandardODATA.Document_ЗаказКлиента", "Сумма": 45000,
+                                    "СуммаВзаиморасчетов": 500}]})  # 45 000 ₽, worth $500
+        engine.pull()
+        deal = rig.deal(1)
+        assert deal["UF_CRM_1C_PAID_AMOUNT"] == "500.00|USD"
+        labels = {option["ID"]: option["XML_ID"] for option in
+                  rig.portal.portal.userfields["UF_CRM_PAYMENT_STATUS"]["LIST"]}
+        assert labels[deal["UF_CRM_PAYMENT_STATUS"]] == "partial"
+        assert not [text for text in timeline(rig, 1) if text.startswith("Переплата")]
     finally:
         rig.stop()

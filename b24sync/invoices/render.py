@@ -40,8 +40,10 @@ def render_invoice(invoice: InvoiceData) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_font("DejaVu", "B", 9)
+    bold = set(pdf.current_font.cmap)
     pdf.set_font("DejaVu", "", 9)
-    glyphs = pdf.current_font.cmap
+    glyphs = set(pdf.current_font.cmap) & bold  # a character either face lacks would vanish from its lines
     replaced: set[str] = set()
 
     def text(value: str) -> str:

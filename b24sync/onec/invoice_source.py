@@ -46,7 +46,7 @@ class InvoiceSource(AdapterBase):
         else:
             rows_source, include_vat = invoice.get("Товары", []), bool(invoice.get("СуммаВключаетНДС"))
             currency_ref = invoice.get(self.profile.currency_field, ZERO_GUID)
-        rows = self._invoice_rows(rows_source, include_vat)
+        rows = self._invoice_rows([row for row in rows_source if not row.get("Отменено")], include_vat)
         if partial is not None:
             rows, include_vat = _prepayment_rows(rows, include_vat, total, partial), True
         seller = self.client.get(entity_path("Catalog_Организации", invoice["Организация_Key"]))
@@ -58,7 +58,9 @@ class InvoiceSource(AdapterBase):
                          seller.get("КПП", ""), seller.get("ЮридическийАдрес", "")),
             buyer=Party(buyer.get("НаименованиеПолное") or buyer.get("Description", ""), buyer.get("ИНН", ""),
                         buyer.get("КПП", "")),
-            rows=tuple(rows), prices_include_vat=include_vat, total=total, bank=bank,
+            # the configured bank account is the default organisation's: another organisation's invoice goes without
+            rows=tuple(rows), prices_include_vat=include_vat, total=total,
+            bank=bank if invoice["Организация_Key"] == self.resolved().organisation else None,
             valid_until=when + timedelta(days=valid_days) if valid_days else None, basis=basis_text,
             currency=currency(self.currency_code(currency_ref)))
 

@@ -162,10 +162,12 @@ class Lookups(AdapterBase):
 
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
         """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
-        condition = f"ИНН eq {literal(inn)}" + (f" and КПП eq {literal(kpp)}" if kpp else "")
         select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
-        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"{condition} and DeletionMark eq false",
+        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"ИНН eq {literal(inn)} and DeletionMark eq false",
                                                        "$select": select, "$orderby": "Code"}).get("value", [])
+        if kpp:  # the KPP decides between branches; a counterparty 1C keeps without one is the same company
+            exact = [row for row in rows if (row.get("КПП") or "") == kpp]
+            rows = exact or [row for row in rows if not row.get("КПП")]
         return rows[0] if rows else None
 
     def _counterparty_select(self) -> str:
@@ -258,13 +260,13 @@ class Lookups(AdapterBase):
                 "Description": name[:150], "НаименованиеПолное": full_name, "Клиент": True,
                 "ЮрФизЛицо": "ЧастноеЛицо" if individual else "Компания"}, "Description", name[:150])
             body["Партнер_Key"] = partner["Ref_Key"]
-            body["ЮрФизЛицо"] = "ФизЛицо" if individual else "ЮрЛицо"
-        else:
-            body["ЮридическоеФизическоеЛицо"] = "ФизическоеЛицо" if individual else "ЮридическоеЛицо"
-        created = self.client.post("Catalog_Контрагенты", body)
-        if self.profile.uses_contracts:
-            self.contract(created["Ref_Key"])
-        return created
+            sole_trader = not individual and len(inn or "") == 12
+            body["ЮрФизЛицо"] = "ФизЛицо" if individual else "ИндивидуальныйПредприниматель" if sole_trader \
+                else "ЮрЛицо"
+        else:  # БП keeps a sole trader as a natural person with an INN of 12 digits
+            body["ЮридическоеФизическоеЛицо"] = "ФизическоеЛицо" if individual or len(inn or "") == 12 \
+                else "ЮридическоеЛицо"
+        return self.client.post("Catalog_Контрагенты", body)  # its contract comes with the deal's pipeline
 
     def _find_one(self, entity: str, field: str, value: str, select: str | None = None,
                   live: bool = True) -> dict[str, Any] | None:
@@ -310,16 +312,26 @@ class Lookups(AdapterBase):
             self._choices[pipeline.category_id] = Choices(**found, contract_name=given.contract)
         return self._choices[pipeline.category_id]
 
-    def contract(self, counterparty_ref: str, create: bool = True, choices: Choices | None = None) -> str | None:
-        """БП: the counterparty's contract with the document's organisation, named as the pipeline or
-        'onec.defaults.contract' says; else the organisation's other contract with this counterparty, else a new
-        one (a contract of another of your organisations is never put on the document)."""
+    def contract(self, counterparty_ref: str, create: bool = True, choices: Choices | None = None,
+                 currency: str | None = None) -> str | None:
+        """БП: the counterparty's contract with the document's organisation and in its currency, named as the
+        pipeline or 'onec.defaults.contract' says; else the organisation's other contract in that currency, else a
+        new one (a contract of another of your organisations, or in another currency, is never put on it)."""
         name = (choices.contract_name if choices else None) or self.config.defaults.contract or "Основной договор"
         organisation = (choices.organisation if choices else None) or self.resolved().organisation
+        default_currency = self.resolved().currency_ref(self.config.defaults.currency)
+        wanted_currency = self.resolved().currency_ref(currency) if currency else default_currency
         rows = self.client.get("Catalog_ДоговорыКонтрагентов", {
             "$filter": f"Owner_Key eq {guid(counterparty_ref)} and DeletionMark eq false",
-            "$select": "Ref_Key,Description,Организация_Key", "$orderby": "Code"}).get("value", [])
-        ours = [row for row in rows if row.get("Организация_Key") in (organisation, None, ZERO_GUID)]
+            "$select": "Ref_Key,Description,Организация_Key,ВалютаВзаиморасчетов_Key", "$orderby": "Code"}
+        ).get("value", [])
+
+        def fits(row: dict[str, Any]) -> bool:
+            held = row.get("ВалютаВзаиморасчетов_Key") or ZERO_GUID
+            return row.get("Организация_Key") in (organisation, None, ZERO_GUID) and (
+                held == wanted_currency or (held == ZERO_GUID and wanted_currency == default_currency))
+
+        ours = [row for row in rows if fits(row)]
         for row in ours:
             if row["Description"] == name:
                 return row["Ref_Key"]
@@ -327,7 +339,9 @@ class Lookups(AdapterBase):
             return ours[0]["Ref_Key"]
         if not create:
             return None
+        foreign = wanted_currency != default_currency
         created = self.client.post("Catalog_ДоговорыКонтрагентов", {
-            "Description": name, "Owner_Key": counterparty_ref, "Организация_Key": organisation,
-            "ВидДоговора": "СПокупателем"})
+            "Description": f"{name} ({currency})" if foreign and not (choices and choices.contract_name) else name,
+            "Owner_Key": counterparty_ref, "Организация_Key": organisation, "ВидДоговора": "СПокупателем",
+            **({"ВалютаВзаиморасчетов_Key": wanted_currency} if foreign else {})})
         return created["Ref_Key"]

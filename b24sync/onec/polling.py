@@ -138,8 +138,9 @@ class Polling(AdapterBase):
                                                  term=lambda field, value: f"{field}/any(d: d/Заказ eq {value})"):
                     for item in payment.get("РасшифровкаПлатежа", []):
                         base = str(item.get("Заказ", "")).lower()
-                        if base in paid:
-                            paid[base] += _decimal(item.get("Сумма"))
+                        if base in paid:  # in the order's currency (СуммаВзаиморасчетов), not the payment's
+                            settled = _decimal(item.get("СуммаВзаиморасчетов"))
+                            paid[base] += settled if settled else _decimal(item.get("Сумма"))
             tracking = self.config.tracking.attribute
             for row in self._by_or_chain(self.profile.sale_entity, "ЗаказКлиента", refs,
                                          "Ref_Key,Date,СуммаДокумента,ЗаказКлиента," +

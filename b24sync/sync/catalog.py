@@ -30,14 +30,20 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
         changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"]]
         existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
         unbound = [item["Артикул"] for item in changed if item["Ref_Key"] not in existing and item.get("Артикул")]
-        by_article = bitrix.products_by_article(unbound, article_property) if unbound else {}
+        by_article: dict[str, list[CatalogProduct]] = {}
+        for article, products in (bitrix.products_by_article(unbound, article_property) if unbound else {}).items():
+            by_article.setdefault(_article(article), []).extend(products)
+        taken: set[int] = {product.id for product in existing.values()}  # a product adopted once is not again
         written: dict[str, str] = {}
         for item in changed:
             fields = {"NAME": item["Description"], "XML_ID": item["Ref_Key"],
                       "ACTIVE": "N" if item.get("DeletionMark") else "Y"}
             if item.get("Артикул"):
                 fields[article_property] = item["Артикул"]
-            product = existing.get(item["Ref_Key"]) or _adoptable(by_article.get(item.get("Артикул") or "", []))
+            product = existing.get(item["Ref_Key"]) or _adoptable(
+                [found for found in by_article.get(_article(item.get("Артикул")), []) if found.id not in taken])
+            if product is not None:
+                taken.add(product.id)
             if dry_run:
                 verb = "adopt" if product and product.xml_id != item["Ref_Key"] else "update" if product else "create"
                 report.planned.append(f"{verb} product «{item['Description']}»")
@@ -63,3 +69,8 @@ def _adoptable(products: list[CatalogProduct]) -> CatalogProduct | None:
     Several such products, or one that belongs to another item, are left alone and a new product is made."""
     free = [product for product in products if not is_guid(product.xml_id or "")]
     return free[0] if len(free) == 1 else None
+
+
+def _article(value: str | None) -> str:
+    """An article as people type it again: « r-100 » is R-100."""
+    return (value or "").strip().upper()

@@ -198,6 +198,10 @@ def vat_from_nomenclature(projection: Projection, nomenclature: dict[int, str],
         if known and row.vat_rate is None and rate and projection.prices_include_vat:
             vat = money((row.amount or Decimal(0)) * rate / (100 + rate))
             row = replace(row, vat_rate=rate, vat=vat)
+        elif known and row.vat_rate is None and rate:  # VAT on top: 1C's rate would change the deal's total
+            notes.append(f"Строка {position} «{row.name}»: в сделке без НДС, а у номенклатуры в 1С — "
+                         f"{rate.normalize():f} %. В заказ строка ушла без НДС (сверху НДС добавил бы к сумме "
+                         f"сделки); если это неверно, укажите ставку в сделке.")
         elif known and row.vat_rate is not None and rate != row.vat_rate:
             ours = f"{row.vat_rate.normalize():f} %"
             theirs = "без НДС" if rate is None else f"{rate.normalize():f} %"

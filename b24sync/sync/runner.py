@@ -359,17 +359,21 @@ class Engine(PullCycle):
     def _draft(self, mapped: Mapped) -> Any:
         assert mapped.projection is not None
         counterparty, partner = self._counterparty(mapped.projection.customer, mapped.projection.deal_id)
-        contract = self._contract(counterparty, mapped.choices) if self.onec.profile.uses_contracts else None
+        currency = mapped.projection.currency or self.config.onec.defaults.currency
+        contract = self._contract(counterparty, mapped.choices, currency) if self.onec.profile.uses_contracts \
+            else None
         draft = mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
                               contract, self.config.onec.defaults.currency)
         return replace(draft, choices=mapped.choices)
 
-    def _contract(self, counterparty: str, choices: Any) -> str | None:
-        """БП: the counterparty's contract for the deal's pipeline (its name and organisation), once per cycle."""
+    def _contract(self, counterparty: str, choices: Any, currency: str) -> str | None:
+        """БП: the counterparty's contract for the deal's pipeline (its name and organisation) and currency, once
+        per cycle."""
         cache = self.gatherer.context.counterparties
-        key = f"contract:{counterparty}:{getattr(choices, 'contract_name', '')}:{getattr(choices, 'organisation', '')}"
+        key = (f"contract:{counterparty}:{getattr(choices, 'contract_name', '')}:{getattr(choices, 'organisation', '')}"
+               f":{currency}")
         if key not in cache:
-            cache[key] = self.onec.contract(counterparty, choices=choices)
+            cache[key] = self.onec.contract(counterparty, choices=choices, currency=currency)
         return cache[key]
 
     def _counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None]:
@@ -383,6 +387,17 @@ class Engine(PullCycle):
             return cache[key]
         kind = "company" if customer.kind == "company" else "contact"
         bound = self.store.counterparty_binding(kind, customer.bitrix24_id)
+        typed = self._typed_counterparty(kind, customer.bitrix24_id)
+        if bound and bound[0] and typed and typed.lower() != bound[0].lower():
+            # a person put another counterparty's GUID into the field: a correction of b24sync's match
+            found = self.onec.counterparty(typed)
+            if found is not None:
+                self.log.warning("counterparty_rebound", deal_id=deal_id, **{kind: customer.bitrix24_id},
+                                 previous=bound[0], now=found["Ref_Key"],
+                                 action="the GUID in the contact's or company's field is followed from now on")
+                self.store.bind_counterparty(kind, customer.bitrix24_id, found["Ref_Key"],
+                                             found.get("Партнер_Key") or "")
+                bound = (found["Ref_Key"], found.get("Партнер_Key") or "")
         if bound and bound[0]:
             ref, partner = bound[0], bound[1] or None
         else:
@@ -392,11 +407,17 @@ class Engine(PullCycle):
         cache[key] = (ref, partner)
         return cache[key]
 
+    def _typed_counterparty(self, kind: str, bitrix24_id: int) -> str:
+        """The GUID in the contact's or company's own counterparty field, as the portal has it now."""
+        context = self.gatherer.context
+        entity = (context.companies if kind == "company" else context.contacts).get(bitrix24_id)
+        return (entity.user_fields if entity is not None else {}).get(self.sync.fields.counterparty_id, "").strip()
+
     def _match_counterparty(self, customer: mapping.Customer, kind: str, deal_id: int,
                             pending: bool) -> dict[str, Any]:
         context = self.gatherer.context
         entity = (context.companies if kind == "company" else context.contacts).get(customer.bitrix24_id)
-        given = (entity.user_fields if entity is not None else {}).get(self.sync.fields.counterparty_id, "").strip()
+        given = self._typed_counterparty(kind, customer.bitrix24_id)
         found = self.onec.counterparty(given) if given else None
         if given and found is None:
             self.log.warning("counterparty_field_unknown", deal_id=deal_id, **{kind: customer.bitrix24_id},

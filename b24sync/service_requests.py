@@ -30,14 +30,14 @@ def through_service(config: Config, command: str, arguments: dict[str, Any], pid
     """Hand the command to the running service and wait for its answer."""
     store = Store(config.state_path)
     try:
-        request_id = store.add_request(command, arguments)
         holder = f"the service (PID {pid})" if pid else "the service"
-        print(f"{holder} holds the lock: it carries this `{command}` out; waiting for it…", file=sys.stderr,
-              flush=True)
-        told_started = False
-        polls = 0
-        waiting_since = time.monotonic()
-        try:
+        request_id = store.add_request(command, arguments)
+        try:  # from the moment the request exists, Ctrl+C withdraws it (even before the first line is out)
+            print(f"{holder} holds the lock: it carries this `{command}` out; waiting for it…", file=sys.stderr,
+                  flush=True)
+            told_started = False
+            polls = 0
+            waiting_since = time.monotonic()
             while True:
                 polls += 1
                 started, finished, code, output = store.request_state(request_id)

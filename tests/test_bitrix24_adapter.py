@@ -33,9 +33,20 @@ def test_enrichment_reads_many_deals_in_few_requests(portal: RunningPortal, adap
     people = adapter.contacts(contact_ids)
     assert set(people) == contact_ids and all(person.phones for person in people.values())
     company_ids = {int(portal.portal.deals[deal_id]["COMPANY_ID"]) for deal_id in deal_ids} - {0}
-    requisites = adapter.requisites(4, company_ids)
+    found = adapter.requisites_of({4: company_ids, 3: contact_ids})  # companies' and contacts': one request
+    requisites = found[4]
     assert set(requisites) == company_ids and all(len(found[0].inn) == 10 for found in requisites.values())
     assert admin(portal, "stats", method="GET")["http_requests"] == 4  # one request per kind, whatever the count
+
+
+def test_requisites_beyond_a_page_are_all_read(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:
+    company = int(raw_call(portal, "crm.company.add", {"fields": {"TITLE": "Много реквизитов"}}).json()["result"])
+    for index in range(60):  # branches: one requisite each
+        raw_call(portal, "crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 1,
+                                                          "NAME": f"Филиал {index}", "RQ_INN": "7707083893",
+                                                          "RQ_KPP": f"7707{index:05d}"}})
+    found = adapter.requisites_of({4: [company]})[4][company]
+    assert len(found) == 60 and len({item.id for item in found}) == 60
 
 
 def test_missing_objects_are_left_out_not_fatal(adapter: Bitrix24Adapter) -> None:

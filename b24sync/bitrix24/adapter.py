@@ -184,18 +184,28 @@ class Bitrix24Adapter:
             result[item] = outcome.results.get(key)
         return result
 
-    def requisites(self, entity_type_id: int, entity_ids: Iterable[int]) -> dict[int, list[Requisite]]:
-        """Requisites (INN, KPP, names) of many contacts or companies, by owner."""
-        result: dict[int, list[Requisite]] = {}
-        for chunk in chunked(sorted({int(item) for item in entity_ids if item}), 50):
-            listing = self.client.iter_list("crm.requisite.list", {
-                "filter": {"ENTITY_TYPE_ID": entity_type_id, "@ENTITY_ID": chunk},
-                "select": ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "NAME", "RQ_INN", "RQ_KPP", "RQ_COMPANY_NAME",
-                           "RQ_COMPANY_FULL_NAME", "DATE_MODIFY"],
-            })
-            for row in listing:
+    def requisites_of(self, owners: Mapping[int, Iterable[int]]) -> dict[int, dict[int, list[Requisite]]]:
+        """Requisites of companies and contacts (entity type -> IDs) in one batch request per 50 owners of each
+        type; an owner list that has more than one page is paged on by itself."""
+        select = ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "NAME", "RQ_INN", "RQ_KPP", "RQ_COMPANY_NAME",
+                  "RQ_COMPANY_FULL_NAME", "DATE_MODIFY"]
+        chunks = {f"r{entity_type}_{index}": (entity_type, chunk) for entity_type, ids in owners.items()
+                  for index, chunk in enumerate(chunked(sorted({int(item) for item in ids if item}), 50))}
+        result: dict[int, dict[int, list[Requisite]]] = {entity_type: {} for entity_type in owners}
+        if not chunks:
+            return result
+        outcome: BatchResult = self.client.batch({key: ("crm.requisite.list", {
+            "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": 0}, "select": select,
+            "order": {"ID": "ASC"}, "start": -1}) for key, (entity_type, chunk) in chunks.items()})
+        for key, (entity_type, chunk) in chunks.items():
+            rows = list(outcome.get(key) or [])
+            if len(rows) >= 50:  # a full page: the rest after its last ID, listed on its own
+                rows += list(self.client.iter_list("crm.requisite.list", {
+                    "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": rows[-1]["ID"]},
+                    "select": select}))
+            for row in rows:
                 requisite = Requisite.from_wire(row)
-                result.setdefault(requisite.entity_id, []).append(requisite)
+                result[entity_type].setdefault(requisite.entity_id, []).append(requisite)
         return result
 
     def company_by_inn(self, inn: str, kpp: str | None = None) -> int | None:

@@ -77,12 +77,13 @@ class Gatherer:
         context.products.update(self.bitrix.products(wanted, self.sync.article_property))
         company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
         context.companies.update(self.bitrix.companies(company_ids))
-        context.requisites.update(self.bitrix.requisites(ENTITY_COMPANY, company_ids))
         contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
         context.contacts.update(self.bitrix.contacts(contact_ids))
         customers = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals if not to_int(deal.get("COMPANY_ID"))}
         customers &= contact_ids  # a contact is the customer only in a deal without a company
-        context.contact_requisites.update(self.bitrix.requisites(ENTITY_CONTACT, customers))
+        found = self.bitrix.requisites_of({ENTITY_COMPANY: company_ids, ENTITY_CONTACT: customers})  # one request
+        context.requisites.update(found[ENTITY_COMPANY])
+        context.contact_requisites.update(found[ENTITY_CONTACT])
         products = [context.products[product_id] for product_id in wanted if product_id in context.products]
         xml_ids = [product.xml_id for product in products if product.xml_id]
         articles = [product.article for product in products if product.article]

@@ -470,12 +470,14 @@ def check(config: Config, as_json: bool = False) -> int:
         attempt("1c publication", onec.publication_problems)
         attempt("1c defaults", lambda: onec.resolved() and "organisation, currency, warehouse, agreement and "
                                                            "the deal marker resolve")
-        for pipeline in (item for item in config.sync.pipelines if item.onec is not None):
+        for index, pipeline in enumerate(config.sync.pipelines):
+            if pipeline.onec is None:
+                continue
             chosen = ", ".join(key for key in ("organisation", "warehouse", "agreement", "price_type")
                                if getattr(pipeline.onec, key))
             attempt(f"1c choices of pipeline {pipeline.category_id}",
-                    lambda pipeline=pipeline, chosen=chosen: onec.choices(pipeline) and f"{chosen or 'contract'} "
-                                                                                      f"resolve")
+                    lambda pipeline=pipeline, chosen=chosen, index=index: onec.choices(pipeline, index) and
+                    f"{chosen or 'contract'} resolve")
         managers = {**{str(user): name for user, name in config.onec.managers.items()},
                     **({"default": config.onec.default_manager} if config.onec.default_manager else {})}
         if managers:

@@ -199,4 +199,4 @@ def test_check_resolves_each_pipelines_own_choices(sandbox: Path) -> None:
     done = b24sync("check", "--config", str(changed))
     assert done.returncode == 2, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if "1c choices of pipeline 1" in line)
-    assert "sync.pipelines (category_id 1).onec.organisation" in line and "«ООО «Нет такой»»" in line
+    assert "at 'sync.pipelines[1].onec.organisation'" in line and "«ООО «Нет такой»»" in line

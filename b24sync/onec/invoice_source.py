@@ -118,7 +118,7 @@ def _prepayment_rows(order_rows: list[InvoiceRow], include_vat: bool, total: Dec
         share = left if index == len(gross) - 1 or not whole else (total * amount / whole).quantize(CENT)
         left -= share
         vat = (share * rate / (100 + rate)).quantize(CENT, rounding=ROUND_HALF_UP) if rate else Decimal(0)
-        suffix = f" (НДС {rate.normalize():f}%)" if len(gross) > 1 and rate is not None else ""
+        suffix = "" if len(gross) == 1 else " (без НДС)" if rate is None else f" (НДС {rate.normalize():f}%)"
         lines.append(InvoiceRow(name=f"Предоплата по документу {basis}{suffix}", quantity=Decimal(1), unit="",
                                 price=share, amount=share, vat_rate=rate, vat_amount=vat))
     return lines

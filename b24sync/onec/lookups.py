@@ -297,14 +297,15 @@ class Lookups(AdapterBase):
                 return found
             raise
 
-    def choices(self, pipeline: Any) -> Choices | None:
+    def choices(self, pipeline: Any, index: int | None = None) -> Choices | None:
         """A pipeline's own organisation, warehouse, agreement, price type and contract name as references,
-        resolved once (a SetupError names the key, `sync.pipelines[N].onec.organisation`); None: the defaults."""
+        resolved once (a SetupError names the key, `sync.pipelines[index].onec.organisation`); None: the defaults."""
         given = getattr(pipeline, "onec", None)
         if given is None:
             return None
         if pipeline.category_id not in self._choices:
-            at = f"sync.pipelines (category_id {pipeline.category_id}).onec"
+            at = f"sync.pipelines[{index}].onec" if index is not None else \
+                f"sync.pipelines (category_id {pipeline.category_id}).onec"
             found = {key: self.resolve(entity, getattr(given, key), f"{at}.{key}") if getattr(given, key) else None
                      for key, entity in (("organisation", "Catalog_Организации"), ("warehouse", "Catalog_Склады"),
                                          ("agreement", "Catalog_СоглашенияСКлиентами"),

@@ -118,7 +118,10 @@ class Gatherer:
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
                                      discounts=self.onec.profile.keeps_discounts,
                                      order_fields=self.onec.profile.order_details)
-            choices = self.onec.choices(self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0))
+            category = to_int(deal.get("CATEGORY_ID")) or 0
+            index = next((number for number, item in enumerate(self.sync.pipelines)
+                          if item.category_id == category), None)
+            choices = self.onec.choices(self.sync.pipeline(category), index)
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS

@@ -22,7 +22,7 @@ from b24sync.alerts import Alerts
 from b24sync.bitrix24.wire import parse_date_only
 from b24sync.commands import status
 from b24sync.config import load_config
-from b24sync.invoices.currency import money
+from b24sync.invoices.currency import figure, money
 from b24sync.invoices.words import amount_in_words
 from b24sync.logs import configure_logging
 from b24sync.sandbox import SANDBOX_PASSWORD, SANDBOX_USER, start_sandbox
@@ -37,19 +37,16 @@ def _show_invoice(data: Any, deal_id: int, label: str) -> None:
     say(f"   • deal {deal_id}, {label}: {data.title}")
     shown = sorted(data.rows, key=lambda row: -row.discount)[:2]  # a discounted row first, if there is one
     for row in shown:
-        discount = f" − скидка {_figure(row.discount)}" if row.discount else ""
-        say(f"       {row.name[:90]}: {_figure(row.price)} × {row.quantity.normalize():f}{discount} = "
-            f"{_figure(row.amount)}")
+        discount = f" − скидка {figure(row.discount)}" if row.discount else ""
+        say(f"       {row.name[:90]}: {figure(row.price)} × {row.quantity.normalize():f}{discount} = "
+            f"{figure(row.amount)}")
     if len(data.rows) > len(shown):
         say(f"       … and {len(data.rows) - len(shown)} more rows")
     vat = sum((row.vat_amount for row in data.rows), Decimal(0))
     label_vat = "в том числе НДС" if data.prices_include_vat else "НДС сверху"
-    say(f"       всего к оплате {money(data.total, data.currency.code)} ({label_vat} {_figure(vat)}); "
+    say(f"       всего к оплате {money(data.total, data.currency.code)} ({label_vat} {figure(vat)}); "
         f"прописью: «{amount_in_words(data.total, data.currency)}»")
 
-
-def _figure(value: Decimal) -> str:
-    return f"{value:,.2f}".replace(",", " ").replace(".", ",")
 
 
 def say(text: str = "") -> None:

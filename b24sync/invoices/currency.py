@@ -47,8 +47,13 @@ def currency(code: str | None) -> Currency:
     return Currency(wanted, "", ("", "", ""), "m", ("", "", ""), wanted)
 
 
+def figure(amount: object) -> str:
+    """An amount as Russian documents print it: «68 611,65» (spaces between thousands, a decimal comma)."""
+    return f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+
+
 def money(amount: object, code: str | None) -> str:
     """A figure as a manager reads it in a comment: «68 611,65 ₽», «1 285,00 USD»."""
-    text = f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+    text = figure(amount)
     wanted = currency(code)
     return f"{text} ₽" if wanted.code == "RUB" else f"{text} {wanted.code}"

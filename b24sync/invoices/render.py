@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fpdf import FPDF, FontFace
 
+from b24sync.invoices.currency import figure
 from b24sync.invoices.model import InvoiceData, russian_date
 from b24sync.invoices.words import amount_in_words
 from b24sync.logs import get_logger
@@ -18,15 +19,6 @@ from b24sync.logs import get_logger
 FONTS = Path(__file__).with_name("fonts")
 MISSING = "□"  # drawn for a character the font lacks, so the reader sees something was there
 log = get_logger("b24sync.invoices")
-
-
-def _money(value: Decimal) -> str:
-    whole, _, cents = f"{value:.2f}".partition(".")
-    groups = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    return " ".join(groups) + "," + cents
 
 
 def _quantity(value: Decimal) -> str:
@@ -110,9 +102,9 @@ def render_invoice(invoice: InvoiceData) -> bytes:
             heading.cell(title, align="CENTER")
         for index, row in enumerate(invoice.rows, start=1):
             cells = table.row()
-            for value in (str(index), text(row.name), _quantity(row.quantity), text(row.unit), _money(row.price),
-                          *((_money(row.discount) if row.discount else "",) if discounted else ()),
-                          _money(row.amount)):
+            for value in (str(index), text(row.name), _quantity(row.quantity), text(row.unit), figure(row.price),
+                          *((figure(row.discount) if row.discount else "",) if discounted else ()),
+                          figure(row.amount)):
                 cells.cell(value)
 
     amount = sum((row.amount for row in invoice.rows), Decimal(0))
@@ -124,17 +116,17 @@ def render_invoice(invoice: InvoiceData) -> bytes:
         pdf.cell(right, 5, label, align="R")
         pdf.cell(28, 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
 
-    total_line("Итого:", _money(amount))
+    total_line("Итого:", figure(amount))
     for rate, vat in sorted(invoice.vat_by_rate().items(), key=lambda item: -1 if item[0] is None else item[0]):
         if rate is None:
             total_line("Без налога (НДС)", "-")
         else:
             label = "В том числе НДС" if invoice.prices_include_vat else "Сумма НДС"
-            total_line(f"{label} {rate.normalize():f}%:", _money(vat))
-    total_line("Всего к оплате:", _money(invoice.total))
+            total_line(f"{label} {rate.normalize():f}%:", figure(vat))
+    total_line("Всего к оплате:", figure(invoice.total))
     pdf.ln(2)
     pdf.set_font("DejaVu", "", 9)
-    pdf.multi_cell(width, 5, f"Всего наименований {len(invoice.rows)}, на сумму {_money(invoice.total)} "
+    pdf.multi_cell(width, 5, f"Всего наименований {len(invoice.rows)}, на сумму {figure(invoice.total)} "
                              f"{invoice.currency.short}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "B", 9)
     pdf.multi_cell(width, 5, amount_in_words(invoice.total, invoice.currency), new_x="LMARGIN", new_y="NEXT")

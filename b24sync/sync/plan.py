@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from b24sync.errors import ItemError
+from b24sync.invoices.currency import figure
 from b24sync.onec.documents import DocumentContent, DocumentHeader, Snapshot
 from b24sync.store.views import BindingView, ConflictView, FailureView, IntentView
 from b24sync.sync.mapping import DealValues, Projection, values_from_snapshot
@@ -414,16 +415,12 @@ def plan_pull(item: PullItem, policy: Policy) -> list[Step]:
     steps += [WriteFields(values)]
     paid = f"{snapshot.paid:.2f}"
     if snapshot.overpaid and binding.written_fields.get(OVERPAID_MARK) != paid:
-        over = f"{snapshot.paid - snapshot.total:,.2f}".replace(",", " ").replace(".", ",")
+        code, over = snapshot.currency, figure(snapshot.paid - snapshot.total)
         steps.append(TellOverpaid(
-            f"Переплата по документу {snapshot.number}: оплачено {_figure(snapshot.paid)} {snapshot.currency} при "
-            f"сумме {_figure(snapshot.total)} {snapshot.currency}, на {over} {snapshot.currency} больше. Проверьте "
-            f"с бухгалтерией: вернуть разницу или зачесть её в следующий заказ.", paid))
+            f"Переплата по документу {snapshot.number}: оплачено {figure(snapshot.paid)} {code} при сумме "
+            f"{figure(snapshot.total)} {code}, на {over} {code} больше. Проверьте с бухгалтерией: вернуть разницу "
+            f"или зачесть её в следующий заказ.", paid))
     return steps + [RecordPull(snapshot.data_version, is_open=not done)]
-
-
-def _figure(value: Any) -> str:
-    return f"{value:,.2f}".replace(",", " ").replace(".", ",")
 
 
 def plan_deal_deleted(binding: BindingView, header: DocumentHeader | None, policy: Policy) -> list[Step]:

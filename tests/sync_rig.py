@@ -81,6 +81,11 @@ class Rig:
         assert "error" not in reply, reply
         return reply["result"]
 
+    def comments(self, deal_id: int) -> list[str]:
+        """The deal's timeline comments, oldest first, as the portal lists them (crm.timeline.comment.list)."""
+        return [item["COMMENT"] for item in self.call("crm.timeline.comment.list", {
+            "filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}})]
+
     def deal(self, deal_id: int) -> dict[str, Any]:
         return self.call("crm.deal.get", {"id": deal_id})
 

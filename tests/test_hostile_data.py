@@ -38,10 +38,6 @@ def counterparties(rig: Rig) -> list[dict]:
     return list(rig.base.base.records[COUNTERPARTIES].values())
 
 
-def timeline(rig: Rig, deal_id: int) -> list[str]:
-    return [item["COMMENT"] for item in rig.call("crm.timeline.comment.list", {
-        "filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}})]
-
 
 def test_an_inn_and_kpp_retyped_with_spaces_and_dashes_find_the_same_counterparty(either: Rig) -> None:
     rig = either
@@ -78,7 +74,7 @@ def test_a_company_with_a_wrong_inn_or_kpp_fails_alone_naming_the_company_and_th
     assert report.codes == {6: code} and report.created == 1
     assert f"У компании «{title}» в реквизитах" in report.failed[6] and words in report.failed[6]
     assert rig.documents_for(6) == [] and len(counterparties(rig)) <= known + 1  # deal 1's contact only
-    assert words in timeline(rig, 6)[0]
+    assert words in rig.comments(6)[0]
 
 
 @pytest.mark.parametrize("who", ["company", "contact"])
@@ -95,7 +91,7 @@ def test_a_customer_with_a_blank_name_fails_alone_and_no_nameless_counterparty_i
     report = rig.engine().push()
     assert report.codes == {deal_id: "blank_name"} and report.created == 1
     assert all(item["Description"].strip() for item in counterparties(rig))
-    assert ("нет названия" if who == "company" else "не заполнено имя") in timeline(rig, deal_id)[0]
+    assert ("нет названия" if who == "company" else "не заполнено имя") in rig.comments(deal_id)[0]
 
 
 def test_a_contact_with_a_name_longer_than_1c_keeps_is_one_counterparty_and_no_request_is_too_long(

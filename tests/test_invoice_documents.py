@@ -87,8 +87,7 @@ def test_a_usd_deal_is_invoiced_in_dollars_in_figures_words_and_comment(either: 
     figures = totals(text)
     assert figures["Всего к оплате"] == Decimal("1285.00")
     assert figures["В том числе НДС 22%"] == Decimal("231.72")  # 1000 × 22/122 + 285 × 22/122, row by row
-    comment = next(item["COMMENT"] for item in rig.portal.portal.timeline.values()
-                   if item["ENTITY_ID"] == "1" and "выставила счёт" in item["COMMENT"])
+    comment = next(text for text in rig.comments(1) if "выставила счёт" in text)
     assert "на сумму 1 285,00 USD" in comment and "₽" not in comment
     if rig.base.base.profile.name == "bp30":  # the invoice's contract is in dollars too, not a rouble one
         contract = rig.accountant().get("Catalog_ДоговорыКонтрагентов", order["ДоговорКонтрагента_Key"])
@@ -176,7 +175,7 @@ def test_after_b24syncs_own_update_of_a_bp_invoice_its_pdf_is_rendered_again_and
         assert renewed != link
         again = "\n".join(pages(requests.get(renewed, timeout=10).content))
         assert totals(again)["Всего к оплате"] == Decimal("2000.00") and "Две тысячи рублей 00 копеек" in again
-        comments = [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == "1"]
+        comments = rig.comments(1)
         assert any("изменён" in text and "1 000,00 ₽ → 2 000,00 ₽" in text for text in comments), comments
     finally:
         rig.stop()
@@ -203,9 +202,6 @@ def test_a_discount_reaches_1c_as_a_discount_and_the_pdf_shows_it(either: Rig) -
     assert rig.engine().push().updated == 0 and rig.engine().push().conflicts == 0
 
 
-def timeline(rig: Rig, deal_id: int) -> list[str]:
-    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
-
 
 def test_the_deal_shows_paid_and_shipped_amounts_full_and_partial_and_an_overpayment_once(either: Rig) -> None:
     rig = either
@@ -228,13 +224,13 @@ def test_the_deal_shows_paid_and_shipped_amounts_full_and_partial_and_an_overpay
     deal = rig.deal(1)
     assert deal["UF_CRM_1C_SHIPPED_AMOUNT"] == "1000.00|RUB" and deal["UF_CRM_SHIPMENT_DATE"].startswith("2026-11-25")
     assert deal["UF_CRM_1C_PAID_AMOUNT"] == "1200.00|RUB"
-    told = [text for text in timeline(rig, 1) if text.startswith("Переплата")]
+    told = [text for text in rig.comments(1) if text.startswith("Переплата")]
     assert told == [f"Переплата по документу {order['Number']}: оплачено 1 200,00 RUB при сумме 1 000,00 RUB, на "
                     f"200,00 RUB больше. Проверьте с бухгалтерией: вернуть разницу или зачесть её в следующий заказ."]
     entity = "Document_ЗаказКлиента" if rig.base.base.profile.name == "ut11" else "Document_СчетНаОплатуПокупателю"
     accountant.patch(entity, order["Ref_Key"], {"Комментарий": "правка бухгалтера"})
     assert not engine.pull().failed and not rig.engine().pull().failed  # a paid, shipped order: not told again
-    assert len([text for text in timeline(rig, 1) if text.startswith("Переплата")]) == 1  # told once
+    assert len([text for text in rig.comments(1) if text.startswith("Переплата")]) == 1  # told once
 
 
 def test_a_row_without_a_rate_takes_its_nomenclatures_and_a_contradiction_is_told_once(either: Rig) -> None:
@@ -255,11 +251,11 @@ def test_a_row_without_a_rate_takes_its_nomenclatures_and_a_contradiction_is_tol
     assert engine.push().created == 1
     rows = sorted(rig.documents_for(1)[0]["Товары"], key=lambda item: int(item["LineNumber"]))
     assert rows[0]["СуммаНДС"] == 22  # the deal said nothing: 1C's 22 %, inside the price
-    told = [text for text in timeline(rig, 1) if "у номенклатуры в 1С" in text]
+    told = [text for text in rig.comments(1) if "у номенклатуры в 1С" in text]
     assert len(told) == 1 and "Строка 2" in told[0] and "в сделке НДС 22 %, а у номенклатуры в 1С — 10 %" in told[0]
     rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Правка"}})
     engine.push()
-    assert len([text for text in timeline(rig, 1) if "у номенклатуры в 1С" in text]) == 1
+    assert len([text for text in rig.comments(1) if "у номенклатуры в 1С" in text]) == 1
 
 
 def test_the_deals_comments_and_expected_date_go_to_the_orders_own_fields(tmp_path: Path) -> None:
@@ -305,6 +301,6 @@ def test_a_rouble_payment_on_a_dollar_order_counts_in_dollars(tmp_path: Path) ->
         labels = {option["ID"]: option["XML_ID"] for option in
                   rig.portal.portal.userfields["UF_CRM_PAYMENT_STATUS"]["LIST"]}
         assert labels[deal["UF_CRM_PAYMENT_STATUS"]] == "partial"
-        assert not [text for text in timeline(rig, 1) if text.startswith("Переплата")]
+        assert not [text for text in rig.comments(1) if text.startswith("Переплата")]
     finally:
         rig.stop()

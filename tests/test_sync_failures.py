@@ -11,10 +11,6 @@ from b24sync.sync.runner import WATERMARK, BulkGuardError
 from tests.sync_rig import Rig
 
 
-def comments_on(rig: Rig, deal_id: int) -> list[str]:
-    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
-
-
 def test_an_unknown_product_fails_alone_and_goes_through_once_added(tmp_path: Path) -> None:
     rig = Rig.start(tmp_path, deals=210)
     try:
@@ -29,14 +25,14 @@ def test_an_unknown_product_fails_alone_and_goes_through_once_added(tmp_path: Pa
         tally.record("bitrix24_to_onec", report, 0.0)
         assert tally.failures == {"unknown_product": 1}  # metrics count by code, never by parsing the text
         assert rig.documents_for(5) == []
-        assert len(comments_on(rig, 5)) == 1 and "Попытка будет повторена" in comments_on(rig, 5)[0]
+        assert len(rig.comments(5)) == 1 and "Попытка будет повторена" in rig.comments(5)[0]
         failure = engine.store.failure(5)
         assert failure.attempts == 1 and failure.next_retry_at == pytest.approx(rig.clock.time() + 60)
 
         rig.clock.advance(61)
         again = rig.engine().push()
         assert set(again.failed) == {5} and again.created == 0
-        assert len(comments_on(rig, 5)) == 1  # told once, not once per retry
+        assert len(rig.comments(5)) == 1  # told once, not once per retry
         assert rig.engines[-1].store.failure(5).attempts == 2
 
         gap = rig.dataset.products[-1]
@@ -132,10 +128,10 @@ def test_a_change_after_posting_is_a_conflict_told_once(tmp_path: Path) -> None:
         rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Новое название"}})
         report = engine.push()
         assert report.conflicts == 1 and report.updated == 0
-        text = comments_on(rig, 1)[-1]
+        text = rig.comments(1)[-1]
         assert "уже проведён" in text and "название сделки" in text
         rig.call("crm.deal.update", {"id": 1, "fields": {"SOURCE_DESCRIPTION": "ещё правка"}})  # an unmapped field
-        assert engine.push().conflicts == 0 and len(comments_on(rig, 1)) == 1
+        assert engine.push().conflicts == 0 and len(rig.comments(1)) == 1
         assert len(engine.store.open_conflicts()) == 1
     finally:
         rig.stop()
@@ -173,7 +169,7 @@ def test_an_accountants_edit_is_never_overwritten(tmp_path: Path) -> None:
         report = engine.push()
         assert report.conflicts == 1 and report.updated == 0
         assert rig.documents_for(1)[0]["Комментарий"] == "правка бухгалтера"
-        assert "изменён в 1С" in comments_on(rig, 1)[-1]
+        assert "изменён в 1С" in rig.comments(1)[-1]
     finally:
         rig.stop()
 

@@ -14,10 +14,6 @@ from b24sync.errors import SetupMissingError
 from tests.sync_rig import PIPELINES, Rig
 
 
-def comments_on(rig: Rig, deal_id: int) -> list[str]:
-    return [item["COMMENT"] for item in rig.portal.portal.timeline.values() if item["ENTITY_ID"] == str(deal_id)]
-
-
 def forget_state(rig: Rig) -> None:
     rig.engines[-1].store.close()
     for suffix in ("", "-wal", "-shm"):
@@ -57,12 +53,12 @@ def test_resync_of_a_deal_1c_holds_as_it_is_writes_nothing_even_after_a_lost_sta
     rig.reset_stats()
     report = rig.engines[-1].push(deal_ids=[1], force=True)
     assert report.conflicts == 0 and not report.failed and onec_writes(rig) == 0
-    assert comments_on(rig, 1) == [] and rig.engines[-1].store.open_conflicts() == []
+    assert rig.comments(1) == [] and rig.engines[-1].store.open_conflicts() == []
 
     rig.call("crm.deal.update", {"id": 2, "fields": {"TITLE": "Переименована"}})
     edited = rig.engines[-1].push()
     assert edited.conflicts == 1
-    text = comments_on(rig, 2)[-1]
+    text = rig.comments(2)[-1]
     assert "название сделки" in text and "сумма" not in text and "было строк 0" not in text
 
 
@@ -80,7 +76,7 @@ def test_a_long_deal_with_vat_on_top_is_not_taken_for_a_changed_one(either: Rig)
     assert report.conflicts == report.updated == 0 and not report.failed and onec_writes(rig) == 0
     forget_state(rig)
     recovered = rig.engine().push(full=True)
-    told = [text for text in comments_on(rig, 1) if "у номенклатуры в 1С" not in text]  # VAT notes, at create
+    told = [text for text in rig.comments(1) if "у номенклатуры в 1С" not in text]  # VAT notes, at create
     assert recovered.recovered == 1 and recovered.conflicts == 0 and told == []
 
 
@@ -140,7 +136,7 @@ def test_a_document_gone_from_1c_is_reported_once_and_recreated_only_on_request(
     else:
         rig.accountant().mark_for_deletion(order_entity(rig), order["Ref_Key"])
     assert engine.pull().missing == 1
-    told = comments_on(rig, 1)
+    told = rig.comments(1)
     assert len(told) == 1 and ("удалён из 1С" if how == "deleted" else "помечен на удаление") in told[0]
     assert "--recreate" in told[0] and "изменён в 1С" not in told[0]
     deal = rig.deal(1)
@@ -151,7 +147,7 @@ def test_a_document_gone_from_1c_is_reported_once_and_recreated_only_on_request(
     rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Правка после удаления"}})
     engine.pull()
     report = engine.push()
-    assert not report.failed and report.created == 0 and len(comments_on(rig, 1)) == 1  # told once, no "code 9"
+    assert not report.failed and report.created == 0 and len(rig.comments(1)) == 1  # told once, no "code 9"
 
     again = engine.push(deal_ids=[1], force=True, recreate=True)
     assert again.created == 1
@@ -171,11 +167,11 @@ def test_a_missing_documents_fields_that_could_not_be_written_are_written_at_the
     requests.post(f"{rig.portal.root}/_emulator/faults", json={"method": "batch", "status": 503, "html": True,
                                                               "count": 50}, timeout=5)
     assert 1 in engine.pull().failed  # the batch of deal updates did not go in; the notice itself did
-    assert len(comments_on(rig, 1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == order["Ref_Key"]
+    assert len(rig.comments(1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == order["Ref_Key"]
     requests.delete(f"{rig.portal.root}/_emulator/faults", timeout=5)
     rig.clock.advance(61)
     engine.pull()  # the retry writes the fields, and tells nothing twice
-    assert len(comments_on(rig, 1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == ""
+    assert len(rig.comments(1)) == 1 and rig.deal(1)["UF_CRM_1C_ORDER_ID"] == ""
     assert [item.deal_id for item in engine.store.missing_documents()] == [1]
     assert engine.store.failure(1, "writeback") is None
 
@@ -198,11 +194,11 @@ def test_a_missing_document_is_told_once_even_while_the_deal_refuses_its_fields(
     for _ in range(4):
         engine.pull()
         rig.clock.advance(3600)
-    assert len(comments_on(rig, 1)) == 1  # told once, not once per cycle
+    assert len(rig.comments(1)) == 1  # told once, not once per cycle
     engine.bitrix.update_deals = update_deals
     rig.clock.advance(7 * 3600)
     engine.pull()
-    assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == "" and len(comments_on(rig, 1)) == 1
+    assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == "" and len(rig.comments(1)) == 1
     assert engine.store.failure(1, "writeback") is None
 
 
@@ -219,7 +215,7 @@ def test_many_documents_vanishing_at_once_stop_with_one_message_and_report_nothi
     engine.push()  # an edited deal with a vanished document: the push reports nothing itself
     held = engine.pull()
     assert "missing in 1C at once" in held.held and "--confirm-bulk" in held.held and not held.ok
-    assert all(comments_on(rig, deal_id) == [] for deal_id in bound) and engine.store.missing_documents() == []
+    assert all(rig.comments(deal_id) == [] for deal_id in bound) and engine.store.missing_documents() == []
     assert engine.pull(dry_run=True).held  # a dry run says the same, and writes nothing
     assert engine.pull(confirm_bulk=True).missing == len(bound) > 10
 
@@ -319,7 +315,7 @@ def test_a_row_without_quantity_fails_its_deal_alone_and_nothing_reaches_1c(rig:
     engine = rig.engine()
     report = engine.push()
     assert set(report.failed) == {1} and report.codes[1] == "bad_quantity" and report.created == 1
-    assert rig.documents_for(1) == [] and "количество -2" in comments_on(rig, 1)[0]
+    assert rig.documents_for(1) == [] and "количество -2" in rig.comments(1)[0]
 
 
 @pytest.mark.parametrize("rate", [18, 12.5])
@@ -339,10 +335,10 @@ def test_amounts_that_disagree_right_after_an_edit_are_looked_at_again_before_an
     rig.move(1)
     engine = rig.engine()
     first = engine.push()  # the manager may be half-way through: the rows may follow in a moment
-    assert first.codes[1] == "amount_mismatch" and comments_on(rig, 1) == [] and rig.documents_for(1) == []
+    assert first.codes[1] == "amount_mismatch" and rig.comments(1) == [] and rig.documents_for(1) == []
     rig.clock.advance(61)
     second = engine.push()  # still so a minute later: a real mismatch, told once
-    assert second.codes[1] == "amount_mismatch" and len(comments_on(rig, 1)) == 1
+    assert second.codes[1] == "amount_mismatch" and len(rig.comments(1)) == 1
     assert rig.documents_for(1) == []
 
 
@@ -366,7 +362,7 @@ def test_a_document_deleted_in_1c_is_made_again_at_once_under_on_missing_documen
     live = rig.documents_for(1)
     assert len(live) == 1 and live[0]["Ref_Key"] != order["Ref_Key"]
     assert rig.deal(1)["UF_CRM_1C_ORDER_ID"] == live[0]["Ref_Key"]
-    told = comments_on(rig, 1)
+    told = rig.comments(1)
     assert len(told) == 1 and "создаёт по сделке новый документ" in told[0]
     assert engine.store.missing_documents() == [] and engine.pull().missing == 0
 
@@ -442,7 +438,7 @@ def test_a_managers_edit_between_the_listing_and_the_rows_read_is_no_amount_mism
     report = engine.push()
     assert not report.failed and report.created == 1
     order = rig.documents_for(1)[0]
-    assert order["СуммаДокумента"] == 2331 and comments_on(rig, 1) == []
+    assert order["СуммаДокумента"] == 2331 and rig.comments(1) == []
 
 
 def test_on_missing_document_recreate_makes_nothing_for_a_deal_out_of_its_stages_and_says_so(rig: Rig) -> None:
@@ -455,6 +451,6 @@ def test_on_missing_document_recreate_makes_nothing_for_a_deal_out_of_its_stages
     rig.accountant().delete(order_entity(rig), order["Ref_Key"])
     report = engine.pull()
     assert report.missing == 1 and report.created == 0
-    told = comments_on(rig, 1)[-1]
+    told = rig.comments(1)[-1]
     assert "удалён из 1С" in told and "--recreate" in told and "создаёт" not in told
     assert [item.deal_id for item in engine.store.missing_documents()] == [1]  # still shown in status

@@ -14,6 +14,7 @@ from b24sync.bitrix24.client import Bitrix24Client
 from b24sync.clock import ManualClock
 from b24sync.redaction import forget_secrets
 from b24sync_emulators.bitrix24.server import RunningPortal, start_portal
+from b24sync_emulators.inbox import RunningInbox, start_inbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -58,3 +59,11 @@ def admin(running: RunningPortal, path: str, payload: Any = None, method: str = 
 def raw_call(running: RunningPortal, method: str, params: dict[str, Any] | None = None) -> requests.Response:
     """Call the portal directly, as any HTTP client would, bypassing b24sync's client."""
     return requests.post(running.webhook_url + method, json=params or {}, timeout=10)
+
+
+@pytest.fixture
+def inbox() -> Iterator[RunningInbox]:
+    """An alert inbox (the endpoint Apprise's json:// target posts to), stopped after the test."""
+    running = start_inbox()
+    yield running
+    running.stop()

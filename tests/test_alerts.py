@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from b24sync.alerts import Alerts
 from b24sync.clock import ManualClock
 from b24sync.config import NotifyConfig
 from b24sync.sync.report import CycleReport
-from b24sync_emulators.inbox import RunningInbox, start_inbox
-
-
-@pytest.fixture
-def inbox() -> Iterator[RunningInbox]:
-    running = start_inbox()
-    yield running
-    running.stop()
+from b24sync_emulators.inbox import RunningInbox
 
 
 def test_an_outage_is_told_once_after_its_grace_and_its_recovery_once(inbox: RunningInbox) -> None:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import yaml
 
 from b24sync.clock import SYSTEM_CLOCK
 from b24sync_emulators.httpserver import EmulatorServer
-from b24sync_emulators.inbox import start_inbox
+from b24sync_emulators.inbox import RunningInbox
 from tests.sync_rig import Rig
 
 
@@ -64,13 +65,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_service(config: Path, tmp_path: Path, **environment: str) -> tuple[subprocess.Popen, Notifications]:
-    """`b24sync run` as systemd starts it, with a notify socket to hear what it tells systemd."""
+def slow_onec(rig: Rig, latency_ms: int) -> None:
+    """Every 1C request from now on waits `latency_ms` before its answer (the emulator's fault control)."""
+    requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": latency_ms}]},
+                  timeout=5).raise_for_status()
+
+
+@contextmanager
+def running_service(config: Path, tmp_path: Path,
+                    **environment: str) -> Iterator[tuple[subprocess.Popen, Notifications]]:
+    """`b24sync run` as systemd starts it, with a notify socket to hear what it tells systemd; a service the test
+    left running is killed (its log's end printed) and the socket closed, whatever happened."""
     notifications = Notifications(tmp_path / "notify.sock")
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), **environment}
     daemon = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    return daemon, notifications
+    try:
+        yield daemon, notifications
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            print(daemon.stderr.read()[-4000:])
+        notifications.close()
 
 
 def write_config(rig: Rig, path: Path, metrics: str | None = None, alerts_to: str | None = None,
@@ -96,13 +112,12 @@ def write_config(rig: Rig, path: Path, metrics: str | None = None, alerts_to: st
     return path
 
 
-def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path) -> None:
-    metrics = f"127.0.0.1:{free_port()}"
-    inbox = start_inbox()  # the administrator's alerts, through Apprise's json:// target
+def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_path: Path,
+                                                              inbox: RunningInbox) -> None:
+    metrics = f"127.0.0.1:{free_port()}"  # the administrator's alerts go to the inbox (Apprise's json://)
     config = write_config(rig, tmp_path / "config.yaml", metrics=metrics, alerts_to=inbox.url)
     rig.move(1)
-    daemon, notifications = start_service(config, tmp_path, WATCHDOG_USEC="2000000")
-    try:
+    with running_service(config, tmp_path, WATCHDOG_USEC="2000000") as (daemon, notifications):
         notifications.wait_for(lambda message: message == "READY=1")
         notifications.wait_for(lambda message: message == "WATCHDOG=1")
         notifications.wait_for(lambda message: "1 created" in message)
@@ -186,20 +201,13 @@ def test_the_daemon_syncs_survives_an_outage_reloads_and_stops(rig: Rig, tmp_pat
         titles = inbox.app.titles()  # each state change told once, however many cycles saw it
         assert titles.count("b24sync: onec unreachable") == 1 and titles.count("b24sync: onec reachable again") == 1
         assert rig.config.onec.password not in str(inbox.app.messages)
-    finally:
-        inbox.stop()
-        if daemon.poll() is None:
-            daemon.kill()
-            print(daemon.stderr.read()[-4000:])
-        notifications.close()
 
 
 def test_the_service_is_ready_with_1c_down_and_says_so(rig: Rig, tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "config.yaml")
     rig.base.server.stop()  # 1C is down when the service starts
     rig.move(1)
-    daemon, notifications = start_service(config, tmp_path)
-    try:
+    with running_service(config, tmp_path) as (daemon, notifications):
         notifications.wait_for(lambda message: message == "READY=1")  # `systemctl start` returns
         notifications.wait_for(lambda message: "onec unavailable" in message)  # and the status line says why
         daemon.send_signal(signal.SIGHUP)
@@ -208,10 +216,6 @@ def test_the_service_is_ready_with_1c_down_and_says_so(rig: Rig, tmp_path: Path)
         notifications.wait_for(lambda message: message == "READY=1")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=35) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        notifications.close()
 
 
 def test_a_config_error_exits_2_which_the_unit_does_not_restart(tmp_path: Path) -> None:
@@ -228,11 +232,9 @@ def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_
     metrics = f"127.0.0.1:{free_port()}"
     config = write_config(rig, tmp_path / "config.yaml", metrics=metrics)
     rig.move(1)
-    daemon, notifications = start_service(config, tmp_path)
-    try:
+    with running_service(config, tmp_path) as (daemon, notifications):
         notifications.wait_for(lambda message: "1 created" in message)
-        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 3000}]},
-                      timeout=5).raise_for_status()
+        slow_onec(rig, 3000)
         rig.move(2)  # the next cycles each wait 3 s a request on 1C, holding the work
         notifications.seen.clear()
         slowest, probes = 0.0, 0
@@ -250,10 +252,6 @@ def test_healthz_answers_at_once_while_a_cycle_waits_on_a_slow_1c(rig: Rig, tmp_
         requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=35) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        notifications.close()
 
 
 def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, tmp_path: Path) -> None:
@@ -261,8 +259,7 @@ def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, 
     requests.post(f"{rig.portal.root}/_emulator/faults", json={"faults": [{
         "method": "crm.deal.list", "status": 429, "error": "OPERATION_TIME_LIMIT",
         "description": "Method is blocked due to operation time limit."}]}, timeout=5).raise_for_status()
-    daemon, notifications = start_service(config, tmp_path)
-    try:
+    with running_service(config, tmp_path) as (daemon, notifications):
         notifications.wait_for(lambda message: "crm.deal.list paused by the portal" in message)
         started = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
@@ -270,21 +267,15 @@ def test_sigterm_during_a_long_portal_pause_stops_the_service_at_once(rig: Rig, 
         assert time.monotonic() - started < 5
         logs = daemon.stderr.read()
         assert "system_unavailable" not in logs  # a paused method is not an outage
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        notifications.close()
 
 
 def test_sigterm_while_a_cycle_waits_on_a_very_slow_1c_stops_within_the_shutdown_timeout(rig: Rig,
                                                                                          tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "config.yaml", shutdown_timeout_seconds=1)
     rig.move(1)
-    daemon, notifications = start_service(config, tmp_path)
-    try:
+    with running_service(config, tmp_path) as (daemon, notifications):
         notifications.wait_for(lambda message: "1 created" in message)
-        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 600_000}]},
-                      timeout=5).raise_for_status()
+        slow_onec(rig, 600_000)
         served = rig.base.app.stats.snapshot()["http_requests"]
         rig.move(2)
         deadline, pause = time.monotonic() + 60, threading.Event()
@@ -296,11 +287,7 @@ def test_sigterm_while_a_cycle_waits_on_a_very_slow_1c_stops_within_the_shutdown
         assert daemon.wait(timeout=30) == 0
         assert time.monotonic() - started < 10  # the 1 s timeout, not the ten minutes
         assert "daemon_stop_timeout" in daemon.stderr.read()
-    finally:
-        requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
-        if daemon.poll() is None:
-            daemon.kill()
-        notifications.close()
+    requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
     restarted = rig.engine()  # the next start resumes what the stopped cycle had begun: one document for deal 2
     restarted.push()
     assert len(rig.documents_for(2)) == 1

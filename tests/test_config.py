@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,17 @@ ONEC = ("onec:\n  url: http://1c.local/trade/odata/standard.odata/\n  user: Об
         "  defaults:\n    organisation: ООО Ромашка\n    warehouse: Основной\n    agreement: Типовое\n")
 ONEC += "sync:\n  pipelines:\n    - {category_id: 0, trigger_stages: [EXECUTING]}\n"
 GOOD = ONEC + "bitrix24:\n  webhook_url: https://acme.bitrix24.ru/rest/7/abcdef123456/\n"
+
+
+def config_file(path: Path, text: str) -> Path:
+    """A config file as an administrator keeps it (readable by its owner only)."""
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "b24sync", *args], capture_output=True, text=True, timeout=30)
 
 
 def problems(text: str, env: dict[str, str] | None = None, with_onec: bool = True) -> list[str]:
@@ -221,19 +234,12 @@ def test_a_top_level_that_is_not_sections_is_one_line(text: str, kind: str) -> N
 
 
 def test_config_validate_says_valid_or_every_problem(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    good = tmp_path / "good.yaml"
-    good.write_text(GOOD, encoding="utf-8")
-    good.chmod(0o600)
-    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "validate", "--config", str(good)],
-                          capture_output=True, text=True, timeout=30)
+    good = config_file(tmp_path / "good.yaml", GOOD)
+    done = cli("config", "validate", "--config", str(good))
     assert done.returncode == 0 and f"{good} is valid" in done.stdout
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.replace("category_id: 0", "category_id: x") + "daemon:\n  nonsense: 1\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "validate", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=30)
+    bad = config_file(tmp_path / "bad.yaml",
+                      GOOD.replace("category_id: 0", "category_id: x") + "daemon:\n  nonsense: 1\n")
+    done = cli("config", "validate", "--config", str(bad))
     assert done.returncode == 2 and "at 'daemon.nonsense'" in done.stderr and "category_id" in done.stderr
 
 
@@ -293,16 +299,10 @@ def test_an_alias_bomb_is_refused_fast_and_merge_keys_still_work() -> None:
 
 
 def test_config_show_prints_the_effective_values_with_the_secrets_masked(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     import yaml
 
-    path = tmp_path / "config.yaml"
-    path.write_text(GOOD, encoding="utf-8")
-    path.chmod(0o600)
-    done = subprocess.run([sys.executable, "-m", "b24sync", "config", "show", "--config", str(path)],
-                          capture_output=True, text=True, timeout=30)
+    path = config_file(tmp_path / "config.yaml", GOOD)
+    done = cli("config", "show", "--config", str(path))
     assert done.returncode == 0, done.stderr
     shown = yaml.safe_load(done.stdout)
     assert shown["bitrix24"]["webhook_url"] == "https://acme.bitrix24.ru/rest/7/***/"

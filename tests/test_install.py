@@ -93,7 +93,7 @@ def test_the_units_exposure_is_at_most_1_5(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    for name, unit in runnable_units(tmp_path):
+    for _, unit in runnable_units(tmp_path):
         done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
         assert "error" not in done.stderr.lower() or "Failed to" not in done.stderr, done.stderr
 

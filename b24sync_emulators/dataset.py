@@ -184,8 +184,24 @@ _TITLES = ["Поставка электрооборудования", "Комп�
            "Освещение склада", "Повторный заказ", "Кабель для стройки", "Срочная отгрузка"]
 
 
+GREGORIAN_OFFSET = 0x01B21DD213814000  # 100-ns intervals from 1582-10-15 to 1970-01-01 (RFC 4122)
+DATASET_EPOCH = 1_700_000_000.0  # when the generated base "made" its objects (November 2023)
+
+
+def object_guid(rng: random.Random, moment: float) -> str:
+    """A Ref_Key as a real base makes it: a time-based (version 1) UUID, like the documentation's
+    `41aa6331-954f-11e3-814b-005056c00008` (ODATA.md §2), from a moment, a random clock sequence and a node
+    (128 random bits drawn, so a dataset stays the same whatever form its GUIDs take)."""
+    bits = rng.getrandbits(128)
+    ticks = int(moment * 10_000_000) + GREGORIAN_OFFSET + (bits & 0xFFF)
+    node = 0x005056000000 | (bits >> 12) & 0xFFFFFF  # a virtual machine's MAC, as 1C servers often have
+    sequence = (bits >> 36) & 0x3FFF
+    return str(uuid.UUID(fields=(ticks & 0xFFFFFFFF, (ticks >> 32) & 0xFFFF, (ticks >> 48) & 0x0FFF | 0x1000,
+                                 0x80 | sequence >> 8, sequence & 0xFF, node)))
+
+
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return object_guid(rng, DATASET_EPOCH)
 
 
 def inn10(rng: random.Random) -> str:

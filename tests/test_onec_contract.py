@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import uuid
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from b24sync.onec.metadata import Metadata
 from b24sync.onec.odata import ODataClient, literal
 from b24sync_emulators.dataset import generate
 from b24sync_emulators.onec.server import RunningBase, start_base
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, admin
 from tests.onec_support import PASSWORD, USER
 
 ROOT = "http://1c.example.local/trade/odata/standard.odata/"
@@ -397,3 +399,76 @@ def test_nometadata_json_and_atom_time(running: RunningBase) -> None:
     feed = call(running, "GET", "Catalog_Склады", "").text
     updated = datetime.fromisoformat(feed.split("<updated>")[1].split("<")[0])
     assert abs((datetime.fromisoformat(running.base.now()) - updated).total_seconds()) < 60  # local time, not UTC
+
+
+def test_ref_keys_are_time_based_guids_like_a_real_bases(running: RunningBase) -> None:
+    product = call(running, "GET", "Catalog_Номенклатура", "$format=json&$top=1").json()["value"][0]
+    partner = call(running, "GET", "Catalog_Контрагенты", "$format=json&$top=1").json()["value"][0]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Контрагент_Key": partner["Ref_Key"]}).json()
+    for ref in (product["Ref_Key"], order["Ref_Key"]):
+        assert uuid.UUID(ref).version == 1  # like the documentation's 41aa6331-954f-11e3-814b-005056c00008
+
+
+def test_expand_is_refused_on_one_entity_and_select_through_an_expanded_reference_works(
+        running: RunningBase) -> None:
+    partner = call(running, "GET", "Catalog_Контрагенты", "$format=json&$top=1").json()["value"][0]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={"Контрагент_Key": partner["Ref_Key"]}).json()
+    single = call(running, "GET", f"Document_ЗаказКлиента(guid'{order['Ref_Key']}')", "$format=json&$expand=Контрагент")
+    assert single.status_code == 400 and single.json()["odata.error"]["code"] == "0"
+    listed = call(running, "GET", "Document_ЗаказКлиента",
+                  f"$format=json&$filter=Ref_Key%20eq%20guid'{order['Ref_Key']}'&$expand=Контрагент"
+                  f"&$select=Ref_Key,Контрагент/Description")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["value"][0]["Контрагент"]["Description"] == partner["Description"]
+
+
+def test_enumerations_are_enum_types_in_metadata_and_names_in_json(running: RunningBase) -> None:
+    document = ET.fromstring(call(running, "GET", "$metadata", "").content)
+    names = {element.get("Name"): element for element in document.iter() if element.tag.endswith("EnumType")}
+    statuses = names["СтатусыЗаказовКлиентов"]
+    assert statuses.get("UnderlyingType") == "Edm.Int32"
+    assert {member.get("Name") for member in statuses} >= {"НеСогласован", "КОбеспечению", "КОтгрузке", "Закрыт"}
+    order_type = next(element for element in document.iter() if element.tag.endswith("EntityType")
+                      and element.get("Name") == "Document_ЗаказКлиента")
+    status = next(child for child in order_type if child.get("Name") == "Статус")
+    assert status.get("Type") == "StandardODATA.СтатусыЗаказовКлиентов"
+    order = call(running, "GET", "Document_ЗаказКлиента", "$format=json&$top=1&$select=Статус").json()["value"]
+    assert all(isinstance(row["Статус"], str) for row in order)  # JSON still carries the value's name
+
+
+def test_an_unsupported_format_is_refused(running: RunningBase) -> None:
+    answer = call(running, "GET", "Catalog_Склады", "$format=csv")
+    assert answer.status_code == 400 and "<m:code>3</m:code>" in answer.text
+    assert call(running, "GET", "Catalog_Склады", "$format=application/json;odata=nometadata").status_code == 200
+
+
+def test_a_composite_is_compared_only_through_cast(running: RunningBase) -> None:
+    """The documentation promises comparisons of composite values through cast(); a string literal against the
+    additional requisite's Значение is not promised, so the emulator matches nothing, as for a bare guid."""
+    partner = call(running, "GET", "Catalog_Контрагенты", "$format=json&$top=1").json()["value"][0]
+    prop = call(running, "GET", "ChartOfCharacteristicTypes_ДополнительныеРеквизитыИСведения",
+                "$format=json&$top=1").json()["value"][0]["Ref_Key"]
+    order = call(running, "POST", "Document_ЗаказКлиента", body={
+        "Контрагент_Key": partner["Ref_Key"], "ДополнительныеРеквизиты": [
+            {"LineNumber": 1, "Свойство_Key": prop, "Значение": "4711", "Значение_Type": "Edm.String"}]}).json()
+    by_string = call(running, "GET", "Document_ЗаказКлиента",
+                     "$format=json&$filter=" + quote("ДополнительныеРеквизиты/any(d: d/Значение eq '4711')"))
+    assert by_string.status_code == 200 and by_string.json()["value"] == []
+    by_property = call(running, "GET", "Document_ЗаказКлиента", "$format=json&$filter=" + quote(
+        f"ДополнительныеРеквизиты/any(d: d/Свойство_Key eq guid'{prop}')"))
+    assert order["Ref_Key"] in [row["Ref_Key"] for row in by_property.json()["value"]]
+
+
+def test_rows_hidden_by_row_level_security_fail_a_listing_unless_allowed_only(running: RunningBase) -> None:
+    hidden = call(running, "GET", "Catalog_Склады", "$format=json&$top=1").json()["value"][0]["Ref_Key"]
+    admin(running, "settings", {"restricted": {"Catalog_Склады": [hidden]}})
+    try:
+        refused = call(running, "GET", "Catalog_Склады")
+        assert refused.status_code == 401 and refused.json()["odata.error"]["code"] == "20"
+        allowed = call(running, "GET", "Catalog_Склады", "$format=json&allowedOnly=true")
+        assert allowed.status_code == 200 and hidden not in [row["Ref_Key"] for row in allowed.json()["value"]]
+        assert call(running, "GET", "Catalog_Склады", "$format=json&$allowedOnly=true").status_code == 200
+        one = call(running, "GET", f"Catalog_Склады(guid'{hidden}')")
+        assert one.status_code == 401 and one.json()["odata.error"]["code"] == "20"
+    finally:
+        admin(running, "settings", {"restricted": {}})

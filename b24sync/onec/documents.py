@@ -144,6 +144,7 @@ class DocumentHeader:
     content: DocumentContent | None = None
     paid: Decimal | None = None  # known only when the sync needs it (the deal left its trigger stages)
     shipped: bool | None = None
+    unreadable: str = ""  # 1C refused this user the document (row-level security): why; it is there, not gone
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,20 @@ class AuthError(OneCError):
     code = "onec_auth"
 
 
+class RightsError(OneCError):
+    """Code 20 for a user whose credentials 1C accepted: no right on a whole kind of object."""
+
+    kind = Kind.FATAL
+    code = "onec_rights"
+
+
+class ObjectRightsError(RightsError):
+    """Code 20 on one object (row-level security): that deal fails alone, the others go on."""
+
+    kind = Kind.ITEM
+    code = "onec_object_rights"
+
+
 class NotPublishedError(OneCError):
     """404 on an entity set: the object is not in the OData composition of the publication."""
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +18,10 @@ from b24sync.onec.documents import (
     DocumentRef,
     OrderDraft,
 )
-from b24sync.onec.odata import MAX_URL, ZERO_GUID, entity_path, guid, literal
+from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _decimal
+
+RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
 
 
 class DocumentLifecycle(AdapterBase):
@@ -30,7 +32,8 @@ class DocumentLifecycle(AdapterBase):
     def headers(self, refs: Iterable[str]) -> dict[str, DocumentHeader]:
         """The documents' headers and content, in `or` chains (about 27 documents a request). A document the
         chains do not return is asked for on its own before it counts as gone: only 1C's "not found" (code 9)
-        makes it absent, never a listing that happens to leave it out."""
+        makes it absent, never a listing that happens to leave it out (the listings leave out rows this user may
+        not read: such a document comes back `unreadable`, never absent)."""
         wanted = [ref.lower() for ref in refs]
         rows = self._by_or_chain(self.profile.order_entity, "Ref_Key", wanted, self.profile.content_select,
                                  render=guid)
@@ -41,6 +44,9 @@ class DocumentLifecycle(AdapterBase):
                     row = self.client.get(entity_path(self.profile.order_entity, ref),
                                           {"$select": self.profile.content_select})
                 except errors.NotFoundError:
+                    continue
+                except errors.ObjectRightsError as refused:
+                    found[ref] = DocumentHeader(ref, "", "", posted=False, deleted=False, unreadable=str(refused))
                     continue
                 found[ref] = self._header(row)
         return found
@@ -62,54 +68,51 @@ class DocumentLifecycle(AdapterBase):
                               status=row.get("Статус", ""), total=_decimal(row.get("СуммаДокумента")),
                               content=content)
 
-    def find_by_deals(self, deal_ids: Iterable[int]) -> dict[int, DocumentHeader]:
-        """The live documents of many deals at once, with their content, in as few requests as the URL limit
-        allows."""
+    def find_by_deals(self, deal_ids: Iterable[int], since: datetime | None = None) -> dict[int, DocumentHeader]:
+        """The live documents of many deals, found by the deal marker, with their content (the earliest one when a
+        deal has several). `since` (aware: when the earliest deal was created, or the create was sent) bounds the
+        search to documents dated from then on, less RECOVERY_MARGIN, in b24sync's local time as b24sync dates the
+        documents it makes; None searches them all.
+
+        A string attribute as the marker is compared by 1C, in `or` chains. The additional requisite's value
+        (`Значение`) is composite-typed, and the documentation promises comparisons of composites only through
+        cast() of a reference: so 1C is asked only for the documents that carry the property (a lambda on its
+        plain reference), and their values are compared here, whatever a base does with a string literal."""
+        wanted = {str(deal_id) for deal_id in deal_ids}
+        if not wanted:
+            return {}
+        start = None if since is None else (since.astimezone() if since.tzinfo else since).replace(tzinfo=None)
+        window = f" and Date ge {literal(start - RECOVERY_MARGIN)}" if start is not None else ""
+        candidates: dict[int, list[str]] = {}
         marker = self.config.deal_marker
-        found: dict[int, DocumentHeader] = {}
-        values = [str(deal_id) for deal_id in dict.fromkeys(deal_ids)]
-        select = self.profile.content_select + (f",{marker.attribute}" if marker.attribute
-                                                else ",ДополнительныеРеквизиты")
-        prop = None if marker.attribute else (self.resolved().marker_property or ZERO_GUID)
-
-        def condition(chunk: list[str]) -> str:
-            if marker.attribute:
-                return "(" + " or ".join(f"{marker.attribute} eq {literal(value)}" for value in chunk) + ")"
-            either = " or ".join(f"d/Значение eq {literal(value)}" for value in chunk)
-            return f"ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)} and ({either}))"
-
-        start = 0
-        while start < len(values):
-            size = 1
-            while start + size < len(values) and len(self.client.url(self.profile.order_entity, {
-                    "$filter": condition(values[start:start + size + 1]) + " and DeletionMark eq false",
-                    "$select": select, "$orderby": "Date,Ref_Key", "$top": 500, "$skip": 0},
-                    check=False)) < MAX_URL - 40:
-                size += 1
-            chunk = values[start:start + size]
-            start += size
+        if marker.attribute:
+            rows = self._by_or_chain(self.profile.order_entity, marker.attribute, sorted(wanted),
+                                     f"Ref_Key,Date,{marker.attribute}", extra=f" and DeletionMark eq false{window}")
+            values = [(row, str(row.get(marker.attribute) or "")) for row in rows]
+        else:
+            prop = self.resolved().marker_property or ZERO_GUID
             rows = self.client.get_all(self.profile.order_entity, {
-                "$filter": condition(chunk) + " and DeletionMark eq false", "$select": select,
-                "$orderby": "Date,Ref_Key"})
-            for row in rows:
-                if marker.attribute:
-                    deal_value = str(row.get(marker.attribute) or "")
-                else:
-                    deal_value = next((str(item.get("Значение")) for item in row.get("ДополнительныеРеквизиты", [])
-                                       if item.get("Свойство_Key") == prop), "")
-                if not deal_value.isdigit():
-                    continue
-                if int(deal_value) in found:
-                    self.log.warning("onec_duplicate_documents", deal_id=int(deal_value),
-                                     refs=[found[int(deal_value)].ref, row["Ref_Key"]],
-                                     action="mark the extra documents for deletion in 1C")
-                    continue
-                found[int(deal_value)] = self._header(row)  # the earliest document (ordered by Date, Ref_Key)
+                "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
+                           f"{window}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key"})
+            values = [(row, next((str(item.get("Значение") or "") for item in row.get("ДополнительныеРеквизиты", [])
+                                  if str(item.get("Свойство_Key", "")).lower() == prop.lower()), "")) for row in rows]
+        for row, value in sorted(values, key=lambda pair: (str(pair[0].get("Date", "")), pair[0]["Ref_Key"])):
+            if value.strip() in wanted:
+                candidates.setdefault(int(value.strip()), []).append(row["Ref_Key"])
+        headers = self.headers([refs[0] for refs in candidates.values()])
+        found: dict[int, DocumentHeader] = {}
+        for deal_id, refs in candidates.items():
+            if len(refs) > 1:
+                self.log.warning("onec_duplicate_documents", deal_id=deal_id, refs=refs,
+                                 action="mark the extra documents for deletion in 1C")
+            header = headers.get(refs[0].lower())
+            if header is not None:
+                found[deal_id] = header  # the earliest document (ordered by Date, Ref_Key)
         return found
 
-    def find_by_deal(self, deal_id: int) -> DocumentRef | None:
+    def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency)."""
-        header = self.find_by_deals([deal_id]).get(deal_id)
+        header = self.find_by_deals([deal_id], since).get(deal_id)
         return None if header is None else DocumentRef(self.profile.order_entity, header.ref, header.number,
                                                        header.data_version, header.posted, header.total)
 
@@ -141,7 +144,9 @@ class DocumentLifecycle(AdapterBase):
         try:
             document = self._ref(self.client.post(self.profile.order_entity, body))
         except errors.OutcomeUnknownError:
-            found = self.find_by_deal(draft.deal_id)  # the answer was lost: did the create happen?
+            # the answer was lost: did the create happen? (the document, if any, carries the date just sent)
+            found = self.find_by_deal(draft.deal_id, datetime.fromisoformat(body["Date"]) if body.get("Date")
+                                      else None)
             if found is None:
                 raise
             document = found
@@ -192,6 +197,16 @@ class DocumentLifecycle(AdapterBase):
             raise errors.BusinessError(f"1C accepted posting {self.profile.order_entity} {document.number} but the "
                                        f"document is still not posted", resource=self.profile.order_entity)
         return document
+
+    def post_unconfirmed(self, ref: str) -> None:
+        """Post a document, leaving the read-back to `posted_states` (one read for many postings)."""
+        self.client.action(entity_path(self.profile.order_entity, ref, "Post"))
+
+    def posted_states(self, refs: Iterable[str]) -> dict[str, DocumentRef]:
+        """Number, version and posting of many documents, in `or` chains (by lower-case ref)."""
+        rows = self._by_or_chain(self.profile.order_entity, "Ref_Key", [ref.lower() for ref in refs], HEADER,
+                                 render=guid)
+        return {row["Ref_Key"].lower(): self._ref(row) for row in rows}
 
     def unpost(self, ref: str) -> DocumentRef:
         self.client.action(entity_path(self.profile.order_entity, ref, "Unpost"))

@@ -2,7 +2,7 @@
 
 Every document b24sync creates carries its deal's marker, so the pairs can be
 found again without the state: each deal of the configured pipelines is looked
-for by its marker (or-chained, as the recovery of one deal does), and the deal
+for by its marker (the search the recovery of one deal makes, over all dates), and the deal
 fields b24sync last wrote are taken as written, so the next pull writes only
 what really differs. A document reported missing stays reported (the deal's
 order-number field says so), so the repair recreates nothing the administrator

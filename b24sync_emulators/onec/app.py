@@ -40,6 +40,11 @@ IIS_404 = ("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><he
 AUTH_HTML = "<html><head><title>Вход в 1С:Предприятие</title></head><body>Требуется авторизация</body></html>"
 
 
+def access_denied() -> QueryError:
+    """Row-level security refused a row to a user whose credentials were accepted (code 20, ODATA.md §8)."""
+    return QueryError(401, "20", "Нарушение прав доступа")
+
+
 def odata_error(status: int, code: str, message: str, as_json: bool = True) -> Reply:
     if as_json:
         body = json.dumps({"odata.error": {"code": code, "message": {"lang": "ru", "value": message}}},
@@ -65,7 +70,9 @@ class OneCApp:
         self.stats = Stats()
         self.faults = Faults()
         self.settings: dict[str, Any] = {"cold_start_ms": 0, "idle_seconds": 20.0, "pool_exhausted": False,
-                                         "charset": "utf-8", "auth_html": False, "first_hit_500": False}
+                                         "charset": "utf-8", "auth_html": False, "first_hit_500": False,
+                                         # row-level security: entity set -> the refs this user may not read
+                                         "restricted": {}}
         self.last_request: float | None = None
         self.host = "127.0.0.1"
         self.sessions: set[str] = set()
@@ -97,6 +104,9 @@ class OneCApp:
                     if unquote(pair.partition("=")[0]) == "$format"), "")
         as_json = fmt.startswith(("json", "application/json")) or (
             not fmt and "application/json" in request.headers.get("accept", ""))
+        if fmt and not as_json and fmt not in ("atom", "xml", "application/atom+xml", "application/xml"):
+            # only JSON and Atom are served (ODATA.md §3); another representation is refused with code 3
+            return odata_error(400, "3", f"Тип представления «{fmt}» не поддерживается", False)
         self.stats.count("http_requests", self._label(path))
         if not self._authorised(request):
             if self.settings["auth_html"]:
@@ -255,6 +265,11 @@ class OneCApp:
                 return reply
             raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
         record = self.base.get(entity.name, ref)
+        if options.get("$expand") and not action:
+            # ODATA.md §5: `$expand` is not available on a single-entity request (documented, code assumed)
+            raise QueryError(400, "0", "Возможность не поддерживается: $expand для одного экземпляра сущности")
+        if record is not None and self._hidden(entity.name, record):
+            raise access_denied()
         if action in ("Post", "Post()", "Unpost", "Unpost()"):
             if request.method not in ("POST", "GET"):
                 raise QueryError(400, "19", "Метод HTTP не разрешен для этого ресурса")
@@ -328,11 +343,22 @@ class OneCApp:
             return self.base.register_rows(entity.name)
         return list(self.base.records[entity.name].values())
 
+    def _hidden(self, set_name: str, record: dict[str, Any]) -> bool:
+        """A row this user may not read (row-level security; a tabular section's rows follow their document)."""
+        owner = next((name for name in self.settings["restricted"] if set_name.startswith(f"{name}_")), set_name)
+        hidden = {str(ref).lower() for ref in self.settings["restricted"].get(owner, ())}
+        return bool(hidden) and str(record.get("Ref_Key", "")).lower() in hidden
+
     def _select_records(self, entity: Entity, options: dict[str, str]) -> list[dict[str, Any]]:
         records = self._records(entity)
         if options.get("$filter"):
             condition = compile_filter(options["$filter"], entity, self.base.entities)
             records = [record for record in records if condition(self._scope(entity, record))]
+        if any(self._hidden(entity.name, record) for record in records):
+            # ODATA.md §5: a listing that touches a hidden row fails, unless allowedOnly drops such rows
+            if str(options.get("allowedOnly", options.get("$allowedOnly", ""))).lower() != "true":
+                raise access_denied()
+            records = [record for record in records if not self._hidden(entity.name, record)]
         if options.get("$orderby"):
             for clause in reversed([part.strip() for part in options["$orderby"].split(",") if part.strip()]):
                 name, _, direction = clause.partition(" ")
@@ -365,7 +391,8 @@ class OneCApp:
                 raise QueryError(400, "14", "Ошибка при разборе опции запроса $top/$skip")
             records = records[skip:skip + top] if top is not None else records[skip:]
         if options.get("$select"):
-            self.renderer.check_select(entity, options["$select"])
+            expanded = self.renderer.expanded(entity, options.get("$expand"))
+            self.renderer.check_select(entity, options["$select"], expanded)
         payload["value"] = [self.renderer.entity(entity, record, select=options.get("$select"),
                                                  expand=options.get("$expand")) for record in records]
         return self._json(payload)

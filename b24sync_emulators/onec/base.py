@@ -12,13 +12,12 @@ import base64
 import random
 import re
 import threading
-import uuid
 from datetime import UTC, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from b24sync.clock import SYSTEM_CLOCK, Clock
-from b24sync_emulators.dataset import Dataset, money, offset_zone
+from b24sync_emulators.dataset import Dataset, money, object_guid, offset_zone
 from b24sync_emulators.onec.query import QueryError, bad_value, not_found
 from b24sync_emulators.onec.schema import (
     BOOLEAN,
@@ -90,7 +89,8 @@ class Base:
         return moment.replace(tzinfo=None).isoformat()
 
     def new_ref(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A time-based (version 1) GUID, as the platform assigns Ref_Key."""
+        return object_guid(self.rng, self.clock.time())
 
     def next_version(self) -> str:
         self.versions += 1

@@ -7,6 +7,41 @@ from xml.sax.saxutils import quoteattr
 from b24sync_emulators.onec.schema import GUID, INT64, STRING, Entity, Prop
 
 STANDARD_NOT_NULL = {"Ref_Key", "LineNumber"}
+# enumerations by the configuration's own names and values (ODATA.md §10.3); JSON still carries value names,
+# `$metadata` declares each as an EnumType over Edm.Int32 (ODATA.md §4, samples/metadata.bp30.excerpt.xml)
+ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Document_ЗаказКлиента.Статус": ("СтатусыЗаказовКлиентов", ("НеСогласован", "КОбеспечению", "КОтгрузке",
+                                                               "Закрыт")),
+    "Состояние": ("СостоянияЗаказовКлиентов", (
+        "ОжидаетсяСогласование", "ОжидаетсяАвансДоОбеспечения", "ГотовКОбеспечению", "ОжидаетсяПредоплатаДоОтгрузки",
+        "ОжидаетсяОбеспечение", "ГотовКОтгрузке", "ВПроцессеОтгрузки", "ОжидаетсяОплатаПослеОтгрузки",
+        "ГотовКЗакрытию", "Закрыт")),
+    "ХозяйственнаяОперация": ("ХозяйственныеОперации", ("РеализацияКлиенту",)),
+    "НалогообложениеНДС": ("ТипыНалогообложенияНДС", ("ПродажаОблагаетсяНДС", "ПродажаНеОблагаетсяНДС")),
+    "СтавкаНДС": ("СтавкиНДС", ("НДС20", "НДС10", "НДС0", "БезНДС")),
+    "УдалитьСтавкаНДС": ("СтавкиНДС", ("НДС20", "НДС10", "НДС0", "БезНДС")),
+    "ФормаОплаты": ("ФормыОплаты", ("Безналичная", "Наличная", "ПлатежнаяКарта")),
+    "ЮрФизЛицо": ("ЮрФизЛицо", ("ЮрЛицо", "ФизЛицо", "ИндивидуальныйПредприниматель")),
+    "ЮридическоеФизическоеЛицо": ("ЮридическоеФизическоеЛицо", ("ЮридическоеЛицо", "ФизическоеЛицо")),
+}
+
+
+def enum_type(owner: str, name: str) -> tuple[str, tuple[str, ...]]:
+    """The EnumType of an enumeration property: its name and members (others: named after the property)."""
+    return ENUMS.get(f"{owner}.{name}") or ENUMS.get(name) or (name, ())
+
+
+def _enum_types(entities: dict[str, Entity]) -> list[str]:
+    declared: dict[str, tuple[str, ...]] = {}
+    for entity in entities.values():
+        for owner, props in ((entity.name, entity.props), *((entity.name, table.props) for table in entity.tables)):
+            for prop in props:
+                if prop.kind == "enum":
+                    type_name, members = enum_type(owner, prop.name)
+                    declared[type_name] = members or declared.get(type_name, ())
+    return [f"<EnumType Name={quoteattr(type_name)} UnderlyingType=\"Edm.Int32\">"
+            + "".join(f"<Member Name={quoteattr(member)}/>" for member in members) + "</EnumType>"
+            for type_name, members in declared.items()]
 
 
 def _property(name: str, edm: str) -> str:
@@ -14,10 +49,12 @@ def _property(name: str, edm: str) -> str:
     return f"<Property Name={quoteattr(name)} Type={quoteattr(edm)} Nullable={quoteattr(nullable)}/>"
 
 
-def _properties(props: tuple[Prop, ...]) -> list[str]:
+def _properties(props: tuple[Prop, ...], owner: str = "") -> list[str]:
     lines = []
     for prop in props:
-        if prop.kind == "ref":
+        if prop.kind == "enum":
+            lines.append(_property(prop.name, f"StandardODATA.{enum_type(owner, prop.name)[0]}"))
+        elif prop.kind == "ref":
             lines.append(_property(f"{prop.name}_Key", GUID))
         elif prop.kind == "composite":
             lines.append(_property(prop.name, STRING))
@@ -56,7 +93,7 @@ def render(entities: dict[str, Entity]) -> str:
     for entity in entities.values():
         key = "".join(f"<PropertyRef Name={quoteattr(name)}/>" for name in entity.dimensions or ("Ref_Key",))
         parts.append(f"<EntityType Name={quoteattr(entity.name)} OpenType=\"true\"><Key>{key}</Key>")
-        parts.extend(_properties(entity.props))
+        parts.extend(_properties(entity.props, entity.name))
         for table in entity.tables:
             row_type = f"{entity.name}_{table.name}_RowType"
             parts.append(_property(table.name, f"Collection(StandardODATA.{row_type})"))
@@ -66,7 +103,7 @@ def render(entities: dict[str, Entity]) -> str:
         sets.append(entity.name)
         for table in entity.tables:
             row_type = f"{entity.name}_{table.name}_RowType"
-            columns = _properties(tuple(prop for prop in table.props if prop.name != "LineNumber"))
+            columns = _properties(tuple(prop for prop in table.props if prop.name != "LineNumber"), entity.name)
             parts.append(f"<ComplexType Name={quoteattr(row_type)}>")
             parts.append(_property("Ref_Key", GUID))
             parts.extend(columns)
@@ -81,6 +118,7 @@ def render(entities: dict[str, Entity]) -> str:
             parts.append("</EntityType>")
             sets.append(table_set)
     parts.extend(associations)
+    parts.extend(_enum_types(entities))
     parts.append("</Schema>")
     parts.append('<Schema Namespace="Default" xmlns="http://docs.oasis-open.org/odata/ns/edm">')
     parts.append('<EntityContainer Name="EnterpriseV8" m:IsDefaultEntityContainer="true">')

@@ -5,8 +5,10 @@ add sub mul div, literals (guid'…', datetime'…', '…' with doubled quotes,
 numbers, true, false, null), substringof, startswith, endswith, cast, isof,
 year, month, day, paths through references (`Контрагент/ИНН`) and lambdas over
 tabular sections (`Товары/any(d: d/Цена gt 10)`). The `in` operator is refused
-with code 14, as the platform refuses it. A composite attribute compared with a
-bare guid matches nothing; `cast(guid'…', 'Document_X')` is required.
+with code 14, as the platform refuses it. A composite attribute is compared only
+with a `cast(guid'…', 'Document_X')` value, as the documentation promises; compared
+with a bare guid it matches nothing (documented), and with a string or a number it
+matches nothing too (undocumented: the emulator refuses to believe it works).
 """
 
 from __future__ import annotations
@@ -440,13 +442,9 @@ def resolve_path(scope: Scope, segments: list[str]) -> Any:
 
 
 def compare(operator: str, left: Any, right: Any) -> bool:
-    if isinstance(left, Composite) and not isinstance(right, Composite | Guid):
-        left = _primitive(left)  # a composite holding a string or number compares by its value (believed)
-    if isinstance(right, Composite) and not isinstance(left, Composite | Guid):
-        right = _primitive(right)
     if isinstance(left, Composite) or isinstance(right, Composite):
         if not (isinstance(left, Composite) and isinstance(right, Composite)):
-            return operator == "ne"  # a composite never equals a bare guid: cast() is required
+            return operator == "ne"  # a composite never equals a bare guid, a string or a number: cast() only
         same = left.value.lower() == right.value.lower() and left.type == right.type
         return same if operator == "eq" else not same if operator == "ne" else False
     if isinstance(left, Guid) or isinstance(right, Guid):
@@ -467,16 +465,6 @@ def compare(operator: str, left: Any, right: Any) -> bool:
     except TypeError:
         raise QueryError(500, "-1", "Несовместимые типы в операции сравнения") from None
 
-
-def _primitive(value: Composite) -> Any:
-    if value.type in ("Edm.String", ""):
-        return value.value
-    if value.type in ("Edm.Double", "Edm.Int64", "Edm.Int32", "Edm.Decimal"):
-        try:
-            return float(value.value)
-        except ValueError:
-            return None
-    return value  # a reference held in a composite stays a composite
 
 
 def calculate(operator: str, left: Any, right: Any) -> Any:

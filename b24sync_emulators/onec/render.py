@@ -26,14 +26,18 @@ class Renderer:
             shown["odata.metadata"] = self.url(f"$metadata#{entity.name}/@Element")
         names = list(record)
         columns: dict[str, set[str]] = {}  # tabular section -> selected row fields ("Товары/Цена")
+        through: dict[str, list[str]] = {}  # expanded reference -> its selected fields ("Контрагент/ИНН")
         presentations: list[str] = []  # "X____Presentation", "Presentation": only when selected
+        expanded = self.expanded(entity, expand)
         if select and select.strip() not in ("*", ""):
-            wanted = self.check_select(entity, select)
+            wanted = self.check_select(entity, select, expanded)
             if "**" in wanted:
                 wanted = [name for name in record if entity.table(name) is None] + wanted
             for name in wanted:
                 table_name, _, column = name.partition("/")
-                if column:
+                if column and table_name in expanded and entity.table(table_name) is None:
+                    through.setdefault(table_name, []).append(column)
+                elif column:
                     columns.setdefault(table_name, set()).add(column)
                 elif name == "*____Presentation":
                     presentations += [f"{prop.name}____Presentation" for prop in entity.props if prop.kind == "ref"]
@@ -55,7 +59,7 @@ class Renderer:
                         record.get(f"{prop.name}_Key", ZERO_GUID) != ZERO_GUID:
                     shown[f"{prop.name}@navigationLinkUrl"] = (f"{entity.name}(guid'{record['Ref_Key']}')/"
                                                                 f"{prop.name}")
-        for name in self.expanded(entity, expand):
+        for name in expanded:
             prop = entity.prop(f"{name}_Key")
             if prop is not None:
                 target_name, key, shown_as = prop.target or "", record.get(f"{name}_Key", ""), name
@@ -64,15 +68,21 @@ class Renderer:
                 key, shown_as = str(record.get(name, "")), f"{name}_Expanded"
             target = self.base.get(target_name, key) if target_name in self.base.entities else None
             if target is not None:
-                shown[shown_as] = self.entity(self.base.entities[target_name], target)
+                shown[shown_as] = self.entity(self.base.entities[target_name], target,
+                                              select=",".join(through[name]) if name in through else None)
         return shown
 
-    def check_select(self, entity: Entity, select: str) -> list[str]:
-        """The `$select` names, refused as a whole when one is not a property (even if no row matches)."""
+    def check_select(self, entity: Entity, select: str, expanded: list[str] | None = None) -> list[str]:
+        """The `$select` names, refused as a whole when one is not a property (even if no row matches); a field
+        of a reference (`Контрагент/ИНН`) only with that reference in `$expand` (ODATA.md §5)."""
         known = set(self.base.blank(entity))
         wanted = [name.strip() for name in select.split(",")]
         for name in wanted:
             table_name, _, column = name.partition("/")
+            prop = entity.prop(f"{table_name}_Key") if column and table_name in (expanded or []) else None
+            if prop is not None and (prop.target or "") in self.base.entities and \
+                    column in self.base.blank(self.base.entities[prop.target or ""]):
+                continue
             table = entity.table(table_name) if column else None
             if table is not None and (column in ("Ref_Key", "LineNumber")
                                       or any(column in prop.wire_names for prop in table.props)):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from b24sync.metrics import Tally
 from b24sync.sync.runner import WATERMARK, BulkGuardError
@@ -310,5 +312,56 @@ def test_a_closed_order_reopens_when_its_deal_comes_back(tmp_path: Path) -> None
         engine.push()
         assert rig.documents_for(1)[0]["Статус"] == "КОтгрузке"
         assert any("снова открыт" in item["COMMENT"] for item in rig.portal.portal.timeline.values())
+    finally:
+        rig.stop()
+
+
+def hide_from_b24sync(rig: Rig, entity: str, refs: list[str]) -> None:
+    """The 1C administrator restricts rows (row-level security) for b24sync's 1C user."""
+    requests.post(f"{rig.base.root}/_emulator/settings", json={"restricted": {entity: refs}},
+                  timeout=5).raise_for_status()
+
+
+def test_rows_hidden_from_b24syncs_1c_user_are_skipped_and_a_hidden_document_fails_alone(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        hidden = [ref for ref in rig.base.base.records["Catalog_Контрагенты"]][:3]
+        hide_from_b24sync(rig, "Catalog_Контрагенты", hidden)  # another organisation's customers
+        for deal_id in (1, 2):
+            rig.move(deal_id)
+        assert rig.engine().push().created == 2  # the listings ask for allowedOnly rows: nothing refused
+        order = rig.documents_for(1)[0]["Ref_Key"]
+        hide_from_b24sync(rig, "Document_ЗаказКлиента", [order])
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Другое название"}})
+        rig.move(3)
+        report = rig.engine().push()
+        assert report.created == 1 and set(report.failed) == {1}
+        assert "нет прав" in report.failed[1] and report.codes[1] == "onec_object_rights"
+        assert any("нет прав" in comment for comment in rig.comments(1))
+        pulled = rig.engine().pull()  # hidden is not gone: never reported deleted
+        assert not any("удал" in comment for comment in rig.comments(1))
+        assert pulled.codes.get(1) == "onec_object_rights"
+        status = rig.engines[-1].store.failure(1, "writeback")
+        assert status is not None and f"Document_ЗаказКлиента(guid'{order}')" in status.error
+        hide_from_b24sync(rig, "Document_ЗаказКлиента", [])
+        assert rig.engine().push().failed == {} and len(rig.documents_for(1)) == 1
+    finally:
+        rig.stop()
+
+
+def test_a_lost_state_file_finds_a_document_the_accountant_dated_back(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        rig.move(1)
+        assert rig.engine().push().created == 1
+        order = rig.documents_for(1)[0]
+        created = rig.call("crm.deal.get", {"id": 1})["DATE_CREATE"]
+        earlier = (datetime.fromisoformat(created) - timedelta(days=3)).replace(tzinfo=None).isoformat()
+        rig.accountant().patch("Document_ЗаказКлиента", order["Ref_Key"], {"Date": earlier})
+        rig.engines[-1].store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
+        report = rig.engine().push()
+        assert report.recovered == 1 and report.created == 0 and len(rig.documents_for(1)) == 1
     finally:
         rig.stop()

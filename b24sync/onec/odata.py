@@ -57,6 +57,11 @@ def cast(ref: str, entity: str) -> str:
     return f"cast(guid'{ref}', '{entity}')"
 
 
+def is_set(resource: str) -> bool:
+    """An entity set (`Catalog_Склады`), not one object, an action, a virtual table or `$metadata`."""
+    return not resource.startswith("$") and "(" not in resource and "/" not in resource
+
+
 def entity_path(entity: str, ref: str | None = None, action: str | None = None) -> str:
     path = entity + (f"(guid'{ref}')" if ref else "")
     return f"{path}/{action}" if action else path
@@ -86,6 +91,7 @@ class ODataClient:
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.onec")
         self.requests_sent = 0
+        self.authenticated = False  # 1C has answered this user once: a later code 20 is about rights, not the password
         self.requests_by_entity: dict[str, int] = {}
 
     @property
@@ -96,10 +102,14 @@ class ODataClient:
     # -- URLs ----------------------------------------------------------------------------------------
 
     def url(self, resource: str, options: Mapping[str, Any] | None = None, *, json_format: bool = True,
-            check: bool = True) -> str:
+            check: bool = True, listing: bool = True) -> str:
+        """The request's URL; a listing of a set asks for the rows this user may read only (`allowedOnly`), since
+        a base with row-level security fails the whole listing on one hidden row otherwise (ODATA.md §5)."""
         query = dict(options or {})
         if json_format:
             query.setdefault("$format", "json")
+        if listing and is_set(resource):
+            query.setdefault("allowedOnly", "true")
         parts = [f"{quote(key, safe='$')}={quote(str(value), safe=_QUERY_SAFE)}" for key, value in query.items()
                  if value is not None]
         url = self.root + quote(resource, safe=_PATH_SAFE) + ("?" + "&".join(parts) if parts else "")
@@ -145,7 +155,7 @@ class ODataClient:
 
     def _request(self, method: str, resource: str, options: Mapping[str, Any] | None, *, body: Any = None,
                  repeatable: bool, raw: bool = False) -> Any:
-        url = self.url(resource, options, json_format=not raw or method != "GET")
+        url = self.url(resource, options, json_format=not raw or method != "GET", listing=method == "GET")
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json;charset=utf-8"} if body is not None else {}
         if method == "POST" and body is None:
@@ -190,6 +200,7 @@ class ODataClient:
         text = reply.content.decode("utf-8", errors="replace").lstrip("\ufeff")  # UTF-8 whatever the header says
         content_type = reply.headers.get("Content-Type", "no content type")
         if reply.status_code < 300:
+            self.authenticated = True
             if raw:
                 return text
             if reply.status_code == 204 or not text.strip():
@@ -224,6 +235,15 @@ class ODataClient:
     def _raise(self, status: int, code: str, message: str, resource: str, method: str = "GET") -> Any:
         entity = resource.split("(")[0].split("/")[0]
         kwargs = {"remote_code": code, "onec_message": message, "status": status, "resource": resource}
+        if (status == 401 or code == "20") and self.authenticated and code == "20":
+            # the credentials work (1C answered them before): this object, or these rows, are not the user's
+            doing = "read" if method == "GET" else "change"
+            error_type = errors.ObjectRightsError if "(" in resource else errors.RightsError
+            raise error_type(
+                f"1C user '{self.user}' has no right to {doing} {resource.split('/')[0]} («{synonym(entity)}»): "
+                f"code {code}: "
+                f"{message}; in 1C give this user a role that allows it (Администрирование → Настройки "
+                f"пользователей и прав), or ask the 1C administrator to lift the restriction", **kwargs)
         if status == 401 or code == "20":
             raise errors.AuthError(
                 f"1C refused user '{self.user}' for {entity} (code {code}: {message}); check 'onec.user' and "

@@ -12,15 +12,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24sync.bitrix24.wire import to_int
-from b24sync.errors import B24SyncError
-from b24sync.onec.documents import Snapshot
+from b24sync.errors import B24SyncError, ItemError, System
+from b24sync.onec.documents import DocumentHeader, Snapshot
+from b24sync.onec.errors import ObjectRightsError
 from b24sync.store.store import BindingView
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
 from b24sync.sync.outbox import Outbox
 from b24sync.sync.report import CycleReport
 
+RIGHTS_REASON = ("У пользователя, под которым b24sync работает с 1С, нет прав на этот документ или справочник; "
+                 "администратор 1С может их выдать.")
 DEAL_CHECK_PER_CYCLE = 2500  # bound deals checked for deletion per pull: one batch of 50 listings of 50
+
+
+def unreadable(header: DocumentHeader) -> ItemError:
+    """The deal's document exists, but 1C refuses it to b24sync's user (row-level security)."""
+    return ItemError(RIGHTS_REASON, header.unreadable, code=ObjectRightsError.code, system=System.ONEC)
 
 
 class PullCycle:
@@ -65,6 +73,9 @@ class PullCycle:
         report.listed = len(bindings)
         unseen = [ref for ref in bindings if ref not in result.versions]
         still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"
+        for ref, header in still_there.items():
+            if header.unreadable and not dry_run:  # hidden from b24sync's 1C user: reported and retried, never gone
+                self._fail(bindings[ref].deal_id, unreadable(header), report, "writeback")
         now = self.clock.time()
 
         def retry_due(deal_id: int) -> bool:

@@ -33,7 +33,7 @@ from b24sync.sync.fields import amount_field_specs, deal_field_specs, payment_op
 from b24sync.sync.gather import Context, Gatherer, Mapped
 from b24sync.sync.invoices import InvoicePublisher
 from b24sync.sync.outbox import Outbox, Sender
-from b24sync.sync.pulling import PullCycle
+from b24sync.sync.pulling import RIGHTS_REASON, PullCycle, unreadable
 from b24sync.sync.report import CycleReport
 
 __all__ = ["CHUNK", "WATERMARK", "BulkGuardError", "Engine", "SetupMissingError"]
@@ -66,6 +66,7 @@ class Engine(PullCycle):
         self._payment_options: dict[str, str] | None = None
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
+        self._posting: dict[int, str] = {}  # deal -> document posted in this chunk, its posting not yet read back
         self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
@@ -140,6 +141,7 @@ class Engine(PullCycle):
                 if self.progress is not None:
                     self.progress(done, len(work), "deals")
             if not dry_run:
+                self._confirm_posts(report)
                 self._send(report)
             if self.stop_requested:
                 server_time = None  # the window is not done: the watermark stays where it was
@@ -187,7 +189,8 @@ class Engine(PullCycle):
         headers = self.onec.headers(refs) if refs else {}
         searching = [int(deal["ID"]) for deal, in_stage, filters, binding in chunk if in_stage and filters and (
             binding is None or (recreate and (binding.document_state or binding.onec_ref not in headers)))]
-        found = self.onec.find_by_deals(searching) if searching else {}
+        found = self.onec.find_by_deals(searching, self._search_since(
+            [deal for deal, *_ in chunk if int(deal["ID"]) in searching])) if searching else {}
         items = []
         for deal, in_stage, filters, binding in chunk:
             deal_id = int(deal["ID"])
@@ -199,6 +202,8 @@ class Engine(PullCycle):
                     snapshot = self.onec.snapshot(binding.onec_ref)  # paid or shipped decides whether it closes
                     header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
             result = mapped.get(deal_id, Mapped())
+            if header is not None and header.unreadable:  # hidden from b24sync's 1C user: fails alone, retried
+                result = replace(result, error=unreadable(header))
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             conflicts = self.store.open_conflicts(deal_id) if binding is not None else []
             item = steps.PushItem(
@@ -213,6 +218,34 @@ class Engine(PullCycle):
                 else frozenset())
             items.append((item, result, deal))
         return items
+
+    def _confirm_posts(self, report: CycleReport) -> None:
+        """The chunk's postings read back in `or` chains, not one read per document: a posted document's new
+        version becomes b24sync's baseline; one 1C took but did not post fails its deal alone. Until then the
+        intent stays open, so a crash in between adopts the version 1C shows at the next cycle."""
+        posting, self._posting = self._posting, {}
+        if not posting:
+            return
+        states = self.onec.posted_states(list(posting.values()))
+        for deal_id, ref in posting.items():
+            state = states.get(ref.lower())
+            if state is not None and state.posted:
+                self.store.record_write(deal_id, state.data_version, number=state.number, posted=True)
+                continue
+            self.store.close_intents(deal_id)
+            self.store.record_deal_seen(deal_id, "", "")  # looked at again at its retry, as a refused posting is
+            self._fail(deal_id, onec_errors.BusinessError(
+                f"1C accepted posting {self.onec.profile.order_entity} {ref} but the document is still not posted",
+                resource=self.onec.profile.order_entity, onec_message="документ остался непроведённым"), report)
+
+    @staticmethod
+    def _search_since(deals: list[dict[str, Any]]) -> datetime | None:
+        """Where the search by deal marker starts: a document made for a deal is made after the deal, so from the
+        earliest deal's creation; None (search everything) when a deal's creation is unknown."""
+        created = [parse_datetime(deal.get("DATE_CREATE")) for deal in deals]
+        if not created or any(moment is None for moment in created):
+            return None
+        return min(moment for moment in created if moment is not None)
 
     def _execute(self, item: steps.PushItem, planned: list[steps.Step], mapped: Mapped, deal: dict[str, Any],
                  report: CycleReport) -> None:
@@ -276,12 +309,13 @@ class Engine(PullCycle):
             report.updated += 1
         elif isinstance(step, steps.Post):
             self.store.begin_intent(deal_id, "post")
+            ref = self._ref(deal_id)
             try:
-                posted = self.onec.post(self._ref(deal_id))
+                self.onec.post_unconfirmed(ref)
             except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
                 self.store.close_intents(deal_id)  # 1C refused: nothing was written
                 raise
-            self.store.record_write(deal_id, posted.data_version, number=posted.number, posted=True)
+            self._posting[deal_id] = ref  # its new version is read with the chunk's others (_confirm_posts)
         elif isinstance(step, steps.Reopen):
             self.store.begin_intent(deal_id, "reopen")
             reopened = self.onec.reopen_order(self._ref(deal_id), self.config.onec.order_status)
@@ -565,6 +599,8 @@ def _reason(error: Exception) -> str:
         return "Связь оборвалась во время записи; b24sync проверит результат при следующей попытке."
     if isinstance(error, onec_errors.ConflictError):
         return "Документ изменён в 1С одновременно с записью."
+    if isinstance(error, onec_errors.ObjectRightsError):
+        return RIGHTS_REASON
     # a technical error: the manager is told in Russian who to ask, the administrator sees the detail in `status`
     system = {"onec": "при обмене с 1С", "bitrix24": "при обмене с Битрикс24"}.get(
         str(getattr(error, "system", "")), "в b24sync")

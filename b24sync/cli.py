@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the config, then check Bitrix24 and 1C live")
     check.add_argument("-c", "--config", help="config file")
     check.add_argument("--json", action="store_true", help="print one JSON summary instead of lines")
+    check.add_argument("--write-probe", action="store_true",
+                       help="when no 1C document carries a deal marker yet, write one unposted probe document to "
+                            "test the search by marker (it is marked for deletion at once)")
 
     status = commands.add_parser("status", help="show jobs, watermarks, bindings, failures and conflicts")
     status.add_argument("-c", "--config", help="config file")

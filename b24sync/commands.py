@@ -28,6 +28,7 @@ from b24sync.errors import (
     exit_code,
 )
 from b24sync.logs import configure_logging
+from b24sync.onec import selftest
 from b24sync.progress import Progress
 from b24sync.store.lock import LockHeldError
 from b24sync.store.store import Store
@@ -73,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.command == "status":
             return status(config, as_json=args.json)
         if args.command == "check":
-            return check(config, as_json=getattr(args, "json", False))
+            return check(config, as_json=getattr(args, "json", False), write_probe=getattr(args, "write_probe", False))
         if args.command == "conflicts" and args.action != "resolve":
             return conflicts(config, as_json=args.json)
     except B24SyncError as error:  # a state file b24sync cannot read, for one
@@ -415,8 +416,9 @@ def status(config: Config, as_json: bool) -> int:
 
 
 
-def check(config: Config, as_json: bool = False) -> int:
-    """Validate the config (done by now), then check both systems live; one line per check."""
+def check(config: Config, as_json: bool = False, write_probe: bool = False) -> int:
+    """Validate the config (done by now), then check both systems live; one line per check. Read-only, except
+    that `write_probe` lets the deal-marker check write one probe document to 1C (marked for deletion)."""
     from b24sync.sync.fields import payment_option_ids
 
     results: list[tuple[bool, str, str]] = [(True, "config", f"{config.source} is valid")]
@@ -483,6 +485,8 @@ def check(config: Config, as_json: bool = False) -> int:
         if managers:
             attempt("1c managers", lambda: [onec.manager(int(user) if user.isdigit() else None) for user in managers]
                     and f"{len(managers)} resolve to 1C users")
+        for behaviour in selftest.behaviours(onec, write_probe=write_probe):  # what the base really does
+            results.append((behaviour.ok, behaviour.name, behaviour.detail))
     failed = [result for result in results if not result[0]]
     code = EXIT_OK if not failed else EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: down; 2: fix the setup
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 
@@ -200,3 +202,29 @@ def test_check_resolves_each_pipelines_own_choices(sandbox: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if "1c choices of pipeline 1" in line)
     assert "at 'sync.pipelines[1].onec.organisation'" in line and "«ООО «Нет такой»»" in line
+
+
+def test_check_tries_each_odata_behaviour_b24sync_relies_on(sandbox: Path) -> None:
+    before = b24sync("check", "--config", str(sandbox))
+    assert before.returncode == 0, before.stdout
+    for line in ("ok    1c or-chains: 60 references in", "ok    1c allowedOnly:", "ok    1c date window:",
+                 "ok    1c $select of Document_ЗаказКлиента:", "ok    1c any() over a tabular section:",
+                 "ok    1c deal marker found again: not verifiable yet"):
+        assert line in before.stdout, before.stdout
+    data = yaml.safe_load(sandbox.read_text(encoding="utf-8"))["onec"]
+    session = requests.Session()
+    session.auth = (data["user"].encode(), data["password"].encode())
+    orders = data["url"] + "Document_ЗаказКлиента?$format=json"
+    assert session.get(orders, timeout=10).json()["value"] == []  # read-only: nothing was written
+    probed = b24sync("check", "--write-probe", "--config", str(sandbox))
+    assert "ok    1c deal marker found again: a probe document (now marked for deletion) is found" in probed.stdout
+    assert [order["DeletionMark"] for order in session.get(orders, timeout=10).json()["value"]] == [True]
+    assert b24sync("sync", "--config", str(sandbox)).returncode in (0, 1)
+    after = b24sync("check", "--config", str(sandbox))
+    assert re.search(r"ok    1c deal marker found again: the document of deal \d+ is found by its marker", after.stdout)
+    admin = data["url"].split("/trade/")[0] + "/_emulator/faults"
+    session.post(admin, json={"method": "Catalog_Номенклатура", "status": 404, "html": True},
+                 timeout=10).raise_for_status()
+    broken = b24sync("check", "--config", str(sandbox))
+    assert broken.returncode != 0 and "FAIL  1c or-chains:" in broken.stdout
+    assert "maxQueryString" in broken.stdout

@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     onec.add_argument("--vat", choices=("catalog", "enum"), default="catalog",
                       help="ut11 row VAT as СтавкаНДС_Key (11.5, default) or the СтавкаНДС enum (older 11.x)")
     onec.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
+    onec.add_argument("--latency", default="off", metavar="off|realistic|FILE",
+                      help="answer at a real base's pace: reads, writes and postings of different lengths, one "
+                           "request at a time per session (realistic; a YAML file sets other figures)")
 
     run = commands.add_parser("run", help="run as a service: every job at its interval until stopped")
     run.add_argument("-c", "--config", help="config file (default $B24SYNC_CONFIG or /etc/b24sync/config.yaml)")
@@ -266,14 +269,20 @@ def _serve(running: object, stop: threading.Event, first_lines: list[str], note:
 
 
 def _emulate_onec(args: argparse.Namespace) -> int:
+    from b24sync_emulators.onec.latency import load_profile
     from b24sync_emulators.onec.schema import UT11_VAT_CATALOG, UT11_VAT_ENUM
     from b24sync_emulators.onec.server import start_base
 
+    try:
+        latency = load_profile(args.latency)
+    except ValueError as error:
+        print(f"b24sync emulate onec: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     stop = _stop_on_signals()
     running = start_base(profile=args.profile, host=args.host, port=args.port, generate_deals=args.generate,
                          seed=args.seed, user=args.user, password=args.password,
                          vat_form=UT11_VAT_CATALOG if args.vat == "catalog" else UT11_VAT_ENUM,
-                         latency_ms=args.latency_ms)
+                         latency_ms=args.latency_ms, latency=latency)
     return _serve(running, stop, [running.odata_root],
                   f"# 1C base emulator ({args.profile}): user {args.user!r}; admin at "
                   f"{running.root}/_emulator/stats; stop with Ctrl+C")

@@ -17,6 +17,7 @@ from b24sync_emulators.control import Fault, Faults, Stats, admin_request
 from b24sync_emulators.httpserver import Reply, Request
 from b24sync_emulators.onec import atom, metadata
 from b24sync_emulators.onec.base import Base
+from b24sync_emulators.onec.latency import Latency, LatencyProfile
 from b24sync_emulators.onec.query import (
     QueryError,
     Scope,
@@ -60,13 +61,15 @@ class OneCApp:
     """Answers HTTP requests for one Base published at /{publication}/odata/standard.odata/."""
 
     def __init__(self, base: Base, *, publication: str = "trade", user: str = "odata.user", password: str = "",
-                 clock: Clock | None = None, latency_ms: int = 0) -> None:
+                 clock: Clock | None = None, latency_ms: int = 0, latency: LatencyProfile | None = None) -> None:
         self.base = base
         self.publication = publication.strip("/")
         self.user = user
         self.password = password
         self.clock = clock or base.clock or SYSTEM_CLOCK
         self.latency = latency_ms / 1000.0
+        self.profile_latency = Latency(latency) if latency is not None else None  # a real base's pace
+        self.wait: Callable[[float], None] = time.sleep  # the server's own wait, which a shutdown cuts short
         self.stats = Stats()
         self.faults = Faults()
         self.settings: dict[str, Any] = {"cold_start_ms": 0, "idle_seconds": 20.0, "pool_exhausted": False,
@@ -138,6 +141,11 @@ class OneCApp:
                 reply = self._route(request, path)
         except QueryError as error:
             reply = odata_error(error.status, error.code, error.message, as_json)
+        if self.profile_latency is not None:  # one request at a time per session, each as long as on a real base
+            cookie = re.search(r"ibsession=([\w-]+)", request.headers.get("cookie", ""))
+            action = path.rstrip(")").rstrip("(").rsplit("/", 1)[-1]
+            with self.profile_latency.session(cookie.group(1) if cookie else None):
+                self.wait(self.profile_latency.delay(request.method, action, len(reply.body)))
         if fault is not None and fault.when == "after":
             failed = self._fault(fault, as_json)
             if failed is not None:

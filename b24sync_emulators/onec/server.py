@@ -9,6 +9,7 @@ from b24sync_emulators.dataset import Dataset, generate
 from b24sync_emulators.httpserver import EmulatorServer
 from b24sync_emulators.onec.app import OneCApp
 from b24sync_emulators.onec.base import Base
+from b24sync_emulators.onec.latency import LatencyProfile
 from b24sync_emulators.onec.printing import print_invoice
 from b24sync_emulators.onec.schema import UT11_VAT_CATALOG, Profile
 
@@ -44,7 +45,7 @@ class RunningBase:
 def start_base(*, profile: str = "ut11", host: str = "127.0.0.1", port: int = 0, generate_deals: int = 0,
                seed: int = 1, dataset: Dataset | None = None, user: str = "odata.user", password: str = "secret",
                vat_form: str = UT11_VAT_CATALOG, clock: Clock = SYSTEM_CLOCK, latency_ms: int = 0,
-               tz: str = "+03:00", background: bool = True) -> RunningBase:
+               tz: str = "+03:00", background: bool = True, latency: LatencyProfile | None = None) -> RunningBase:
     """Build a base of the given profile, fill it from the shared dataset, and serve it."""
     base = Base(Profile.build(profile, vat_form), clock=clock, tz=tz, seed=seed)
     if dataset is None and generate_deals:
@@ -52,9 +53,10 @@ def start_base(*, profile: str = "ut11", host: str = "127.0.0.1", port: int = 0,
     if dataset is not None:
         base.load(dataset)
     app = OneCApp(base, publication=PUBLICATIONS[profile], user=user, password=password, clock=clock,
-                  latency_ms=latency_ms)
+                  latency_ms=latency_ms, latency=latency)
     app.pdf_renderer = print_invoice  # the base publishes the invoice-printing HTTP service
     server = EmulatorServer(app, host, port)
+    app.wait = server.wait
     running = RunningBase(server, app)
     if background:
         server.start()

@@ -288,6 +288,10 @@ SCHEMA = Section(
                 "max_retries": Key(int, 4, number_between(0, 20), "retries of a failed read",
                                    note="How often a failed read is retried (with growing pauses) before the item "
                                         "is reported."),
+                "max_concurrency": Key(int, 4, number_between(1, 16), "deals written to 1C at once",
+                                       note="How many deals are written to 1C at once (1: one after another). Each "
+                                            "takes a 1C session while it waits for 1C: keep it within the base's "
+                                            "free licences and the web server's worker count."),
                 "verify_tls": Key((bool, str), True, None, "verify the server's certificate, or a CA bundle path",
                                   note="Verify the server's TLS certificate (true), or the path of a CA bundle."),
                 "post_documents": Key(bool, True, None, "post (провести) documents after creating them"),
@@ -559,6 +563,7 @@ class OneCConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_retries: int = 4
+    max_concurrency: int = 4
     verify_tls: bool | str = True
     post_documents: bool = True
     order_status: str = "КОтгрузке"
@@ -948,6 +953,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         connect_timeout=float(onec_values["connect_timeout"]),
         read_timeout=float(onec_values["read_timeout"]),
         max_retries=int(onec_values["max_retries"]),
+        max_concurrency=int(onec_values["max_concurrency"]),
         verify_tls=onec_values["verify_tls"],
         post_documents=onec_values["post_documents"],
         order_status=onec_values["order_status"],

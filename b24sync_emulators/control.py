@@ -28,12 +28,23 @@ class Stats:
             self.commands: Counter[str] = Counter()
             self.writes: Counter[str] = Counter()
             self.statuses: Counter[str] = Counter()
+            self.in_flight = getattr(self, "in_flight", 0)  # requests being served right now (a reset keeps them)
+            self.in_flight_peak = self.in_flight  # the most served at once since the reset
             self.emulator_errors: Counter[str] = Counter()  # requests that failed on the emulator's own bug
             self.batches = 0
 
     def count(self, name: str, key: str, amount: int = 1) -> None:
         with self._lock:
             getattr(self, name)[key] += amount
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def add_batch(self) -> None:
         with self._lock:
@@ -50,6 +61,7 @@ class Stats:
                 "batches": self.batches,
                 "responses_by_status": dict(self.statuses),
                 "emulator_errors": dict(self.emulator_errors),
+                "in_flight_peak": self.in_flight_peak,
             }
 
 

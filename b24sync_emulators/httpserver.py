@@ -73,13 +73,20 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client=self.client_address[0],
         )
+        stats = getattr(self.server.app, "stats", None)
+        if stats is not None:
+            stats.enter()
         try:
-            reply = self.server.app.handle(request)
-        except Exception as failure:  # an emulator bug must show, not hang the client
-            reply = Reply(500, f"emulator error: {type(failure).__name__}: {failure}".encode(),
-                          "text/plain; charset=utf-8")
-        if reply.delay > 0:
-            self.server.wait(reply.delay)
+            try:
+                reply = self.server.app.handle(request)
+            except Exception as failure:  # an emulator bug must show, not hang the client
+                reply = Reply(500, f"emulator error: {type(failure).__name__}: {failure}".encode(),
+                              "text/plain; charset=utf-8")
+            if reply.delay > 0:
+                self.server.wait(reply.delay)
+        finally:
+            if stats is not None:
+                stats.leave()
         if reply.drop:
             self.close_connection = True
             try:

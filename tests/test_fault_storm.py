@@ -1,8 +1,9 @@
 """A storm of faults in both systems while managers work, then calm: the service alone converges.
 
-The service's own jobs run on the injected clock at their default intervals (push and retry every minute,
-pull every two); nobody runs `retry` or `sync` by hand. After the faults stop, two retry intervals must
-bring every deal to exactly one document in 1C, with the deal knowing it, and then nothing is written again.
+The service's own jobs run on the injected clock (push and retry once a minute here,
+pull every two), writing four deals to 1C at once (the default `onec.max_concurrency`); nobody runs `retry` or
+`sync` by hand. After the faults stop, two retry intervals must bring every deal to exactly one document in 1C,
+with the deal knowing it, and then nothing is written again.
 """
 
 from __future__ import annotations

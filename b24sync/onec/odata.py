@@ -13,8 +13,10 @@ import base64
 import json
 import random
 import re
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -90,6 +92,9 @@ class ODataClient:
         self.clock = clock
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.onec")
+        self.gate: Callable[[], AbstractContextManager[Any]] = nullcontext  # around each wait on 1C (turns.py)
+        self._owner = threading.get_ident()
+        self._local = threading.local()  # each other thread (a worker) talks to 1C over its own connections
         self.requests_sent = 0
         self.authenticated = False  # 1C has answered this user once: a later code 20 is about rights, not the password
         self.requests_by_entity: dict[str, int] = {}
@@ -166,8 +171,9 @@ class ODataClient:
             self.requests_sent += 1
             self.requests_by_entity[entity] = self.requests_by_entity.get(entity, 0) + 1
             try:
-                reply = self.session.request(method, url, data=data if method != "GET" else None, headers=headers,
-                                             timeout=self.timeout, allow_redirects=False)
+                with self.gate():
+                    reply = self._http().request(method, url, data=data if method != "GET" else None,
+                                                 headers=headers, timeout=self.timeout, allow_redirects=False)
             except requests.RequestException as failure:
                 never_sent = isinstance(failure, requests.ConnectTimeout) or "NewConnectionError" in repr(failure)
                 error = errors.TransportError(
@@ -183,6 +189,18 @@ class ODataClient:
                     continue
                 raise
 
+    def _http(self) -> requests.Session:
+        """The calling thread's HTTP session: the client's own, or a worker's, with the same headers."""
+        if threading.get_ident() == self._owner:
+            return self.session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self.session.headers)
+            session.verify = self.session.verify
+            self._local.session = session
+        return session
+
     def _after_failure(self, error: errors.OneCError, attempt: int, may_repeat: bool, resource: str) -> int:
         if not may_repeat:
             raise errors.OutcomeUnknownError(
@@ -193,7 +211,8 @@ class ODataClient:
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** attempt)
         pause = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
         self.log.info("onec_retry", resource=resource, attempt=attempt + 1, pause=round(pause, 2), reason=str(error))
-        self.clock.sleep(pause)
+        with self.gate():
+            self.clock.sleep(pause)
         return attempt + 1
 
     def _decode(self, reply: requests.Response, resource: str, raw: bool, method: str = "GET") -> Any:

@@ -124,7 +124,9 @@ class Store:
                                     pragmas={"busy_timeout": 10000})
         else:
             self._prepare()
-            self.db = StateDatabase(self.path, str(self.path), pragmas={
+            # one connection for the engine's workers too (they take turns at the state: turns.py), so every
+            # thread sees the same database and its limits
+            self.db = StateDatabase(self.path, str(self.path), thread_safe=False, check_same_thread=False, pragmas={
                 "journal_mode": "wal", "synchronous": "full", "foreign_keys": 1, "busy_timeout": 10000})
         # the models reach the database through one proxy: a store opened while another is open (a status beside
         # a running engine, in one process) hands it back when it closes

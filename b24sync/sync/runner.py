@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,12 +37,14 @@ from b24sync.sync.invoices import InvoicePublisher
 from b24sync.sync.outbox import Outbox, Sender
 from b24sync.sync.pulling import RIGHTS_REASON, PullCycle, unreadable
 from b24sync.sync.report import CycleReport
+from b24sync.sync.turns import Turns
 
 __all__ = ["CHUNK", "WATERMARK", "BulkGuardError", "Engine", "SetupMissingError"]
 
 WATERMARK = "bitrix24_deals"
 # deals worked on together: their reads batched, their write-backs sent as one batch (48 updates with the deals
 # read just before and just after them make the 50 commands of one request)
+CUSTOMERS = "customers"  # the key under which customers are matched and created (turns.py)
 CHUNK = UPDATES_WITH_READ_BACK
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -67,6 +71,8 @@ class Engine(PullCycle):
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
         self._posting: dict[int, str] = {}  # deal -> document posted in this chunk, its posting not yet read back
+        self.turns = Turns()  # deals written to 1C at once (onec.max_concurrency) take turns at the bookkeeping
+        onec.client.gate = self.turns.waiting
         self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
@@ -124,28 +130,24 @@ class Engine(PullCycle):
                 f"(`b24sync sync --dry-run` lists what would be created)")
         if work:
             self.preflight()  # before the first write to 1C: the deal fields b24sync writes must exist
-        done = 0
-        for chunk in chunked(work, CHUNK):
-            for item, mapped, deal in self._gather(chunk, selected, force, recreate, keep):
-                if self.stop_requested:
-                    break
-                planned = steps.plan_push(item, self.policy())
-                if dry_run:
-                    line = steps.describe(item.deal_id, planned)
-                    report.planned += [line] if line else []
-                    if item.error is not None:
-                        report.failed[item.deal_id] = item.error.reason
+        progress = [0, len(work)]
+        workers = 1 if dry_run else self.config.onec.max_concurrency
+        with ThreadPoolExecutor(workers, thread_name_prefix="b24sync-1c") if workers > 1 else nullcontext() as pool:
+            for chunk in chunked(work, CHUNK):
+                gathered = self._gather(chunk, selected, force, recreate, keep)
+                if pool is None:
+                    for item, mapped, deal in gathered:
+                        if self.stop_requested:
+                            break
+                        self._one_deal(item, mapped, deal, report, dry_run, progress)
                 else:
-                    self._execute(item, planned, mapped, deal, report)
-                done += 1
-                if self.progress is not None:
-                    self.progress(done, len(work), "deals")
-            if not dry_run:
-                self._confirm_posts(report)
-                self._send(report)
-            if self.stop_requested:
-                server_time = None  # the window is not done: the watermark stays where it was
-                break
+                    self._deals_at_once(pool, gathered, report, progress)
+                if not dry_run:
+                    self._confirm_posts(report)
+                    self._send(report)
+                if self.stop_requested:
+                    server_time = None  # the window is not done: the watermark stays where it was
+                    break
         if not selected and not dry_run and server_time is not None:
             self.store.set_watermark(WATERMARK, server_time.isoformat())
         if not dry_run:
@@ -219,6 +221,40 @@ class Engine(PullCycle):
             items.append((item, result, deal))
         return items
 
+    def _one_deal(self, item: steps.PushItem, mapped: Mapped, deal: dict[str, Any], report: CycleReport,
+                  dry_run: bool, progress: list[int]) -> None:
+        planned = steps.plan_push(item, self.policy())
+        if dry_run:
+            line = steps.describe(item.deal_id, planned)
+            report.planned += [line] if line else []
+            if item.error is not None:
+                report.failed[item.deal_id] = item.error.reason
+        else:
+            self._execute(item, planned, mapped, deal, report)
+        progress[0] += 1
+        if self.progress is not None:
+            self.progress(progress[0], progress[1], "deals")
+
+    def _deals_at_once(self, pool: ThreadPoolExecutor, gathered: list[tuple[steps.PushItem, Mapped, dict]],
+                       report: CycleReport, progress: list[int]) -> None:
+        """A chunk's deals on `onec.max_concurrency` workers (turns.py): their waits on 1C overlap, their
+        bookkeeping does not. A fatal error stops the deals not yet begun and is raised once all have ended."""
+        fatal: list[BaseException] = []
+
+        def work(item: steps.PushItem, mapped: Mapped, deal: dict[str, Any]) -> None:
+            with self.turns.turn():
+                if self.stop_requested or fatal:
+                    return
+                try:
+                    self._one_deal(item, mapped, deal, report, False, progress)
+                except BaseException as error:
+                    fatal.append(error)
+
+        for future in [pool.submit(work, *entry) for entry in gathered]:
+            future.result()
+        if fatal:
+            raise fatal[0]
+
     def _confirm_posts(self, report: CycleReport) -> None:
         """The chunk's postings read back in `or` chains, not one read per document: a posted document's new
         version becomes b24sync's baseline; one 1C took but did not post fails its deal alone. Until then the
@@ -250,7 +286,7 @@ class Engine(PullCycle):
     def _execute(self, item: steps.PushItem, planned: list[steps.Step], mapped: Mapped, deal: dict[str, Any],
                  report: CycleReport) -> None:
         deal_id = item.deal_id
-        self._versions = {}
+        self._versions.pop(deal_id, None)
         try:
             for step in planned:
                 self._do(item, step, mapped, report)
@@ -407,7 +443,9 @@ class Engine(PullCycle):
         key = (f"contract:{counterparty}:{getattr(choices, 'contract_name', '')}:{getattr(choices, 'organisation', '')}"
                f":{currency}")
         if key not in cache:
-            cache[key] = self.onec.contract(counterparty, choices=choices, currency=currency)
+            with self.turns.exclusive(CUSTOMERS):  # two deals of one customer at once: one contract made
+                if key not in cache:
+                    cache[key] = self.onec.contract(counterparty, choices=choices, currency=currency)
         return cache[key]
 
     def _counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None]:
@@ -419,6 +457,14 @@ class Engine(PullCycle):
         key = f"{customer.kind}:{customer.bitrix24_id}"
         if key in cache:
             return cache[key]
+        # one worker at a time matches or creates customers: two deals of one customer, or two companies with one
+        # INN, never make two counterparties
+        with self.turns.exclusive(CUSTOMERS):
+            if key not in cache:
+                cache[key] = self._resolve_counterparty(customer, deal_id)
+        return cache[key]
+
+    def _resolve_counterparty(self, customer: mapping.Customer, deal_id: int) -> tuple[str, str | None]:
         kind = "company" if customer.kind == "company" else "contact"
         bound = self.store.counterparty_binding(kind, customer.bitrix24_id)
         typed = self._typed_counterparty(kind, customer.bitrix24_id)
@@ -438,8 +484,7 @@ class Engine(PullCycle):
             found = self._match_counterparty(customer, kind, deal_id, pending=bound is not None)
             ref, partner = found["Ref_Key"], found.get("Партнер_Key") or None
             self.store.bind_counterparty(kind, customer.bitrix24_id, ref, partner or "")
-        cache[key] = (ref, partner)
-        return cache[key]
+        return ref, partner
 
     def _typed_counterparty(self, kind: str, bitrix24_id: int) -> str:
         """The GUID in the contact's or company's own counterparty field, as the portal has it now."""

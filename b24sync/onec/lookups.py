@@ -21,6 +21,15 @@ KIND_RATES = {"Общая": Decimal(22), "Пониженная": Decimal(10), "�
 NAME_PREFIX = 50  # characters of a free-text name put into a $filter; the rest is compared on our side
 
 
+def pick_by_kpp(rows: list[dict[str, Any]], kpp: str | None) -> dict[str, Any] | None:
+    """Among the counterparties of one INN (in the order of their codes), the one for this KPP: the KPP decides
+    between branches, and a counterparty 1C keeps without a KPP is the same company."""
+    if kpp:
+        exact = [row for row in rows if (row.get("КПП") or "") == kpp]
+        rows = exact or [row for row in rows if not row.get("КПП")]
+    return rows[0] if rows else None
+
+
 class Lookups(AdapterBase):
     """Config values and catalog items as 1C references."""
 
@@ -162,13 +171,41 @@ class Lookups(AdapterBase):
 
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
         """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
-        select = "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")
         rows = self.client.get("Catalog_Контрагенты", {"$filter": f"ИНН eq {literal(inn)} and DeletionMark eq false",
-                                                       "$select": select, "$orderby": "Code"}).get("value", [])
-        if kpp:  # the KPP decides between branches; a counterparty 1C keeps without one is the same company
-            exact = [row for row in rows if (row.get("КПП") or "") == kpp]
-            rows = exact or [row for row in rows if not row.get("КПП")]
-        return rows[0] if rows else None
+                                                       "$select": self._counterparty_select() + ",Code",
+                                                       "$orderby": "Code"}).get("value", [])
+        return pick_by_kpp(rows, kpp)
+
+    def counterparties_by_inns(self, inns: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The live counterparties of many INNs, in `or` chains: every INN asked for gets its list (maybe empty),
+        each list in the order of their codes."""
+        wanted = sorted(set(inns))
+        found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
+        for row in self._by_or_chain("Catalog_Контрагенты", "ИНН", wanted, self._counterparty_select() + ",Code",
+                                     extra=" and DeletionMark eq false"):
+            found.setdefault(str(row.get("ИНН") or ""), []).append(row)
+        return {inn: sorted(rows, key=lambda row: str(row.get("Code", ""))) for inn, rows in found.items()}
+
+    def counterparties_by_contacts(self, phones: Iterable[str], emails: Iterable[str]
+                                   ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        """The live counterparties whose contact information has each of many phones (digits with the country
+        code) and e-mails, in `or` chains of any() terms: (by phone, by e-mail), every value asked for present."""
+        select = self._counterparty_select() + ",Code,КонтактнаяИнформация"
+        by_phone: dict[str, list[dict[str, Any]]] = {phone: [] for phone in phones}
+        by_email: dict[str, list[dict[str, Any]]] = {email: [] for email in emails}
+        for field, wanted in (("НомерТелефона", by_phone), ("АдресЭП", by_email)):
+            if not wanted:
+                continue
+            rows = self._by_or_chain("Catalog_Контрагенты", field, sorted(wanted), select,
+                                     extra=" and DeletionMark eq false",
+                                     term=lambda name, value: f"КонтактнаяИнформация/any(c: c/{name} eq {value})")
+            for row in sorted(rows, key=lambda row: str(row.get("Code", ""))):
+                values = {str(item.get(field) or "").lower() if field == "АдресЭП" else str(item.get(field) or "")
+                          for item in row.get("КонтактнаяИнформация", [])}
+                for value in values & set(wanted):
+                    if all(known["Ref_Key"] != row["Ref_Key"] for known in wanted[value]):
+                        wanted[value].append(row)
+        return by_phone, by_email
 
     def _counterparty_select(self) -> str:
         return "Ref_Key,Description,ИНН,КПП" + (",Партнер_Key" if self.profile.uses_partners else "")

@@ -40,6 +40,11 @@ class Context:
     nomenclature_vat: dict[str, tuple[bool, Decimal | None]] = field(default_factory=dict)  # ref -> (known, rate)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
+    # 1C's counterparties by INN, phone and e-mail, read for a chunk's new customers at once (a value asked for
+    # is present, maybe with an empty list; one created in the cycle is added)
+    by_inn: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_phone: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_email: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ around them, turned into snapshots (a mixin of the OneCAdapter, adapter.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,8 @@ from b24sync.onec.documents import (
 )
 from b24sync.onec.odata import cast, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _date, _decimal
+
+FRESH_MARGIN = timedelta(days=30)  # a document around an order dated up to this before it is in the window
 
 
 class Polling(AdapterBase):
@@ -42,14 +44,16 @@ class Polling(AdapterBase):
                 candidates.add(row["Ref_Key"])
         window = f"Date ge {literal(since.replace(tzinfo=None))}"
         bound_set = set(bound)
+        linked: set[str] = set()  # bound documents some document of the window refers to
         for entity, select, links in self._related():
             for row in self.client.get_all(entity, {"$filter": window, "$select": select,
                                                     "$orderby": "Date,Ref_Key"}):
                 result.versions[row["Ref_Key"]] = row["DataVersion"]
-                if known.get(row["Ref_Key"]) == row["DataVersion"]:
-                    continue
-                candidates.update(ref for ref in links(row) if ref in bound_set)
-        result.snapshots.update(self.snapshots(candidates))
+                refs = [ref for ref in links(row) if ref in bound_set]
+                linked.update(refs)
+                if known.get(row["Ref_Key"]) != row["DataVersion"]:
+                    candidates.update(refs)
+        result.snapshots.update(self.snapshots(candidates, unlinked_since=since, linked=linked))
         result.requests = self.client.requests_sent - start
         return result
 
@@ -83,24 +87,41 @@ class Polling(AdapterBase):
         head = self.client.get(entity_path(self.profile.order_entity, ref), {"$select": self._head_select()})
         return self._assemble([head])[head["Ref_Key"]]
 
-    def snapshots(self, refs: Iterable[str]) -> dict[str, Snapshot]:
+    def snapshots(self, refs: Iterable[str], unlinked_since: datetime | None = None,
+                  linked: set[str] | None = None) -> dict[str, Snapshot]:
         """Snapshots of many documents at once: every kind of document around them is read in `or` chains
         (about 25 documents a request), never one request per document and kind. A ref 1C does not have is left
-        out."""
+        out.
+
+        With `unlinked_since` (the start of a window whose documents were all listed, `linked` the documents
+        they refer to): a document made in the last day that no document of the window refers to has none
+        around it, unless one dated more than FRESH_MARGIN before it, outside the window. Such documents (the
+        orders b24sync just made) are read alone, so a first pull costs no request per kind of document around."""
         wanted = sorted({ref.lower() for ref in refs})
         if not wanted:
             return {}
         heads = self._by_or_chain(self.profile.order_entity, "Ref_Key", wanted, self._head_select(), render=guid)
-        return self._assemble(heads)
+        alone: list[dict[str, Any]] = []
+        if unlinked_since is not None and linked is not None:
+            fresh = datetime.fromtimestamp(self.clock.time()) - timedelta(days=1)
+            if unlinked_since.replace(tzinfo=None) <= fresh - FRESH_MARGIN:
+                alone = [head for head in heads if head["Ref_Key"].lower() not in linked
+                         and str(head.get("Date") or "") >= fresh.isoformat(timespec="seconds")]
+        others = [head for head in heads if head not in alone]
+        return {**self._assemble(others), **self._assemble(alone, around=False)}
 
     def _head_select(self) -> str:
         status = ",Статус" if self.profile.can_close else ""
         return f"{HEADER}{status},{self.profile.currency_field}"
 
-    def _assemble(self, heads: list[dict[str, Any]]) -> dict[str, Snapshot]:
-        """Snapshots of these documents from their invoices, payments and sales, each kind read in chains."""
+    def _assemble(self, heads: list[dict[str, Any]], around: bool = True) -> dict[str, Snapshot]:
+        """Snapshots of these documents from their invoices, payments and sales, each kind read in chains (none
+        read when not `around`: the caller knows there are none)."""
         order_entity = self.profile.order_entity
-        refs = [head["Ref_Key"].lower() for head in heads]
+        refs = [head["Ref_Key"].lower() for head in heads] if heads else []
+        if not heads:
+            return {}
+        chained = refs if around else []
         invoices: dict[str, list[InvoiceInfo]] = {ref: [] for ref in refs}
         paid: dict[str, Decimal] = dict.fromkeys(refs, Decimal(0))
         sales: dict[str, list[dict[str, Any]]] = {ref: [] for ref in refs}
@@ -111,19 +132,19 @@ class Polling(AdapterBase):
                     head["Ref_Key"], head["Number"], _date(head.get("Date")), _decimal(head.get("СуммаДокумента")),
                     head["DataVersion"], self.currency_code(head.get(self.profile.currency_field))))
             for entity in self._payment_entities():
-                for row in self._by_or_chain(entity, "ДокументОснование", refs, "Ref_Key,СуммаДокумента,"
+                for row in self._by_or_chain(entity, "ДокументОснование", chained, "Ref_Key,СуммаДокумента,"
                                              "ДокументОснование", render=composite, extra=" and Posted eq true"):
                     base = row.get("ДокументОснование", "").lower()
                     if base in paid:
                         paid[base] += _decimal(row.get("СуммаДокумента"))
-            for row in self._by_or_chain(self.profile.sale_entity, "СчетНаОплатуПокупателю_Key", refs,
+            for row in self._by_or_chain(self.profile.sale_entity, "СчетНаОплатуПокупателю_Key", chained,
                                          "Ref_Key,Date,СуммаДокумента,НомерДляОтслеживания,СчетНаОплатуПокупателю_Key",
                                          render=guid, extra=" and Posted eq true"):
                 base = row.get("СчетНаОплатуПокупателю_Key", "").lower()
                 if base in sales:
                     sales[base].append(row)
         else:
-            for row in self._by_or_chain(self.profile.invoice_entity, "ДокументОснование", refs,
+            for row in self._by_or_chain(self.profile.invoice_entity, "ДокументОснование", chained,
                                          "Ref_Key,DataVersion,Number,Date,СуммаДокумента,Валюта_Key,ДокументОснование",
                                          render=composite, extra=" and DeletionMark eq false"):
                 base = row.get("ДокументОснование", "").lower()
@@ -133,7 +154,7 @@ class Polling(AdapterBase):
                                                       self.currency_code(row.get("Валюта_Key"))))
             for entity in self._payment_entities():
                 # each term is one any() over the payment's rows: `or` chains of them, as of plain comparisons
-                for payment in self._by_or_chain(entity, "РасшифровкаПлатежа", refs, "Ref_Key,РасшифровкаПлатежа",
+                for payment in self._by_or_chain(entity, "РасшифровкаПлатежа", chained, "Ref_Key,РасшифровкаПлатежа",
                                                  render=composite, extra=" and Posted eq true",
                                                  term=lambda field, value: f"{field}/any(d: d/Заказ eq {value})"):
                     for item in payment.get("РасшифровкаПлатежа", []):
@@ -142,7 +163,7 @@ class Polling(AdapterBase):
                             settled = _decimal(item.get("СуммаВзаиморасчетов"))
                             paid[base] += settled if settled else _decimal(item.get("Сумма"))
             tracking = self.config.tracking.attribute
-            for row in self._by_or_chain(self.profile.sale_entity, "ЗаказКлиента", refs,
+            for row in self._by_or_chain(self.profile.sale_entity, "ЗаказКлиента", chained,
                                          "Ref_Key,Date,СуммаДокумента,ЗаказКлиента," +
                                          (tracking or "ДополнительныеРеквизиты"),
                                          render=composite, extra=" and Posted eq true"):

@@ -345,7 +345,9 @@ class Store:
         self._close_intents(deal_id, self.clock.time())
 
     def _close_intents(self, deal_id: int, now: float) -> None:
-        Intent.update(closed_at=now).where((Intent.deal_id == deal_id) & Intent.closed_at.is_null()).execute()
+        """A write done (or refused) leaves nothing to recover: its intents go, so the state does not grow with
+        every write ever made."""
+        Intent.delete().where(Intent.deal_id == deal_id).execute()
 
     # -- watermarks --------------------------------------------------------------------------------
 

@@ -99,7 +99,8 @@ class Bitrix24Client:
             register_secret(path[-1])
         self.clock = clock
         self.bucket: LeakyBucket | Any = (
-            shared_bucket(urlsplit(self.base_url).netloc, rate, burst, clock) if throttle else UNLIMITED
+            # a tenth of the burst kept free: requests bunch up on the way, and the portal counts their arrival
+            shared_bucket(urlsplit(self.base_url).netloc, rate, burst - burst // 10, clock) if throttle else UNLIMITED
         )
         self.budget = OperatingBudget(clock=clock)
         self.timeout = (connect_timeout, read_timeout)

@@ -59,7 +59,10 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         portal.app.stats.reset()
         base.app.stats.reset()
         started_wall, started_portal = time.monotonic(), clock.time()
+        statements = [0]
+        engine.store.db.connection().set_trace_callback(lambda _: statements.__setitem__(0, statements[0] + 1))
         push = engine.push()
+        engine.store.db.connection().set_trace_callback(None)
         pushed_onec = base.app.stats.snapshot()["http_requests"]
         engine.pull()
         first = portal.app.stats.snapshot()
@@ -69,6 +72,7 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
             "b24_requests": first["http_requests"], "b24_per_deal": first["http_requests"] / max(push.created, 1),
             "b24_503": first["responses_by_status"].get("503", 0), "onec_requests": first_onec["http_requests"],
             "onec_push_per_deal": pushed_onec / max(push.created, 1),
+            "sql_per_deal": statements[0] / max(push.created, 1),
             "onec_first_pull": first_onec["http_requests"] - pushed_onec,
             "portal_time_s": clock.time() - started_portal, "wall_s": time.monotonic() - started_wall,
         }
@@ -90,7 +94,9 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         figures["idle_b24_requests"] = portal.app.stats.snapshot()["http_requests"]
         figures["idle_onec_requests"] = base.app.stats.snapshot()["http_requests"]
         figures["idle_writes"] = portal.app.stats.snapshot()["writes"] + base.app.stats.snapshot()["writes"]
+        bindings = engine.store.count_bindings()["total"]
         engine.store.close()
+        figures["state_bytes_per_binding"] = int(Path(config.state_path).stat().st_size / max(bindings, 1))
         return figures
     finally:
         portal.stop()
@@ -136,8 +142,9 @@ def paced(deals: int, workers: int, workdir: Path) -> dict[str, float]:
         base.stop()
 
 
-def memory(deals: int, workdir: Path) -> float:
-    """The peak Python heap (MB) of a push cycle of `deals` deals, the emulators running in another process."""
+def memory(deals: int, workdir: Path) -> tuple[float, float]:
+    """The peak Python heap and peak RSS (MB) of a push cycle of `deals` deals, the emulators running in another
+    process."""
     (workdir / f"sandbox-{deals}").mkdir()
     config = workdir / f"sandbox-{deals}" / "config.yaml"  # the state file goes next to it
     emulators = subprocess.Popen([sys.executable, "-m", "b24sync", "emulate", "all", "--generate", str(deals),
@@ -157,14 +164,17 @@ def memory(deals: int, workdir: Path) -> float:
         config.chmod(0o600)
         child = subprocess.run([sys.executable, __file__, "--memory-child", str(config)], capture_output=True,
                                text=True, check=True)
-        return float(child.stdout.strip().splitlines()[-1])
+        heap, rss = child.stdout.strip().splitlines()[-1].split()
+        return float(heap), float(rss)
     finally:
         emulators.terminate()
         emulators.wait(timeout=30)
 
 
 def memory_child(config_path: str) -> None:
-    """In a process of its own: one push cycle with the Python heap traced; prints the peak in MB."""
+    """In a process of its own: one push cycle with the Python heap traced; prints the peak heap and the peak
+    RSS (with the tracing) in MB."""
+    import resource
     import tracemalloc
 
     from b24sync.config import load_config
@@ -173,8 +183,10 @@ def memory_child(config_path: str) -> None:
     parts = build(load_config(config_path))
     tracemalloc.start()
     parts.engine.push()
-    print(tracemalloc.get_traced_memory()[1] / 2**20)
+    heap = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     parts.close()
+    print(heap, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> int:
@@ -204,12 +216,13 @@ def main() -> int:
     columns = ["deals", "created", "failed", "b24_requests", "b24_per_deal", "b24_503", "onec_requests",
                "onec_push_per_deal", "onec_first_pull",
                "portal_time_s", "wall_s", "after_write_b24_requests", "after_write_onec_requests", "idle_b24_requests",
-               "idle_onec_requests", "idle_writes", "heap_peak_mb"]
+               "idle_onec_requests", "idle_writes", "sql_per_deal", "state_bytes_per_binding", "heap_peak_mb",
+               "rss_peak_mb"]
     print("  ".join(f"{name:>12}" for name in columns))
     with tempfile.TemporaryDirectory() as workdir:
         for deals in args.deals:
             figures = run(deals, Path(workdir))
-            figures["heap_peak_mb"] = memory(deals, Path(workdir))
+            figures["heap_peak_mb"], figures["rss_peak_mb"] = memory(deals, Path(workdir))
             print("  ".join(f"{figures[name]:>12.3f}" if isinstance(figures[name], float) else
                             f"{figures[name]:>12}" for name in columns), flush=True)
     print("\nTargets: b24_per_deal ≤ 0.15, b24_503 = 0, onec_push_per_deal ≤ 2.5 (floor: create + post = 2), "

@@ -30,13 +30,17 @@ def test_enrichment_reads_many_deals_in_few_requests(portal: RunningPortal, adap
     assert set(rows) == set(deal_ids) and all(rows[deal_id] for deal_id in deal_ids)
     assert all(row.price > 0 and row.quantity > 0 for items in rows.values() for row in items)
     contact_ids = {contact for ids in contacts.values() for contact in ids}
-    people = adapter.contacts(contact_ids)
+    company_ids = {int(deal["COMPANY_ID"]) for deal in (raw_call(portal, "crm.deal.get", {"id": deal_id}).json()
+                                                        ["result"] for deal_id in deal_ids)} - {0}
+    admin(portal, "stats", method="DELETE")
+    companies, people, found = adapter.customers(company_ids, contact_ids, {4: company_ids, 3: contact_ids})
     assert set(people) == contact_ids and all(person.phones for person in people.values())
-    company_ids = {int(portal.portal.deals[deal_id]["COMPANY_ID"]) for deal_id in deal_ids} - {0}
-    found = adapter.requisites_of({4: company_ids, 3: contact_ids})  # companies' and contacts': one request
+    assert set(companies) == company_ids and all(company.title for company in companies.values())
     requisites = found[4]
     assert set(requisites) == company_ids and all(len(found[0].inn) == 10 for found in requisites.values())
-    assert admin(portal, "stats", method="GET")["http_requests"] == 4  # one request per kind, whatever the count
+    stats = admin(portal, "stats", method="GET")
+    assert stats["http_requests"] == 1  # companies, contacts and both kinds of requisites: one request
+    assert "crm.contact.get" not in stats["commands_by_method"]  # listed 50 a command, never one each
 
 
 def test_requisites_beyond_a_page_are_all_read(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:
@@ -50,7 +54,7 @@ def test_requisites_beyond_a_page_are_all_read(portal: RunningPortal, adapter: B
 
 
 def test_missing_objects_are_left_out_not_fatal(adapter: Bitrix24Adapter) -> None:
-    assert set(adapter.contacts([1, 99999])) == {1}
+    assert set(adapter.customers((), [1, 99999], {})[1]) == {1}
 
 
 def test_company_by_inn_and_conflicts(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:

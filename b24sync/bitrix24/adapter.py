@@ -29,6 +29,10 @@ ENTITY_COMPANY = 4
 ENTITY_CONTACT = 3
 DEAL_STANDARD_SELECT = ["*", "UF_*"]
 # what the mapping compares with the product rows, read in the same request as the rows
+# a list method returns the multi-fields only when they are named (REST.md, contacts and companies)
+CUSTOMER_SELECT = ["*", "UF_*", "PHONE", "EMAIL"]
+REQUISITE_SELECT = ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "NAME", "RQ_INN", "RQ_KPP", "RQ_COMPANY_NAME",
+                    "RQ_COMPANY_FULL_NAME", "DATE_MODIFY"]
 AMOUNT_FIELDS = ["ID", "OPPORTUNITY", "IS_MANUAL_OPPORTUNITY", "TAX_VALUE", "CURRENCY_ID", "DATE_MODIFY"]
 
 
@@ -159,14 +163,6 @@ class Bitrix24Adapter:
             result[deal_id] = [int(item["CONTACT_ID"]) for item in ordered]
         return result
 
-    def contacts(self, contact_ids: Iterable[int]) -> dict[int, Contact]:
-        return {key: Contact.from_wire(value) for key, value in self._batch_by_id("crm.contact.get",
-                                                                                  contact_ids).items()}
-
-    def companies(self, company_ids: Iterable[int]) -> dict[int, Company]:
-        return {key: Company.from_wire(value) for key, value in self._batch_by_id("crm.company.get",
-                                                                                  company_ids).items()}
-
     def _batch_by_id(self, method: str, ids: Iterable[int]) -> dict[int, Any]:
         """Call `method` for each distinct id in batches; ids the portal does not know are left out."""
         unique = sorted({int(item) for item in ids if item})
@@ -187,26 +183,56 @@ class Bitrix24Adapter:
     def requisites_of(self, owners: Mapping[int, Iterable[int]]) -> dict[int, dict[int, list[Requisite]]]:
         """Requisites of companies and contacts (entity type -> IDs) in one batch request per 50 owners of each
         type; an owner list that has more than one page is paged on by itself."""
-        select = ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "NAME", "RQ_INN", "RQ_KPP", "RQ_COMPANY_NAME",
-                  "RQ_COMPANY_FULL_NAME", "DATE_MODIFY"]
-        chunks = {f"r{entity_type}_{index}": (entity_type, chunk) for entity_type, ids in owners.items()
-                  for index, chunk in enumerate(chunked(sorted({int(item) for item in ids if item}), 50))}
-        result: dict[int, dict[int, list[Requisite]]] = {entity_type: {} for entity_type in owners}
-        if not chunks:
-            return result
-        outcome: BatchResult = self.client.batch({key: ("crm.requisite.list", {
-            "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": 0}, "select": select,
-            "order": {"ID": "ASC"}, "start": -1}) for key, (entity_type, chunk) in chunks.items()})
-        for key, (entity_type, chunk) in chunks.items():
+        return self.customers((), (), owners)[2]
+
+    def customers(self, company_ids: Iterable[int], contact_ids: Iterable[int],
+                  requisite_owners: Mapping[int, Iterable[int]]
+                  ) -> tuple[dict[int, Company], dict[int, Contact], dict[int, dict[int, list[Requisite]]]]:
+        """Companies, contacts and the requisites of companies and contacts (entity type -> IDs), all in one batch
+        request: each kind listed by `@ID` (or `@ENTITY_ID`), 50 a command; a list with more than one page is
+        paged on by itself. Companies and contacts the portal does not have are left out."""
+        listed = {"crm.company.list": sorted({int(item) for item in company_ids if item}),
+                  "crm.contact.list": sorted({int(item) for item in contact_ids if item})}
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        entities: dict[str, tuple[str, list[int]]] = {}
+        for method, ids in listed.items():
+            for index, chunk in enumerate(chunked(ids, 50)):
+                key = f"{method.split('.')[1]}_{index}"
+                entities[key] = (method, chunk)
+                commands[key] = (method, {"filter": {"@ID": chunk, ">ID": 0}, "select": CUSTOMER_SELECT,
+                                          "order": {"ID": "ASC"}, "start": -1})
+        requisites = {f"r{entity_type}_{index}": (entity_type, chunk) for entity_type, ids in requisite_owners.items()
+                      for index, chunk in enumerate(chunked(sorted({int(item) for item in ids if item}), 50))}
+        for key, (entity_type, chunk) in requisites.items():
+            commands[key] = ("crm.requisite.list", {
+                "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": 0}, "select": REQUISITE_SELECT,
+                "order": {"ID": "ASC"}, "start": -1})
+        companies: dict[int, Company] = {}
+        contacts: dict[int, Contact] = {}
+        found: dict[int, dict[int, list[Requisite]]] = {entity_type: {} for entity_type in requisite_owners}
+        if not commands:
+            return companies, contacts, found
+        outcome: BatchResult = self.client.batch(commands)
+        for key, (method, chunk) in entities.items():
             rows = list(outcome.get(key) or [])
             if len(rows) >= 50:  # a full page: the rest after its last ID, listed on its own
+                rows += list(self.client.iter_list(method, {"filter": {"@ID": chunk, ">ID": rows[-1]["ID"]},
+                                                            "select": CUSTOMER_SELECT}))
+            for row in rows:
+                if method == "crm.company.list":
+                    companies[int(row["ID"])] = Company.from_wire(row)
+                else:
+                    contacts[int(row["ID"])] = Contact.from_wire(row)
+        for key, (entity_type, chunk) in requisites.items():
+            rows = list(outcome.get(key) or [])
+            if len(rows) >= 50:
                 rows += list(self.client.iter_list("crm.requisite.list", {
                     "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": rows[-1]["ID"]},
-                    "select": select}))
+                    "select": REQUISITE_SELECT}))
             for row in rows:
                 requisite = Requisite.from_wire(row)
-                result[entity_type].setdefault(requisite.entity_id, []).append(requisite)
-        return result
+                found[entity_type].setdefault(requisite.entity_id, []).append(requisite)
+        return companies, contacts, found
 
     def company_by_inn(self, inn: str, kpp: str | None = None) -> int | None:
         """The company whose requisite has this INN (and KPP); None if none; an error if several."""

@@ -81,12 +81,13 @@ class Gatherer:
         wanted = product_ids - set(context.products)
         context.products.update(self.bitrix.products(wanted, self.sync.article_property))
         company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
-        context.companies.update(self.bitrix.companies(company_ids))
         contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
-        context.contacts.update(self.bitrix.contacts(contact_ids))
         customers = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals if not to_int(deal.get("COMPANY_ID"))}
         customers &= contact_ids  # a contact is the customer only in a deal without a company
-        found = self.bitrix.requisites_of({ENTITY_COMPANY: company_ids, ENTITY_CONTACT: customers})  # one request
+        companies, contacts, found = self.bitrix.customers(  # one request for all of them
+            company_ids, contact_ids, {ENTITY_COMPANY: company_ids, ENTITY_CONTACT: customers})
+        context.companies.update(companies)
+        context.contacts.update(contacts)
         context.requisites.update(found[ENTITY_COMPANY])
         context.contact_requisites.update(found[ENTITY_CONTACT])
         products = [context.products[product_id] for product_id in wanted if product_id in context.products]

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,6 +30,7 @@ from b24sync.sync.fields import deal_field_specs  # noqa: E402
 from b24sync.sync.runner import Engine  # noqa: E402
 from b24sync_emulators.bitrix24.server import start_portal  # noqa: E402
 from b24sync_emulators.dataset import generate  # noqa: E402
+from b24sync_emulators.onec.latency import Latency  # noqa: E402
 from b24sync_emulators.onec.server import start_base  # noqa: E402
 from tests.onec_support import PASSWORD, USER, onec_config  # noqa: E402
 
@@ -142,6 +144,60 @@ def paced(deals: int, workers: int, workdir: Path) -> dict[str, float]:
         base.stop()
 
 
+def stage_latency(samples: int, workdir: Path) -> dict[str, Any]:
+    """`b24sync run` with the shipped defaults on the real clock against the sandbox (1C at a real base's pace):
+    deals moved into a trigger stage at random moments, and how long each took to reach 1C; then the Bitrix24
+    requests of a quiet minute, as a share of the portal's budget (2 a second)."""
+    import random
+    import signal
+
+    import requests as http
+
+    from b24sync.sandbox import start_sandbox
+    from b24sync_emulators.onec.latency import REALISTIC
+
+    sandbox = start_sandbox(deals=60, seed=4)
+    sandbox.base.app.profile_latency = Latency(REALISTIC)
+    (workdir / "latency").mkdir()
+    config = sandbox.write_config(workdir / "latency" / "config.yaml")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["logging"] = {"level": "ERROR", "format": "json"}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    portal = sandbox.portal
+    quiet = [deal_id for deal_id, deal in portal.portal.deals.items()
+             if deal["STAGE_ID"] in ("NEW", "PREPARATION") and deal["CATEGORY_ID"] == "0"
+             and not any("(нет в 1С)" in row["PRODUCT_NAME"] for row in portal.portal.product_rows.get(deal_id, []))]
+    service = subprocess.Popen([sys.executable, "-m", "b24sync", "run", "--config", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rng = random.Random(7)
+    session = http.Session()
+    session.auth = (data["onec"]["user"].encode(), data["onec"]["password"].encode())
+    orders = data["onec"]["url"] + "Document_ЗаказКлиента/$count"
+    delays: list[float] = []
+    try:
+        time.sleep(20)  # the first cycles: the deals already in their trigger stages go to 1C
+        for deal_id in quiet[:samples]:
+            time.sleep(rng.uniform(0, 10))
+            before = int(session.get(orders, timeout=10).text.lstrip("\ufeff"))
+            http.post(portal.webhook_url + "crm.deal.update", json={"id": deal_id, "fields": {"STAGE_ID": "EXECUTING"}},
+                      timeout=10).raise_for_status()
+            moved = time.monotonic()
+            while int(session.get(orders, timeout=10).text.lstrip("\ufeff")) == before:
+                time.sleep(0.2)
+            delays.append(time.monotonic() - moved)
+        time.sleep(15)
+        portal.app.stats.reset()
+        time.sleep(60)
+        idle = portal.app.stats.snapshot()["http_requests"]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=60)
+        sandbox.stop()
+    delays.sort()
+    return {"samples": [round(delay, 1) for delay in delays], "median_s": delays[len(delays) // 2],
+            "worst_s": delays[-1], "idle_budget_share": idle / 120}
+
+
 def memory(deals: int, workdir: Path) -> tuple[float, float]:
     """The peak Python heap and peak RSS (MB) of a push cycle of `deals` deals, the emulators running in another
     process."""
@@ -195,11 +251,21 @@ def main() -> int:
     parser.add_argument("--paced", type=int, metavar="N",
                         help="instead: push N deals on the real clock, 1C at a real base's pace, with 1 and 4 "
                              "deals written to 1C at once (takes minutes)")
+    parser.add_argument("--stage-latency", type=int, metavar="N",
+                        help="instead: run the service with its defaults and time N stage changes until their "
+                             "orders are in 1C (takes a few minutes)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging("ERROR", "console")
     if args.memory_child:
         memory_child(args.memory_child)
+        return 0
+    if args.stage_latency:
+        with tempfile.TemporaryDirectory() as workdir:
+            figures = stage_latency(args.stage_latency, Path(workdir))
+        print(f"stage change → order in 1C: {figures['samples']} s; median {figures['median_s']:.1f} s, worst "
+              f"{figures['worst_s']:.1f} s (`b24sync run` with the shipped defaults, 1C at a real base's pace)")
+        print(f"a quiet minute of the service: {figures['idle_budget_share']:.1%} of the portal's request budget")
         return 0
     if args.paced:
         names = ["deals", "workers", "created", "wall_s", "b24_floor_s", "b24_503"]

@@ -311,13 +311,25 @@ class Store:
         """Forget the deal's document (a deleted one: `resync --recreate`, or sync.on_missing_document)."""
         Binding.delete().where(Binding.deal_id == deal_id).execute()
 
-    def bindings(self, open_only: bool = False) -> Iterator[BindingView]:
-        query = Binding.select().order_by(Binding.deal_id)
+    def bindings(self, open_only: bool = False, lean: bool = False) -> Iterator[BindingView]:
+        """Every binding (or the open ones), in deal order. `lean` leaves out what b24sync pushed and wrote
+        (the JSON most of a binding's bytes are), for a pass over all of them: memory stays flat."""
+        columns = (Binding.deal_id, Binding.onec_ref, Binding.entity, Binding.number, Binding.posted,
+                   Binding.written_version, Binding.pulled_version, Binding.is_open, Binding.closed_by_b24sync,
+                   Binding.document_state, Binding.created_at, Binding.deal_state)
+        query = (Binding.select(*columns) if lean else Binding.select()).order_by(Binding.deal_id)
         if open_only:
             query = query.where((Binding.is_open == True) & (Binding.document_state == "")  # noqa: E712
                                 & (Binding.deal_state == ""))
         for row in query.iterator():
-            yield binding_view(row)
+            if not lean:
+                yield binding_view(row)
+                continue
+            yield BindingView(row.deal_id, row.onec_ref, row.entity, row.number, posted=bool(row.posted),
+                              written_version=row.written_version, pulled_version=row.pulled_version,
+                              is_open=bool(row.is_open), closed_by_b24sync=bool(row.closed_by_b24sync),
+                              document_state=row.document_state, created_at=row.created_at,
+                              deal_state=row.deal_state)
 
     def missing_documents(self) -> list[BindingView]:
         return [binding_view(row) for row in Binding.select().where(Binding.document_state != "")

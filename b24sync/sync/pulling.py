@@ -56,18 +56,20 @@ class PullCycle:
         started = self.clock.time()
         self.outbox = Outbox()
         only = set(deal_ids) if deal_ids is not None else None
-        bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None)
+        # lean: what b24sync pushed and wrote is read only for the deals that have news (memory stays flat)
+        bindings = {binding.onec_ref: binding for binding in self.store.bindings(open_only=only is None, lean=True)
                     if (only is None or binding.deal_id in only) and not binding.document_state
                     and not binding.deal_state}
         gone = self._deals_gone(list(bindings.values()), report, confirm_bulk, dry_run) if only is None else []
         for binding in gone:
             del bindings[binding.onec_ref]
+        gone = [self.store.binding_for_deal(binding.deal_id) or binding for binding in gone]
         known = {} if only is not None else self.store.seen_versions()
+        due = set(self.store.due_failures("writeback"))  # one query, not one per binding
         for ref, binding in bindings.items():
-            known[ref] = binding.pulled_version  # empty: never read back yet (a БП invoice is b24sync's own)
-            failed = self.store.failure(binding.deal_id, "writeback")
-            if failed is not None and failed.next_retry_at <= self.clock.time():
-                known[ref] = ""  # a write-back failed and its retry is due: read the document again
+            # empty: never read back yet (a БП invoice is b24sync's own), or a write-back failed and its retry is
+            # due: read the document again
+            known[ref] = "" if binding.deal_id in due else binding.pulled_version
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
         result = self.onec.poll(bindings, known, since)
         report.listed = len(bindings)
@@ -83,7 +85,7 @@ class PullCycle:
             return failed is None or failed.next_retry_at <= now
 
         # a missing document is reported at the write-back's retry pace, never once per cycle
-        items = [steps.PullItem(binding, None) for ref, binding in bindings.items()
+        items = [steps.PullItem(self.store.binding_for_ref(ref) or binding, None) for ref, binding in bindings.items()
                  if ref in unseen and ref not in still_there and retry_due(binding.deal_id)]
         limit = self.sync.max_missing_per_cycle
         # a base restored from a backup, or another base: hold every report, go on with everything else
@@ -98,7 +100,7 @@ class PullCycle:
             items += [steps.PullItem(binding, None, retry_fields=True) for binding in self.store.missing_documents()
                       if self.store.failure(binding.deal_id, "writeback") is not None and retry_due(binding.deal_id)]
         for ref, snapshot in result.snapshots.items():
-            binding = bindings.get(ref) or self.store.binding_for_ref(ref)
+            binding = self.store.binding_for_ref(ref)
             if binding is not None:
                 items.append(steps.PullItem(binding, snapshot))
         if items:

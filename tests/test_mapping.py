@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -251,3 +252,24 @@ def test_a_rows_vat_rate_comes_from_the_deal_or_else_from_1c(deal_rate: str | No
     changed, notes = mapping.vat_from_nomenclature(projection, {10: "ref-10"}, {"ref-10": onec_rate})
     assert (changed.rows[0].vat_rate, changed.rows[0].vat or Decimal("0.00")) == (rate, vat)
     assert bool(notes) == noted and all("у номенклатуры в 1С — 22 %" in note for note in notes)
+
+
+@pytest.mark.parametrize("measure, unit, problem", [
+    ((796, "шт"), mapping.Unit(796, "шт"), None),  # the same OKEI code
+    ((796, "шт"), mapping.Unit(6, "м"), "указан в сделке в «шт», а в 1С он учитывается в «м»"),  # 100 шт of a cable
+    ((None, "шт."), mapping.Unit(None, "шт"), None),  # no code on either side: the names, dots aside
+    ((None, "упак"), mapping.Unit(None, "шт"), "в «упак», а в 1С он учитывается в «шт»"),
+    ((796, "шт"), None, None),  # a product whose 1C unit is unknown is not judged
+])
+def test_a_row_counted_in_another_unit_than_its_1c_nomenclature_fails_naming_both(
+        measure: tuple, unit: mapping.Unit | None, problem: str | None) -> None:
+    counted = replace(row(1, 10, "122.00", "100"), measure_code=measure[0], measure_name=measure[1])
+    projection = mapping.project(deal("12200.00"), [counted], PRODUCTS, COMPANY, REQUISITES, None)
+    units = {"ref-10": unit} if unit is not None else {}
+    if problem is None:
+        mapping.check_units(projection, {10: "ref-10"}, units)
+        return
+    with pytest.raises(mapping.MappingError) as refused:
+        mapping.check_units(projection, {10: "ref-10"}, units)
+    assert refused.value.code == "unit_mismatch" and problem in refused.value.reason
+    assert "Товар «Товар 1» (строка 1)" in refused.value.reason

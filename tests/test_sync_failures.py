@@ -365,3 +365,28 @@ def test_a_lost_state_file_finds_a_document_the_accountant_dated_back(tmp_path: 
         assert report.recovered == 1 and report.created == 0 and len(rig.documents_for(1)) == 1
     finally:
         rig.stop()
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_a_row_in_another_unit_than_1c_keeps_the_product_in_fails_alone_until_put_right(tmp_path: Path,
+                                                                                        profile: str) -> None:
+    rig = Rig.start(tmp_path, profile=profile)
+    try:
+        cable = next(product for product in rig.call("crm.product.list", {"select": ["ID", "NAME", "MEASURE"]})
+                     if product["NAME"].startswith("Кабель ВВГнг"))  # kept in metres
+        rows = [{"PRODUCT_ID": int(cable["ID"]), "PRICE": 96.40, "QUANTITY": 100, "TAX_RATE": 22,
+                 "TAX_INCLUDED": "Y", "MEASURE_CODE": 796, "MEASURE_NAME": "шт"}]  # 100 «шт» of a cable kept in м
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": rows})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 9640}})
+        for deal_id in (1, 2):
+            rig.move(deal_id)
+        report = rig.engine().push()
+        assert set(report.failed) == {1} and report.created == 1 and report.codes[1] == "unit_mismatch"
+        assert "указан в сделке в «шт», а в 1С он учитывается в «м»" in report.failed[1]
+        assert rig.documents_for(1) == [] and "учитывается в «м»" in rig.comments(1)[0]
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{**rows[0], "MEASURE_CODE": 6, "MEASURE_NAME": "м"}]})
+        rig.clock.advance(61)
+        fixed = rig.engine().push()
+        assert fixed.created == 1 and not fixed.failed and len(rig.documents_for(1)) == 1
+    finally:
+        rig.stop()

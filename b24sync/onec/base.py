@@ -28,6 +28,7 @@ class AdapterBase:
         self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}
+        self._units: dict[str, tuple[int | None, str]] | None = None  # units of measure by ref, read once
 
     def resolved(self, refresh: bool = False) -> Resolved:
         """The config's defaults as 1C references (lookups.py)."""

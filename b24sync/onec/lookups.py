@@ -151,17 +151,40 @@ class Lookups(AdapterBase):
 
     def nomenclature_by_refs(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
         rows = self._by_or_chain("Catalog_Номенклатура", "Ref_Key", [ref.lower() for ref in refs if is_guid(ref)],
-                                 f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}", render=guid)
+                                 self._nomenclature_select(), render=guid)
         return {row["Ref_Key"]: row for row in rows}
 
     def nomenclature_by_articles(self, articles: Iterable[str]) -> dict[str, dict[str, Any]]:
         rows = self._by_or_chain("Catalog_Номенклатура", "Артикул", [a for a in articles if a],
-                                 f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}",
-                                 extra=" and DeletionMark eq false")
+                                 self._nomenclature_select(), extra=" and DeletionMark eq false")
         found: dict[str, dict[str, Any]] = {}
         for row in rows:
             found.setdefault(row["Артикул"], row)
         return found
+
+    def _nomenclature_select(self) -> str:
+        unit = ",ЕдиницаИзмерения_Key" if "ЕдиницаИзмерения_Key" in self.metadata().fields("Catalog_Номенклатура") \
+            else ""
+        return f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}{unit}"
+
+    def units(self) -> dict[str, tuple[int | None, str]]:
+        """The base's units of measure (ref -> OKEI code, name), read once: УТ keeps them with the packagings, БП
+        in its classifier. The code is the item's OKEI code (`КодОКЕИ`, or `Code` when it is three digits);
+        empty when the base does not publish the catalog, and rows are then not judged by their unit."""
+        if self._units is None:
+            entity = self.profile.units_entity
+            fields = self.metadata().fields(entity)
+            if not fields:
+                self._units = {}
+                return self._units
+            code_field = "КодОКЕИ" if "КодОКЕИ" in fields else "Code"
+            rows = self.client.get_all(entity, {"$select": f"Ref_Key,Description,{code_field}"})
+            self._units = {}
+            for row in rows:
+                code = str(row.get(code_field) or "").strip()
+                self._units[row["Ref_Key"]] = (int(code) if code.isdigit() and len(code) <= 3 else None,
+                                               str(row.get("Description") or ""))
+        return self._units
 
     def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:
         """One page of the catalog (items, not folders) with what Bitrix24's catalog shows."""

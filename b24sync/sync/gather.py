@@ -39,6 +39,7 @@ class Context:
     contact_requisites: dict[int, list[Requisite]] = field(default_factory=dict)
     nomenclature_vat: dict[str, tuple[bool, Decimal | None]] = field(default_factory=dict)  # ref -> (known, rate)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
+    units: dict[str, mapping.Unit] = field(default_factory=dict)  # nomenclature Ref_Key -> its unit in 1C
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
     # 1C's counterparties by INN, phone and e-mail, read for a chunk's new customers at once (a value asked for
     # is present, maybe with an empty list; one created in the cycle is added)
@@ -96,11 +97,18 @@ class Gatherer:
         if self.sync.product_match == "xml_id" or self.sync.product_fallback:
             for ref, row in self.onec.nomenclature_by_refs(xml_ids).items():
                 context.nomenclature[ref] = ref
-                context.nomenclature_vat[ref] = self.onec.nomenclature_vat(row)
+                self._remember_nomenclature(row)
         if self.sync.product_match == "article" or self.sync.product_fallback:
             for article, row in self.onec.nomenclature_by_articles(articles).items():
                 context.nomenclature[f"article:{article}"] = row["Ref_Key"]
-                context.nomenclature_vat[row["Ref_Key"]] = self.onec.nomenclature_vat(row)
+                self._remember_nomenclature(row)
+
+    def _remember_nomenclature(self, row: dict[str, Any]) -> None:
+        """What a row needs of its 1C nomenclature: its VAT rate and its unit of measure."""
+        self.context.nomenclature_vat[row["Ref_Key"]] = self.onec.nomenclature_vat(row)
+        unit = self.onec.units().get(str(row.get("ЕдиницаИзмерения_Key") or ""))
+        if unit is not None:
+            self.context.units[row["Ref_Key"]] = mapping.Unit(*unit)
 
     def map(self, deal: dict[str, Any], now: float) -> Mapped:
         """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.
@@ -114,6 +122,7 @@ class Gatherer:
         try:
             projection = self._project(deal)
             nomenclature = self._nomenclature(projection)
+            mapping.check_units(projection, nomenclature, self.context.units)
             projection, notes = mapping.vat_from_nomenclature(projection, nomenclature, self.context.nomenclature_vat)
             self._vat_rates(projection)
             currency_ref = self._currency(projection)

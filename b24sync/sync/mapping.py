@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date
 from decimal import Decimal
@@ -59,6 +60,8 @@ class ProjectedRow:
     discount: Decimal = Decimal(0)  # the manager's discount on the row, in money, on the same VAT basis
     discount_percent: Decimal | None = None
     price_before: Decimal | None = None  # the unit price before that discount
+    measure_code: int | None = None  # the row's unit as Bitrix24 has it (OKEI code: 796 шт, 6 м) …
+    measure_name: str | None = None  # … and its short name
 
     def draft(self, nomenclature_ref: str) -> DraftRow:
         return DraftRow(nomenclature_ref, self.name, self.quantity, self.price, self.vat_rate, self.amount, self.vat,
@@ -164,7 +167,8 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
         projected.append(ProjectedRow(product_id=row.product_id, xml_id=product.xml_id if product else None,
                                       article=product.article if product else None, name=row.name,
                                       quantity=row.quantity, price=price, vat_rate=row.tax_rate, amount=amount,
-                                      vat=vat, discount=discount, discount_percent=percent, price_before=before))
+                                      vat=vat, discount=discount, discount_percent=percent, price_before=before,
+                                      measure_code=row.measure_code, measure_name=row.measure_name))
     amount = to_decimal(deal.get("OPPORTUNITY")) or Decimal(0)
     rows_total = money(sum((money(row.price * row.quantity) for row in rows), Decimal(0)))
     if money(amount) != rows_total:
@@ -301,6 +305,40 @@ def contact_details(entity: Contact | Company | None) -> tuple[list[tuple[str, s
 def _shown(text: str) -> str:
     """Text as it may go to 1C and into a message: control characters (NUL and the like) dropped."""
     return "".join(char for char in text if char.isprintable() or char == " ")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A nomenclature's unit in 1C: its OKEI code (None when 1C keeps none) and its name."""
+
+    code: int | None
+    name: str
+
+
+def check_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]) -> None:
+    """Every row counted in its product's own 1C unit: 100 «шт» of a cable kept in «м» would put 100 metres on the
+    document. Units are compared by OKEI code, or by name when either side has none; a row or a product whose
+    unit is unknown is not judged."""
+    for position, row in enumerate(projection.rows, start=1):
+        unit = units.get(nomenclature.get(row.product_id, ""))
+        if unit is None or (row.measure_code is None and not row.measure_name):
+            continue
+        if unit.code is not None and row.measure_code is not None:
+            same = unit.code == row.measure_code
+        else:
+            same = _unit_name(unit.name) == _unit_name(row.measure_name or "")
+        if not same:
+            given = row.measure_name or str(row.measure_code)
+            raise MappingError(
+                f"Товар «{row.name}» (строка {position}) указан в сделке в «{given}», а в 1С он учитывается в "
+                f"«{unit.name}»: укажите в сделке «{unit.name}» (пересчитав количество и цену) или исправьте "
+                f"единицу товара в каталоге.",
+                f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}», 1C unit "
+                f"{unit.code} «{unit.name}» of {nomenclature.get(row.product_id)}", code="unit_mismatch")
+
+
+def _unit_name(name: str) -> str:
+    return name.strip().rstrip(".").casefold()
 
 
 def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,

@@ -22,6 +22,9 @@ from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync_emulators.bitrix24 import fields
 from b24sync_emulators.dataset import Dataset, money, offset_zone
 
+# the portal's units by OKEI code, as a new portal's catalog has them (шт, м, ч, кг, л, упак)
+MEASURES = {796: "шт", 6: "м", 356: "ч", 166: "кг", 112: "л", 778: "упак"}
+
 
 class ApiError(Exception):
     """An error answer: HTTP status, `error` (string, "" or int) and `error_description`."""
@@ -451,11 +454,20 @@ class Portal:
             "QUANTITY": number(quantity), "DISCOUNT_TYPE_ID": discount_type, "DISCOUNT_RATE": number(discount_rate),
             "DISCOUNT_SUM": number(discount_sum), "TAX_RATE": number(tax_rate),
             "TAX_INCLUDED": "Y" if str(given.get("TAX_INCLUDED", "N")).upper() in ("Y", "1", "TRUE") else "N",
-            "CUSTOMIZED": "Y", "MEASURE_CODE": int(given.get("MEASURE_CODE") or 796),
-            "MEASURE_NAME": given.get("MEASURE_NAME") or "шт", "SORT": int(given.get("SORT") or 10),
+            "CUSTOMIZED": "Y", **self._row_measure(given, product), "SORT": int(given.get("SORT") or 10),
             "XML_ID": f"sale_basket_{row_id + 600}", "TYPE": 1, "STORE_ID": 0, "RESERVE_ID": None,
             "DATE_RESERVE_END": None, "RESERVE_QUANTITY": 0,
         }
+
+    @staticmethod
+    def _row_measure(given: dict[str, Any], product: dict[str, Any] | None) -> dict[str, Any]:
+        """A row's unit: as given, or else its catalog product's own unit (the portal fills the row's measure from
+        the product's), or else the default «шт» [B: the measure rules of product rows are not in the samples]."""
+        if given.get("MEASURE_CODE"):
+            code = int(given["MEASURE_CODE"])
+            return {"MEASURE_CODE": code, "MEASURE_NAME": given.get("MEASURE_NAME") or MEASURES.get(code, "шт")}
+        code = int(product.get("MEASURE") or 796) if product else 796
+        return {"MEASURE_CODE": code, "MEASURE_NAME": given.get("MEASURE_NAME") or MEASURES.get(code, "шт")}
 
     @staticmethod
     def rows_total(rows: list[dict[str, Any]]) -> Decimal:

@@ -33,10 +33,11 @@ def test_enrichment_reads_many_deals_in_few_requests(portal: RunningPortal, adap
     company_ids = {int(deal["COMPANY_ID"]) for deal in (raw_call(portal, "crm.deal.get", {"id": deal_id}).json()
                                                         ["result"] for deal_id in deal_ids)} - {0}
     admin(portal, "stats", method="DELETE")
-    companies, people, found = adapter.customers(company_ids, contact_ids, {4: company_ids, 3: contact_ids})
+    found = adapter.customers(company_ids, contact_ids, {4: company_ids, 3: contact_ids})
+    people, companies = found.contacts, found.companies
     assert set(people) == contact_ids and all(person.phones for person in people.values())
     assert set(companies) == company_ids and all(company.title for company in companies.values())
-    requisites = found[4]
+    requisites = found.requisites[4]
     assert set(requisites) == company_ids and all(len(found[0].inn) == 10 for found in requisites.values())
     stats = admin(portal, "stats", method="GET")
     assert stats["http_requests"] == 1  # companies, contacts and both kinds of requisites: one request
@@ -54,7 +55,7 @@ def test_requisites_beyond_a_page_are_all_read(portal: RunningPortal, adapter: B
 
 
 def test_missing_objects_are_left_out_not_fatal(adapter: Bitrix24Adapter) -> None:
-    assert set(adapter.customers((), [1, 99999], {})[1]) == {1}
+    assert set(adapter.customers((), [1, 99999], {}).contacts) == {1}
 
 
 def test_company_by_inn_and_conflicts(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:

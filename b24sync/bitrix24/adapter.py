@@ -70,6 +70,16 @@ class UserFieldSpec:
 
 
 UPDATES_WITH_READ_BACK = 48  # deal updates in one batch that also reads the deals before and after them
+DEALS_READ_AT_ONCE = 45  # deals whose rows, amounts and customers fit one batch request (45 + 1 + 4 commands)
+
+
+@dataclass
+class Customers:
+    """A chunk's companies and contacts by ID, and requisites by entity type and owner."""
+
+    companies: dict[int, Company] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    requisites: dict[int, dict[int, list[Requisite]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,22 +145,31 @@ class Bitrix24Adapter:
                                                                              dict[int, dict[str, Any]]]:
         """Product rows of many deals, and each deal's amount read in the same batch request (49 deals and one
         crm.deal.list of them a request): rows and OPPORTUNITY are the same moment's, even during an edit."""
+        commands = self._rows_commands(deal_ids)
+        return self._rows_from(self.client.batch(commands) if commands else BatchResult())
+
+    @staticmethod
+    def _rows_commands(deal_ids: Iterable[int]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Each 49 deals' rows after one listing of their amounts: the batch's requests of 50 keep them together."""
         unique = sorted({int(item) for item in deal_ids if item})
         commands: dict[str, tuple[str, dict[str, Any]]] = {}
         for index, chunk in enumerate(chunked(unique, BATCH_LIMIT - 1)):
             commands[f"a{index}"] = ("crm.deal.list", {"filter": {"@ID": chunk}, "select": AMOUNT_FIELDS,
                                                        "start": -1})
             commands.update({f"i{item}": ("crm.deal.productrows.get", {"id": item}) for item in chunk})
-        outcome: BatchResult = self.client.batch(commands) if commands else BatchResult()
+        return commands
+
+    @staticmethod
+    def _rows_from(outcome: BatchResult) -> tuple[dict[int, list[ProductRow]], dict[int, dict[str, Any]]]:
         rows: dict[int, list[ProductRow]] = {}
         amounts: dict[int, dict[str, Any]] = {}
-        for error in outcome.errors.values():
-            if not isinstance(error, errors.NotFoundError):
+        for key, error in outcome.errors.items():
+            if key[:1] in ("a", "i") and not isinstance(error, errors.NotFoundError):
                 raise error
         for key, value in outcome.results.items():
             if key.startswith("a"):
                 amounts.update({int(row["ID"]): row for row in value or []})
-            else:
+            elif key.startswith("i"):
                 rows[int(key[1:])] = [ProductRow.from_wire(row) for row in value or []]
         return rows, amounts
 
@@ -183,56 +202,72 @@ class Bitrix24Adapter:
     def requisites_of(self, owners: Mapping[int, Iterable[int]]) -> dict[int, dict[int, list[Requisite]]]:
         """Requisites of companies and contacts (entity type -> IDs) in one batch request per 50 owners of each
         type; an owner list that has more than one page is paged on by itself."""
-        return self.customers((), (), owners)[2]
+        return self.customers((), (), owners).requisites
 
     def customers(self, company_ids: Iterable[int], contact_ids: Iterable[int],
-                  requisite_owners: Mapping[int, Iterable[int]]
-                  ) -> tuple[dict[int, Company], dict[int, Contact], dict[int, dict[int, list[Requisite]]]]:
+                  requisite_owners: Mapping[int, Iterable[int]]) -> Customers:
         """Companies, contacts and the requisites of companies and contacts (entity type -> IDs), all in one batch
         request: each kind listed by `@ID` (or `@ENTITY_ID`), 50 a command; a list with more than one page is
         paged on by itself. Companies and contacts the portal does not have are left out."""
+        commands, plan = self._customer_commands(company_ids, contact_ids, requisite_owners)
+        return self._customers_from(self.client.batch(commands) if commands else BatchResult(), plan,
+                                    requisite_owners)
+
+    def deals_read(self, deal_ids: Iterable[int], company_ids: Iterable[int], contact_ids: Iterable[int],
+                   requisite_owners: Mapping[int, Iterable[int]]) -> tuple[dict[int, list[ProductRow]],
+                                                                           dict[int, dict[str, Any]], Customers]:
+        """What a chunk of deals needs from the portal in one batch request (up to 45 deals): each deal's rows,
+        their amounts read beside them (the same moment's, even during an edit), and their customers."""
+        rows_commands = self._rows_commands(deal_ids)
+        commands, plan = self._customer_commands(company_ids, contact_ids, requisite_owners)
+        outcome: BatchResult = self.client.batch({**rows_commands, **commands}) if rows_commands or commands \
+            else BatchResult()
+        rows, amounts = self._rows_from(outcome)
+        return rows, amounts, self._customers_from(outcome, plan, requisite_owners)
+
+    @staticmethod
+    def _customer_commands(company_ids: Iterable[int], contact_ids: Iterable[int],
+                           requisite_owners: Mapping[int, Iterable[int]]
+                           ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, tuple[str, Any, list[int]]]]:
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        plan: dict[str, tuple[str, Any, list[int]]] = {}  # key -> (method, entity type or None, IDs)
         listed = {"crm.company.list": sorted({int(item) for item in company_ids if item}),
                   "crm.contact.list": sorted({int(item) for item in contact_ids if item})}
-        commands: dict[str, tuple[str, dict[str, Any]]] = {}
-        entities: dict[str, tuple[str, list[int]]] = {}
         for method, ids in listed.items():
             for index, chunk in enumerate(chunked(ids, 50)):
                 key = f"{method.split('.')[1]}_{index}"
-                entities[key] = (method, chunk)
+                plan[key] = (method, None, chunk)
                 commands[key] = (method, {"filter": {"@ID": chunk, ">ID": 0}, "select": CUSTOMER_SELECT,
                                           "order": {"ID": "ASC"}, "start": -1})
-        requisites = {f"r{entity_type}_{index}": (entity_type, chunk) for entity_type, ids in requisite_owners.items()
-                      for index, chunk in enumerate(chunked(sorted({int(item) for item in ids if item}), 50))}
-        for key, (entity_type, chunk) in requisites.items():
-            commands[key] = ("crm.requisite.list", {
-                "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": 0}, "select": REQUISITE_SELECT,
-                "order": {"ID": "ASC"}, "start": -1})
-        companies: dict[int, Company] = {}
-        contacts: dict[int, Contact] = {}
-        found: dict[int, dict[int, list[Requisite]]] = {entity_type: {} for entity_type in requisite_owners}
-        if not commands:
-            return companies, contacts, found
-        outcome: BatchResult = self.client.batch(commands)
-        for key, (method, chunk) in entities.items():
+        for entity_type, ids in requisite_owners.items():
+            for index, chunk in enumerate(chunked(sorted({int(item) for item in ids if item}), 50)):
+                key = f"r{entity_type}_{index}"
+                plan[key] = ("crm.requisite.list", entity_type, chunk)
+                commands[key] = ("crm.requisite.list", {
+                    "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": 0},
+                    "select": REQUISITE_SELECT, "order": {"ID": "ASC"}, "start": -1})
+        return commands, plan
+
+    def _customers_from(self, outcome: BatchResult, plan: dict[str, tuple[str, Any, list[int]]],
+                        requisite_owners: Mapping[int, Iterable[int]]) -> Customers:
+        found = Customers(requisites={entity_type: {} for entity_type in requisite_owners})
+        for key, (method, entity_type, chunk) in plan.items():
             rows = list(outcome.get(key) or [])
             if len(rows) >= 50:  # a full page: the rest after its last ID, listed on its own
-                rows += list(self.client.iter_list(method, {"filter": {"@ID": chunk, ">ID": rows[-1]["ID"]},
-                                                            "select": CUSTOMER_SELECT}))
+                conditions = {"@ID": chunk} if entity_type is None else {"ENTITY_TYPE_ID": entity_type,
+                                                                         "@ENTITY_ID": chunk}
+                rows += list(self.client.iter_list(method, {
+                    "filter": {**conditions, ">ID": rows[-1]["ID"]},
+                    "select": CUSTOMER_SELECT if entity_type is None else REQUISITE_SELECT}))
             for row in rows:
                 if method == "crm.company.list":
-                    companies[int(row["ID"])] = Company.from_wire(row)
+                    found.companies[int(row["ID"])] = Company.from_wire(row)
+                elif method == "crm.contact.list":
+                    found.contacts[int(row["ID"])] = Contact.from_wire(row)
                 else:
-                    contacts[int(row["ID"])] = Contact.from_wire(row)
-        for key, (entity_type, chunk) in requisites.items():
-            rows = list(outcome.get(key) or [])
-            if len(rows) >= 50:
-                rows += list(self.client.iter_list("crm.requisite.list", {
-                    "filter": {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk, ">ID": rows[-1]["ID"]},
-                    "select": REQUISITE_SELECT}))
-            for row in rows:
-                requisite = Requisite.from_wire(row)
-                found[entity_type].setdefault(requisite.entity_id, []).append(requisite)
-        return companies, contacts, found
+                    requisite = Requisite.from_wire(row)
+                    found.requisites[entity_type].setdefault(requisite.entity_id, []).append(requisite)
+        return found
 
     def company_by_inn(self, inn: str, kpp: str | None = None) -> int | None:
         """The company whose requisite has this INN (and KPP); None if none; an error if several."""

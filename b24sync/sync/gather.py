@@ -75,22 +75,21 @@ class Gatherer:
         context.rows.clear()  # rows are needed by this chunk only: memory stays flat
         context.amounts.clear()
         ids = [int(deal["ID"]) for deal in deals]
-        rows, amounts = self.bitrix.product_rows_with_amounts(ids)
-        context.rows.update(rows)
-        context.amounts.update(amounts)
-        product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
-        wanted = product_ids - set(context.products)
-        context.products.update(self.bitrix.products(wanted, self.sync.article_property))
         company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
         contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)
         customers = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals if not to_int(deal.get("COMPANY_ID"))}
         customers &= contact_ids  # a contact is the customer only in a deal without a company
-        companies, contacts, found = self.bitrix.customers(  # one request for all of them
-            company_ids, contact_ids, {ENTITY_COMPANY: company_ids, ENTITY_CONTACT: customers})
-        context.companies.update(companies)
-        context.contacts.update(contacts)
-        context.requisites.update(found[ENTITY_COMPANY])
-        context.contact_requisites.update(found[ENTITY_CONTACT])
+        rows, amounts, found = self.bitrix.deals_read(  # one batch request for a chunk's rows and customers
+            ids, company_ids, contact_ids, {ENTITY_COMPANY: company_ids, ENTITY_CONTACT: customers})
+        context.rows.update(rows)
+        context.amounts.update(amounts)
+        context.companies.update(found.companies)
+        context.contacts.update(found.contacts)
+        context.requisites.update(found.requisites[ENTITY_COMPANY])
+        context.contact_requisites.update(found.requisites[ENTITY_CONTACT])
+        product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
+        wanted = product_ids - set(context.products)
+        context.products.update(self.bitrix.products(wanted, self.sync.article_property))
         products = [context.products[product_id] for product_id in wanted if product_id in context.products]
         xml_ids = [product.xml_id for product in products if product.xml_id]
         articles = [product.article for product in products if product.article]

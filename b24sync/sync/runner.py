@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from b24sync.bitrix24.adapter import UPDATES_WITH_READ_BACK, Bitrix24Adapter
+from b24sync.bitrix24.adapter import DEALS_READ_AT_ONCE, Bitrix24Adapter
 from b24sync.bitrix24.wire import chunked, parse_datetime, to_int
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.config import Config
@@ -46,7 +46,7 @@ WATERMARK = "bitrix24_deals"
 # deals worked on together: their reads batched, their write-backs sent as one batch (48 updates with the deals
 # read just before and just after them make the 50 commands of one request)
 CUSTOMERS = "customers"  # the key under which customers are matched and created (turns.py)
-CHUNK = UPDATES_WITH_READ_BACK
+CHUNK = DEALS_READ_AT_ONCE  # a chunk's reads are one batch request, and its writes another
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 

@@ -470,8 +470,9 @@ def check(config: Config, as_json: bool = False, write_probe: bool = False) -> i
             results.append((not problems, "deal fields", "; ".join(problems) or "all exist with the right types"))
     if attempt("1c base", lambda: onec.metadata(refresh=True) and f"answers at {onec.client.base_label}"):
         attempt("1c publication", onec.publication_problems)
-        attempt("1c defaults", lambda: onec.resolved() and "organisation, currency, warehouse, agreement and "
-                                                           "the deal marker resolve")
+        attempt("1c defaults", lambda: onec.resolved() and (
+            "organisation, currency, warehouse, agreement and the deal marker resolve" if onec.profile.uses_partners
+            else "organisation, currency and the deal marker resolve"))
         for index, pipeline in enumerate(config.sync.pipelines):
             if pipeline.onec is None:
                 continue

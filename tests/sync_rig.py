@@ -107,6 +107,12 @@ class Rig:
         self.portal.app.stats.reset()
         self.base.app.stats.reset()
 
+    def forget_state(self) -> None:
+        """The state file is lost (deleted with its -wal and -shm), as after a disk failure."""
+        self.engines[-1].store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.store_path) + suffix).unlink(missing_ok=True)
+
     def stop(self) -> None:
         for engine in self.engines:
             engine.store.close()

@@ -47,6 +47,19 @@ def test_wrong_password_names_the_user_and_the_entity(running: RunningBase) -> N
     assert "Catalog_Номенклатура" in message and "'onec.password'" in message and "неверный" not in message
 
 
+def test_a_password_changed_while_b24sync_runs_is_said_as_a_password_not_as_missing_rights(
+        running: RunningBase) -> None:
+    working = client(running)
+    working.get("Catalog_Номенклатура")  # the credentials worked once
+    settings(running, password="сменили")
+    try:
+        with pytest.raises(errors.AuthError) as caught:
+            working.get("Document_ЗаказКлиента")
+        assert not isinstance(caught.value, errors.RightsError) and "'onec.password'" in str(caught.value)
+    finally:
+        settings(running, password="")
+
+
 def test_a_login_page_instead_of_json_is_named(running: RunningBase) -> None:
     settings(running, auth_html=True)
     with pytest.raises(errors.TransportError) as caught:

@@ -83,9 +83,7 @@ def test_a_lost_state_file_recovers_bindings_without_duplicates(tmp_path: Path) 
         for deal_id in (1, 2, 3):
             rig.move(deal_id)
         assert rig.engine().push().created == 3
-        rig.engines[-1].store.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
+        rig.forget_state()
         report = rig.engine().push()
         assert report.recovered == 3 and report.created == 0
         assert len(rig.documents()) == 3
@@ -325,18 +323,21 @@ def hide_from_b24sync(rig: Rig, entity: str, refs: list[str]) -> None:
 def test_rows_hidden_from_b24syncs_1c_user_are_skipped_and_a_hidden_document_fails_alone(tmp_path: Path) -> None:
     rig = Rig.start(tmp_path)
     try:
-        hidden = [ref for ref in rig.base.base.records["Catalog_Контрагенты"]][:3]
-        hide_from_b24sync(rig, "Catalog_Контрагенты", hidden)  # another organisation's customers
         for deal_id in (1, 2):
             rig.move(deal_id)
-        assert rig.engine().push().created == 2  # the listings ask for allowedOnly rows: nothing refused
+        assert rig.engine().push().created == 2
+        secret = rig.accountant().invoice(rig.documents_for(2)[0]["Ref_Key"], 10.0)  # another department's
+        hide_from_b24sync(rig, "Document_СчетНаОплатуКлиенту", [secret["Ref_Key"]])
+        pulled = rig.engine().pull()  # the window's listings ask for allowedOnly rows: nothing refused
+        assert pulled.ok and not pulled.failed
         order = rig.documents_for(1)[0]["Ref_Key"]
         hide_from_b24sync(rig, "Document_ЗаказКлиента", [order])
         rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Другое название"}})
         rig.move(3)
         report = rig.engine().push()
-        assert report.created == 1 and set(report.failed) == {1}
-        assert "нет прав" in report.failed[1] and report.codes[1] == "onec_object_rights"
+        # deal 3 gets no order either: the hidden order carries a deal marker b24sync cannot read, and might be its
+        assert report.created == 0 and set(report.failed) == {1, 3}
+        assert "нет прав" in report.failed[1] and report.codes[1] == report.codes[3] == "onec_object_rights"
         assert any("нет прав" in comment for comment in rig.comments(1))
         pulled = rig.engine().pull()  # hidden is not gone: never reported deleted
         assert not any("удал" in comment for comment in rig.comments(1))
@@ -344,7 +345,9 @@ def test_rows_hidden_from_b24syncs_1c_user_are_skipped_and_a_hidden_document_fai
         status = rig.engines[-1].store.failure(1, "writeback")
         assert status is not None and f"Document_ЗаказКлиента(guid'{order}')" in status.error
         hide_from_b24sync(rig, "Document_ЗаказКлиента", [])
-        assert rig.engine().push().failed == {} and len(rig.documents_for(1)) == 1
+        rig.clock.advance(61)
+        again = rig.engine().push()
+        assert again.failed == {} and again.created == 1 and len(rig.documents_for(1)) == 1
     finally:
         rig.stop()
 
@@ -358,9 +361,7 @@ def test_a_lost_state_file_finds_a_document_the_accountant_dated_back(tmp_path: 
         created = rig.call("crm.deal.get", {"id": 1})["DATE_CREATE"]
         earlier = (datetime.fromisoformat(created) - timedelta(days=3)).replace(tzinfo=None).isoformat()
         rig.accountant().patch("Document_ЗаказКлиента", order["Ref_Key"], {"Date": earlier})
-        rig.engines[-1].store.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
+        rig.forget_state()
         report = rig.engine().push()
         assert report.recovered == 1 and report.created == 0 and len(rig.documents_for(1)) == 1
     finally:
@@ -388,5 +389,35 @@ def test_a_row_in_another_unit_than_1c_keeps_the_product_in_fails_alone_until_pu
         rig.clock.advance(61)
         fixed = rig.engine().push()
         assert fixed.created == 1 and not fixed.failed and len(rig.documents_for(1)) == 1
+    finally:
+        rig.stop()
+
+
+def test_rows_hidden_from_b24syncs_user_never_make_a_second_counterparty_or_order(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        counterparties = rig.base.base.records["Catalog_Контрагенты"]
+        inns = {row["ИНН"]: ref for ref, row in counterparties.items() if row.get("ИНН")}
+        deal_id = next(int(deal["ID"]) for deal in rig.call("crm.deal.list", {"select": ["ID", "COMPANY_ID"]})
+                       if int(deal["COMPANY_ID"] or 0) and any(
+                           requisite["RQ_INN"] in inns for requisite in rig.call("crm.requisite.list", {
+                               "filter": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": int(deal["COMPANY_ID"])}})))
+        company = int(rig.deal(deal_id)["COMPANY_ID"])
+        inn = rig.call("crm.requisite.list", {"filter": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company}})[0]["RQ_INN"]
+        hide_from_b24sync(rig, "Catalog_Контрагенты", [inns[inn]])  # the customer's counterparty, hidden
+        before = len(counterparties)
+        rig.move(deal_id)
+        report = rig.engine().push()
+        assert report.codes.get(deal_id) == "onec_hidden_rows" and len(counterparties) == before
+        assert rig.documents_for(deal_id) == []
+        hide_from_b24sync(rig, "Catalog_Контрагенты", [])
+        rig.clock.advance(61)
+        assert rig.engine().push().created == 1 and len(counterparties) == before  # the one 1C had
+        order = rig.documents_for(deal_id)[0]["Ref_Key"]
+        hide_from_b24sync(rig, "Document_ЗаказКлиента", [order])  # then its order is hidden, and the state lost
+        rig.forget_state()
+        lost = rig.engine().push()
+        assert lost.created == 0 and lost.codes.get(deal_id) == "onec_object_rights"
+        assert len(rig.documents_for(deal_id)) == 1  # never a second order for a deal whose order it cannot see
     finally:
         rig.stop()

@@ -14,12 +14,6 @@ from b24sync.errors import SetupMissingError
 from tests.sync_rig import PIPELINES, Rig
 
 
-def forget_state(rig: Rig) -> None:
-    rig.engines[-1].store.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(rig.store_path) + suffix).unlink(missing_ok=True)
-
-
 def onec_writes(rig: Rig) -> int:
     return rig.base.app.stats.snapshot()["writes"]
 
@@ -47,7 +41,7 @@ def test_resync_of_a_deal_1c_holds_as_it_is_writes_nothing_even_after_a_lost_sta
     for deal_id in (1, 2):
         rig.move(deal_id)
     rig.engine().push()
-    forget_state(rig)
+    rig.forget_state()
     recovered = rig.engine().push(full=True)
     assert recovered.recovered == 2 and recovered.conflicts == 0
     rig.reset_stats()
@@ -74,7 +68,7 @@ def test_a_long_deal_with_vat_on_top_is_not_taken_for_a_changed_one(either: Rig)
     rig.reset_stats()
     report = engine.push(deal_ids=[1], force=True)
     assert report.conflicts == report.updated == 0 and not report.failed and onec_writes(rig) == 0
-    forget_state(rig)
+    rig.forget_state()
     recovered = rig.engine().push(full=True)
     told = [text for text in rig.comments(1) if "у номенклатуры в 1С" not in text]  # VAT notes, at create
     assert recovered.recovered == 1 and recovered.conflicts == 0 and told == []
@@ -232,7 +226,7 @@ def test_a_lost_state_file_does_not_republish_invoices(rig: Rig) -> None:
     files = len(rig.portal.portal.files)
     timeline = len(rig.portal.portal.timeline)
     assert all(rig.deal(deal_id)["UF_CRM_INVOICE_URL"] for deal_id in (1, 2))
-    forget_state(rig)
+    rig.forget_state()
     recovered = rig.engine()
     recovered.push(full=True)
     recovered.pull()

@@ -253,12 +253,10 @@ class Bitrix24Adapter:
         found = Customers(requisites={entity_type: {} for entity_type in requisite_owners})
         for key, (method, entity_type, chunk) in plan.items():
             rows = list(outcome.get(key) or [])
-            if len(rows) >= 50:  # a full page: the rest after its last ID, listed on its own
-                conditions = {"@ID": chunk} if entity_type is None else {"ENTITY_TYPE_ID": entity_type,
-                                                                         "@ENTITY_ID": chunk}
-                rows += list(self.client.iter_list(method, {
-                    "filter": {**conditions, ">ID": rows[-1]["ID"]},
-                    "select": CUSTOMER_SELECT if entity_type is None else REQUISITE_SELECT}))
+            if entity_type is not None and len(rows) >= 50:  # a full page of requisites: the rest on its own
+                conditions = {"ENTITY_TYPE_ID": entity_type, "@ENTITY_ID": chunk}
+                rows += list(self.client.iter_list(method, {"filter": {**conditions, ">ID": rows[-1]["ID"]},
+                                                            "select": REQUISITE_SELECT}))
             for row in rows:
                 if method == "crm.company.list":
                     found.companies[int(row["ID"])] = Company.from_wire(row)

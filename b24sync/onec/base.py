@@ -9,8 +9,9 @@ from typing import Any
 from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync.config import OneCConfig
 from b24sync.logs import get_logger
+from b24sync.onec import errors
 from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import MAX_URL, ODataClient, literal
+from b24sync.onec.odata import EVERY_ROW, MAX_URL, ODataClient, literal
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
 
@@ -41,9 +42,12 @@ class AdapterBase:
         return self._metadata
 
     def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
-                     render: Any = literal, extra: str = "", term: Any = None) -> list[dict[str, Any]]:
+                     render: Any = literal, extra: str = "", term: Any = None,
+                     every_row: bool = False) -> list[dict[str, Any]]:
         """Rows whose `field` equals any of `values`, in `or` chains that keep every URL under the limit. `term`
-        makes one comparison of another form (an any() over a tabular section) from the field and the value."""
+        makes one comparison of another form (an any() over a tabular section) from the field and the value;
+        `every_row`: hidden rows are not skipped (see EVERY_ROW)."""
+        more = EVERY_ROW if every_row else {}
         values = list(dict.fromkeys(values))
         rows: list[dict[str, Any]] = []
         chunk: list[str] = []
@@ -53,15 +57,27 @@ class AdapterBase:
                 candidate = chunk + [make(field, render(value))]
                 query = " or ".join(candidate)
                 if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
-                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key"},
+                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more},
                                                 check=False)) < MAX_URL - 40:
                     chunk = candidate
                     continue
             if chunk:
                 rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chunk)}){extra}",
-                                                         "$select": select}))
+                                                         "$select": select, **more}))
             chunk = [make(field, render(value))] if value is not None else []
         return rows
+
+    def _unhidden(self, lookup: Any, what: str) -> Any:
+        """A lookup that decides a create, run over every row: a row hidden from the user (code 20) makes it a
+        HiddenRowsError for the deal in hand, never an absence that would make a second object."""
+        try:
+            return lookup()
+        except errors.RightsError as refused:
+            raise errors.HiddenRowsError(
+                f"1C hides some {what} from user '{self.client.user}' (row-level security): b24sync cannot tell "
+                f"whether one of them is the one it looks for, so it creates nothing; give the user the right to "
+                f"read them ({refused.onec_message or 'code 20'})", remote_code=refused.remote_code,
+                onec_message=refused.onec_message, status=refused.status, resource=refused.resource) from None
 
     def _payment_entities(self) -> list[str]:
         """The profile's payment documents that this base publishes."""

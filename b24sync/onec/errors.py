@@ -43,6 +43,13 @@ class ObjectRightsError(RightsError):
     code = "onec_object_rights"
 
 
+class HiddenRowsError(ObjectRightsError):
+    """A lookup that decides a create met rows hidden from the user: b24sync cannot tell what exists, and makes
+    nothing for that deal."""
+
+    code = "onec_hidden_rows"
+
+
 class NotPublishedError(OneCError):
     """404 on an entity set: the object is not in the OData composition of the publication."""
 

@@ -18,7 +18,7 @@ from b24sync.onec.documents import (
     DocumentRef,
     OrderDraft,
 )
-from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
+from b24sync.onec.odata import EVERY_ROW, ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _decimal
 
 RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
@@ -71,8 +71,9 @@ class DocumentLifecycle(AdapterBase):
     def find_by_deals(self, deal_ids: Iterable[int], since: datetime | None = None) -> dict[int, DocumentHeader]:
         """The live documents of many deals, found by the deal marker, with their content (the earliest one when a
         deal has several). `since` (aware: when the earliest deal was created, or the create was sent) bounds the
-        search to documents dated from then on, less RECOVERY_MARGIN, in b24sync's local time as b24sync dates the
-        documents it makes; None searches them all.
+        search by additional requisite to documents dated from then on, less RECOVERY_MARGIN, in b24sync's local time
+        as b24sync dates the documents it makes; None searches them all. A deal that may have a document hidden from
+        b24sync's user (row-level security) gets an `unreadable` header without a ref: it must not get another.
 
         A string attribute as the marker is compared by 1C, in `or` chains. The additional requisite's value
         (`Значение`) is composite-typed, and the documentation promises comparisons of composites only through
@@ -85,17 +86,33 @@ class DocumentLifecycle(AdapterBase):
         window = f" and Date ge {literal(start - RECOVERY_MARGIN)}" if start is not None else ""
         candidates: dict[int, list[str]] = {}
         marker = self.config.deal_marker
+        prop = None if marker.attribute else (self.resolved().marker_property or ZERO_GUID)
+
+        def listing(every_row: bool) -> list[dict[str, Any]]:
+            if marker.attribute:  # 1C compares a plain string itself: every date
+                return self._by_or_chain(self.profile.order_entity, marker.attribute, sorted(wanted),
+                                         f"Ref_Key,Date,{marker.attribute}", extra=" and DeletionMark eq false",
+                                         every_row=every_row)
+            return self.client.get_all(self.profile.order_entity, {
+                "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
+                           f"{window}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
+                **(EVERY_ROW if every_row else {})})
+
+        hidden = ""
+        try:
+            rows = listing(every_row=True)  # a document hidden from the user must not look absent: no second one
+        except errors.RightsError as refused:
+            rows = listing(every_row=False)
+            hidden = (f"1C hides some {self.profile.order_entity} documents carrying the deal marker from user "
+                      f"'{self.client.user}' (row-level security; {refused.onec_message or 'code 20'}): b24sync cannot "
+                      f"tell whether one of them is this deal's, so it creates none; give the user the right to read "
+                      f"the documents b24sync makes")
         if marker.attribute:
-            rows = self._by_or_chain(self.profile.order_entity, marker.attribute, sorted(wanted),
-                                     f"Ref_Key,Date,{marker.attribute}", extra=f" and DeletionMark eq false{window}")
             values = [(row, str(row.get(marker.attribute) or "")) for row in rows]
         else:
-            prop = self.resolved().marker_property or ZERO_GUID
-            rows = self.client.get_all(self.profile.order_entity, {
-                "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
-                           f"{window}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key"})
             values = [(row, next((str(item.get("Значение") or "") for item in row.get("ДополнительныеРеквизиты", [])
-                                  if str(item.get("Свойство_Key", "")).lower() == prop.lower()), "")) for row in rows]
+                                  if str(item.get("Свойство_Key", "")).lower() == str(prop).lower()), ""))
+                      for row in rows]
         for row, value in sorted(values, key=lambda pair: (str(pair[0].get("Date", "")), pair[0]["Ref_Key"])):
             if value.strip() in wanted:
                 candidates.setdefault(int(value.strip()), []).append(row["Ref_Key"])
@@ -108,6 +125,8 @@ class DocumentLifecycle(AdapterBase):
             header = headers.get(refs[0].lower())
             if header is not None:
                 found[deal_id] = header  # the earliest document (ordered by Date, Ref_Key)
+        for deal_id in sorted(int(value) for value in wanted if hidden and int(value) not in found):
+            found[deal_id] = DocumentHeader("", "", "", posted=False, deleted=False, unreadable=hidden)
         return found
 
     def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:

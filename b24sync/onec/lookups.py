@@ -12,7 +12,7 @@ from b24sync.config import Marker
 from b24sync.onec import errors
 from b24sync.onec.base import AdapterBase
 from b24sync.onec.documents import Choices
-from b24sync.onec.odata import ZERO_GUID, entity_path, guid, literal
+from b24sync.onec.odata import EVERY_ROW, ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.profiles import Resolved
 from b24sync.onec.values import PROPERTIES, _decimal, is_guid
 
@@ -194,9 +194,9 @@ class Lookups(AdapterBase):
 
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:
         """The counterparty with this INN (and KPP), with its partner in УТ; None if none matches."""
-        rows = self.client.get("Catalog_Контрагенты", {"$filter": f"ИНН eq {literal(inn)} and DeletionMark eq false",
-                                                       "$select": self._counterparty_select() + ",Code",
-                                                       "$orderby": "Code"}).get("value", [])
+        rows = self._unhidden(lambda: self.client.get("Catalog_Контрагенты", {
+            "$filter": f"ИНН eq {literal(inn)} and DeletionMark eq false", "$select": self._counterparty_select() +
+            ",Code", "$orderby": "Code", **EVERY_ROW}).get("value", []), f"counterparties with INN {inn}")
         return pick_by_kpp(rows, kpp)
 
     def counterparties_by_inns(self, inns: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -204,8 +204,9 @@ class Lookups(AdapterBase):
         each list in the order of their codes."""
         wanted = sorted(set(inns))
         found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
-        for row in self._by_or_chain("Catalog_Контрагенты", "ИНН", wanted, self._counterparty_select() + ",Code",
-                                     extra=" and DeletionMark eq false"):
+        for row in self._unhidden(lambda: self._by_or_chain(
+                "Catalog_Контрагенты", "ИНН", wanted, self._counterparty_select() + ",Code",
+                extra=" and DeletionMark eq false", every_row=True), f"counterparties with INN {', '.join(wanted)}"):
             found.setdefault(str(row.get("ИНН") or ""), []).append(row)
         return {inn: sorted(rows, key=lambda row: str(row.get("Code", ""))) for inn, rows in found.items()}
 
@@ -219,9 +220,10 @@ class Lookups(AdapterBase):
         for field, wanted in (("НомерТелефона", by_phone), ("АдресЭП", by_email)):
             if not wanted:
                 continue
-            rows = self._by_or_chain("Catalog_Контрагенты", field, sorted(wanted), select,
-                                     extra=" and DeletionMark eq false",
-                                     term=lambda name, value: f"КонтактнаяИнформация/any(c: c/{name} eq {value})")
+            rows = self._unhidden(lambda field=field, wanted=wanted: self._by_or_chain(
+                "Catalog_Контрагенты", field, sorted(wanted), select, extra=" and DeletionMark eq false",
+                term=lambda name, shown: f"КонтактнаяИнформация/any(c: c/{name} eq {shown})", every_row=True),
+                "counterparties with these phones or e-mails")
             for row in sorted(rows, key=lambda row: str(row.get("Code", ""))):
                 values = {str(item.get(field) or "").lower() if field == "АдресЭП" else str(item.get(field) or "")
                           for item in row.get("КонтактнаяИнформация", [])}
@@ -261,18 +263,19 @@ class Lookups(AdapterBase):
         if not terms:
             return []
         condition = f"КонтактнаяИнформация/any(c: {' or '.join(terms[:10])})"
-        return self.client.get("Catalog_Контрагенты", {
-            "$filter": f"{condition} and DeletionMark eq false",
-            "$select": self._counterparty_select(), "$orderby": "Code", "$top": 10}).get("value", [])
+        return self._unhidden(lambda: self.client.get("Catalog_Контрагенты", {
+            "$filter": f"{condition} and DeletionMark eq false", "$select": self._counterparty_select(),
+            "$orderby": "Code", "$top": 10, **EVERY_ROW}).get("value", []),
+            "counterparties with these phones or e-mails")
 
     def counterparties_by_name(self, name: str) -> list[dict[str, Any]]:
         """Every counterparty with this name as 1C stores it (Description holds 150 characters)."""
         value = name[:150]
         condition = f"Description eq {literal(value)}" if len(value) <= NAME_PREFIX else \
             f"startswith(Description,{literal(value[:NAME_PREFIX])})"
-        rows = self.client.get_all("Catalog_Контрагенты", {"$filter": f"{condition} and DeletionMark eq false",
-                                                           "$select": self._counterparty_select(),
-                                                           "$orderby": "Code"})
+        rows = self._unhidden(lambda: self.client.get_all("Catalog_Контрагенты", {
+            "$filter": f"{condition} and DeletionMark eq false", "$select": self._counterparty_select(),
+            "$orderby": "Code", **EVERY_ROW}), f"counterparties named «{value}»")
         return [row for row in rows if row.get("Description") == value]
 
     def _contact_kinds(self) -> dict[str, str]:
@@ -337,14 +340,15 @@ class Lookups(AdapterBase):
         condition = f"{field} eq {literal(value)}" if short else \
             f"startswith({field},{literal(value[:NAME_PREFIX])})"
         options: dict[str, Any] = {"$filter": condition + (" and DeletionMark eq false" if live else ""),
-                                   "$orderby": "Code"}
+                                   "$orderby": "Code", **EVERY_ROW}  # an absence here makes a new one
         if select:
             options["$select"] = select if field in select.split(",") else f"{select},{field}"
         if short:
             options["$top"] = 1
-            rows = self.client.get(entity, options).get("value", [])
+            rows = self._unhidden(lambda: self.client.get(entity, options).get("value", []), f"{entity} «{value}»")
         else:
-            rows = [row for row in self.client.get_all(entity, options) if row.get(field) == value]
+            rows = [row for row in self._unhidden(lambda: self.client.get_all(entity, options), f"{entity} «{value}»")
+                    if row.get(field) == value]
         return rows[0] if rows else None
 
     def _create_once(self, entity: str, body: dict[str, Any], key_field: str, key_value: str) -> dict[str, Any]:
@@ -382,10 +386,10 @@ class Lookups(AdapterBase):
         organisation = (choices.organisation if choices else None) or self.resolved().organisation
         default_currency = self.resolved().currency_ref(self.config.defaults.currency)
         wanted_currency = self.resolved().currency_ref(currency) if currency else default_currency
-        rows = self.client.get("Catalog_ДоговорыКонтрагентов", {
+        rows = self._unhidden(lambda: self.client.get("Catalog_ДоговорыКонтрагентов", {
             "$filter": f"Owner_Key eq {guid(counterparty_ref)} and DeletionMark eq false",
-            "$select": "Ref_Key,Description,Организация_Key,ВалютаВзаиморасчетов_Key", "$orderby": "Code"}
-        ).get("value", [])
+            "$select": "Ref_Key,Description,Организация_Key,ВалютаВзаиморасчетов_Key", "$orderby": "Code",
+            **EVERY_ROW}).get("value", []), "contracts of the counterparty")
 
         def fits(row: dict[str, Any]) -> bool:
             held = row.get("ВалютаВзаиморасчетов_Key") or ZERO_GUID

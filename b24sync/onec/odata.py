@@ -35,6 +35,9 @@ MAX_URL = 2048
 LOCK_CONFLICT = ("конфликт блокировок", "время ожидания предоставления блокировки", "deadlock",
                  "взаимоблокировк")
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+# options of a listing that must see every row, hidden ones included: a lookup whose empty answer leads to a create
+# (with allowedOnly, a row hidden from the user would look absent, and b24sync would make a second one)
+EVERY_ROW = {"allowedOnly": None}
 _QUERY_SAFE = "$=,'()/:"
 _PATH_SAFE = "()'=,/$_-."
 
@@ -94,9 +97,12 @@ class ODataClient:
         self.log = get_logger("b24sync.onec")
         self.gate: Callable[[], AbstractContextManager[Any]] = nullcontext  # around each wait on 1C (turns.py)
         self._owner = threading.get_ident()
-        self._local = threading.local()  # each other thread (a worker) talks to 1C over its own connections
+        # each worker talks to 1C over connections of its own, kept from cycle to cycle
+        self._worker_sessions: dict[str, requests.Session] = {}
+        self._sessions_lock = threading.Lock()
         self.requests_sent = 0
-        self.authenticated = False  # 1C has answered this user once: a later code 20 is about rights, not the password
+        self.authenticated = False  # 1C has answered this user once: a later code 20 may be about rights
+        self._probing = False
         self.requests_by_entity: dict[str, int] = {}
 
     @property
@@ -189,16 +195,33 @@ class ODataClient:
                     continue
                 raise
 
+    def _credentials_work(self) -> bool:
+        """Whether 1C still takes the user and password (a small read any user of the base may make): a code 20 is
+        then about the rights on what was asked, not a password changed while b24sync runs."""
+        self._probing = True
+        try:
+            self._request("GET", "Catalog_Организации", {"$select": "Ref_Key", "$top": 1}, repeatable=True)
+        except (errors.AuthError, errors.RightsError):
+            return False
+        except errors.OneCError:
+            return True  # refused for another reason: the credentials went through
+        finally:
+            self._probing = False
+        return True
+
     def _http(self) -> requests.Session:
-        """The calling thread's HTTP session: the client's own, or a worker's, with the same headers."""
+        """The calling thread's HTTP session: the client's own, or a worker's (by the worker's name, so the
+        workers of each cycle reuse their connections), with the same headers."""
         if threading.get_ident() == self._owner:
             return self.session
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(self.session.headers)
-            session.verify = self.session.verify
-            self._local.session = session
+        name = threading.current_thread().name
+        with self._sessions_lock:
+            session = self._worker_sessions.get(name)
+            if session is None:
+                session = requests.Session()
+                session.headers.update(self.session.headers)
+                session.verify = self.session.verify
+                self._worker_sessions[name] = session
         return session
 
     def _after_failure(self, error: errors.OneCError, attempt: int, may_repeat: bool, resource: str) -> int:
@@ -254,8 +277,9 @@ class ODataClient:
     def _raise(self, status: int, code: str, message: str, resource: str, method: str = "GET") -> Any:
         entity = resource.split("(")[0].split("/")[0]
         kwargs = {"remote_code": code, "onec_message": message, "status": status, "resource": resource}
-        if (status == 401 or code == "20") and self.authenticated and code == "20":
-            # the credentials work (1C answered them before): this object, or these rows, are not the user's
+        if code == "20" and self.authenticated and not self._probing and "аутентификац" not in message.lower() \
+                and self._credentials_work():
+            # the credentials work (1C answers them still): this object, or these rows, are not the user's
             doing = "read" if method == "GET" else "change"
             error_type = errors.ObjectRightsError if "(" in resource else errors.RightsError
             raise error_type(

@@ -26,7 +26,8 @@ class Polling(AdapterBase):
 
     # -- what the accountant did ------------------------------------------------------------------------
 
-    def poll(self, bound: Iterable[str], known: dict[str, str], since: datetime) -> PollResult:
+    def poll(self, bound: Iterable[str], known: dict[str, str], since: datetime,
+             fresh: set[str] | None = None) -> PollResult:
         """Snapshots of the bound documents that changed since `known` (ref -> DataVersion).
 
         Reads the bound documents' versions (in `or` chains) and the related
@@ -53,7 +54,7 @@ class Polling(AdapterBase):
                 linked.update(refs)
                 if known.get(row["Ref_Key"]) != row["DataVersion"]:
                     candidates.update(refs)
-        result.snapshots.update(self.snapshots(candidates, unlinked_since=since, linked=linked))
+        result.snapshots.update(self.snapshots(candidates, unlinked_since=since, linked=linked, fresh=fresh))
         result.requests = self.client.requests_sent - start
         return result
 
@@ -88,25 +89,26 @@ class Polling(AdapterBase):
         return self._assemble([head])[head["Ref_Key"]]
 
     def snapshots(self, refs: Iterable[str], unlinked_since: datetime | None = None,
-                  linked: set[str] | None = None) -> dict[str, Snapshot]:
+                  linked: set[str] | None = None, fresh: set[str] | None = None) -> dict[str, Snapshot]:
         """Snapshots of many documents at once: every kind of document around them is read in `or` chains
         (about 25 documents a request), never one request per document and kind. A ref 1C does not have is left
         out.
 
         With `unlinked_since` (the start of a window whose documents were all listed, `linked` the documents
-        they refer to): a document made in the last day that no document of the window refers to has none
-        around it, unless one dated more than FRESH_MARGIN before it, outside the window. Such documents (the
-        orders b24sync just made) are read alone, so a first pull costs no request per kind of document around."""
+        they refer to) and `fresh` (documents bound in the last day and never read back): such a document, dated
+        in the last day, that no document of the window refers to has none around it, unless one dated more than
+        FRESH_MARGIN before it, outside the window. These (the orders b24sync just made) are read alone, so a
+        first pull costs no request per kind of document around."""
         wanted = sorted({ref.lower() for ref in refs})
         if not wanted:
             return {}
         heads = self._by_or_chain(self.profile.order_entity, "Ref_Key", wanted, self._head_select(), render=guid)
         alone: list[dict[str, Any]] = []
-        if unlinked_since is not None and linked is not None:
-            fresh = datetime.fromtimestamp(self.clock.time()) - timedelta(days=1)
-            if unlinked_since.replace(tzinfo=None) <= fresh - FRESH_MARGIN:
-                alone = [head for head in heads if head["Ref_Key"].lower() not in linked
-                         and str(head.get("Date") or "") >= fresh.isoformat(timespec="seconds")]
+        if unlinked_since is not None and linked is not None and fresh:
+            day_ago = datetime.fromtimestamp(self.clock.time()) - timedelta(days=1)
+            if unlinked_since.replace(tzinfo=None) <= day_ago - FRESH_MARGIN:
+                alone = [head for head in heads if head["Ref_Key"].lower() in fresh - linked
+                         and str(head.get("Date") or "") >= day_ago.isoformat(timespec="seconds")]
         others = [head for head in heads if head not in alone]
         return {**self._assemble(others), **self._assemble(alone, around=False)}
 

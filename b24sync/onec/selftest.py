@@ -142,9 +142,9 @@ def _marker(adapter: Any, write_probe: bool) -> tuple[bool, str]:
     if marked is None and not write_probe:
         return True, ("not verifiable yet: no document carries the deal marker; `b24sync check --write-probe` "
                       "writes one unposted probe document and marks it for deletion")
-    probe = None
+    probe = number = None
     if marked is None:
-        probe = _write_probe(adapter)
+        probe, number = _write_probe(adapter)
         marked = (probe, PROBE_DEAL)
     ref, deal_id = marked
     try:
@@ -154,7 +154,7 @@ def _marker(adapter: Any, write_probe: bool) -> tuple[bool, str]:
             adapter.client.patch(entity_path(order, probe), {"DeletionMark": True})
     if deal_id not in found:
         return False, f"{order} {ref} carries the marker of deal {deal_id}, but the search by marker does not find it"
-    what = "a probe document (now marked for deletion)" if probe else f"the document of deal {deal_id}"
+    what = f"the probe document {number} (now marked for deletion)" if probe else f"the document of deal {deal_id}"
     return True, f"{what} is found by its marker"
 
 
@@ -172,12 +172,13 @@ def _a_marked_document(adapter: Any) -> tuple[str, int] | None:
             "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})",
             "$select": "Ref_Key,ДополнительныеРеквизиты", "$orderby": "Date desc", "$top": 20}).get("value", [])
         values = [(row["Ref_Key"], next((str(item.get("Значение") or "") for item in row["ДополнительныеРеквизиты"]
-                                         if item.get("Свойство_Key") == prop), "")) for row in rows]
+                                         if str(item.get("Свойство_Key", "")).lower() == str(prop).lower()), ""))
+                  for row in rows]
     return next(((ref, int(value)) for ref, value in values if value.strip().isdigit()), None)
 
 
-def _write_probe(adapter: Any) -> str:
-    """One unposted document with the probe marker and a comment saying what it is."""
+def _write_probe(adapter: Any) -> tuple[str, str]:
+    """One unposted document with the probe marker and a comment saying what it is: (ref, number)."""
     marker = adapter.config.deal_marker
     body: dict[str, Any] = {"Date": adapter._now_text(), "Организация_Key": adapter.resolved().organisation,
                             "Комментарий": "b24sync: проверка поиска по метке сделки (check --write-probe); "
@@ -187,4 +188,5 @@ def _write_probe(adapter: Any) -> str:
     else:
         body["ДополнительныеРеквизиты"] = [{"LineNumber": 1, "Свойство_Key": adapter.resolved().marker_property,
                                             "Значение": str(PROBE_DEAL), "Значение_Type": "Edm.String"}]
-    return adapter.client.post(adapter.profile.order_entity, body)["Ref_Key"]
+    made = adapter.client.post(adapter.profile.order_entity, body)
+    return made["Ref_Key"], str(made.get("Number") or made["Ref_Key"])

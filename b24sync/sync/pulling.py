@@ -71,7 +71,10 @@ class PullCycle:
             # due: read the document again
             known[ref] = "" if binding.deal_id in due else binding.pulled_version
         since = datetime.fromtimestamp(self.clock.time()) - timedelta(days=self.sync.onec_window_days)
-        result = self.onec.poll(bindings, known, since)
+        day_ago = self.clock.time() - 86400
+        fresh = {ref for ref, binding in bindings.items() if not binding.pulled_version
+                 and binding.created_at >= day_ago}  # bound in the last day and never read back
+        result = self.onec.poll(bindings, known, since, fresh)
         report.listed = len(bindings)
         unseen = [ref for ref in bindings if ref not in result.versions]
         still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"

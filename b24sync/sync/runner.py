@@ -95,6 +95,7 @@ class Engine(PullCycle):
         report = CycleReport("bitrix24_to_onec", dry_run=dry_run)
         started = self.clock.time()
         self.outbox = Outbox()
+        self._posting, self._versions = {}, {}  # nothing of a cycle a fatal error ended is taken for this one's
         self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
         selected = deal_ids is not None
         deals, server_time, vanished = self._changed_deals(full, deal_ids)
@@ -194,7 +195,7 @@ class Engine(PullCycle):
         headers = self.onec.headers(refs) if refs else {}
         searching = [int(deal["ID"]) for deal, in_stage, filters, binding in chunk if in_stage and filters and (
             binding is None or (recreate and (binding.document_state or binding.onec_ref not in headers)))]
-        found = self.onec.find_by_deals(searching, self._search_since(
+        found = self.onec.find_by_deals(searching, search_since(
             [deal for deal, *_ in chunk if int(deal["ID"]) in searching])) if searching else {}
         items = []
         for deal, in_stage, filters, binding in chunk:
@@ -209,6 +210,8 @@ class Engine(PullCycle):
             result = mapped.get(deal_id, Mapped())
             if header is not None and header.unreadable:  # hidden from b24sync's 1C user: fails alone, retried
                 result = replace(result, error=unreadable(header))
+                if binding is None:
+                    header = None  # nothing to bind to, and nothing may be created
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             conflicts = self.store.open_conflicts(deal_id) if binding is not None else []
             item = steps.PushItem(
@@ -273,18 +276,13 @@ class Engine(PullCycle):
                 continue
             self.store.close_intents(deal_id)
             self.store.record_deal_seen(deal_id, "", "")  # looked at again at its retry, as a refused posting is
+            entity = self.onec.profile.order_entity
             self._fail(deal_id, onec_errors.BusinessError(
-                f"1C accepted posting {self.onec.profile.order_entity} {ref} but the document is still not posted",
-                resource=self.onec.profile.order_entity, onec_message="документ остался непроведённым"), report)
-
-    @staticmethod
-    def _search_since(deals: list[dict[str, Any]]) -> datetime | None:
-        """Where the search by deal marker starts: a document made for a deal is made after the deal, so from the
-        earliest deal's creation; None (search everything) when a deal's creation is unknown."""
-        created = [parse_datetime(deal.get("DATE_CREATE")) for deal in deals]
-        if not created or any(moment is None for moment in created):
-            return None
-        return min(moment for moment in created if moment is not None)
+                f"1C accepted posting {entity} {state.number} but the document is still not posted" if state else
+                f"1C accepted posting {entity} {ref}, but does not show the document when asked for it again "
+                f"(deleted, or hidden from b24sync's user)", resource=entity,
+                onec_message="документ остался непроведённым" if state else "документ не найден после проведения"),
+                report)
 
     def _execute(self, item: steps.PushItem, planned: list[steps.Step], mapped: Mapped, deal: dict[str, Any],
                  report: CycleReport) -> None:
@@ -339,7 +337,8 @@ class Engine(PullCycle):
                 expected = unposted.data_version
             try:
                 document = self.onec.update_document(ref, draft, expected, post=False)
-            except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError):
+            except (onec_errors.BusinessError, onec_errors.ConflictError, onec_errors.QueryError,
+                    onec_errors.RightsError):
                 self.store.close_intents(deal_id)  # 1C refused or changed: b24sync's write did not happen
                 raise
             # in БП the document is the invoice: the pull reads it again, so its PDF shows the new content
@@ -351,7 +350,8 @@ class Engine(PullCycle):
             ref = self._ref(deal_id)
             try:
                 self.onec.post_unconfirmed(ref)
-            except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError):
+            except (onec_errors.BusinessError, onec_errors.QueryError, onec_errors.NotFoundError,
+                    onec_errors.RightsError):
                 self.store.close_intents(deal_id)  # 1C refused: nothing was written
                 raise
             self._posting[deal_id] = ref  # its new version is read with the chunk's others (_confirm_posts)
@@ -493,6 +493,10 @@ class Engine(PullCycle):
         """The chunk's customers not bound to a counterparty yet, looked for in 1C by INN, phone and e-mail in
         `or` chains: a few requests for the chunk instead of a few for each customer."""
         context = self.gatherer.context
+        # read afresh for each chunk: a counterparty the accountant made or marked meanwhile is seen as it is now
+        context.by_inn.clear()
+        context.by_phone.clear()
+        context.by_email.clear()
         inns: set[str] = set()
         phones: set[str] = set()
         emails: set[str] = set()
@@ -511,15 +515,15 @@ class Engine(PullCycle):
                 found_phones, found_emails = mapping.contact_details(entity)
                 phones.update(digits for _, digits in found_phones)
                 emails.update(found_emails)
-        inns -= set(context.by_inn)
-        phones -= set(context.by_phone)
-        emails -= set(context.by_email)
-        if inns:
-            context.by_inn.update(self.onec.counterparties_by_inns(inns))
-        if phones or emails:
-            by_phone, by_email = self.onec.counterparties_by_contacts(phones, emails)
-            context.by_phone.update(by_phone)
-            context.by_email.update(by_email)
+        try:
+            if inns:
+                context.by_inn.update(self.onec.counterparties_by_inns(inns))
+            if phones or emails:
+                by_phone, by_email = self.onec.counterparties_by_contacts(phones, emails)
+                context.by_phone.update(by_phone)
+                context.by_email.update(by_email)
+        except onec_errors.HiddenRowsError:
+            pass  # some rows are hidden from b24sync's user: each customer is looked for alone, and fails alone
 
     def _remember_counterparty(self, row: dict[str, Any], inn: str | None, phones: list[str],
                                emails: list[str]) -> None:
@@ -691,6 +695,15 @@ class Engine(PullCycle):
         self.outbox = Outbox()
         report.written_back += len(outbox.updates) - len({deal_id for deal_id, _ in failed
                                                           if deal_id in outbox.updates})
+
+
+def search_since(deals: Iterable[dict[str, Any]]) -> datetime | None:
+    """Where the search by deal marker starts: a document made for a deal is made after the deal, so from the
+    earliest deal's creation; None (search everything) when a deal's creation is unknown."""
+    created = [parse_datetime(deal.get("DATE_CREATE")) for deal in deals]
+    if not created or any(moment is None for moment in created):
+        return None
+    return min(moment for moment in created if moment is not None)
 
 
 def _reason(error: Exception) -> str:

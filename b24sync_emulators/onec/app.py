@@ -75,7 +75,8 @@ class OneCApp:
         self.settings: dict[str, Any] = {"cold_start_ms": 0, "idle_seconds": 20.0, "pool_exhausted": False,
                                          "charset": "utf-8", "auth_html": False, "first_hit_500": False,
                                          # row-level security: entity set -> the refs this user may not read
-                                         "restricted": {}}
+                                         "restricted": {},
+                                         "password": ""}  # set: the user's password changed (rotated) to this
         self.last_request: float | None = None
         self.host = "127.0.0.1"
         self.sessions: set[str] = set()
@@ -172,7 +173,7 @@ class OneCApp:
         except (binascii.Error, UnicodeDecodeError):
             return False
         user, _, password = decoded.partition(":")
-        return user == self.user and password == self.password
+        return user == self.user and password == (self.settings["password"] or self.password)
 
     def _explicit_session(self, request: Request) -> Reply | None:
         """`IBSession: start` opens a session (cookie ibsession); an unknown or finished one is a 400."""

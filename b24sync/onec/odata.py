@@ -102,7 +102,7 @@ class ODataClient:
         self._sessions_lock = threading.Lock()
         self.requests_sent = 0
         self.authenticated = False  # 1C has answered this user once: a later code 20 may be about rights
-        self._probing = False
+        self._probe = threading.local()  # this thread is asking whether the credentials still work
         self.requests_by_entity: dict[str, int] = {}
 
     @property
@@ -198,7 +198,7 @@ class ODataClient:
     def _credentials_work(self) -> bool:
         """Whether 1C still takes the user and password (a small read any user of the base may make): a code 20 is
         then about the rights on what was asked, not a password changed while b24sync runs."""
-        self._probing = True
+        self._probe.on = True
         try:
             self._request("GET", "Catalog_Организации", {"$select": "Ref_Key", "$top": 1}, repeatable=True)
         except (errors.AuthError, errors.RightsError):
@@ -206,7 +206,7 @@ class ODataClient:
         except errors.OneCError:
             return True  # refused for another reason: the credentials went through
         finally:
-            self._probing = False
+            self._probe.on = False
         return True
 
     def _http(self) -> requests.Session:
@@ -277,7 +277,8 @@ class ODataClient:
     def _raise(self, status: int, code: str, message: str, resource: str, method: str = "GET") -> Any:
         entity = resource.split("(")[0].split("/")[0]
         kwargs = {"remote_code": code, "onec_message": message, "status": status, "resource": resource}
-        if code == "20" and self.authenticated and not self._probing and "аутентификац" not in message.lower() \
+        if code == "20" and self.authenticated and not getattr(self._probe, "on", False) \
+                and "аутентификац" not in message.lower() \
                 and self._credentials_work():
             # the credentials work (1C answers them still): this object, or these rows, are not the user's
             doing = "read" if method == "GET" else "change"

@@ -124,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument("--profile", choices=("ut11", "bp30"), default="ut11", help="the 1C configuration")
     everything.add_argument("--rate", type=float, default=2.0, help="portal requests per second (default 2)")
     everything.add_argument("--burst", type=int, default=50, help="portal burst (default 50)")
+    everything.add_argument("--latency", default="off", metavar="off|realistic|FILE",
+                            help="1C at a real base's pace (as for `emulate onec`)")
     everything.add_argument("--config-out", required=True, metavar="FILE",
                             help="write a complete config here (the state file goes next to it)")
 
@@ -292,10 +294,16 @@ def _emulate_all(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from b24sync.sandbox import start_sandbox
+    from b24sync_emulators.onec.latency import load_profile
 
+    try:
+        latency = load_profile(args.latency)
+    except ValueError as error:
+        print(f"b24sync emulate all: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     stop = _stop_on_signals()
     sandbox = start_sandbox(deals=args.generate, seed=args.seed, profile=args.profile, rate=args.rate,
-                            burst=args.burst)
+                            burst=args.burst, latency=latency)
     config = sandbox.write_config(Path(args.config_out).resolve())
     return _serve(sandbox, stop, [sandbox.portal.webhook_url, sandbox.base.odata_root],
                   f"# config for b24sync: {config}\n# try: b24sync check --config {config}; "

@@ -73,10 +73,11 @@ class Sandbox:
 
 
 def start_sandbox(*, deals: int = 200, seed: int = 1, profile: str = "ut11", clock: Clock = SYSTEM_CLOCK,
-                  limits: bool = True, rate: float = 2.0, burst: int = 50) -> Sandbox:
+                  limits: bool = True, rate: float = 2.0, burst: int = 50, latency: Any = None) -> Sandbox:
     dataset = generate(deals, seed)
     portal = start_portal(dataset=dataset, clock=clock, limits=limits, rate=rate, burst=burst)
-    base = start_base(profile=profile, dataset=dataset, user=SANDBOX_USER, password=SANDBOX_PASSWORD, clock=clock)
+    base = start_base(profile=profile, dataset=dataset, user=SANDBOX_USER, password=SANDBOX_PASSWORD, clock=clock,
+                      latency=latency)
     with portal.portal.lock:  # a portal already set up for b24sync: the deal fields exist
         for spec in deal_field_specs(DealFields()):
             portal.portal.add_userfield({**spec.as_fields(), "FIELD_NAME": spec.name})

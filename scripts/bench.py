@@ -30,7 +30,6 @@ from b24sync.sync.fields import deal_field_specs  # noqa: E402
 from b24sync.sync.runner import Engine  # noqa: E402
 from b24sync_emulators.bitrix24.server import start_portal  # noqa: E402
 from b24sync_emulators.dataset import generate  # noqa: E402
-from b24sync_emulators.onec.latency import Latency  # noqa: E402
 from b24sync_emulators.onec.server import start_base  # noqa: E402
 from tests.onec_support import PASSWORD, USER, onec_config  # noqa: E402
 
@@ -156,8 +155,7 @@ def stage_latency(samples: int, workdir: Path) -> dict[str, Any]:
     from b24sync.sandbox import start_sandbox
     from b24sync_emulators.onec.latency import REALISTIC
 
-    sandbox = start_sandbox(deals=60, seed=4)
-    sandbox.base.app.profile_latency = Latency(REALISTIC)
+    sandbox = start_sandbox(deals=60, seed=4, latency=REALISTIC)
     (workdir / "latency").mkdir()
     config = sandbox.write_config(workdir / "latency" / "config.yaml")
     data = yaml.safe_load(config.read_text(encoding="utf-8"))

@@ -134,19 +134,16 @@ class OneCApp:
             reply = self._fault(fault, as_json)
             if reply is not None:
                 return reply
-        try:
-            with self.base.lock:
-                self._as_json = as_json
-                self._no_metadata = "odata=nometadata" in fmt.replace(" ", "") or \
-                    "odata=nometadata" in request.headers.get("accept", "").replace(" ", "")
-                reply = self._route(request, path)
-        except QueryError as error:
-            reply = odata_error(error.status, error.code, error.message, as_json)
-        if self.profile_latency is not None:  # one request at a time per session, each as long as on a real base
+        if self.profile_latency is None:
+            reply = self._serve(request, path, fmt, as_json)
+        else:  # one request at a time per session, each as long as on a real base: a write is seen when it answers
             cookie = re.search(r"ibsession=([\w-]+)", request.headers.get("cookie", ""))
             action = path.rstrip(")").rstrip("(").rsplit("/", 1)[-1]
             with self.profile_latency.session(cookie.group(1) if cookie else None):
-                self.wait(self.profile_latency.delay(request.method, action, len(reply.body)))
+                self.wait(self.profile_latency.delay(request.method, action, 0))
+                reply = self._serve(request, path, fmt, as_json)
+                if request.method == "GET":  # a read takes longer the more it returns
+                    self.wait(self.profile_latency.size_delay(len(reply.body)))
         if fault is not None and fault.when == "after":
             failed = self._fault(fault, as_json)
             if failed is not None:
@@ -158,6 +155,16 @@ class OneCApp:
             reply.content_type = f"application/json;charset={self.settings['charset']}"  # the body stays UTF-8
         self.stats.count("statuses", str(reply.status))
         return reply
+
+    def _serve(self, request: Request, path: str, fmt: str, as_json: bool) -> Reply:
+        try:
+            with self.base.lock:
+                self._as_json = as_json
+                self._no_metadata = "odata=nometadata" in fmt.replace(" ", "") or \
+                    "odata=nometadata" in request.headers.get("accept", "").replace(" ", "")
+                return self._route(request, path)
+        except QueryError as error:
+            return odata_error(error.status, error.code, error.message, as_json)
 
     def _label(self, path: str) -> str:
         tail = path.removeprefix(self.root_path)

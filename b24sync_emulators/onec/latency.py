@@ -77,8 +77,9 @@ class Latency:
         self._sessions: dict[str, threading.Lock] = {}
         self._pool = threading.BoundedSemaphore(profile.pool_size)
 
-    def delay(self, method: str, action: str, size: int) -> float:
-        """Seconds for one request: by its kind (a read by its size), with the spread and the odd slow one."""
+    def delay(self, method: str, action: str, size: int = 0) -> float:
+        """Seconds for one request: by its kind (a read by its size), with the spread and the odd slow one. The
+        emulator waits this much before it serves the request, so a write is seen only when it answers."""
         profile = self.profile
         if action in ("Post", "Unpost"):
             median = profile.post_ms
@@ -90,6 +91,10 @@ class Latency:
             factor = math.exp(self._rng.gauss(0.0, profile.spread))
             slow = self._rng.random() < profile.slow_share
         return median * factor * (profile.slow_factor if slow else 1.0) / 1000.0
+
+    def size_delay(self, size: int) -> float:
+        """The part of a read that grows with its answer (seconds)."""
+        return self.profile.read_per_kb_ms * size / 1024 / 1000.0
 
     def session(self, cookie: str | None) -> Any:
         """What serves the request: its own session (one request at a time), or one of the pool's."""

@@ -95,6 +95,11 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         figures["idle_b24_requests"] = portal.app.stats.snapshot()["http_requests"]
         figures["idle_onec_requests"] = base.app.stats.snapshot()["http_requests"]
         figures["idle_writes"] = portal.app.stats.snapshot()["writes"] + base.app.stats.snapshot()["writes"]
+        clock.advance(8 * 86400)  # a week on: the bindings are old ones, read again in turn
+        engine.pull()
+        base.app.stats.reset()
+        engine.pull()
+        figures["idle_pull_week_onec"] = base.app.stats.snapshot()["http_requests"]
         bindings = engine.store.count_bindings()["total"]
         engine.store.close()
         figures["state_bytes_per_binding"] = int(Path(config.state_path).stat().st_size / max(bindings, 1))
@@ -280,8 +285,8 @@ def main() -> int:
     columns = ["deals", "created", "failed", "b24_requests", "b24_per_deal", "b24_503", "onec_requests",
                "onec_push_per_deal", "onec_first_pull",
                "portal_time_s", "wall_s", "after_write_b24_requests", "after_write_onec_requests", "idle_b24_requests",
-               "idle_onec_requests", "idle_writes", "sql_per_deal", "state_bytes_per_binding", "heap_peak_mb",
-               "rss_peak_mb"]
+               "idle_onec_requests", "idle_pull_week_onec", "idle_writes", "sql_per_deal", "state_bytes_per_binding",
+               "heap_peak_mb", "rss_peak_mb"]
     print("  ".join(f"{name:>12}" for name in columns))
     with tempfile.TemporaryDirectory() as workdir:
         for deals in args.deals:

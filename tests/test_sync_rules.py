@@ -448,3 +448,35 @@ def test_on_missing_document_recreate_makes_nothing_for_a_deal_out_of_its_stages
     told = rig.comments(1)[-1]
     assert "удалён из 1С" in told and "--recreate" in told and "создаёт" not in told
     assert [item.deal_id for item in engine.store.missing_documents()] == [1]  # still shown in status
+
+
+def test_old_documents_are_read_again_in_turn_and_a_deleted_one_is_still_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle pull reads the versions of the documents bound in the last week and of the older ones a few at a
+    time (RESCAN_PER_CYCLE, made small here), so its cost does not grow with the bindings; what happens around
+    every document is found by the window's listings whatever its turn."""
+    from b24sync.sync import pulling
+
+    monkeypatch.setattr(pulling, "RESCAN_PER_CYCLE", 4)
+    rig = Rig.start(tmp_path)
+    try:
+        deals = [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+        for deal_id in deals:
+            rig.move(deal_id)
+        engine = rig.engine()
+        assert engine.push().created == len(deals)
+        engine.pull()
+        rig.clock.advance(8 * 86400)  # a week on: every binding is an old one
+        rig.reset_stats()
+        engine.pull()
+        assert rig.base.app.stats.snapshot()["http_requests_by_method"]["Document_ЗаказКлиента"] == 1  # four refs
+        gone = rig.documents_for(deals[-1])[0]
+        rig.accountant().delete("Document_ЗаказКлиента", gone["Ref_Key"])
+        missing = [engine.pull().missing for _ in range(3)]  # ten old documents, four a pull: all within three
+        assert sum(missing) == 1 and any("удалён из 1С" in comment for comment in rig.comments(deals[-1]))
+        paid = rig.documents_for(deals[0])[0]
+        rig.accountant().pay(paid["Ref_Key"], 10.0)  # news around an old document: seen at once, turn or not
+        engine.pull()
+        assert rig.deal(deals[0])["UF_CRM_1C_PAID_AMOUNT"] == "10.00|RUB"
+    finally:
+        rig.stop()

@@ -27,18 +27,19 @@ class Polling(AdapterBase):
     # -- what the accountant did ------------------------------------------------------------------------
 
     def poll(self, bound: Iterable[str], known: dict[str, str], since: datetime,
-             fresh: set[str] | None = None) -> PollResult:
+             fresh: set[str] | None = None, check: Iterable[str] | None = None) -> PollResult:
         """Snapshots of the bound documents that changed since `known` (ref -> DataVersion).
 
-        Reads the bound documents' versions (in `or` chains) and the related
-        documents dated in the window; a snapshot is built only for documents
-        that changed or whose invoices, sales or payments did.
+        Reads the versions of the bound documents in `check` (all of them when None), in `or` chains, and the
+        related documents dated in the window (linked to any bound document); a snapshot is built only for
+        documents that changed or whose invoices, sales or payments did.
         """
         start = self.client.requests_sent
         bound = [ref.lower() for ref in bound]
+        checked = bound if check is None else [ref.lower() for ref in check]
         result = PollResult()
         candidates: set[str] = set()
-        for row in self._by_or_chain(self.profile.order_entity, "Ref_Key", bound, "Ref_Key,DataVersion",
+        for row in self._by_or_chain(self.profile.order_entity, "Ref_Key", checked, "Ref_Key,DataVersion",
                                      render=guid):
             result.versions[row["Ref_Key"]] = row["DataVersion"]
             if known.get(row["Ref_Key"]) != row["DataVersion"]:

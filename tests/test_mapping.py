@@ -260,6 +260,8 @@ def test_a_rows_vat_rate_comes_from_the_deal_or_else_from_1c(deal_rate: str | No
     ((None, "шт."), mapping.Unit(None, "шт"), None),  # no code on either side: the names, dots aside
     ((None, "упак"), mapping.Unit(None, "шт"), "в «упак», а в 1С он учитывается в «шт»"),
     ((796, "шт"), None, None),  # a product whose 1C unit is unknown is not judged
+    ((0, "м"), mapping.Unit(6, "м"), None),  # code 0: the portal names no unit code, the names decide
+    ((778, "упак."), mapping.Unit(None, "Упак"), None),  # 1C keeps no OKEI code: the same name is the same unit
 ])
 def test_a_row_counted_in_another_unit_than_its_1c_nomenclature_fails_naming_both(
         measure: tuple, unit: mapping.Unit | None, problem: str | None) -> None:

@@ -29,7 +29,6 @@ class AdapterBase:
         self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}
-        self._units: dict[str, tuple[int | None, str]] | None = None  # units of measure by ref, read once
 
     def resolved(self, refresh: bool = False) -> Resolved:
         """The config's defaults as 1C references (lookups.py)."""
@@ -74,10 +73,11 @@ class AdapterBase:
             return lookup()
         except errors.RightsError as refused:
             raise errors.HiddenRowsError(
-                f"1C hides some {what} from user '{self.client.user}' (row-level security): b24sync cannot tell "
-                f"whether one of them is the one it looks for, so it creates nothing; give the user the right to "
-                f"read them ({refused.onec_message or 'code 20'})", remote_code=refused.remote_code,
-                onec_message=refused.onec_message, status=refused.status, resource=refused.resource) from None
+                f"1C refuses user '{self.client.user}' some {what} (rows hidden by row-level security, or no right "
+                f"to the catalog at all): b24sync cannot tell whether the one it looks for exists, so it creates "
+                f"nothing; give the user the right to read them ({refused.onec_message or 'code 20'})",
+                remote_code=refused.remote_code, onec_message=refused.onec_message, status=refused.status,
+                resource=refused.resource) from None
 
     def _payment_entities(self) -> list[str]:
         """The profile's payment documents that this base publishes."""

@@ -130,8 +130,11 @@ class DocumentLifecycle(AdapterBase):
         return found
 
     def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:
-        """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency)."""
+        """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency); a
+        HiddenRowsError when a document hidden from the user may be it."""
         header = self.find_by_deals([deal_id], since).get(deal_id)
+        if header is not None and header.unreadable:
+            raise errors.HiddenRowsError(header.unreadable, resource=self.profile.order_entity)
         return None if header is None else DocumentRef(self.profile.order_entity, header.ref, header.number,
                                                        header.data_version, header.posted, header.total)
 
@@ -162,10 +165,13 @@ class DocumentLifecycle(AdapterBase):
                                                   if draft.date else self._now_text()))
         try:
             document = self._ref(self.client.post(self.profile.order_entity, body))
-        except errors.OutcomeUnknownError:
+        except errors.OutcomeUnknownError as lost:
             # the answer was lost: did the create happen? (the document, if any, carries the date just sent)
-            found = self.find_by_deal(draft.deal_id, datetime.fromisoformat(body["Date"]) if body.get("Date")
-                                      else None)
+            try:
+                found = self.find_by_deal(draft.deal_id, datetime.fromisoformat(body["Date"]) if body.get("Date")
+                                          else None)
+            except errors.HiddenRowsError:
+                raise lost from None  # cannot tell: looked for again, as after any lost answer
             if found is None:
                 raise
             document = found

@@ -163,28 +163,35 @@ class Lookups(AdapterBase):
         return found
 
     def _nomenclature_select(self) -> str:
-        unit = ",ЕдиницаИзмерения_Key" if "ЕдиницаИзмерения_Key" in self.metadata().fields("Catalog_Номенклатура") \
-            else ""
-        return f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}{unit}"
+        published = self.metadata().fields("Catalog_Номенклатура")
+        extra = "".join(f",{name}" for name in ("ЕдиницаИзмерения_Key", "Услуга") if name in published)
+        return f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}{extra}"
 
-    def units(self) -> dict[str, tuple[int | None, str]]:
-        """The base's units of measure (ref -> OKEI code, name), read once: УТ keeps them with the packagings, БП
-        in its classifier. The code is the item's OKEI code (`КодОКЕИ`, or `Code` when it is three digits);
-        empty when the base does not publish the catalog, and rows are then not judged by their unit."""
-        if self._units is None:
-            entity = self.profile.units_entity
-            fields = self.metadata().fields(entity)
-            if not fields:
-                self._units = {}
-                return self._units
-            code_field = "КодОКЕИ" if "КодОКЕИ" in fields else "Code"
-            rows = self.client.get_all(entity, {"$select": f"Ref_Key,Description,{code_field}"})
-            self._units = {}
-            for row in rows:
-                code = str(row.get(code_field) or "").strip()
-                self._units[row["Ref_Key"]] = (int(code) if code.isdigit() and len(code) <= 3 else None,
-                                               str(row.get("Description") or ""))
-        return self._units
+    def units(self, refs: Iterable[str]) -> dict[str, tuple[int | None, str]]:
+        """These units of measure (ref -> OKEI code, name), in `or` chains: УТ keeps them with the packagings, БП
+        in its classifier. The code is the item's OKEI code (`КодОКЕИ`, or `Code` when it is three digits, as
+        OKEI codes are); a unit not found is left out, and an error reading them is said once and leaves the rows
+        unjudged (the check protects, it never stops a cycle)."""
+        entity = self.profile.unit_catalog
+        fields = self.metadata().fields(entity)
+        wanted = sorted({ref.lower() for ref in refs if is_guid(ref) and ref != ZERO_GUID})
+        if not fields or not wanted:
+            return {}
+        code_field = "КодОКЕИ" if "КодОКЕИ" in fields else "Code"
+        try:
+            rows = self._by_or_chain(entity, "Ref_Key", wanted, f"Ref_Key,Description,{code_field}", render=guid)
+        except errors.OneCError as error:
+            if error.fatal:
+                raise
+            self.log.warning("units_unreadable", entity=entity, error=str(error),
+                             action="rows are not compared with their nomenclature's unit until 1C answers")
+            return {}
+        found: dict[str, tuple[int | None, str]] = {}
+        for row in rows:
+            code = str(row.get(code_field) or "").strip()
+            found[row["Ref_Key"].lower()] = (int(code) if code.isdigit() and len(code) == 3 else None,
+                                             str(row.get("Description") or ""))
+        return found
 
     def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:
         """One page of the catalog (items, not folders) with what Bitrix24's catalog shows."""

@@ -60,7 +60,6 @@ class Profile:
     needs: dict[str, tuple[str, ...]]
     currency_field: str = "Валюта_Key"
     manager_field: str = "Менеджер_Key"
-    units_entity: str = "Catalog_УпаковкиЕдиницыИзмерения"  # the catalog a nomenclature's ЕдиницаИзмерения is of
     uses_partners: bool = True  # УТ: a counterparty belongs to a partner; orders name both
     uses_contracts: bool = False  # БП: an invoice names the counterparty's contract
     uses_warehouse_and_agreement: bool = True  # УТ: 'onec.defaults.warehouse' and '.agreement'
@@ -199,7 +198,6 @@ UT11 = Profile(
 
 BP30 = Profile(
     name="bp30",
-    units_entity="Catalog_КлассификаторЕдиницИзмерения",
     order_entity="Document_СчетНаОплатуПокупателю",
     invoice_entity="Document_СчетНаОплатуПокупателю",
     sale_entity="Document_РеализацияТоваровУслуг",

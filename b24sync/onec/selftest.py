@@ -152,7 +152,7 @@ def _marker(adapter: Any, write_probe: bool) -> tuple[bool, str]:
     finally:
         if probe is not None:
             adapter.client.patch(entity_path(order, probe), {"DeletionMark": True})
-    if deal_id not in found:
+    if found.get(deal_id) is None or not found[deal_id].ref:
         return False, f"{order} {ref} carries the marker of deal {deal_id}, but the search by marker does not find it"
     what = f"the probe document {number} (now marked for deletion)" if probe else f"the document of deal {deal_id}"
     return True, f"{what} is found by its marker"

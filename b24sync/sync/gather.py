@@ -93,21 +93,21 @@ class Gatherer:
         products = [context.products[product_id] for product_id in wanted if product_id in context.products]
         xml_ids = [product.xml_id for product in products if product.xml_id]
         articles = [product.article for product in products if product.article]
+        found: list[dict[str, Any]] = []
         if self.sync.product_match == "xml_id" or self.sync.product_fallback:
             for ref, row in self.onec.nomenclature_by_refs(xml_ids).items():
                 context.nomenclature[ref] = ref
-                self._remember_nomenclature(row)
+                found.append(row)
         if self.sync.product_match == "article" or self.sync.product_fallback:
             for article, row in self.onec.nomenclature_by_articles(articles).items():
                 context.nomenclature[f"article:{article}"] = row["Ref_Key"]
-                self._remember_nomenclature(row)
-
-    def _remember_nomenclature(self, row: dict[str, Any]) -> None:
-        """What a row needs of its 1C nomenclature: its VAT rate and its unit of measure."""
-        self.context.nomenclature_vat[row["Ref_Key"]] = self.onec.nomenclature_vat(row)
-        unit = self.onec.units().get(str(row.get("ЕдиницаИзмерения_Key") or ""))
-        if unit is not None:
-            self.context.units[row["Ref_Key"]] = mapping.Unit(*unit)
+                found.append(row)
+        units = self.onec.units(str(row.get("ЕдиницаИзмерения_Key") or "") for row in found)
+        for row in found:  # what a row needs of its 1C nomenclature: its VAT rate and its unit
+            context.nomenclature_vat[row["Ref_Key"]] = self.onec.nomenclature_vat(row)
+            unit = units.get(str(row.get("ЕдиницаИзмерения_Key") or "").lower())
+            if unit is not None and not row.get("Услуга"):  # a service's unit is not counted
+                context.units[row["Ref_Key"]] = mapping.Unit(*unit)
 
     def map(self, deal: dict[str, Any], now: float) -> Mapped:
         """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.

@@ -317,16 +317,15 @@ class Unit:
 
 def check_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]) -> None:
     """Every row counted in its product's own 1C unit: 100 «шт» of a cable kept in «м» would put 100 metres on the
-    document. Units are compared by OKEI code, or by name when either side has none; a row or a product whose
-    unit is unknown is not judged."""
+    document. The same OKEI code or the same name is the same unit; a row or a product whose unit is unknown
+    (and a service, left out by the caller) is not judged."""
     for position, row in enumerate(projection.rows, start=1):
         unit = units.get(nomenclature.get(row.product_id, ""))
-        if unit is None or (row.measure_code is None and not row.measure_name):
+        code = row.measure_code or None  # 0: the portal names no unit
+        if unit is None or (code is None and not row.measure_name):
             continue
-        if unit.code is not None and row.measure_code is not None:
-            same = unit.code == row.measure_code
-        else:
-            same = _unit_name(unit.name) == _unit_name(row.measure_name or "")
+        same = (unit.code is not None and unit.code == code) or \
+            _unit_name(unit.name) == _unit_name(row.measure_name or "")
         if not same:
             given = row.measure_name or str(row.measure_code)
             raise MappingError(

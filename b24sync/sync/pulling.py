@@ -48,6 +48,7 @@ class PullCycle:
     progress: Any
     present_fields: set[str] | None
     _held: dict[str, int]
+    _rescan_cursor: int | None = None  # the last deal whose old document this pull reads in turn
     _stage_orders: dict[int, tuple[list[str], set[str]]]
 
     def pull(self, *, dry_run: bool = False, deal_ids: Iterable[int] | None = None,
@@ -77,6 +78,8 @@ class PullCycle:
                  and binding.created_at >= day_ago}  # bound in the last day and never read back
         check = None if only is not None else self._to_check(bindings, due, dry_run)
         result = self.onec.poll(bindings, known, since, fresh, check)
+        if check is not None and self._rescan_cursor is not None:
+            self.store.set_watermark("document_rescan", str(self._rescan_cursor))
         report.listed = len(bindings)
         unseen = [ref for ref in (bindings if check is None else check) if ref not in result.versions]
         still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"
@@ -160,20 +163,21 @@ class PullCycle:
         accountant's edits and deletions mostly are), never read back, or due for a retry; and the older ones
         RESCAN_PER_CYCLE at a time, in turn. What happens around a document (its invoices, payments and sales)
         is found by the window's listings whatever its turn, so an idle pull costs about the same for 500
-        bindings as for 50,000; an edit or a deletion of an old document is seen within a few hours."""
+        bindings as for 50,000; an edit or a deletion of an old document is seen within one turn."""
         week_ago = self.clock.time() - 7 * 86400
-        recent = [ref for ref, binding in bindings.items() if binding.created_at >= week_ago
-                  or not binding.pulled_version or binding.deal_id in due]
-        older = sorted((binding for ref, binding in bindings.items() if ref not in set(recent)),
+        recent = {ref for ref, binding in bindings.items() if binding.created_at >= week_ago
+                  or not binding.pulled_version or binding.deal_id in due}
+        older = sorted((binding for ref, binding in bindings.items() if ref not in recent),
                        key=lambda binding: binding.deal_id)
+        self._rescan_cursor = None
         if len(older) <= RESCAN_PER_CYCLE:
-            return recent + [binding.onec_ref for binding in older]
+            return [*recent, *(binding.onec_ref for binding in older)]
         cursor = int(self.store.watermark("document_rescan") or 0)
         turn = [binding for binding in older if binding.deal_id > cursor][:RESCAN_PER_CYCLE]
         turn += [binding for binding in older if binding.deal_id <= cursor][:RESCAN_PER_CYCLE - len(turn)]
         if not dry_run:
-            self.store.set_watermark("document_rescan", str(turn[-1].deal_id))
-        return recent + [binding.onec_ref for binding in turn]
+            self._rescan_cursor = turn[-1].deal_id  # kept once the pull has read them (a failed pull reads them again)
+        return [*recent, *(binding.onec_ref for binding in turn)]
 
     def _deals_gone(self, bindings: list[BindingView], report: CycleReport, confirm_bulk: bool,
                     dry_run: bool) -> list[BindingView]:

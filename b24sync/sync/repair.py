@@ -2,7 +2,7 @@
 
 Every document b24sync creates carries its deal's marker, so the pairs can be
 found again without the state: each deal of the configured pipelines is looked
-for by its marker (the search the recovery of a deal makes, from the chunk's earliest deal), and the deal
+for by its marker (the search the recovery of a deal makes, over all dates), and the deal
 fields b24sync last wrote are taken as written, so the next pull writes only
 what really differs. A document reported missing stays reported (the deal's
 order-number field says so), so the repair recreates nothing the administrator
@@ -23,7 +23,7 @@ from b24sync.onec.values import is_guid
 from b24sync.store.store import Store
 from b24sync.sync.fields import deal_field_specs
 from b24sync.sync.plan import MISSING_LABELS
-from b24sync.sync.runner import EPOCH, search_since
+from b24sync.sync.runner import EPOCH
 
 CHUNK = 500  # deals looked for by marker at a time: memory stays flat however many deals the portal has
 
@@ -59,7 +59,7 @@ def rebuild_bindings(config: Config, bitrix: Bitrix24Adapter, onec: OneCAdapter,
     fields = config.sync.fields
     own = [spec.name for spec in deal_field_specs(fields)]
     categories = [pipeline.category_id for pipeline in config.sync.pipelines]
-    listing = bitrix.deals_changed_since(EPOCH, categories, select=["ID", "DATE_CREATE", *own])
+    listing = bitrix.deals_changed_since(EPOCH, categories, select=["ID", *own])
     bound = 0
     chunk: list[dict] = []
     for deal in [*listing, None]:
@@ -69,7 +69,7 @@ def rebuild_bindings(config: Config, bitrix: Bitrix24Adapter, onec: OneCAdapter,
                 continue
         if not chunk:
             break
-        found = onec.find_by_deals([int(row["ID"]) for row in chunk], search_since(chunk))
+        found = onec.find_by_deals([int(row["ID"]) for row in chunk])  # every date: the last resort
         # a document only marked for deletion is not found by its marker; the deal's field still names it
         named = {str(row.get(fields.order_id) or "").lower(): row for row in chunk
                  if int(row["ID"]) not in found and is_guid(str(row.get(fields.order_id) or ""))}

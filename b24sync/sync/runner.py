@@ -203,15 +203,15 @@ class Engine(PullCycle):
             header: DocumentHeader | None = found.get(deal_id)
             if binding is not None and header is None:
                 header = headers.get(binding.onec_ref)
-                if header is not None and not in_stage and self.sync.on_leave_trigger == "close_order" \
-                        and not binding.closed_by_b24sync:
+                if header is not None and not header.unreadable and not in_stage \
+                        and self.sync.on_leave_trigger == "close_order" and not binding.closed_by_b24sync:
                     snapshot = self.onec.snapshot(binding.onec_ref)  # paid or shipped decides whether it closes
                     header = replace(header, paid=snapshot.paid, shipped=snapshot.shipment_date is not None)
             result = mapped.get(deal_id, Mapped())
             if header is not None and header.unreadable:  # hidden from b24sync's 1C user: fails alone, retried
                 result = replace(result, error=unreadable(header))
-                if binding is None:
-                    header = None  # nothing to bind to, and nothing may be created
+                if not header.ref:
+                    header = None  # a document that may exist unseen: nothing to bind to, and nothing may be created
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             conflicts = self.store.open_conflicts(deal_id) if binding is not None else []
             item = steps.PushItem(
@@ -308,6 +308,7 @@ class Engine(PullCycle):
         entity = self.onec.profile.order_entity
         if isinstance(step, steps.Bind):
             header = step.header
+            assert header.ref, "a document without a ref is never bound"
             self.store.bind(deal_id, header.ref, entity, header.number, header.data_version, posted=header.posted,
                             **({"pushed_hash": pushed[0], "pushed_projection": pushed[1]} if step.agreed and pushed
                                else {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -419,5 +420,26 @@ def test_rows_hidden_from_b24syncs_user_never_make_a_second_counterparty_or_orde
         lost = rig.engine().push()
         assert lost.created == 0 and lost.codes.get(deal_id) == "onec_object_rights"
         assert len(rig.documents_for(deal_id)) == 1  # never a second order for a deal whose order it cannot see
+    finally:
+        rig.stop()
+
+
+def test_with_a_string_attribute_as_marker_a_hidden_document_blocks_only_its_own_deal(tmp_path: Path) -> None:
+    """1C compares a plain string itself, so the refused comparison is narrowed down to the deal it belongs to."""
+    from b24sync.config import Marker
+
+    rig = Rig.start(tmp_path)
+    try:
+        onec = replace(rig.config.onec, deal_marker=Marker(attribute="НомерПоДаннымКлиента"))
+        rig.move(1)
+        assert rig.engine(onec=onec).push().created == 1
+        order = next(document for document in rig.documents() if document.get("НомерПоДаннымКлиента") == "1")
+        hide_from_b24sync(rig, "Document_ЗаказКлиента", [order["Ref_Key"]])
+        rig.forget_state()  # and the state is lost: deal 1's order can no longer be seen, nor bound
+        for deal_id in (2, 3, 4):
+            rig.move(deal_id)
+        report = rig.engine(onec=onec).push()
+        assert report.created == 3 and set(report.failed) == {1} and report.codes[1] == "onec_object_rights"
+        assert len([document for document in rig.documents() if document.get("НомерПоДаннымКлиента") == "1"]) == 1
     finally:
         rig.stop()

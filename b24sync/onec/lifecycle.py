@@ -88,25 +88,38 @@ class DocumentLifecycle(AdapterBase):
         marker = self.config.deal_marker
         prop = None if marker.attribute else (self.resolved().marker_property or ZERO_GUID)
 
-        def listing(every_row: bool) -> list[dict[str, Any]]:
-            if marker.attribute:  # 1C compares a plain string itself: every date
-                return self._by_or_chain(self.profile.order_entity, marker.attribute, sorted(wanted),
+        def by_attribute(values: list[str]) -> tuple[list[dict[str, Any]], set[str]]:
+            """1C compares a plain string itself, at every date: the rows, and the deals whose comparison meets a
+            hidden document (a refused chain is halved until the refused deals stand alone)."""
+            try:
+                return self._by_or_chain(self.profile.order_entity, marker.attribute or "", values,
                                          f"Ref_Key,Date,{marker.attribute}", extra=" and DeletionMark eq false",
-                                         every_row=every_row)
+                                         every_row=True), set()
+            except errors.RightsError:
+                if len(values) == 1:
+                    return [], set(values)
+                left, right = by_attribute(values[:len(values) // 2]), by_attribute(values[len(values) // 2:])
+                return left[0] + right[0], left[1] | right[1]
+
+        def by_requisite(every_row: bool) -> list[dict[str, Any]]:
             return self.client.get_all(self.profile.order_entity, {
                 "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
                            f"{window}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
                 **(EVERY_ROW if every_row else {})})
 
         hidden = ""
-        try:
-            rows = listing(every_row=True)  # a document hidden from the user must not look absent: no second one
-        except errors.RightsError as refused:
-            rows = listing(every_row=False)
+        unsure: set[str] = set()  # deals a hidden document may belong to
+        if marker.attribute:
+            rows, unsure = by_attribute(sorted(wanted))
+        else:
+            try:
+                rows = by_requisite(every_row=True)  # a document hidden from the user must not look absent
+            except errors.RightsError:
+                rows, unsure = by_requisite(every_row=False), set(wanted)  # its value cannot be read: any deal's
+        if unsure:
             hidden = (f"1C hides some {self.profile.order_entity} documents carrying the deal marker from user "
-                      f"'{self.client.user}' (row-level security; {refused.onec_message or 'code 20'}): b24sync cannot "
-                      f"tell whether one of them is this deal's, so it creates none; give the user the right to read "
-                      f"the documents b24sync makes")
+                      f"'{self.client.user}' (row-level security): b24sync cannot tell whether one of them is this "
+                      f"deal's, so it creates none; give the user the right to read the documents b24sync makes")
         if marker.attribute:
             values = [(row, str(row.get(marker.attribute) or "")) for row in rows]
         else:
@@ -125,7 +138,7 @@ class DocumentLifecycle(AdapterBase):
             header = headers.get(refs[0].lower())
             if header is not None:
                 found[deal_id] = header  # the earliest document (ordered by Date, Ref_Key)
-        for deal_id in sorted(int(value) for value in wanted if hidden and int(value) not in found):
+        for deal_id in sorted(int(value) for value in unsure if int(value) not in found):
             found[deal_id] = DocumentHeader("", "", "", posted=False, deleted=False, unreadable=hidden)
         return found
 

@@ -288,6 +288,11 @@ SCHEMA = Section(
                 "max_retries": Key(int, 4, number_between(0, 20), "retries of a failed read",
                                    note="How often a failed read is retried (with growing pauses) before the item "
                                         "is reported."),
+                "max_url_length": Key(int, 2048, number_between(512, 65536), "the longest URL the web server takes",
+                                      note="The longest URL the web server in front of 1C accepts (IIS "
+                                           "maxQueryString, 2048 by default): b24sync reads many objects a request "
+                                           "in chains kept under it. Lower it if `b24sync check` says the chains "
+                                           "fail."),
                 "max_concurrency": Key(int, 4, number_between(1, 16), "deals written to 1C at once",
                                        note="How many deals are written to 1C at once (1: one after another). Each "
                                             "takes a 1C session while it waits for 1C: keep it within the base's "
@@ -564,6 +569,7 @@ class OneCConfig:
     read_timeout: float = 60.0
     max_retries: int = 4
     max_concurrency: int = 4
+    max_url_length: int = 2048
     verify_tls: bool | str = True
     post_documents: bool = True
     order_status: str = "КОтгрузке"
@@ -954,6 +960,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         read_timeout=float(onec_values["read_timeout"]),
         max_retries=int(onec_values["max_retries"]),
         max_concurrency=int(onec_values["max_concurrency"]),
+        max_url_length=int(onec_values["max_url_length"]),
         verify_tls=onec_values["verify_tls"],
         post_documents=onec_values["post_documents"],
         order_status=onec_values["order_status"],

@@ -288,3 +288,21 @@ def test_a_payment_dated_weeks_before_its_new_order_is_still_found_by_the_first_
         assert rig.deal(1)["UF_CRM_1C_PAID_AMOUNT"] == "25.00|RUB"
     finally:
         rig.stop()
+
+
+def test_a_lower_url_limit_makes_shorter_chains_with_the_same_answer(running: RunningBase) -> None:
+    """`onec.max_url_length`: for a web server that takes shorter URLs than IIS's default 2048."""
+    from dataclasses import replace
+
+    refs = [product.ref_key for product in DATASET.products if product.in_onec]
+    wide = OneCAdapter.from_config(onec_config(running))
+    narrow = OneCAdapter.from_config(replace(onec_config(running), max_url_length=700))
+    sent = []
+    for adapter in (wide, narrow):
+        before = adapter.client.requests_sent
+        found = adapter.nomenclature_by_refs(refs)
+        sent.append(adapter.client.requests_sent - before)
+        assert set(found) == set(refs)
+    assert sent[1] > sent[0]
+    with pytest.raises(errors.QueryError, match="over the 700"):
+        narrow.client.url("Catalog_Номенклатура", {"$filter": "Description eq '" + "я" * 200 + "'"})

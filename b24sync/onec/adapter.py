@@ -28,7 +28,8 @@ class OneCAdapter(Lookups, DocumentLifecycle, Polling, InvoiceSource):
     @classmethod
     def from_config(cls, config: OneCConfig, **overrides: Any) -> OneCAdapter:
         options: dict[str, Any] = {"connect_timeout": config.connect_timeout, "read_timeout": config.read_timeout,
-                                   "max_retries": config.max_retries, "verify": config.verify_tls}
+                                   "max_retries": config.max_retries, "verify": config.verify_tls,
+                                   "max_url": config.max_url_length}
         clock = overrides.pop("clock", SYSTEM_CLOCK)
         options.update(overrides)
         return cls(ODataClient(config.url, config.user, config.password, clock=clock, **options), config, clock)

@@ -11,7 +11,7 @@ from b24sync.config import OneCConfig
 from b24sync.logs import get_logger
 from b24sync.onec import errors
 from b24sync.onec.metadata import Metadata
-from b24sync.onec.odata import EVERY_ROW, MAX_URL, ODataClient, literal
+from b24sync.onec.odata import EVERY_ROW, ODataClient, literal
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
 
@@ -57,7 +57,7 @@ class AdapterBase:
                 query = " or ".join(candidate)
                 if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
                                                 "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more},
-                                                check=False)) < MAX_URL - 40:
+                                                check=False)) < self.client.max_url - 40:
                     chunk = candidate
                     continue
             if chunk:

@@ -78,8 +78,10 @@ class ODataClient:
     def __init__(self, root_url: str, user: str, password: str, *, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, max_retries: int = 4, backoff_base: float = 1.0,
                  backoff_cap: float = 30.0, verify: bool | str = True, clock: Clock = SYSTEM_CLOCK,
-                 session: requests.Session | None = None, rng: random.Random | None = None) -> None:
+                 session: requests.Session | None = None, rng: random.Random | None = None,
+                 max_url: int = MAX_URL) -> None:
         self.root = root_url if root_url.endswith("/") else root_url + "/"
+        self.max_url = max_url  # the longest URL the web server in front of 1C takes (IIS maxQueryString)
         self.user = user
         register_secret(password)
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")  # UTF-8, Cyrillic names too
@@ -124,8 +126,8 @@ class ODataClient:
         parts = [f"{quote(key, safe='$')}={quote(str(value), safe=_QUERY_SAFE)}" for key, value in query.items()
                  if value is not None]
         url = self.root + quote(resource, safe=_PATH_SAFE) + ("?" + "&".join(parts) if parts else "")
-        if check and len(url) > MAX_URL:
-            raise errors.QueryError(f"a request to 1C would be {len(url)} characters long, over the {MAX_URL} a "
+        if check and len(url) > self.max_url:
+            raise errors.QueryError(f"a request to 1C would be {len(url)} characters long, over the {self.max_url} a "
                                     f"web server accepts; this is a b24sync bug, please report it", resource=resource)
         return url
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24sync.errors import B24SyncError
-from b24sync.onec.odata import MAX_URL, cast, entity_path, guid, literal
+from b24sync.onec.odata import cast, entity_path, guid, literal
 
 PROBE_DEAL = 0  # the marker value of a probe document: no Bitrix24 deal has ID 0
 CHAIN_SAMPLE = 60  # references read for the or-chain test: more than one URL holds
@@ -44,7 +44,7 @@ def behaviours(adapter: Any, write_probe: bool = False) -> list[Behaviour]:
 
     attempt("1c or-chains", lambda: _or_chains(adapter),
             "b24sync reads many objects a request in such chains; raise the web server's query-string limit "
-            "(IIS maxQueryString) to at least 2048 characters")
+            "(IIS maxQueryString) to at least 2048 characters, or set 'onec.max_url_length' to what it takes")
     attempt("1c allowedOnly", lambda: _allowed_only(adapter),
             "on a base with row-level security, one hidden row would then fail every listing")
     attempt("1c date window", lambda: _date_window(adapter),
@@ -75,9 +75,9 @@ def _or_chains(adapter: Any) -> tuple[bool, str]:
     sent = adapter.client.requests_sent - before
     missing = set(refs) - {row["Ref_Key"] for row in rows}
     if missing:
-        return False, f"chains of guid'…' terms of up to {MAX_URL} characters left out {len(missing)} of " \
-                      f"{len(refs)} nomenclature items"
-    return True, f"{CHAIN_SAMPLE} references in {sent} requests of up to {MAX_URL} characters"
+        return False, (f"chains of guid'…' terms of up to {adapter.client.max_url} characters left out "
+                       f"{len(missing)} of {len(refs)} nomenclature items")
+    return True, f"{CHAIN_SAMPLE} references in {sent} requests of up to {adapter.client.max_url} characters"
 
 
 def _allowed_only(adapter: Any) -> tuple[bool, str]:

@@ -480,3 +480,22 @@ def test_old_documents_are_read_again_in_turn_and_a_deleted_one_is_still_reporte
         assert rig.deal(deals[0])["UF_CRM_1C_PAID_AMOUNT"] == "10.00|RUB"
     finally:
         rig.stop()
+
+
+def test_a_default_the_accountant_replaced_in_1c_is_looked_up_again_within_the_hour(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        rig.move(1)
+        assert engine.push().created == 1
+        old = rig.documents_for(1)[0]["Склад_Key"]
+        rig.accountant().mark_for_deletion("Catalog_Склады", old)  # the warehouse is replaced by a new one
+        new = rig.accountant().create("Catalog_Склады", {"Description": "Основной склад"}, post=False)["Ref_Key"]
+        rig.clock.advance(60)
+        rig.move(2)
+        assert engine.push().created == 1 and rig.documents_for(2)[0]["Склад_Key"] == old  # trusted for an hour
+        rig.clock.advance(3600)
+        rig.move(3)
+        assert engine.push().created == 1 and rig.documents_for(3)[0]["Склад_Key"] == new
+    finally:
+        rig.stop()

@@ -26,6 +26,7 @@ class AdapterBase:
         self.log = get_logger("b24sync.onec")
         self._metadata: Metadata | None = None
         self._resolved: Resolved | None = None
+        self._resolved_at = 0.0
         self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}

@@ -30,6 +30,9 @@ def pick_by_kpp(rows: list[dict[str, Any]], kpp: str | None) -> dict[str, Any] |
     return rows[0] if rows else None
 
 
+RESOLVE_EVERY_SECONDS = 3600  # how long resolved defaults are trusted before they are looked up again
+
+
 class Lookups(AdapterBase):
     """Config values and catalog items as 1C references."""
 
@@ -55,10 +58,15 @@ class Lookups(AdapterBase):
             f"create it in 1C", resource=entity)
 
     def resolved(self, refresh: bool = False) -> Resolved:
-        """Defaults, currencies, the marker property and the VAT form as references, resolved once and kept for
-        the adapter's life (a reload of the config builds a new adapter)."""
-        if self._resolved is not None and not refresh:
+        """Defaults, currencies, the marker property and the VAT form as references, kept for RESOLVE_EVERY_SECONDS:
+        a default the accountant replaced or marked for deletion in 1C is looked up again within the hour, and a
+        service that runs for months never writes a reference 1C no longer has (OData stores one silently). The
+        managers and pipeline choices resolved meanwhile are looked up again with them."""
+        now = self.clock.time()
+        if self._resolved is not None and not refresh and now - self._resolved_at < RESOLVE_EVERY_SECONDS:
             return self._resolved
+        self._managers.clear()
+        self._choices.clear()
         defaults = self.config.defaults
         organisation = self.resolve("Catalog_Организации", defaults.organisation, "onec.defaults.organisation")
         warehouse = agreement = None
@@ -88,6 +96,7 @@ class Lookups(AdapterBase):
         self._resolved = Resolved(organisation=organisation, currency=currency, warehouse=warehouse,
                                   agreement=agreement, marker_property=marker_property,
                                   tracking_property=tracking_property, vat_form=vat_form, vat_refs=vat_refs)
+        self._resolved_at = now
         return self._resolved
 
     def _property(self, marker: Marker, key: str) -> str:
@@ -103,7 +112,7 @@ class Lookups(AdapterBase):
 
     def manager(self, bitrix24_user_id: int | None) -> str | None:
         """The 1C user responsible for a deal's manager, by the 'onec.managers' map or the default; resolved once
-        per Bitrix24 user for the adapter's life (a failed resolution is not kept: it is asked again)."""
+        per Bitrix24 user, and again with the defaults (a failed resolution is not kept: it is asked again)."""
         user = bitrix24_user_id or 0
         if user not in self._managers:
             name = self.config.managers.get(user) or self.config.default_manager

@@ -25,7 +25,7 @@ def adapter(client: Bitrix24Client) -> Bitrix24Adapter:
 def test_enrichment_reads_many_deals_in_few_requests(portal: RunningPortal, adapter: Bitrix24Adapter) -> None:
     deal_ids = list(range(1, 31))
     admin(portal, "stats", method="DELETE")
-    rows = adapter.product_rows(deal_ids)
+    rows = adapter.deals_read(deal_ids, (), (), {})[0]
     contacts = adapter.deal_contact_ids(deal_ids)
     assert set(rows) == set(deal_ids) and all(rows[deal_id] for deal_id in deal_ids)
     assert all(row.price > 0 and row.quantity > 0 for items in rows.values() for row in items)
@@ -50,7 +50,7 @@ def test_requisites_beyond_a_page_are_all_read(portal: RunningPortal, adapter: B
         raw_call(portal, "crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 1,
                                                           "NAME": f"Филиал {index}", "RQ_INN": "7707083893",
                                                           "RQ_KPP": f"7707{index:05d}"}})
-    found = adapter.requisites_of({4: [company]})[4][company]
+    found = adapter.customers((), (), {4: [company]}).requisites[4][company]
     assert len(found) == 60 and len({item.id for item in found}) == 60
 
 

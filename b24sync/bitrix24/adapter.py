@@ -136,18 +136,6 @@ class Bitrix24Adapter:
         outcome: BatchResult = self.client.batch({f"d{item}": ("crm.deal.get", {"id": item}) for item in wanted})
         return {item for item in wanted if isinstance(outcome.errors.get(f"d{item}"), errors.NotFoundError)}
 
-    def product_rows(self, deal_ids: Iterable[int]) -> dict[int, list[ProductRow]]:
-        """Product rows of many deals, 50 deals per request."""
-        outcome = self._batch_by_id("crm.deal.productrows.get", deal_ids)
-        return {deal_id: [ProductRow.from_wire(row) for row in rows or []] for deal_id, rows in outcome.items()}
-
-    def product_rows_with_amounts(self, deal_ids: Iterable[int]) -> tuple[dict[int, list[ProductRow]],
-                                                                             dict[int, dict[str, Any]]]:
-        """Product rows of many deals, and each deal's amount read in the same batch request (49 deals and one
-        crm.deal.list of them a request): rows and OPPORTUNITY are the same moment's, even during an edit."""
-        commands = self._rows_commands(deal_ids)
-        return self._rows_from(self.client.batch(commands) if commands else BatchResult())
-
     @staticmethod
     def _rows_commands(deal_ids: Iterable[int]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Each 49 deals' rows after one listing of their amounts: the batch's requests of 50 keep them together."""
@@ -198,11 +186,6 @@ class Bitrix24Adapter:
                 raise error
             result[item] = outcome.results.get(key)
         return result
-
-    def requisites_of(self, owners: Mapping[int, Iterable[int]]) -> dict[int, dict[int, list[Requisite]]]:
-        """Requisites of companies and contacts (entity type -> IDs) in one batch request per 50 owners of each
-        type; an owner list that has more than one page is paged on by itself."""
-        return self.customers((), (), owners).requisites
 
     def customers(self, company_ids: Iterable[int], contact_ids: Iterable[int],
                   requisite_owners: Mapping[int, Iterable[int]]) -> Customers:

@@ -19,7 +19,7 @@ from b24sync.onec.documents import (
     OrderDraft,
 )
 from b24sync.onec.odata import EVERY_ROW, ZERO_GUID, entity_path, guid, literal
-from b24sync.onec.values import HEADER, _decimal
+from b24sync.onec.values import HEADER, _decimal, requisite_value
 
 RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
 
@@ -120,12 +120,8 @@ class DocumentLifecycle(AdapterBase):
             hidden = (f"1C hides some {self.profile.order_entity} documents carrying the deal marker from user "
                       f"'{self.client.user}' (row-level security): b24sync cannot tell whether one of them is this "
                       f"deal's, so it creates none; give the user the right to read the documents b24sync makes")
-        if marker.attribute:
-            values = [(row, str(row.get(marker.attribute) or "")) for row in rows]
-        else:
-            values = [(row, next((str(item.get("Значение") or "") for item in row.get("ДополнительныеРеквизиты", [])
-                                  if str(item.get("Свойство_Key", "")).lower() == str(prop).lower()), ""))
-                      for row in rows]
+        values = [(row, str(row.get(marker.attribute) or "") if marker.attribute else requisite_value(row, prop))
+                  for row in rows]
         for row, value in sorted(values, key=lambda pair: (str(pair[0].get("Date", "")), pair[0]["Ref_Key"])):
             if value.strip() in wanted:
                 candidates.setdefault(int(value.strip()), []).append(row["Ref_Key"])

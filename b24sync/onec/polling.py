@@ -16,7 +16,7 @@ from b24sync.onec.documents import (
     Snapshot,
 )
 from b24sync.onec.odata import cast, entity_path, guid, literal
-from b24sync.onec.values import HEADER, _date, _decimal
+from b24sync.onec.values import HEADER, _date, _decimal, requisite_value
 
 FRESH_MARGIN = timedelta(days=30)  # a document around an order dated up to this before it is in the window
 
@@ -198,8 +198,7 @@ class Polling(AdapterBase):
         for sale in reversed(sales):  # the latest shipment's number
             if attribute and sale.get(attribute):
                 return str(sale[attribute])
-            prop = self.resolved().tracking_property
-            for item in sale.get("ДополнительныеРеквизиты", []):
-                if prop and item.get("Свойство_Key") == prop and item.get("Значение"):
-                    return str(item["Значение"])
+            value = requisite_value(sale, self.resolved().tracking_property)
+            if value:
+                return value
         return None

@@ -18,6 +18,7 @@ from typing import Any
 
 from b24sync.errors import B24SyncError
 from b24sync.onec.odata import cast, entity_path, guid, literal
+from b24sync.onec.values import requisite_value
 
 PROBE_DEAL = 0  # the marker value of a probe document: no Bitrix24 deal has ID 0
 CHAIN_SAMPLE = 60  # references read for the or-chain test: more than one URL holds
@@ -171,9 +172,7 @@ def _a_marked_document(adapter: Any) -> tuple[str, int] | None:
         rows = adapter.client.get(order, {
             "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})",
             "$select": "Ref_Key,ДополнительныеРеквизиты", "$orderby": "Date desc", "$top": 20}).get("value", [])
-        values = [(row["Ref_Key"], next((str(item.get("Значение") or "") for item in row["ДополнительныеРеквизиты"]
-                                         if str(item.get("Свойство_Key", "")).lower() == str(prop).lower()), ""))
-                  for row in rows]
+        values = [(row["Ref_Key"], requisite_value(row, prop)) for row in rows]
     return next(((ref, int(value)) for ref, value in values if value.strip().isdigit()), None)
 
 

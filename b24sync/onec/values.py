@@ -18,6 +18,14 @@ def is_guid(value: str) -> bool:
     return bool(_GUID.match(value.strip()))
 
 
+def requisite_value(row: dict[str, Any], prop: str | None) -> str:
+    """The value a document carries in the additional requisite `prop` (its ДополнительныеРеквизиты row), as text;
+    "" when it carries none."""
+    wanted = str(prop or "").lower()
+    return next((str(item.get("Значение") or "") for item in row.get("ДополнительныеРеквизиты") or []
+                 if wanted and str(item.get("Свойство_Key", "")).lower() == wanted), "")
+
+
 def _date(value: str | None) -> date | None:
     if not value or value.startswith("0001-01-01"):
         return None

@@ -37,6 +37,14 @@ PIPELINES = (Pipeline(0, ("NEW", "PREPARATION", "PREPAYMENT_INVOICE", "EXECUTING
              Pipeline(1, ("C1:NEW", "C1:PREPARATION", "C1:EXECUTING")))
 
 
+def leave_out_unknown_products(portal: Any) -> None:
+    """The dataset's deals with a product 1C lacks would fail and retry: they are moved out of the pipelines."""
+    for deal in portal.portal.deals.values():
+        if any(row["PRODUCT_ID"] not in portal.portal.products or "(нет в 1С)" in row["PRODUCT_NAME"]
+               for row in portal.portal.product_rows.get(int(deal["ID"]), [])):
+            deal["STAGE_ID"] = "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE"
+
+
 def run(deals: int, workdir: Path) -> dict[str, float]:
     clock = ManualClock()
     dataset = generate(deals, 3)
@@ -53,10 +61,7 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         clock.advance(60)
         engine = Engine(config, bitrix, OneCAdapter.from_config(config.onec, clock=clock),
                         Store(config.state_path, clock=clock), clock)
-        for deal in portal.portal.deals.values():  # the deal with a product 1C lacks would fail and retry
-            if any(row["PRODUCT_ID"] not in portal.portal.products or "(нет в 1С)" in row["PRODUCT_NAME"]
-                   for row in portal.portal.product_rows.get(int(deal["ID"]), [])):
-                deal["STAGE_ID"] = "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE"
+        leave_out_unknown_products(portal)
         portal.app.stats.reset()
         base.app.stats.reset()
         started_wall, started_portal = time.monotonic(), clock.time()
@@ -128,10 +133,7 @@ def paced(deals: int, workers: int, workdir: Path) -> dict[str, float]:
         bitrix = Bitrix24Adapter(Bitrix24Client(portal.webhook_url, rate=2, burst=50))
         for spec in deal_field_specs(sync.fields):
             bitrix.ensure_userfield(spec)
-        for deal in portal.portal.deals.values():
-            if any(row["PRODUCT_ID"] not in portal.portal.products or "(нет в 1С)" in row["PRODUCT_NAME"]
-                   for row in portal.portal.product_rows.get(int(deal["ID"]), [])):
-                deal["STAGE_ID"] = "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE"
+        leave_out_unknown_products(portal)
         portal.app.stats.reset()
         engine = Engine(config, bitrix, OneCAdapter.from_config(config.onec), Store(config.state_path),
                         SYSTEM_CLOCK)

@@ -443,3 +443,28 @@ def test_with_a_string_attribute_as_marker_a_hidden_document_blocks_only_its_own
         assert len([document for document in rig.documents() if document.get("НомерПоДаннымКлиента") == "1"]) == 1
     finally:
         rig.stop()
+
+
+def test_a_document_kind_taken_out_of_the_odata_composition_while_running_is_read_from_metadata_again(
+        tmp_path: Path) -> None:
+    from b24sync.onec.errors import NotPublishedError
+
+    rig = Rig.start(tmp_path)
+    try:
+        rig.move(1)
+        engine = rig.engine()
+        engine.push()
+        assert engine.pull().ok  # $metadata read: cash receipts are published and listed
+        requests.post(f"{rig.base.root}/_emulator/settings", json={"unpublished": ["Document_ПриходныйКассовыйОрдер"]},
+                      timeout=5).raise_for_status()
+        with pytest.raises(NotPublishedError, match="Document_ПриходныйКассовыйОрдер"):
+            engine.pull()  # the cycle that meets the change stops and says so
+        rig.reset_stats()
+        assert engine.pull().ok  # the next one reads $metadata again and leaves the kind out
+        asked = rig.base.app.stats.snapshot()["http_requests_by_method"]
+        assert asked.get("$metadata") == 1 and "Document_ПриходныйКассовыйОрдер" not in asked
+        rig.reset_stats()
+        engine.pull()
+        assert "$metadata" not in rig.base.app.stats.snapshot()["http_requests_by_method"]  # once, not every cycle
+    finally:
+        rig.stop()

@@ -30,13 +30,22 @@ class AdapterBase:
         self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}
+        client.on_schema_change = self.schema_changed
+
+    def schema_changed(self) -> None:
+        """1C says an entity or a property is not there: `$metadata` and the references resolved with it are read
+        again at their next use (once: a read that fails again is not repeated until the next error)."""
+        if self._metadata is not None or self._resolved is not None:
+            self.log.info("onec_schema_reread", action="$metadata and the defaults are read again at their next use")
+        self._metadata = None
+        self._resolved = None
 
     def resolved(self, refresh: bool = False) -> Resolved:
         """The config's defaults as 1C references (lookups.py)."""
         raise NotImplementedError
 
     def metadata(self, refresh: bool = False) -> Metadata:
-        """The base's `$metadata`, read once per process (and again on demand)."""
+        """The base's `$metadata`, read once per process, and again after 1C said the schema changed."""
         if self._metadata is None or refresh:
             self._metadata = Metadata.parse(self.client.get_text("$metadata"))
         return self._metadata

@@ -98,6 +98,8 @@ class ODataClient:
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.onec")
         self.gate: Callable[[], AbstractContextManager[Any]] = nullcontext  # around each wait on 1C (turns.py)
+        # told when 1C answers that an entity or a property is not there: what was read of its schema is stale
+        self.on_schema_change: Callable[[], None] = lambda: None
         self._owner = threading.get_ident()
         # each worker talks to 1C over connections of its own, kept from cycle to cycle
         self._worker_sessions: dict[str, requests.Session] = {}
@@ -290,6 +292,8 @@ class ODataClient:
                 f"code {code}: "
                 f"{message}; in 1C give this user a role that allows it (Администрирование → Настройки "
                 f"пользователей и прав), or ask the 1C administrator to lift the restriction", **kwargs)
+        if code in ("8", "10") or (status == 404 and "(" not in resource):
+            self.on_schema_change()
         if status == 401 or code == "20":
             raise errors.AuthError(
                 f"1C refused user '{self.user}' for {entity} (code {code}: {message}); check 'onec.user' and "

@@ -76,6 +76,9 @@ class OneCApp:
                                          "charset": "utf-8", "auth_html": False, "first_hit_500": False,
                                          # row-level security: entity set -> the refs this user may not read
                                          "restricted": {},
+                                         # taken out of the OData composition by the 1C administrator (the
+                                         # publication's «Настройка стандартного интерфейса OData»), while running
+                                         "unpublished": [],
                                          "password": ""}  # set: the user's password changed (rotated) to this
         self.last_request: float | None = None
         self.host = "127.0.0.1"
@@ -225,9 +228,9 @@ class OneCApp:
         options = self._options(request.query)
         if tail == "":
             return self._json({"odata.metadata": self._url("$metadata"), "value": [
-                {"name": name, "url": name} for name in self.base.entities]})
+                {"name": name, "url": name} for name in self._published()]})
         if tail == "$metadata":
-            return Reply(200, metadata.render(self.base.entities).encode("utf-8"), "application/xml;charset=utf-8",
+            return Reply(200, metadata.render(self._published()).encode("utf-8"), "application/xml;charset=utf-8",
                          {"DataServiceVersion": "3.0"})
         virtual = _VIRTUAL.match(tail)
         if virtual is not None:
@@ -255,7 +258,7 @@ class OneCApp:
             if action or ref is not None:
                 raise QueryError(400, "6", f"Неверный URL: {tail}")
             return self._list(rows_entity, options)
-        entity = self.base.entities.get(set_name)
+        entity = self._published().get(set_name)
         if entity is None:
             raise not_published(set_name)
         if ref is None and action not in (None, "", "$count"):
@@ -453,7 +456,7 @@ class OneCApp:
 
     def _register_record(self, set_name: str, params: str, options: dict[str, str]) -> Reply:
         """`InformationRegister_X(Заказ_Key=guid'…')`: one register record addressed by its dimensions."""
-        entity = self.base.entities.get(set_name)
+        entity = self._published().get(set_name)
         if entity is None:
             raise not_published(set_name)
         wanted = {}
@@ -475,7 +478,7 @@ class OneCApp:
     def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:
         """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""
         set_name, table = match.group("set"), match.group("table")
-        if set_name not in self.base.entities:
+        if set_name not in self._published():
             raise not_published(set_name)
         if (set_name, table) != ("AccumulationRegister_РасчетыСКлиентами", "Balance"):
             raise QueryError(400, "6", f"Неверный URL: виртуальная таблица {table} регистра {set_name} не опубликована")
@@ -503,6 +506,11 @@ class OneCApp:
             return Reply(404, json.dumps({"error": {"code": "not_found", "message": str(error)}},
                                          ensure_ascii=False).encode("utf-8"), "application/json;charset=utf-8")
         return Reply(200, content, "application/pdf")
+
+    def _published(self) -> dict[str, Any]:
+        """The entities in the OData composition now."""
+        taken_out = set(self.settings["unpublished"])
+        return {name: entity for name, entity in self.base.entities.items() if name not in taken_out}
 
     # -- admin --------------------------------------------------------------------------------------------
 

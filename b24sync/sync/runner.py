@@ -11,7 +11,8 @@ backoff, and told about once on its timeline; it never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import replace
@@ -46,6 +47,34 @@ WATERMARK = "bitrix24_deals"
 # read just before and just after them make the 50 commands of one request)
 CHUNK = DEALS_READ_AT_ONCE  # a chunk's reads are one batch request, and its writes another
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+HELD_DEALS = 2_500  # deals to work on kept from the listing; a longer listing is read again as the work goes
+
+Work = tuple[dict[str, Any], bool, bool, BindingView | None]
+
+
+class Listed:
+    """A push's deals as they are listed: counted and their IDs noted on the way, never all kept."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], listing: Any = None, due: Iterable[int] = (),
+                 vanished: Iterable[int] = ()) -> None:
+        self._rows = rows
+        self._listing = listing
+        self.due = list(due)  # failed deals due for a retry: read by ID when the listing left them out
+        self.vanished = list(vanished)  # deals asked for by ID that the portal no longer has
+        self.seen: set[int] = set()
+        self.count = 0
+
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows:
+            self.count += 1
+            self.seen.add(int(row["ID"]))
+            yield row
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The portal's time of the listing's first request (None for deals asked for by ID)."""
+        return self._listing.server_time if self._listing is not None else None
 
 
 class Engine(PullCycle, CustomerMatching):
@@ -75,6 +104,7 @@ class Engine(PullCycle, CustomerMatching):
         self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
+        self.held_deals = HELD_DEALS
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
@@ -96,28 +126,26 @@ class Engine(PullCycle, CustomerMatching):
         self._posting, self._versions = {}, {}  # nothing of a cycle a fatal error ended is taken for this one's
         self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
         selected = deal_ids is not None
-        deals, server_time, vanished = self._changed_deals(full, deal_ids)
-        report.listed = len(deals)
+        listed = self._listed(full, deal_ids)
+        held: list[Work] | None = []  # the work itself while it is short; None once it was too long to keep
+        wanted: set[int] = set()
+        creates = 0
+        for entry in self._triaged(listed.rows, selected, force):
+            wanted.add(int(entry[0]["ID"]))
+            creates += entry[1] and entry[2] and entry[3] is None
+            if held is not None:
+                held.append(entry)
+                held = held if len(held) <= self.held_deals else None
+        due = [deal_id for deal_id in listed.due if deal_id not in listed.seen]
+        found = self.bitrix.deals_by_id(due) if due else {}
+        report.listed = listed.count + len(found)
+        vanished = listed.vanished + [deal_id for deal_id in due if deal_id not in found]
         for deal_id in vanished if not dry_run else []:
             if self.store.failure(deal_id) is not None:
                 self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
-        bindings = self.store.bindings_for_deals(sorted(deals))
-        work = []
-        for deal_id in sorted(deals):
-            deal = deals[deal_id]
-            pipeline = self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0)
-            in_stage, filters = mapping.in_trigger_stage(deal, pipeline), mapping.passes_filters(deal, pipeline)
-            binding = bindings.get(deal_id)
-            failure = self.store.failure(deal_id)
-            if binding is None and not (in_stage and filters) and failure is None:
-                continue
-            if binding is not None and not (selected or force) and failure is None and self._unchanged(binding, deal):
-                continue  # as b24sync's own last look (or write) left it: nothing to read again
-            modified = parse_datetime(deal.get("DATE_MODIFY"))
-            if steps.waiting(failure, modified.timestamp() if modified else None, selected, self.clock.time()):
-                continue  # failed, not due, unchanged since: nothing to read
-            work.append((deal, in_stage, filters, binding))
-        creates = sum(1 for _, in_stage, filters, binding in work if in_stage and filters and binding is None)
+        stragglers = list(self._triaged((found[deal_id] for deal_id in sorted(found)), selected, force))
+        creates += sum(1 for _, in_stage, filters, binding in stragglers if in_stage and filters and binding is None)
+        server_time = listed.server_time
         limit = self.sync.max_creates_per_cycle
         if creates > limit and not confirm_bulk and dry_run:
             report.hold(f"the real run would stop here: it would create {creates} documents in 1C, more than "
@@ -128,12 +156,16 @@ class Engine(PullCycle, CustomerMatching):
                 f"({limit}); nothing was created. If that is intended (a first run, a backfill), run "
                 f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
                 f"(`b24sync sync --dry-run` lists what would be created)")
-        if work:
+        if wanted or stragglers:
             self.preflight()  # before the first write to 1C: the deal fields b24sync writes must exist
-        progress = [0, len(work)]
+        progress = [0, len(wanted) + len(stragglers)]
+        # a long listing is not kept in memory: it is listed again, and what it holds now is worked on (the deals
+        # counted above, as they are now)
+        work = held if held is not None else (entry for entry in self._triaged(
+            self._listed(full, deal_ids).rows, selected, force) if int(entry[0]["ID"]) in wanted)
         workers = 1 if dry_run else self.config.onec.max_concurrency
         with ThreadPoolExecutor(workers, thread_name_prefix="b24sync-1c") if workers > 1 else nullcontext() as pool:
-            for chunk in chunked(work, CHUNK):
+            for chunk in chunked(itertools.chain(work, stragglers), CHUNK):
                 gathered = self._gather(chunk, selected, force, recreate, keep)
                 if not dry_run:
                     self._prefetch_customers(gathered)
@@ -162,24 +194,41 @@ class Engine(PullCycle, CustomerMatching):
                 and self.store.open_intent(binding.deal_id) is None
                 and not self.store.open_conflicts(binding.deal_id))  # an open conflict may end by itself
 
-    def _changed_deals(self, full: bool, deal_ids: Iterable[int] | None
-                       ) -> tuple[dict[int, dict], datetime | None, list[int]]:
-        """The deals to look at, the portal's time of the listing, and failed deals that no longer exist."""
+    def _listed(self, full: bool, deal_ids: Iterable[int] | None) -> Listed:
+        """The deals to look at, as a stream: those changed since the watermark (or the ones asked for)."""
         if deal_ids is not None:
             wanted = list(deal_ids)
             found = self.bitrix.deals_by_id(wanted)
-            return found, None, [deal_id for deal_id in wanted if deal_id not in found]
+            return Listed((found[deal_id] for deal_id in sorted(found)),
+                          vanished=[deal_id for deal_id in wanted if deal_id not in found])
         since = EPOCH
         mark = self.store.watermark(WATERMARK)
         if mark and not full:
             since = (parse_datetime(mark) or EPOCH) - timedelta(seconds=self.sync.overlap_seconds)
         categories = [pipeline.category_id for pipeline in self.sync.pipelines]
         listing = self.bitrix.deals_changed_since(since, categories, select=mapping.DEAL_SELECT)
-        deals = {int(row["ID"]): row for row in listing}
-        due = [deal_id for deal_id in self.store.due_failures() if deal_id not in deals]
-        found = self.bitrix.deals_by_id(due) if due else {}
-        deals.update(found)
-        return deals, listing.server_time, [deal_id for deal_id in due if deal_id not in found]
+        return Listed(listing, listing, due=self.store.due_failures())
+
+    def _triaged(self, deals: Iterable[dict[str, Any]], selected: bool, force: bool) -> Iterator[Work]:
+        """The deals that need work, each as (deal, in its trigger stage, passes the filters, binding); the
+        bindings read 500 deals at a time."""
+        for page in chunked(deals, 500):
+            bindings = self.store.bindings_for_deals([int(deal["ID"]) for deal in page])
+            for deal in page:
+                deal_id = int(deal["ID"])
+                pipeline = self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0)
+                in_stage, filters = mapping.in_trigger_stage(deal, pipeline), mapping.passes_filters(deal, pipeline)
+                binding = bindings.get(deal_id)
+                failure = self.store.failure(deal_id)
+                if binding is None and not (in_stage and filters) and failure is None:
+                    continue
+                if binding is not None and not (selected or force) and failure is None \
+                        and self._unchanged(binding, deal):
+                    continue  # as b24sync's own last look (or write) left it: nothing to read again
+                modified = parse_datetime(deal.get("DATE_MODIFY"))
+                if steps.waiting(failure, modified.timestamp() if modified else None, selected, self.clock.time()):
+                    continue  # failed, not due, unchanged since: nothing to read
+                yield deal, in_stage, filters, binding
 
     def _gather(self, chunk: list[tuple[dict, bool, bool, BindingView | None]], selected: bool, force: bool,
                 recreate: bool, keep: str) -> list[tuple[steps.PushItem, Mapped, dict[str, Any]]]:

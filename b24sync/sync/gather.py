@@ -24,6 +24,7 @@ from b24sync.onec.profiles import ENUM_VAT_RATES, ZERO_GUID
 from b24sync.sync import mapping
 
 EDIT_SETTLES_SECONDS = 60
+KEPT_OBJECTS = 5_000  # customers, products and their 1C matches a cycle keeps; past that it starts afresh
 
 
 @dataclass
@@ -46,6 +47,10 @@ class Context:
     by_inn: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     by_phone: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     by_email: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def size(self) -> int:
+        """How many objects it keeps."""
+        return sum(len(value) for value in vars(self).values())
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Gatherer:
 
     def enrich(self, deals: list[dict[str, Any]]) -> None:
         """Rows, products, companies, requisites and contacts of the deals, and their products in 1C."""
+        if self.context.size() > KEPT_OBJECTS:  # a long cycle's memory stays flat: later chunks read theirs again
+            self.context = Context()
         context = self.context
         context.rows.clear()  # rows are needed by this chunk only: memory stays flat
         context.amounts.clear()

@@ -266,6 +266,42 @@ def test_the_first_pull_of_many_new_bindings_reads_each_kind_in_chains_not_per_d
 
 
 @pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_the_first_pull_of_many_old_bindings_lists_the_documents_around_them_by_date(tmp_path: Path,
+                                                                                    profile: str) -> None:
+    """Bindings that are not new (a state rebuilt days later, a pull long delayed): asking for the documents
+    around 60 orders in chains of composite terms would take ten requests a kind; one `$count` and one page do."""
+    from dataclasses import replace
+
+    from tests.sync_rig import Rig
+
+    rig = Rig.start(tmp_path, profile=profile, deals=80)
+    try:
+        for deal in rig.portal.portal.deals.values():
+            deal["STAGE_ID"] = "EXECUTING" if deal["CATEGORY_ID"] == "0" else "C1:EXECUTING"
+        engine = rig.engine(sync=replace(rig.config.sync, max_creates_per_cycle=1000),
+                            onec=replace(rig.config.onec, invoice_pdf="off"))
+        created = engine.push().created
+        assert created > 60
+        paid = next(iter(engine.store.bindings())).deal_id
+        rig.accountant().pay(rig.documents_for(paid)[0]["Ref_Key"], 10.0)
+        rig.clock.advance(3 * 86400)  # read back three days later: no longer new orders
+        rig.reset_stats()
+        engine.pull()
+        asked = rig.base.app.stats.snapshot()["http_requests_by_method"]
+        order = "Document_ЗаказКлиента" if profile == "ut11" else "Document_СчетНаОплатуПокупателю"
+        around = {entity: count for entity, count in asked.items() if entity.startswith("Document_")
+                  and entity != order}
+        # per kind around the orders: the window's listing, a $count and one page (chains would take ~10)
+        assert len(around) >= 3 and all(count <= 3 for count in around.values()), asked
+        assert asked[order] <= 2 * (created // 25 + 1) + 1, asked  # their versions and heads in chains of ~27
+        assert rig.deal(paid)["UF_CRM_1C_PAID_AMOUNT"] == "10.00|RUB"
+        unpaid = next(binding.deal_id for binding in engine.store.bindings() if binding.deal_id != paid)
+        assert rig.deal(unpaid)["UF_CRM_1C_PAID_AMOUNT"] in ("", None, "0.00|RUB")
+    finally:
+        rig.stop()
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
 def test_a_payment_dated_weeks_before_its_new_order_is_still_found_by_the_first_pull(tmp_path: Path,
                                                                                      profile: str) -> None:
     """The first pull reads nothing around an order made today unless a document of the window refers to it:

@@ -14,6 +14,8 @@ from b24sync.onec.metadata import Metadata
 from b24sync.onec.odata import EVERY_ROW, ODataClient, literal
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
+LISTING_PAGE = 500  # rows a listing asks for at a time
+
 
 class AdapterBase:
     """The state and the reads the adapter's parts (lookups, lifecycle, polling, invoice source) build on."""
@@ -52,29 +54,45 @@ class AdapterBase:
 
     def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
                      render: Any = literal, extra: str = "", term: Any = None,
-                     every_row: bool = False) -> list[dict[str, Any]]:
+                     every_row: bool = False, window: str = "") -> list[dict[str, Any]]:
         """Rows whose `field` equals any of `values`, in `or` chains that keep every URL under the limit. `term`
         makes one comparison of another form (an any() over a tabular section) from the field and the value;
-        `every_row`: hidden rows are not skipped (see EVERY_ROW)."""
+        `every_row`: hidden rows are not skipped (see EVERY_ROW).
+
+        `window`, a filter every wanted row passes (a date from which they all are): when listing the rows in
+        the window takes fewer requests than the chains (many values, long terms), they are listed instead and
+        the caller keeps the ones it asked for; one `$count` tells."""
         more = EVERY_ROW if every_row else {}
-        values = list(dict.fromkeys(values))
+        chains = self._chains(entity, field, values, select, render, extra, term, more)
+        if window and len(chains) > 2:
+            count = int(self.client.get_text(f"{entity}/$count", {"$filter": f"{window}{extra}", **more}).strip()
+                        or 0)
+            if -(-count // LISTING_PAGE) + 1 < len(chains):
+                return self.client.get_all(entity, {"$filter": f"{window}{extra}", "$select": select, **more},
+                                           page=LISTING_PAGE)
         rows: list[dict[str, Any]] = []
-        chunk: list[str] = []
-        make = term or (lambda name, value: f"{name} eq {value}")
-        for value in values + [None]:
-            if value is not None:
-                candidate = chunk + [make(field, render(value))]
-                query = " or ".join(candidate)
-                if len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
-                                                "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more},
-                                                check=False)) < self.client.max_url - 40:
-                    chunk = candidate
-                    continue
-            if chunk:
-                rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chunk)}){extra}",
-                                                         "$select": select, **more}))
-            chunk = [make(field, render(value))] if value is not None else []
+        for chain in chains:
+            rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chain)}){extra}",
+                                                     "$select": select, **more}))
         return rows
+
+    def _chains(self, entity: str, field: str, values: Iterable[str], select: str, render: Any, extra: str,
+                term: Any, more: dict[str, Any]) -> list[list[str]]:
+        """The values' comparisons, grouped into the longest `or` chains whose URLs the web server takes."""
+        make = term or (lambda name, value: f"{name} eq {value}")
+        chains: list[list[str]] = []
+        chain: list[str] = []
+        for value in dict.fromkeys(values):
+            candidate = chain + [make(field, render(value))]
+            query = " or ".join(candidate)
+            if not chain or len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
+                                                          "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more},
+                                                check=False)) < self.client.max_url - 40:
+                chain = candidate
+                continue
+            chains.append(chain)
+            chain = [make(field, render(value))]
+        return chains + ([chain] if chain else [])
 
     def _unhidden(self, lookup: Any, what: str) -> Any:
         """A lookup that decides a create, run over every row: a row hidden from the user (code 20) makes it a

@@ -129,6 +129,12 @@ class Polling(AdapterBase):
         paid: dict[str, Decimal] = dict.fromkeys(refs, Decimal(0))
         sales: dict[str, list[dict[str, Any]]] = {ref: [] for ref in refs}
         composite = lambda ref: cast(ref, order_entity)  # noqa: E731 - the composite reference's form
+        # many documents (a rebuilt state, old bindings never read back): the documents around them may be
+        # fewer requests to list by date than to ask for in chains; none is dated much before its order
+        dates = [_date(head.get("Date")) for head in heads] if chained else []
+        oldest = min((day for day in dates if day is not None), default=None) if all(dates) else None
+        window = f"Date ge {literal(datetime.combine(oldest, datetime.min.time()) - FRESH_MARGIN)}" \
+            if oldest is not None else ""
         if self.profile.order_is_invoice:
             for head in heads:
                 invoices[head["Ref_Key"].lower()].append(InvoiceInfo(
@@ -136,20 +142,21 @@ class Polling(AdapterBase):
                     head["DataVersion"], self.currency_code(head.get(self.profile.currency_field))))
             for entity in self._payment_entities():
                 for row in self._by_or_chain(entity, "ДокументОснование", chained, "Ref_Key,СуммаДокумента,"
-                                             "ДокументОснование", render=composite, extra=" and Posted eq true"):
+                                             "ДокументОснование", render=composite, extra=" and Posted eq true",
+                                             window=window):
                     base = row.get("ДокументОснование", "").lower()
                     if base in paid:
                         paid[base] += _decimal(row.get("СуммаДокумента"))
             for row in self._by_or_chain(self.profile.sale_entity, "СчетНаОплатуПокупателю_Key", chained,
                                          "Ref_Key,Date,СуммаДокумента,НомерДляОтслеживания,СчетНаОплатуПокупателю_Key",
-                                         render=guid, extra=" and Posted eq true"):
+                                         render=guid, extra=" and Posted eq true", window=window):
                 base = row.get("СчетНаОплатуПокупателю_Key", "").lower()
                 if base in sales:
                     sales[base].append(row)
         else:
             for row in self._by_or_chain(self.profile.invoice_entity, "ДокументОснование", chained,
                                          "Ref_Key,DataVersion,Number,Date,СуммаДокумента,Валюта_Key,ДокументОснование",
-                                         render=composite, extra=" and DeletionMark eq false"):
+                                         render=composite, extra=" and DeletionMark eq false", window=window):
                 base = row.get("ДокументОснование", "").lower()
                 if base in invoices:
                     invoices[base].append(InvoiceInfo(row["Ref_Key"], row["Number"], _date(row.get("Date")),
@@ -158,7 +165,7 @@ class Polling(AdapterBase):
             for entity in self._payment_entities():
                 # each term is one any() over the payment's rows: `or` chains of them, as of plain comparisons
                 for payment in self._by_or_chain(entity, "РасшифровкаПлатежа", chained, "Ref_Key,РасшифровкаПлатежа",
-                                                 render=composite, extra=" and Posted eq true",
+                                                 render=composite, extra=" and Posted eq true", window=window,
                                                  term=lambda field, value: f"{field}/any(d: d/Заказ eq {value})"):
                     for item in payment.get("РасшифровкаПлатежа", []):
                         base = str(item.get("Заказ", "")).lower()
@@ -169,7 +176,7 @@ class Polling(AdapterBase):
             for row in self._by_or_chain(self.profile.sale_entity, "ЗаказКлиента", chained,
                                          "Ref_Key,Date,СуммаДокумента,ЗаказКлиента," +
                                          (tracking or "ДополнительныеРеквизиты"),
-                                         render=composite, extra=" and Posted eq true"):
+                                         render=composite, extra=" and Posted eq true", window=window):
                 base = row.get("ЗаказКлиента", "").lower()
                 if base in sales:
                     sales[base].append(row)

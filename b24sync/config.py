@@ -462,10 +462,10 @@ SCHEMA = Section(
             }, note="The seller's bank details printed on rendered invoices."),
         }),
         "daemon": Section({
-            "bitrix24_to_onec_seconds": Key(int, 10, number_between(1, 86400), "how often deals go to 1C",
+            "bitrix24_to_onec_seconds": Key(int, 12, number_between(1, 86400), "how often deals go to 1C",
                                             note="How often `b24sync run` sends changed deals to 1C, in seconds. "
-                                                 "An idle cycle is one Bitrix24 request, so every 10 s spends 5 % "
-                                                 "of the portal's request budget (2 a second)."),
+                                                 "An idle cycle is one Bitrix24 request, so every 12 s spends "
+                                                 "4.2 % of the portal's request budget (2 a second)."),
             "onec_to_bitrix24_seconds": Key(int, 120, number_between(1, 86400), "how often 1C news go to deals",
                                             note="How often it brings 1C's invoices, payments and shipments to the "
                                                  "deals, in seconds."),
@@ -661,7 +661,7 @@ class InvoicesConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    bitrix24_to_onec_seconds: int = 10
+    bitrix24_to_onec_seconds: int = 12
     onec_to_bitrix24_seconds: int = 120
     retry_seconds: int = 60
     catalog_seconds: int = 0

@@ -136,13 +136,12 @@ def _check(operator: str, actual: Any, wanted: Any, field_type: str, tz: timezon
         found = any(_like(str(item), explicit).search(text) for item in _values(wanted))
         return not found if operator.startswith("!") else found
     left = comparable(actual, field_type, tz)
-    rights = [comparable(item, field_type, tz) for item in _values(wanted)]
-    if operator in ("=", "@"):
-        if isinstance(wanted, list | tuple | dict) and not _values(wanted):
+    if operator in ("=", "@", "!", "!=", "!@"):
+        if operator in ("=", "@") and isinstance(wanted, list | tuple | dict) and not _values(wanted):
             return False
-        return any(_equal(left, right) for right in rights)
-    if operator in ("!", "!=", "!@"):
-        return not any(_equal(left, right) for right in rights)
+        found = _among(left, _wanted_set(wanted, field_type, tz))
+        return found if operator in ("=", "@") else not found
+    rights = [comparable(item, field_type, tz) for item in _values(wanted)]
     right = rights[0] if rights else None
     if left is None or right is None:
         return False
@@ -160,10 +159,27 @@ def _check(operator: str, actual: Any, wanted: Any, field_type: str, tz: timezon
     raise FilterError(f"unknown operator {operator}")
 
 
-def _equal(left: Any, right: Any) -> bool:
+def _among(left: Any, rights: frozenset[Any]) -> bool:
+    """Whether a value equals one of these (an empty value equals an empty one, NULL or '')."""
     if left is None or left == "":
-        return right is None or right == ""
-    return left == right
+        return None in rights or "" in rights
+    return left in rights
+
+
+_SETS: dict[tuple[str, int], tuple[Any, frozenset[Any]]] = {}
+
+
+def _wanted_set(wanted: Any, field_type: str, tz: timezone) -> frozenset[Any]:
+    """The filter's values in comparable form, made once per filter (a list filter is checked on every record)."""
+    key = (field_type, id(wanted))
+    cached = _SETS.get(key)
+    if cached is not None and cached[0] is wanted:
+        return cached[1]
+    made = frozenset(comparable(item, field_type, tz) for item in _values(wanted))
+    if len(_SETS) > 256:
+        _SETS.clear()
+    _SETS[key] = (wanted, made)
+    return made
 
 
 def sort_rows(rows: list[dict[str, Any]], order: Mapping[str, Any], types: Mapping[str, str],

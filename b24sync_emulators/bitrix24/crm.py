@@ -40,14 +40,17 @@ def _list(portal: Portal, records: list[dict[str, Any]], params: dict[str, Any],
 
 
 def _by_ids(records: list[dict[str, Any]], conditions: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records an ID filter (`@ID`, `ID`, `=ID`) can match, as a database's index would pick them; the
-    whole filter is applied to them after, so this only saves the scan."""
+    """The records an ID filter (`@ID`, `ID`, `=ID`, `>ID`) can match, as a database's index would pick them;
+    the whole filter is applied to them after, so this only saves the scan."""
     for key, wanted in conditions.items():
         if str(key).upper() in ("@ID", "ID", "=ID"):
             values = wanted.values() if isinstance(wanted, dict) else wanted if isinstance(wanted, list | tuple) \
                 else [wanted]
             ids = {_id_text(value) for value in values}
-            return [record for record in records if _id_text(record.get("ID")) in ids]
+            records = [record for record in records if _id_text(record.get("ID")) in ids]
+        elif str(key).upper() == ">ID" and _id_text(wanted).isdigit():
+            after = int(_id_text(wanted))
+            records = [record for record in records if int(record.get("ID") or 0) > after]
     return records
 
 

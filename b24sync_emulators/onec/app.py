@@ -369,7 +369,11 @@ class OneCApp:
         return bool(hidden) and str(record.get("Ref_Key", "")).lower() in hidden
 
     def _select_records(self, entity: Entity, options: dict[str, str]) -> list[dict[str, Any]]:
-        records = self._records(entity)
+        keys = _keys_asked(options.get("$filter", "")) if entity.name in self.base.records else None
+        if keys is not None:  # an `or` chain of Ref_Key terms: those records, as the database's index picks them
+            records = [record for key, record in self.base.records[entity.name].items() if key in keys]
+        else:
+            records = self._records(entity)
         if options.get("$filter"):
             condition = compile_filter(options["$filter"], entity, self.base.entities)
             records = [record for record in records if condition(self._scope(entity, record))]
@@ -531,6 +535,37 @@ class OneCApp:
             self.settings.update(payload)
             return Reply(200, json.dumps(self.settings).encode())
         return Reply(404, b'{"error":"unknown admin endpoint"}')
+
+
+_REF_TERM = re.compile(r"Ref_Key eq guid'([0-9a-fA-F-]{36})'")
+
+
+def _keys_asked(text: str) -> set[str] | None:
+    """The refs of a filter that starts with a parenthesised `or` chain of `Ref_Key eq guid'…'` terms (the rest
+    joined by `and`), else None. Only narrows what the whole filter is then applied to."""
+    text = text.strip()
+    if not text.startswith("("):
+        return None
+    depth, end = 0, -1
+    quoted = False
+    for position, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0:
+                end = position
+                break
+    rest = text[end + 1:].strip() if end > 0 else None
+    if rest is None or (rest and not rest.startswith("and ")):
+        return None
+    terms = [term.strip() for term in text[1:end].split(" or ")]
+    found = [_REF_TERM.fullmatch(term) for term in terms]
+    if not all(found):
+        return None
+    return {match.group(1).lower() for match in found if match}
 
 
 def _without_metadata(payload: Any) -> Any:

@@ -369,9 +369,12 @@ class OneCApp:
         return bool(hidden) and str(record.get("Ref_Key", "")).lower() in hidden
 
     def _select_records(self, entity: Entity, options: dict[str, str]) -> list[dict[str, Any]]:
-        keys = _keys_asked(options.get("$filter", "")) if entity.name in self.base.records else None
-        if keys is not None:  # an `or` chain of Ref_Key terms: those records, as the database's index picks them
-            records = [record for key, record in self.base.records[entity.name].items() if key in keys]
+        chain = _chain_asked(options.get("$filter", "")) if entity.name in self.base.records else None
+        plain = {name for prop in entity.props if prop.kind in ("plain", "ref") for name in prop.wire_names}
+        if chain is not None and chain[0] in plain | {"Ref_Key"}:  # an or-chain on one field: as an index picks
+            field, values = chain
+            records = [record for record in self.base.records[entity.name].values()
+                       if str(record.get(field) or "").casefold() in values]
         else:
             records = self._records(entity)
         if options.get("$filter"):
@@ -537,12 +540,13 @@ class OneCApp:
         return Reply(404, b'{"error":"unknown admin endpoint"}')
 
 
-_REF_TERM = re.compile(r"Ref_Key eq guid'([0-9a-fA-F-]{36})'")
+_TERM = re.compile(r"(\w+) eq (?:guid'([0-9a-fA-F-]{36})'|'((?:[^']|'')*)')")
 
 
-def _keys_asked(text: str) -> set[str] | None:
-    """The refs of a filter that starts with a parenthesised `or` chain of `Ref_Key eq guid'…'` terms (the rest
-    joined by `and`), else None. Only narrows what the whole filter is then applied to."""
+def _chain_asked(text: str) -> tuple[str, set[str]] | None:
+    """(field, values) of a filter that starts with a parenthesised `or` chain of `Field eq guid'…'` or
+    `Field eq '…'` terms on one field (the rest joined by `and`), the values casefolded; else None. Only narrows
+    what the whole filter is then applied to."""
     text = text.strip()
     if not text.startswith("("):
         return None
@@ -561,11 +565,11 @@ def _keys_asked(text: str) -> set[str] | None:
     rest = text[end + 1:].strip() if end > 0 else None
     if rest is None or (rest and not rest.startswith("and ")):
         return None
-    terms = [term.strip() for term in text[1:end].split(" or ")]
-    found = [_REF_TERM.fullmatch(term) for term in terms]
-    if not all(found):
+    found = [_TERM.fullmatch(term.strip()) for term in text[1:end].split(" or ")]
+    if not all(found) or len({match.group(1) for match in found if match}) != 1:
         return None
-    return {match.group(1).lower() for match in found if match}
+    values = {(match.group(2) or (match.group(3) or "").replace("''", "'")).casefold() for match in found if match}
+    return found[0].group(1), values
 
 
 def _without_metadata(payload: Any) -> Any:

@@ -80,6 +80,7 @@ class Fault:
     html: bool = False
     when: str = "before"  # before the method runs, or after it (the write happens, the answer is lost)
     verb: str = "*"  # only requests with this HTTP method (POST: a create, not a read of the same entity set)
+    contains: str = ""  # only requests whose decoded query has this text (a filter's form: "cast(")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,13 +113,15 @@ class Faults:
         with self._lock:
             return [fault.__dict__.copy() for fault in self._faults]
 
-    def pick(self, method: str, verb: str = "POST") -> Fault | None:
+    def pick(self, method: str, verb: str = "POST", query: str = "") -> Fault | None:
         name = method.lower()
         with self._lock:
             for fault in self._faults:
                 if fault.method != "*" and fault.method.lower() != name:
                     continue
                 if fault.verb != "*" and fault.verb.upper() != verb.upper():
+                    continue
+                if fault.contains and fault.contains not in query:
                     continue
                 if fault.count is not None and fault.count <= 0:
                     continue

@@ -342,3 +342,36 @@ def test_a_lower_url_limit_makes_shorter_chains_with_the_same_answer(running: Ru
     assert sent[1] > sent[0]
     with pytest.raises(errors.QueryError, match="over the 700"):
         narrow.client.url("Catalog_Номенклатура", {"$filter": "Description eq '" + "я" * 200 + "'"})
+
+
+def test_a_web_server_that_refuses_long_urls_gets_shorter_chains_by_itself(running: RunningBase) -> None:
+    """A proxy in front of 1C that takes shorter request lines than IIS's 2048 and no `onec.max_url_length`:
+    the refused chain is asked for in halves, and the chains after it are made short enough."""
+    import requests
+
+    requests.post(f"{running.root}/_emulator/settings", json={"max_url": 1000}, timeout=5).raise_for_status()
+    refs = [product.ref_key for product in DATASET.products if product.in_onec]
+    adapter = OneCAdapter.from_config(onec_config(running))
+    assert set(adapter.nomenclature_by_refs(refs)) == set(refs)
+    assert adapter.client.max_url < 2048  # lowered
+    assert running.app.stats.snapshot()["responses_by_status"].get("404", 0) >= 1
+    running.app.stats.reset()
+    assert set(adapter.nomenclature_by_refs(refs)) == set(refs)
+    assert "404" not in running.app.stats.snapshot()["responses_by_status"]  # no refusal the second time
+
+
+def test_chains_1c_refuses_to_compare_are_replaced_by_a_listing_by_date(running: RunningBase,
+                                                                        adapter: OneCAdapter) -> None:
+    """A base that answers code 21 to cast(): the payments around an order are listed by date and matched by
+    b24sync, and the order shows its payment all the same."""
+    import requests
+
+    order = adapter.create_document(draft_for(adapter, DATASET, 78, include_vat=True, rows=2))
+    Accountant(running).pay(order.ref, 10.0)
+    entities = adapter._payment_entities()
+    requests.post(f"{running.root}/_emulator/faults", json={"faults": [
+        {"method": entity, "contains": "cast(", "status": 400, "error": "21",
+         "description": "Функция cast не поддерживается"} for entity in entities]},
+                  timeout=5).raise_for_status()
+    snapshot = adapter.snapshots([order.ref])[order.ref]
+    assert snapshot.paid == Decimal("10.00") and snapshot.payment_status == "partial"

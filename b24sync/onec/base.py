@@ -60,38 +60,81 @@ class AdapterBase:
         `every_row`: hidden rows are not skipped (see EVERY_ROW).
 
         `window`, a filter every wanted row passes (a date from which they all are): when listing the rows in
-        the window takes fewer requests than the chains (many values, long terms), they are listed instead and
-        the caller keeps the ones it asked for; one `$count` tells."""
+        the window takes fewer requests than the chains (many values, long terms), or when 1C refuses the
+        chains' form, the rows are listed instead and the caller keeps the ones it asked for. A web server that
+        refuses a chain's URL makes the chains shorter from then on (ODataClient.max_url)."""
         more = EVERY_ROW if every_row else {}
-        chains = self._chains(entity, field, values, select, render, extra, term, more)
+        make = term or (lambda name, value: f"{name} eq {value}")
+        terms = [make(field, render(value)) for value in dict.fromkeys(values)]
+        chains = self._chains(entity, terms, select, extra, more)
+        listing = {"$filter": f"{window}{extra}", "$select": select, **more}
         if window and len(chains) > 2:
             count = int(self.client.get_text(f"{entity}/$count", {"$filter": f"{window}{extra}", **more}).strip()
                         or 0)
             if -(-count // LISTING_PAGE) + 1 < len(chains):
-                return self.client.get_all(entity, {"$filter": f"{window}{extra}", "$select": select, **more},
-                                           page=LISTING_PAGE)
+                return self.client.get_all(entity, listing, page=LISTING_PAGE)
         rows: list[dict[str, Any]] = []
-        for chain in chains:
-            rows.extend(self.client.get_all(entity, {"$filter": f"({' or '.join(chain)}){extra}",
-                                                     "$select": select, **more}))
+        done = 0
+        while done < len(terms):
+            limit = self.client.max_url
+            chain = self._chains(entity, terms[done:], select, extra, more, first=True)[0]
+            try:
+                rows.extend(self._chain_rows(entity, chain, select, extra, more))
+            except errors.QueryError as refused:
+                if not window:
+                    raise
+                self.log.warning("onec_chain_refused", entity=entity, field=field, error=str(refused),
+                                 action="listed by date and matched by b24sync instead (more requests)")
+                return self.client.get_all(entity, listing, page=LISTING_PAGE)
+            done += len(chain)
+            if self.client.max_url < limit:
+                continue  # the next chains are made for the shorter limit
         return rows
 
-    def _chains(self, entity: str, field: str, values: Iterable[str], select: str, render: Any, extra: str,
-                term: Any, more: dict[str, Any]) -> list[list[str]]:
-        """The values' comparisons, grouped into the longest `or` chains whose URLs the web server takes."""
-        make = term or (lambda name, value: f"{name} eq {value}")
+    def _chain_rows(self, entity: str, chain: list[str], select: str, extra: str,
+                    more: dict[str, Any]) -> list[dict[str, Any]]:
+        """One chain's rows. A chain whose URL the web server refuses (an HTML 404 or a 414) lowers the client's
+        limit by a quarter and is asked for in halves; one over the limit is halved before it is sent."""
+        url = len(self._chain_url(entity, chain, select, extra, more))
+        if len(chain) > 1 and url > self.client.max_url - 40:
+            half = len(chain) // 2
+            return self._chain_rows(entity, chain[:half], select, extra, more) + \
+                self._chain_rows(entity, chain[half:], select, extra, more)
+        try:
+            return self.client.get_all(entity, {"$filter": f"({' or '.join(chain)}){extra}", "$select": select,
+                                                **more})
+        except errors.TransportError as refused:
+            if len(chain) < 2 or refused.status not in (404, 414):
+                raise
+        lowered = url * 3 // 4
+        self.log.warning("onec_url_limit_lowered", refused=url, now=lowered,
+                         action=f"the web server in front of 1C refused a {url}-character URL; b24sync keeps its "
+                                f"URLs under {lowered} characters from now on. Set 'onec.max_url_length' to the "
+                                f"web server's limit to spare the refusals at each start, or raise that limit "
+                                f"(IIS maxQueryString)")
+        self.client.max_url = min(self.client.max_url, lowered)
+        return self._chain_rows(entity, chain, select, extra, more)
+
+    def _chain_url(self, entity: str, chain: list[str], select: str, extra: str, more: dict[str, Any]) -> str:
+        """The longest URL a chain's listing sends (its first page's options at their widest)."""
+        return self.client.url(entity, {"$filter": f"({' or '.join(chain)}){extra}", "$select": select,
+                                        "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more}, check=False)
+
+    def _chains(self, entity: str, terms: list[str], select: str, extra: str,
+                more: dict[str, Any], first: bool = False) -> list[list[str]]:
+        """The terms grouped into the longest `or` chains whose URLs the web server takes (`first`: the first
+        chain only)."""
         chains: list[list[str]] = []
         chain: list[str] = []
-        for value in dict.fromkeys(values):
-            candidate = chain + [make(field, render(value))]
-            query = " or ".join(candidate)
-            if not chain or len(self.client.url(entity, {"$filter": f"({query}){extra}", "$select": select,
-                                                          "$top": 500, "$skip": 0, "$orderby": "Ref_Key", **more},
-                                                check=False)) < self.client.max_url - 40:
+        for item in terms:
+            candidate = chain + [item]
+            if not chain or len(self._chain_url(entity, candidate, select, extra, more)) < self.client.max_url - 40:
                 chain = candidate
                 continue
+            if first:
+                return [chain]
             chains.append(chain)
-            chain = [make(field, render(value))]
+            chain = [item]
         return chains + ([chain] if chain else [])
 
     def _unhidden(self, lookup: Any, what: str) -> Any:

@@ -44,8 +44,9 @@ def behaviours(adapter: Any, write_probe: bool = False) -> list[Behaviour]:
         found.append(Behaviour(ok, name, detail if ok else f"{detail}; {fallback}"))
 
     attempt("1c or-chains", lambda: _or_chains(adapter),
-            "b24sync reads many objects a request in such chains; raise the web server's query-string limit "
-            "(IIS maxQueryString) to at least 2048 characters, or set 'onec.max_url_length' to what it takes")
+            "b24sync then makes its chains shorter by itself at each start (one refused request, more requests "
+            "after); raise the web server's query-string limit (IIS maxQueryString) to at least 2048 characters, "
+            "or set 'onec.max_url_length' to what it takes")
     attempt("1c allowedOnly", lambda: _allowed_only(adapter),
             "on a base with row-level security, one hidden row would then fail every listing")
     attempt("1c date window", lambda: _date_window(adapter),
@@ -54,7 +55,8 @@ def behaviours(adapter: Any, write_probe: bool = False) -> list[Behaviour]:
         attempt(f"1c $select of {entity}", lambda entity=entity, select=select: _select(adapter, entity, select),
                 "check the configuration version (profile 'onec.profile') and the OData composition")
     attempt("1c cast() on composites", lambda: _cast(adapter),
-            "invoices and shipments based on an order are found by such a comparison")
+            "invoices, payments and shipments around an order are found by such a comparison; without it b24sync "
+            "lists them by date and matches them itself (more requests)")
     if not adapter.config.deal_marker.attribute:
         attempt("1c any() over a tabular section", lambda: _any(adapter),
                 f"the deal marker is searched with it; set 'onec.deal_marker.attribute' to a string attribute of "
@@ -71,9 +73,12 @@ def _or_chains(adapter: Any) -> tuple[bool, str]:
     refs = [row["Ref_Key"] for row in adapter.client.get(catalog, {"$select": "Ref_Key", "$top": CHAIN_SAMPLE,
                                                                     "$orderby": "Ref_Key"}).get("value", [])]
     padding = [str(uuid.uuid4()) for _ in range(CHAIN_SAMPLE - len(refs))]
-    before = adapter.client.requests_sent
+    before, limit = adapter.client.requests_sent, adapter.client.max_url
     rows = adapter._by_or_chain(catalog, "Ref_Key", refs + padding, "Ref_Key", render=guid)
     sent = adapter.client.requests_sent - before
+    if adapter.client.max_url < limit:
+        return False, (f"the web server in front of 1C refused URLs of up to {limit} characters; b24sync went on "
+                       f"with chains under {adapter.client.max_url}")
     missing = set(refs) - {row["Ref_Key"] for row in rows}
     if missing:
         return False, (f"chains of guid'…' terms of up to {adapter.client.max_url} characters left out "

@@ -79,6 +79,7 @@ class OneCApp:
                                          # taken out of the OData composition by the 1C administrator (the
                                          # publication's «Настройка стандартного интерфейса OData»), while running
                                          "unpublished": [],
+                                         "max_url": 2048,  # the longest request line the web server takes
                                          "password": ""}  # set: the user's password changed (rotated) to this
         self.last_request: float | None = None
         self.host = "127.0.0.1"
@@ -103,8 +104,9 @@ class OneCApp:
         if request.path.startswith("/_emulator/"):
             return self._admin(request)
         raw_target = request.path + (f"?{request.query}" if request.query else "")
-        if len(raw_target) > 2048:
-            return Reply(404, IIS_404.encode("utf-8"), "text/html; charset=utf-8")  # IIS maxQueryString
+        if len(raw_target) > self.settings["max_url"]:  # IIS maxQueryString (2048 by default), or a proxy's limit
+            self.stats.count("statuses", "404")
+            return Reply(404, IIS_404.encode("utf-8"), "text/html; charset=utf-8")
         path = unquote(request.path)
         self.host = request.headers.get("host", "127.0.0.1")
         fmt = next((unquote(pair.partition("=")[2]) for pair in request.query.split("&")
@@ -132,7 +134,7 @@ class OneCApp:
         if self.settings["first_hit_500"]:
             self.settings["first_hit_500"] = False
             return odata_error(500, "-1", "Ошибка при начале сеанса: информационная база недоступна", as_json)
-        fault = self.faults.pick(self._label(path), request.method)
+        fault = self.faults.pick(self._label(path), request.method, unquote(request.query))
         if fault is not None and fault.when == "before":
             reply = self._fault(fault, as_json)
             if reply is not None:

@@ -568,7 +568,7 @@ def product_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
     order = mapping_arg(params, "order")
     types = {**fields.types_of(fields.PRODUCT), _PROPERTY: "string"}
     flat = []
-    for record in portal.products.values():
+    for record in _by_ids(list(portal.products.values()), conditions):
         view = dict(record)
         view[_PROPERTY] = (record.get(_PROPERTY) or {}).get("value")
         if matches(view, conditions, types, portal.tz):

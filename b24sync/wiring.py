@@ -26,6 +26,7 @@ class Parts:
     lock: ProcessLock
 
     def close(self) -> None:
+        self.onec.client.close()
         self.store.close()
         self.lock.release()
 

@@ -32,6 +32,7 @@ class Stats:
             self.in_flight_peak = self.in_flight  # the most served at once since the reset
             self.emulator_errors: Counter[str] = Counter()  # requests that failed on the emulator's own bug
             self.batches = 0
+            self.sessions: Counter[str] = Counter()  # explicit 1C sessions started and finished (IBSession)
 
     def count(self, name: str, key: str, amount: int = 1) -> None:
         with self._lock:
@@ -62,6 +63,7 @@ class Stats:
                 "responses_by_status": dict(self.statuses),
                 "emulator_errors": dict(self.emulator_errors),
                 "in_flight_peak": self.in_flight_peak,
+                "sessions": dict(self.sessions),
             }
 
 

@@ -46,3 +46,39 @@ def test_deals_of_one_new_customer_written_at_once_make_one_counterparty_and_one
         assert engine.push().created == 0  # and a second cycle finds nothing to do
     finally:
         rig.stop()
+
+
+def test_each_worker_is_served_by_an_explicit_session_of_its_own_which_outlives_a_server_restart(
+        tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        fine = sorted(deal_id for deal_id, rows in rig.portal.portal.product_rows.items()
+                      if rows and not any("(нет в 1С)" in row["PRODUCT_NAME"] for row in rows))
+        for deal_id in fine[:8]:
+            rig.move(deal_id)
+        slow_onec(rig, **{"Document_ЗаказКлиента": 100})
+        rig.reset_stats()
+        engine = rig.engine(onec=replace(rig.config.onec, max_concurrency=4))
+        assert engine.push().created == 8
+        stats = rig.base.app.stats.snapshot()
+        # the main thread's and each worker's: never one a request, never more than the workers and the owner
+        assert 2 <= stats["sessions"]["started"] <= 5 < stats["http_requests"]
+
+        ended = requests.delete(f"{rig.base.root}/_emulator/sessions", timeout=5).json()["ended"]
+        assert ended == stats["sessions"]["started"]  # the 1C server restarted: every session is gone
+        for deal_id in fine[8:10]:
+            rig.move(deal_id)
+        rig.reset_stats()
+        report = engine.push()
+        assert report.created == 2 and not report.failed, report.failed  # new sessions, nothing lost
+        assert rig.base.app.stats.snapshot()["sessions"]["started"] >= 1
+        for deal_id in fine[:10]:
+            assert len(rig.documents_for(deal_id)) == 1
+
+        rig.reset_stats()
+        engine.onec.client.close()
+        finished = rig.base.app.stats.snapshot()["sessions"]["finished"]
+        assert finished >= 1 and requests.delete(f"{rig.base.root}/_emulator/sessions", timeout=5).json()[
+            "ended"] == 0  # each closed at the end, its licence free at once
+    finally:
+        rig.stop()

@@ -31,6 +31,7 @@ from b24sync.onec import errors
 from b24sync.redaction import redact, register_secret
 
 MAX_URL = 2048
+SESSION_COOKIE = "ibsession"  # an explicit session's cookie, set in answer to `IBSession: start` (ODATA.md §1)
 # the platform's words for a transaction rolled back by a lock conflict or a deadlock (not the document's fault)
 LOCK_CONFLICT = ("конфликт блокировок", "время ожидания предоставления блокировки", "deadlock",
                  "взаимоблокировк")
@@ -177,19 +178,29 @@ class ODataClient:
             headers["Content-Length"] = "0"
         attempt = 0
         entity = resource.split("(")[0].split("/")[0] or "(root)"
+        restarted = False
         while True:
             self.requests_sent += 1
             self.requests_by_entity[entity] = self.requests_by_entity.get(entity, 0) + 1
+            session = self._http()
+            in_session = bool(session.cookies.get(SESSION_COOKIE))
             try:
                 with self.gate():
-                    reply = self._http().request(method, url, data=data if method != "GET" else None,
-                                                 headers=headers, timeout=self.timeout, allow_redirects=False)
+                    reply = session.request(method, url, data=data if method != "GET" else None,
+                                            headers=headers if in_session else {**headers, "IBSession": "start"},
+                                            timeout=self.timeout, allow_redirects=False)
             except requests.RequestException as failure:
                 never_sent = isinstance(failure, requests.ConnectTimeout) or "NewConnectionError" in repr(failure)
                 error = errors.TransportError(
                     f"cannot reach 1C at {self.base_label} for {resource}: {type(failure).__name__}: "
                     f"{redact(str(failure))}", resource=resource)
                 attempt = self._after_failure(error, attempt, repeatable or never_sent, resource)
+                continue
+            if in_session and not restarted and reply.status_code == 400 and _error_parts(reply.text) == (None, None):
+                # the session ended on 1C's side (timed out, the server restarted): 1C ran nothing; a new one
+                session.cookies.set(SESSION_COOKIE, None)
+                restarted = True
+                self.log.info("onec_session_restarted", resource=resource)
                 continue
             try:
                 return self._decode(reply, resource, raw, method)
@@ -198,6 +209,19 @@ class ODataClient:
                     attempt = self._after_failure(error, attempt, repeatable, resource)
                     continue
                 raise
+
+    def close(self) -> None:
+        """Ends the explicit 1C sessions this client opened (each frees a licence at once, not at its timeout)."""
+        with self._sessions_lock:
+            sessions = [self.session, *self._worker_sessions.values()]
+        for session in sessions:
+            if not session.cookies.get(SESSION_COOKIE):
+                continue
+            try:
+                session.get(self.root, headers={"IBSession": "finish"}, timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException:
+                pass  # it ends at its timeout
+            session.cookies.set(SESSION_COOKIE, None)
 
     def _credentials_work(self) -> bool:
         """Whether 1C still takes the user and password (a small read any user of the base may make): a code 20 is
@@ -215,7 +239,9 @@ class ODataClient:
 
     def _http(self) -> requests.Session:
         """The calling thread's HTTP session: the client's own, or a worker's (by the worker's name, so the
-        workers of each cycle reuse their connections), with the same headers."""
+        workers of each cycle reuse their connections), with the same headers. Each holds an explicit 1C session
+        (`IBSession: start` on its first request, its cookie after), so a worker is served by a session of its own
+        rather than waiting for one of the publication's pool."""
         if threading.get_ident() == self._owner:
             return self.session
         name = threading.current_thread().name

@@ -84,7 +84,6 @@ class OneCApp:
         self.last_request: float | None = None
         self.host = "127.0.0.1"
         self.sessions: set[str] = set()
-        self._new_cookie: str | None = None
         self.pdf_renderer: Any = None  # set by the invoice-printing service when it is published
         # sets the base does not store: tabular sections (Document_X_Товары), virtual tables (…/Balance)
         self._synthetic: dict[str, Callable[[], list[dict[str, Any]]]] = {}
@@ -124,7 +123,7 @@ class OneCApp:
             reply.headers["WWW-Authenticate"] = 'Basic realm="1C:Enterprise"'
             self.stats.count("statuses", "401")
             return reply
-        session_reply = self._explicit_session(request)
+        session_reply, new_cookie = self._explicit_session(request)
         if session_reply is not None:
             return session_reply
         delay = self._session_delay()
@@ -154,8 +153,8 @@ class OneCApp:
             if failed is not None:
                 return failed
         reply.delay += delay + self.latency + (fault.latency_ms / 1000.0 if fault else 0)
-        if self._new_cookie:
-            reply.headers["Set-Cookie"], self._new_cookie = self._new_cookie, None
+        if new_cookie:
+            reply.headers["Set-Cookie"] = new_cookie
         if self.settings["charset"] != "utf-8" and reply.content_type.startswith("application/json"):
             reply.content_type = f"application/json;charset={self.settings['charset']}"  # the body stays UTF-8
         self.stats.count("statuses", str(reply.status))
@@ -187,19 +186,24 @@ class OneCApp:
         user, _, password = decoded.partition(":")
         return user == self.user and password == (self.settings["password"] or self.password)
 
-    def _explicit_session(self, request: Request) -> Reply | None:
-        """`IBSession: start` opens a session (cookie ibsession); an unknown or finished one is a 400."""
+    def _explicit_session(self, request: Request) -> tuple[Reply | None, str | None]:
+        """`IBSession: start` opens a session (the cookie to set is returned); `finish` ends it; a cookie of an
+        unknown or finished session is a 400 (ODATA.md §1)."""
         cookie = re.search(r"ibsession=([\w-]+)", request.headers.get("cookie", ""))
         header = request.headers.get("ibsession", "").lower()
-        if cookie and cookie.group(1) not in self.sessions:
-            return Reply(400, "Сеанс не найден".encode(), "text/plain; charset=utf-8")
-        if header == "start":
-            session_id = self.base.new_ref()
-            self.sessions.add(session_id)
-            self._new_cookie = f"ibsession={session_id}; path=/"
-        elif header == "finish" and cookie:
-            self.sessions.discard(cookie.group(1))
-        return None
+        with self.base.lock:
+            if cookie and cookie.group(1) not in self.sessions:
+                self.stats.count("statuses", "400")
+                return Reply(400, "Сеанс не найден".encode(), "text/plain; charset=utf-8"), None
+            if header == "start":
+                session_id = self.base.new_ref()
+                self.sessions.add(session_id)
+                self.stats.count("sessions", "started")
+                return None, f"ibsession={session_id}; path=/"
+            if header == "finish" and cookie:
+                self.sessions.discard(cookie.group(1))
+                self.stats.count("sessions", "finished")
+        return None, None
 
     def _session_delay(self) -> float:
         """The first request after the session pool went idle pays for starting a session."""
@@ -532,6 +536,11 @@ class OneCApp:
             payload = json.loads(request.body.decode("utf-8")) if request.body else {}
         except ValueError:
             return Reply(400, b'{"error":"body must be JSON"}')
+        if path == "sessions" and request.method == "DELETE":  # the 1C server restarted: every session ended
+            with self.base.lock:
+                ended = len(self.sessions)
+                self.sessions.clear()
+            return Reply(200, json.dumps({"ended": ended}).encode())
         if path == "settings" and request.method == "POST":
             unknown = set(payload) - set(self.settings)
             if unknown:

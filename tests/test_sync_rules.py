@@ -452,9 +452,9 @@ def test_on_missing_document_recreate_makes_nothing_for_a_deal_out_of_its_stages
 
 def test_old_documents_are_read_again_in_turn_and_a_deleted_one_is_still_reported(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An idle pull reads the versions of the documents bound in the last week and of the older ones a few at a
-    time (RESCAN_PER_CYCLE, made small here), so its cost does not grow with the bindings; what happens around
-    every document is found by the window's listings whatever its turn."""
+    """An idle pull reads the versions of the documents bound in the last week, and every ten minutes those of
+    the older ones a few at a time (RESCAN_PER_CYCLE, made small here), so its cost does not grow with the
+    bindings; what happens around every document is found by the window's listings whatever its turn."""
     from b24sync.sync import pulling
 
     monkeypatch.setattr(pulling, "RESCAN_PER_CYCLE", 4)
@@ -470,9 +470,16 @@ def test_old_documents_are_read_again_in_turn_and_a_deleted_one_is_still_reporte
         rig.reset_stats()
         engine.pull()
         assert rig.base.app.stats.snapshot()["http_requests_by_method"]["Document_ЗаказКлиента"] == 1  # four refs
+        rig.clock.advance(120)
+        rig.reset_stats()
+        engine.pull()  # two minutes on: no turn yet, the window's listings only
+        assert "Document_ЗаказКлиента" not in rig.base.app.stats.snapshot()["http_requests_by_method"]
         gone = rig.documents_for(deals[-1])[0]
         rig.accountant().delete("Document_ЗаказКлиента", gone["Ref_Key"])
-        missing = [engine.pull().missing for _ in range(3)]  # ten old documents, four a pull: all within three
+        missing = []
+        for _ in range(3):  # ten old documents, four a turn: all within three turns
+            rig.clock.advance(600)
+            missing.append(engine.pull().missing)
         assert sum(missing) == 1 and any("удалён из 1С" in comment for comment in rig.comments(deals[-1]))
         paid = rig.documents_for(deals[0])[0]
         rig.accountant().pay(paid["Ref_Key"], 10.0)  # news around an old document: seen at once, turn or not

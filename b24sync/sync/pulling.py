@@ -25,6 +25,7 @@ RIGHTS_REASON = ("У пользователя, под которым b24sync р�
                  "администратор 1С может их выдать.")
 DEAL_CHECK_PER_CYCLE = 2500  # bound deals checked for deletion per pull: one batch of 50 listings of 50
 RESCAN_PER_CYCLE = 270  # older bound documents whose version a pull reads, in turn: ten or-chain requests
+RESCAN_EVERY_SECONDS = 600  # how often a pull reads such a turn; the pulls between read only the window
 
 
 def unreadable(header: DocumentHeader) -> ItemError:
@@ -80,6 +81,7 @@ class PullCycle:
         result = self.onec.poll(bindings, known, since, fresh, check)
         if check is not None and self._rescan_cursor is not None:
             self.store.set_watermark("document_rescan", str(self._rescan_cursor))
+            self.store.set_watermark("document_rescan_at", str(self.clock.time()))
         report.listed = len(bindings)
         unseen = [ref for ref in (bindings if check is None else check) if ref not in result.versions]
         still_there = self.onec.headers(unseen) if unseen else {}  # gone only when 1C says "not found"
@@ -160,18 +162,22 @@ class PullCycle:
 
     def _to_check(self, bindings: dict[str, BindingView], due: set[int], dry_run: bool) -> list[str]:
         """The bound documents whose own version this pull reads: every one bound in the last week (where the
-        accountant's edits and deletions mostly are), never read back, or due for a retry; and the older ones
-        RESCAN_PER_CYCLE at a time, in turn. What happens around a document (its invoices, payments and sales)
-        is found by the window's listings whatever its turn, so an idle pull costs about the same for 500
-        bindings as for 50,000; an edit or a deletion of an old document is seen within one turn."""
+        accountant's edits and deletions mostly are), never read back, or due for a retry; and, every
+        RESCAN_EVERY_SECONDS, RESCAN_PER_CYCLE of the older open ones in turn. What happens around a document
+        (its invoices, payments and sales) is found by the window's listings whatever its turn, so an idle pull
+        costs one request a kind of document for 500 bindings as for 50,000; an edit or a deletion of an old
+        document is seen within one rotation (2,700 documents an hour)."""
         week_ago = self.clock.time() - 7 * 86400
         recent = {ref for ref, binding in bindings.items() if binding.created_at >= week_ago
                   or not binding.pulled_version or binding.deal_id in due}
+        self._rescan_cursor = None
+        last = float(self.store.watermark("document_rescan_at") or 0)
+        if self.clock.time() - last < RESCAN_EVERY_SECONDS:
+            return list(recent)
         older = sorted((binding for ref, binding in bindings.items() if ref not in recent),
                        key=lambda binding: binding.deal_id)
-        self._rescan_cursor = None
-        if len(older) <= RESCAN_PER_CYCLE:
-            return [*recent, *(binding.onec_ref for binding in older)]
+        if not older:
+            return list(recent)
         cursor = int(self.store.watermark("document_rescan") or 0)
         turn = [binding for binding in older if binding.deal_id > cursor][:RESCAN_PER_CYCLE]
         turn += [binding for binding in older if binding.deal_id <= cursor][:RESCAN_PER_CYCLE - len(turn)]

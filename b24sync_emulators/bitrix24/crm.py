@@ -47,7 +47,7 @@ def _by_ids(records: list[dict[str, Any]], conditions: dict[str, Any]) -> list[d
             values = wanted.values() if isinstance(wanted, dict) else wanted if isinstance(wanted, list | tuple) \
                 else [wanted]
             ids = {_id_text(value) for value in values}
-            records = [record for record in records if _id_text(record.get("ID")) in ids]
+            records = [record for record in records if str(record.get("ID")) in ids]  # the portal's own IDs
         elif str(key).upper() == ">ID" and _id_text(wanted).isdigit():
             after = int(_id_text(wanted))
             records = [record for record in records if int(record.get("ID") or 0) > after]

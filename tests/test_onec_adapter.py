@@ -144,10 +144,20 @@ def test_posting_refused_by_1c_is_a_business_error_for_that_document(running: Ru
     draft = draft_for(adapter, DATASET, 88, include_vat=True, rows=2)
     product = running.base.get("Catalog_Номенклатура", draft.rows[0].nomenclature_ref)
     product["DeletionMark"] = True
+    adapter.resolved()
+    before = adapter.client.requests_by_entity.get("Catalog_Организации", 0)
     with pytest.raises(errors.BusinessError) as caught:
         adapter.create_document(draft)
     assert caught.value.remote_code == "-1" and "помечена на удаление" in caught.value.onec_message
+    # a refused write may come of a stale default: they are looked up again before the next write, once
+    adapter.resolved()
+    again = adapter.client.requests_by_entity.get("Catalog_Организации", 0)
+    assert again > before
     assert adapter.find_by_deal(88) is not None  # the document exists, unposted: nothing is lost
+    with pytest.raises(errors.BusinessError):
+        adapter.create_document(draft_for(adapter, DATASET, 89, include_vat=True, rows=2))
+    adapter.resolved()
+    assert adapter.client.requests_by_entity.get("Catalog_Организации", 0) == again  # not at every refusal
 
 
 def test_lookups_by_article_and_ref_with_hostile_values(running: RunningBase, adapter: OneCAdapter) -> None:

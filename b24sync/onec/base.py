@@ -15,6 +15,7 @@ from b24sync.onec.odata import EVERY_ROW, ODataClient, literal
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
 LISTING_PAGE = 500  # rows a listing asks for at a time
+REFUSALS_RERESOLVE_SECONDS = 600  # a write 1C refuses has the defaults looked up again, at most this often
 
 
 class AdapterBase:
@@ -32,15 +33,24 @@ class AdapterBase:
         self._kinds: dict[str, str] | None = None  # predefined kinds of contact information, read once
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}
-        client.on_schema_change = self.schema_changed
+        self._refused_at = -REFUSALS_RERESOLVE_SECONDS
+        client.on_refusal = self.refused
 
-    def schema_changed(self) -> None:
-        """1C says an entity or a property is not there: `$metadata` and the references resolved with it are read
-        again at their next use (once: a read that fails again is not repeated until the next error)."""
-        if self._metadata is not None or self._resolved is not None:
-            self.log.info("onec_schema_reread", action="$metadata and the defaults are read again at their next use")
-        self._metadata = None
-        self._resolved = None
+    def refused(self, schema: bool) -> None:
+        """1C says an entity or a property is not there (`schema`): `$metadata` and the references resolved with it
+        are read again at their next use. 1C refused a write: the defaults, managers and pipeline choices are
+        looked up again before the next one (at most every REFUSALS_RERESOLVE_SECONDS), so a warehouse deleted
+        in 1C fails one deal, not every deal until the hourly lookup."""
+        now = self.clock.time()
+        if schema:
+            if self._metadata is not None or self._resolved is not None:
+                self.log.info("onec_schema_reread", action="$metadata and the defaults are read again at their "
+                                                           "next use")
+            self._metadata = None
+            self._resolved = None
+        elif self._resolved is not None and now - self._refused_at >= REFUSALS_RERESOLVE_SECONDS:
+            self._refused_at = now
+            self._resolved = None
 
     def resolved(self, refresh: bool = False) -> Resolved:
         """The config's defaults as 1C references (lookups.py)."""

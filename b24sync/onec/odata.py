@@ -99,8 +99,9 @@ class ODataClient:
         self.rng = rng or random.Random()
         self.log = get_logger("b24sync.onec")
         self.gate: Callable[[], AbstractContextManager[Any]] = nullcontext  # around each wait on 1C (turns.py)
-        # told when 1C answers that an entity or a property is not there: what was read of its schema is stale
-        self.on_schema_change: Callable[[], None] = lambda: None
+        # told when 1C answers that an entity or a property is not there (True: what was read of its schema is
+        # stale), or refuses a write (False: a reference resolved from the config may be stale)
+        self.on_refusal: Callable[[bool], None] = lambda schema: None
         self._owner = threading.get_ident()
         # each worker talks to 1C over connections of its own, kept from cycle to cycle
         self._worker_sessions: dict[str, requests.Session] = {}
@@ -319,7 +320,9 @@ class ODataClient:
                 f"{message}; in 1C give this user a role that allows it (Администрирование → Настройки "
                 f"пользователей и прав), or ask the 1C administrator to lift the restriction", **kwargs)
         if code in ("8", "10") or (status == 404 and "(" not in resource):
-            self.on_schema_change()
+            self.on_refusal(True)
+        elif method != "GET" and (code in ("4", "5") or (code == "-1" and status >= 500)):
+            self.on_refusal(False)
         if status == 401 or code == "20":
             raise errors.AuthError(
                 f"1C refused user '{self.user}' for {entity} (code {code}: {message}); check 'onec.user' and "

@@ -402,6 +402,15 @@ class Store:
         row = Failure.get_or_none(Failure.item == f"{kind}:{deal_id}")
         return None if row is None else failure_view(row)
 
+    def failures_for(self, deal_ids: list[int], kind: str = "deal") -> dict[int, FailureView]:
+        """The failures of many deals in one query each 500."""
+        found: dict[int, FailureView] = {}
+        for start in range(0, len(deal_ids), 500):
+            items = [f"{kind}:{deal_id}" for deal_id in deal_ids[start:start + 500]]
+            for row in Failure.select().where(Failure.item.in_(items)):
+                found[row.deal_id] = failure_view(row)
+        return found
+
     def mark_failure_commented(self, deal_id: int, reason: str, kind: str = "deal") -> None:
         Failure.update(commented_reason=reason[:250]).where(Failure.item == f"{kind}:{deal_id}").execute()
 

@@ -211,15 +211,15 @@ class Engine(PullCycle, CustomerMatching):
 
     def _triaged(self, deals: Iterable[dict[str, Any]], selected: bool, force: bool) -> Iterator[Work]:
         """The deals that need work, each as (deal, in its trigger stage, passes the filters, binding); the
-        bindings read 500 deals at a time."""
+        bindings and failures read 500 deals at a time."""
         for page in chunked(deals, 500):
-            bindings = self.store.bindings_for_deals([int(deal["ID"]) for deal in page])
+            ids = [int(deal["ID"]) for deal in page]
+            bindings, failures = self.store.bindings_for_deals(ids), self.store.failures_for(ids)
             for deal in page:
                 deal_id = int(deal["ID"])
                 pipeline = self.sync.pipeline(to_int(deal.get("CATEGORY_ID")) or 0)
                 in_stage, filters = mapping.in_trigger_stage(deal, pipeline), mapping.passes_filters(deal, pipeline)
-                binding = bindings.get(deal_id)
-                failure = self.store.failure(deal_id)
+                binding, failure = bindings.get(deal_id), failures.get(deal_id)
                 if binding is None and not (in_stage and filters) and failure is None:
                     continue
                 if binding is not None and not (selected or force) and failure is None \

@@ -241,16 +241,17 @@ def memory(deals: int, workdir: Path) -> float:
 
 
 def memory_child(config_path: str) -> None:
-    """In a process of its own: one push cycle; prints its peak RSS in MB (no tracing, which would inflate it)."""
-    import resource
-
+    """In a process of its own: one push cycle; prints its peak RSS in MB (VmHWM: getrusage's ru_maxrss would
+    carry the forking parent's size over the exec)."""
     from b24sync.config import load_config
     from b24sync.wiring import build
 
     parts = build(load_config(config_path))
     parts.engine.push()
     parts.close()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    status = Path("/proc/self/status").read_text(encoding="utf-8")
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(peak_kb / 1024)
 
 
 def main() -> int:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,19 @@ from b24sync.onec.odata import EVERY_ROW, ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _decimal, requisite_value
 
 RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
+MARKER_INDEX_SECONDS = 300  # how long what a search by deal marker listed is built on (the chunks of one cycle)
+MARKER_SKEW = timedelta(minutes=1)  # a later search lists again the documents dated this long before the last one
+
+
+@dataclass
+class MarkerIndex:
+    """The documents carrying the deal marker that the searches of a cycle listed, dated from `since` on: a later
+    search lists only what is dated before that, or since its last listing (the documents made meanwhile), so a
+    cycle's searches do not each list every document the cycle made."""
+
+    since: datetime
+    listed_at: datetime
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)  # marker value -> {Ref_Key: Date}
 
 
 class DocumentLifecycle(AdapterBase):
@@ -101,21 +115,27 @@ class DocumentLifecycle(AdapterBase):
                 left, right = by_attribute(values[:len(values) // 2]), by_attribute(values[len(values) // 2:])
                 return left[0] + right[0], left[1] | right[1]
 
-        def by_requisite(every_row: bool) -> list[dict[str, Any]]:
+        def by_requisite(every_row: bool, dates: str = window) -> list[dict[str, Any]]:
             return self.client.get_all(self.profile.order_entity, {
                 "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
-                           f"{window}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
+                           f"{dates}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
                 **(EVERY_ROW if every_row else {})})
 
         hidden = ""
         unsure: set[str] = set()  # deals a hidden document may belong to
         if marker.attribute:
             rows, unsure = by_attribute(sorted(wanted))
+        elif start is not None:
+            try:
+                rows = self._marker_rows(start - RECOVERY_MARGIN, by_requisite, prop, wanted)
+            except errors.RightsError:
+                self._marker_index = None
+                rows, unsure = by_requisite(every_row=False), set(wanted)  # its value cannot be read: any deal's
         else:
             try:
                 rows = by_requisite(every_row=True)  # a document hidden from the user must not look absent
             except errors.RightsError:
-                rows, unsure = by_requisite(every_row=False), set(wanted)  # its value cannot be read: any deal's
+                rows, unsure = by_requisite(every_row=False), set(wanted)
         if unsure:
             hidden = (f"1C hides some {self.profile.order_entity} documents carrying the deal marker from user "
                       f"'{self.client.user}' (row-level security): b24sync cannot tell whether one of them is this "
@@ -132,11 +152,32 @@ class DocumentLifecycle(AdapterBase):
                 self.log.warning("onec_duplicate_documents", deal_id=deal_id, refs=refs,
                                  action="mark the extra documents for deletion in 1C")
             header = headers.get(refs[0].lower())
-            if header is not None:
+            if header is not None and not header.deleted:  # marked for deletion since it was listed: not live
                 found[deal_id] = header  # the earliest document (ordered by Date, Ref_Key)
         for deal_id in sorted(int(value) for value in unsure if int(value) not in found):
             found[deal_id] = DocumentHeader("", "", "", posted=False, deleted=False, unreadable=hidden)
         return found
+
+    def _marker_rows(self, lower: datetime, listing: Any, prop: str, wanted: set[str]) -> list[dict[str, Any]]:
+        """The documents carrying one of the `wanted` markers dated from `lower` on, as rows with their requisite:
+        listed anew, or from the cycle's index plus what is dated before it or was made since its last listing."""
+        now = datetime.fromtimestamp(self.clock.time())
+        index = self._marker_index
+        if index is None or (now - index.listed_at).total_seconds() > MARKER_INDEX_SECONDS:
+            index = MarkerIndex(lower, now)
+            ranges = [f" and Date ge {literal(lower)}"]
+        else:
+            ranges = [f" and Date ge {literal(index.listed_at - MARKER_SKEW)}"]
+            if lower < index.since:
+                ranges.append(f" and Date ge {literal(lower)} and Date lt {literal(index.since)}")
+        for dates in ranges:
+            for row in listing(True, dates):  # a document hidden from the user must not look absent
+                value = requisite_value(row, prop).strip()
+                if value:
+                    index.documents.setdefault(value, {})[row["Ref_Key"]] = str(row.get("Date", ""))
+        self._marker_index = replace(index, since=min(lower, index.since), listed_at=now)
+        return [{"Ref_Key": ref, "Date": date, "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
+                for value in wanted for ref, date in self._marker_index.documents.get(value, {}).items()]
 
     def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency); a

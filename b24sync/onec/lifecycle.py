@@ -24,7 +24,8 @@ from b24sync.onec.values import HEADER, _decimal, requisite_value
 
 RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
 MARKER_INDEX_SECONDS = 300  # how long what a search by deal marker listed is built on (the chunks of one cycle)
-MARKER_SKEW = timedelta(minutes=1)  # a later search lists again the documents dated this long before the last one
+MARKER_SKEW = timedelta(seconds=5)  # a later search lists again the documents dated this long before the last one
+# (b24sync dates the documents it makes itself, to the second)
 
 
 @dataclass

@@ -146,16 +146,8 @@ class Engine(PullCycle, CustomerMatching):
         stragglers = list(self._triaged((found[deal_id] for deal_id in sorted(found)), selected, force))
         creates += sum(1 for _, in_stage, filters, binding in stragglers if in_stage and filters and binding is None)
         server_time = listed.server_time
-        limit = self.sync.max_creates_per_cycle
-        if creates > limit and not confirm_bulk and dry_run:
-            report.hold(f"the real run would stop here: it would create {creates} documents in 1C, more than "
-                        f"'sync.guards.max_creates_per_cycle' ({limit}); `b24sync sync --confirm-bulk` lets it")
-        if creates > limit and not confirm_bulk and not dry_run:
-            raise BulkGuardError(
-                f"this cycle would create {creates} documents in 1C, more than 'sync.guards.max_creates_per_cycle' "
-                f"({limit}); nothing was created. If that is intended (a first run, a backfill), run "
-                f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
-                f"(`b24sync sync --dry-run` lists what would be created)")
+        if not confirm_bulk:
+            self._guard_creates(creates, report, dry_run)
         if wanted or stragglers:
             self.preflight()  # before the first write to 1C: the deal fields b24sync writes must exist
         progress = [0, len(wanted) + len(stragglers)]
@@ -187,6 +179,20 @@ class Engine(PullCycle, CustomerMatching):
         if not dry_run:
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
+
+    def _guard_creates(self, creates: int, report: CycleReport, dry_run: bool) -> None:
+        """More creates than 'sync.guards.max_creates_per_cycle' stop the cycle before the first (a dry run says
+        so): a wrong trigger stage must not flood 1C."""
+        limit = self.sync.max_creates_per_cycle
+        if creates > limit and dry_run:
+            report.hold(f"the real run would stop here: it would create {creates} documents in 1C, more than "
+                        f"'sync.guards.max_creates_per_cycle' ({limit}); `b24sync sync --confirm-bulk` lets it")
+        elif creates > limit:
+            raise BulkGuardError(
+                f"this cycle would create {creates} documents in 1C, more than 'sync.guards.max_creates_per_cycle' "
+                f"({limit}); nothing was created. If that is intended (a first run, a backfill), run "
+                f"`b24sync sync --confirm-bulk`; otherwise check 'sync.pipelines' trigger stages "
+                f"(`b24sync sync --dry-run` lists what would be created)")
 
     def _unchanged(self, binding: BindingView, deal: dict[str, Any]) -> bool:
         return (bool(binding.deal_modified) and binding.deal_modified == str(deal.get("DATE_MODIFY") or "")

@@ -86,8 +86,7 @@ class AdapterBase:
                 return self.client.get_all(entity, listing, page=LISTING_PAGE)
         rows: list[dict[str, Any]] = []
         done = 0
-        while done < len(terms):
-            limit = self.client.max_url
+        while done < len(terms):  # each chain made when its turn comes, for the limit as it is then
             chain = self._chains(entity, terms[done:], select, extra, more, first=True)[0]
             try:
                 rows.extend(self._chain_rows(entity, chain, select, extra, more))
@@ -98,8 +97,6 @@ class AdapterBase:
                                  action="listed by date and matched by b24sync instead (more requests)")
                 return self.client.get_all(entity, listing, page=LISTING_PAGE)
             done += len(chain)
-            if self.client.max_url < limit:
-                continue  # the next chains are made for the shorter limit
         return rows
 
     def _chain_rows(self, entity: str, chain: list[str], select: str, extra: str,

@@ -77,9 +77,9 @@ class AdapterBase:
         more = EVERY_ROW if every_row else {}
         make = term or (lambda name, value: f"{name} eq {value}")
         terms = [make(field, render(value)) for value in dict.fromkeys(values)]
-        chains = self._chains(entity, terms, select, extra, more)
         listing = {"$filter": f"{window}{extra}", "$select": select, **more}
-        if window and len(chains) > 2:
+        chains = self._chains(entity, terms, select, extra, more) if window else []
+        if len(chains) > 2:
             count = int(self.client.get_text(f"{entity}/$count", {"$filter": f"{window}{extra}", **more}).strip()
                         or 0)
             if -(-count // LISTING_PAGE) + 1 < len(chains):

@@ -36,7 +36,8 @@ class MarkerIndex:
 
     since: datetime
     listed_at: datetime
-    documents: dict[str, dict[str, str]] = field(default_factory=dict)  # marker value -> {Ref_Key: Date}
+    # marker value -> its documents as "Date Ref_Key" (kept as plain text: one string a document)
+    documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class DocumentLifecycle(AdapterBase):
@@ -174,11 +175,13 @@ class DocumentLifecycle(AdapterBase):
         for dates in ranges:
             for row in listing(True, dates):  # a document hidden from the user must not look absent
                 value = requisite_value(row, prop).strip()
-                if value:
-                    index.documents.setdefault(value, {})[row["Ref_Key"]] = str(row.get("Date", ""))
+                entry = f"{row.get('Date', '')} {row['Ref_Key']}"
+                if value and entry not in index.documents.get(value, ()):
+                    index.documents[value] = index.documents.get(value, ()) + (entry,)
         self._marker_index = replace(index, since=min(lower, index.since), listed_at=now)
-        return [{"Ref_Key": ref, "Date": date, "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
-                for value in wanted for ref, date in self._marker_index.documents.get(value, {}).items()]
+        return [{"Ref_Key": entry.split(" ")[1], "Date": entry.split(" ")[0],
+                 "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
+                for value in wanted for entry in self._marker_index.documents.get(value, ())]
 
     def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency); a

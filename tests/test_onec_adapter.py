@@ -392,6 +392,7 @@ def test_the_searches_by_deal_marker_of_one_cycle_list_each_document_once(profil
     """A cycle's chunks each search for their deals' documents: the later searches list only what was dated before
     the first one's window or made since, and still find every document, never one marked for deletion."""
     from b24sync.clock import ManualClock
+    from b24sync.onec.lifecycle import MarkerIndex
 
     clock = ManualClock()
     base = start_base(profile=profile, dataset=DATASET, user=USER, password=PASSWORD, clock=clock)
@@ -400,22 +401,23 @@ def test_the_searches_by_deal_marker_of_one_cycle_list_each_document_once(profil
         adapter = OneCAdapter.from_config(config, clock=clock)
         since = datetime.fromtimestamp(clock.time()).astimezone() - timedelta(days=1)
         first = adapter.create_document(draft_for(adapter, DATASET, 501, include_vat=True, rows=1))
-        assert set(adapter.find_by_deals([501, 502], since)) == {501}
+        cycle = MarkerIndex(clock)
+        assert set(adapter.find_by_deals([501, 502], since, cycle)) == {501}
         clock.advance(120)
         second = adapter.create_document(draft_for(adapter, DATASET, 502, include_vat=True, rows=1))
         base.app.stats.reset()
-        found = adapter.find_by_deals([501, 502], since)  # the second chunk of the cycle
+        found = adapter.find_by_deals([501, 502], since, cycle)  # the second chunk of the cycle
         assert found[501].ref == first.ref and found[502].ref == second.ref
         entity = adapter.profile.order_entity
         assert base.app.stats.snapshot()["http_requests_by_method"][entity] == 2  # what was made since; the headers
+        assert cycle.documents.keys() == {"501", "502"}
         Accountant(base).mark_for_deletion(entity, first.ref)
-        assert 501 not in adapter.find_by_deals([501], since)  # marked since it was listed: not a live one
+        assert 501 not in adapter.find_by_deals([501], since, cycle)  # marked since it was listed: not a live one
         older = since - timedelta(days=30)  # a deal created a month ago: the weeks before are listed too
         backdated = adapter.create_document(draft_for(adapter, DATASET, 503, include_vat=True, rows=1))
         Accountant(base).patch(entity, backdated.ref, {"Date": (older + timedelta(days=3)).replace(
             tzinfo=None).isoformat(timespec="seconds")})
-        assert adapter.find_by_deals([503], older)[503].ref == backdated.ref
-        clock.advance(600)  # a later cycle lists anew
-        assert set(adapter.find_by_deals([501, 502, 503], older)) == {502, 503}
+        assert adapter.find_by_deals([503], older, cycle)[503].ref == backdated.ref
+        assert set(adapter.find_by_deals([501, 502, 503], older, MarkerIndex(clock))) == {502, 503}  # a new cycle
     finally:
         base.stop()

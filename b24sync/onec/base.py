@@ -34,7 +34,6 @@ class AdapterBase:
         self._choices: dict[int, Any] = {}  # each pipeline's own references (Choices), resolved once
         self._managers: dict[int, str | None] = {}
         self._refused_at = -REFUSALS_RERESOLVE_SECONDS
-        self._marker_index: Any = None  # the documents carrying the deal marker a cycle's searches listed
         client.on_refusal = self.refused
 
     def refused(self, schema: bool) -> None:

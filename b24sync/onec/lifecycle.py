@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from b24sync.clock import Clock
 from b24sync.onec import errors
 from b24sync.onec.base import AdapterBase
 from b24sync.onec.documents import (
@@ -23,21 +23,47 @@ from b24sync.onec.odata import EVERY_ROW, ZERO_GUID, entity_path, guid, literal
 from b24sync.onec.values import HEADER, _decimal, requisite_value
 
 RECOVERY_MARGIN = timedelta(days=7)  # a search by deal marker also finds a document re-dated up to a week back
-MARKER_INDEX_SECONDS = 300  # how long what a search by deal marker listed is built on (the chunks of one cycle)
 MARKER_SKEW = timedelta(seconds=5)  # a later search lists again the documents dated this long before the last one
 # (b24sync dates the documents it makes itself, to the second)
 
 
-@dataclass
 class MarkerIndex:
-    """The documents carrying the deal marker that the searches of a cycle listed, dated from `since` on: a later
-    search lists only what is dated before that, or since its last listing (the documents made meanwhile), so a
-    cycle's searches do not each list every document the cycle made."""
+    """The documents carrying the deal marker that the searches of one push cycle listed, dated from `since` on: a
+    later search of the cycle lists only what is dated before that, or made since its last listing, so a cycle's
+    searches do not each list every document the cycle made. A new one every cycle: a document made by someone
+    else during a cycle, dated back, is seen by the next cycle's first search."""
 
-    since: datetime
-    listed_at: datetime
-    # marker value -> its documents as "Date Ref_Key" (kept as plain text: one string a document)
-    documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.since: datetime | None = None
+        self.listed_at: datetime | None = None
+        self.documents: dict[str, tuple[str, ...]] = {}  # marker value -> its documents, as "Date Ref_Key"
+
+    def clear(self) -> None:
+        self.since = self.listed_at = None
+        self.documents = {}
+
+    def rows(self, lower: datetime, listing: Any, prop: str, wanted: set[str]) -> list[dict[str, Any]]:
+        """The documents carrying one of the `wanted` markers dated from `lower` on, as rows with their requisite;
+        `listing(every_row, dates)` lists the documents carrying the marker in a date range."""
+        now = datetime.fromtimestamp(self.clock.time())
+        if self.since is None or self.listed_at is None:
+            ranges = [f" and Date ge {literal(lower)}"]
+        else:
+            ranges = [f" and Date ge {literal(min(self.listed_at, now) - MARKER_SKEW)}"]
+            if lower < self.since:
+                ranges.append(f" and Date ge {literal(lower)} and Date lt {literal(self.since)}")
+        for dates in ranges:
+            for row in listing(True, dates):  # a document hidden from the user must not look absent
+                value = requisite_value(row, prop).strip()
+                entry = f"{row.get('Date', '')} {row['Ref_Key']}"
+                if value and entry not in self.documents.get(value, ()):
+                    self.documents[value] = self.documents.get(value, ()) + (entry,)
+        self.since = lower if self.since is None else min(lower, self.since)
+        self.listed_at = now
+        return [{"Ref_Key": entry.split(" ")[1], "Date": entry.split(" ")[0],
+                 "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
+                for value in wanted for entry in self.documents.get(value, ())]
 
 
 class DocumentLifecycle(AdapterBase):
@@ -84,7 +110,8 @@ class DocumentLifecycle(AdapterBase):
                               status=row.get("Статус", ""), total=_decimal(row.get("СуммаДокумента")),
                               content=content)
 
-    def find_by_deals(self, deal_ids: Iterable[int], since: datetime | None = None) -> dict[int, DocumentHeader]:
+    def find_by_deals(self, deal_ids: Iterable[int], since: datetime | None = None,
+                      index: MarkerIndex | None = None) -> dict[int, DocumentHeader]:
         """The live documents of many deals, found by the deal marker, with their content (the earliest one when a
         deal has several). `since` (aware: when the earliest deal was created, or the create was sent) bounds the
         search by additional requisite to documents dated from then on, less RECOVERY_MARGIN, in b24sync's local time
@@ -94,7 +121,10 @@ class DocumentLifecycle(AdapterBase):
         A string attribute as the marker is compared by 1C, in `or` chains. The additional requisite's value
         (`Значение`) is composite-typed, and the documentation promises comparisons of composites only through
         cast() of a reference: so 1C is asked only for the documents that carry the property (a lambda on its
-        plain reference), and their values are compared here, whatever a base does with a string literal."""
+        plain reference), and their values are compared here, whatever a base does with a string literal.
+
+        `index`: the cycle's MarkerIndex, which the chunks of one push share (the runner makes one a cycle);
+        without it every document in the window is listed, as recovery after a lost answer wants."""
         wanted = {str(deal_id) for deal_id in deal_ids}
         if not wanted:
             return {}
@@ -127,11 +157,11 @@ class DocumentLifecycle(AdapterBase):
         unsure: set[str] = set()  # deals a hidden document may belong to
         if marker.attribute:
             rows, unsure = by_attribute(sorted(wanted))
-        elif start is not None:
+        elif start is not None and index is not None:
             try:
-                rows = self._marker_rows(start - RECOVERY_MARGIN, by_requisite, prop, wanted)
+                rows = index.rows(start - RECOVERY_MARGIN, by_requisite, prop, wanted)
             except errors.RightsError:
-                self._marker_index = None
+                index.clear()
                 rows, unsure = by_requisite(every_row=False), set(wanted)  # its value cannot be read: any deal's
         else:
             try:
@@ -159,29 +189,6 @@ class DocumentLifecycle(AdapterBase):
         for deal_id in sorted(int(value) for value in unsure if int(value) not in found):
             found[deal_id] = DocumentHeader("", "", "", posted=False, deleted=False, unreadable=hidden)
         return found
-
-    def _marker_rows(self, lower: datetime, listing: Any, prop: str, wanted: set[str]) -> list[dict[str, Any]]:
-        """The documents carrying one of the `wanted` markers dated from `lower` on, as rows with their requisite:
-        listed anew, or from the cycle's index plus what is dated before it or was made since its last listing."""
-        now = datetime.fromtimestamp(self.clock.time())
-        index = self._marker_index
-        if index is None or (now - index.listed_at).total_seconds() > MARKER_INDEX_SECONDS:
-            index = MarkerIndex(lower, now)
-            ranges = [f" and Date ge {literal(lower)}"]
-        else:
-            ranges = [f" and Date ge {literal(index.listed_at - MARKER_SKEW)}"]
-            if lower < index.since:
-                ranges.append(f" and Date ge {literal(lower)} and Date lt {literal(index.since)}")
-        for dates in ranges:
-            for row in listing(True, dates):  # a document hidden from the user must not look absent
-                value = requisite_value(row, prop).strip()
-                entry = f"{row.get('Date', '')} {row['Ref_Key']}"
-                if value and entry not in index.documents.get(value, ()):
-                    index.documents[value] = index.documents.get(value, ()) + (entry,)
-        self._marker_index = replace(index, since=min(lower, index.since), listed_at=now)
-        return [{"Ref_Key": entry.split(" ")[1], "Date": entry.split(" ")[0],
-                 "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
-                for value in wanted for entry in self._marker_index.documents.get(value, ())]
 
     def find_by_deal(self, deal_id: int, since: datetime | None = None) -> DocumentRef | None:
         """The live document b24sync made for this deal, found by the deal marker (recovery, idempotency); a

@@ -28,6 +28,7 @@ from b24sync.logs import get_logger
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.documents import DocumentHeader
+from b24sync.onec.lifecycle import MarkerIndex
 from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
@@ -105,6 +106,7 @@ class Engine(PullCycle, CustomerMatching):
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
         self.held_deals = HELD_DEALS
+        self._markers = MarkerIndex(clock)
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
@@ -125,6 +127,7 @@ class Engine(PullCycle, CustomerMatching):
         self.outbox = Outbox()
         self._posting, self._versions = {}, {}  # nothing of a cycle a fatal error ended is taken for this one's
         self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
+        self._markers = MarkerIndex(self.clock)  # the documents the cycle's searches by deal marker listed
         selected = deal_ids is not None
         listed = self._listed(full, deal_ids)
         held: list[Work] | None = []  # the work itself while it is short; None once it was too long to keep
@@ -249,7 +252,7 @@ class Engine(PullCycle, CustomerMatching):
         searching = [int(deal["ID"]) for deal, in_stage, filters, binding in chunk if in_stage and filters and (
             binding is None or (recreate and (binding.document_state or binding.onec_ref not in headers)))]
         found = self.onec.find_by_deals(searching, search_since(
-            [deal for deal, *_ in chunk if int(deal["ID"]) in searching])) if searching else {}
+            [deal for deal, *_ in chunk if int(deal["ID"]) in searching]), self._markers) if searching else {}
         items = []
         for deal, in_stage, filters, binding in chunk:
             deal_id = int(deal["ID"])

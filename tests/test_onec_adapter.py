@@ -363,11 +363,16 @@ def test_a_web_server_that_refuses_long_urls_gets_shorter_chains_by_itself(runni
     refs = [product.ref_key for product in DATASET.products if product.in_onec]
     adapter = OneCAdapter.from_config(onec_config(running))
     assert set(adapter.nomenclature_by_refs(refs)) == set(refs)
-    assert adapter.client.max_url < 2048  # lowered
     assert running.app.stats.snapshot()["responses_by_status"].get("404", 0) >= 1
-    running.app.stats.reset()
-    assert set(adapter.nomenclature_by_refs(refs)) == set(refs)
-    assert "404" not in running.app.stats.snapshot()["responses_by_status"]  # no refusal the second time
+    for _ in range(4):  # each refusal brings the chains closer to the proxy's limit; a few settle it
+        running.app.stats.reset()
+        assert set(adapter.nomenclature_by_refs(refs)) == set(refs)
+        if "404" not in running.app.stats.snapshot()["responses_by_status"]:
+            break
+    assert "404" not in running.app.stats.snapshot()["responses_by_status"]
+    assert 900 < adapter.client.chain_url < 2048  # just under the proxy's limit, not far below
+    order = adapter.create_document(draft_for(adapter, DATASET, 90, include_vat=True, rows=3))
+    assert order.ref in adapter.headers([order.ref])  # a single long read is no chain: it is sent as it is
 
 
 def test_chains_1c_refuses_to_compare_are_replaced_by_a_listing_by_date(running: RunningBase,

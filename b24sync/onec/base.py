@@ -15,6 +15,7 @@ from b24sync.onec.odata import EVERY_ROW, ODataClient, literal
 from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
 LISTING_PAGE = 500  # rows a listing asks for at a time
+MIN_CHAIN_URL = 512  # chains are never built shorter than this, whatever a web server refuses
 REFUSALS_RERESOLVE_SECONDS = 600  # a write 1C refuses has the defaults looked up again, at most this often
 
 
@@ -72,7 +73,7 @@ class AdapterBase:
         `window`, a filter every wanted row passes (a date from which they all are): when listing the rows in
         the window takes fewer requests than the chains (many values, long terms), or when 1C refuses the
         chains' form, the rows are listed instead and the caller keeps the ones it asked for. A web server that
-        refuses a chain's URL makes the chains shorter from then on (ODataClient.max_url)."""
+        refuses a chain's URL makes the chains shorter from then on (ODataClient.chain_url)."""
         more = EVERY_ROW if every_row else {}
         make = term or (lambda name, value: f"{name} eq {value}")
         terms = [make(field, render(value)) for value in dict.fromkeys(values)]
@@ -90,7 +91,7 @@ class AdapterBase:
             try:
                 rows.extend(self._chain_rows(entity, chain, select, extra, more))
             except errors.QueryError as refused:
-                if not window:
+                if not window or refused.status is None:  # 1C's refusal, not a URL b24sync could not build
                     raise
                 self.log.warning("onec_chain_refused", entity=entity, field=field, error=str(refused),
                                  action="listed by date and matched by b24sync instead (more requests)")
@@ -100,10 +101,12 @@ class AdapterBase:
 
     def _chain_rows(self, entity: str, chain: list[str], select: str, extra: str,
                     more: dict[str, Any]) -> list[dict[str, Any]]:
-        """One chain's rows. A chain whose URL the web server refuses (an HTML 404 or a 414) lowers the client's
-        limit by a quarter and is asked for in halves; one over the limit is halved before it is sent."""
+        """One chain's rows. A chain whose URL the web server refuses (an HTML 404 or a 414), longer than any 1C
+        has answered, lowers the length chains are built to by a quarter of the way to the longest answered one
+        (so it settles just under the web server's limit) and is asked for in halves; one over that length is
+        halved before it is sent."""
         url = len(self._chain_url(entity, chain, select, extra, more))
-        if len(chain) > 1 and url > self.client.max_url - 40:
+        if len(chain) > 1 and url > self.client.chain_url - 40:
             half = len(chain) // 2
             return self._chain_rows(entity, chain[:half], select, extra, more) + \
                 self._chain_rows(entity, chain[half:], select, extra, more)
@@ -111,15 +114,17 @@ class AdapterBase:
             return self.client.get_all(entity, {"$filter": f"({' or '.join(chain)}){extra}", "$select": select,
                                                 **more})
         except errors.TransportError as refused:
-            if len(chain) < 2 or refused.status not in (404, 414):
-                raise
-        lowered = url * 3 // 4
+            answered = self.client.longest_answered
+            lowered = max(url - max(40, (url - answered) // 4), 40 + MIN_CHAIN_URL)
+            if len(chain) < 2 or refused.status not in (404, 414) or answered >= url \
+                    or lowered >= self.client.chain_url:
+                raise  # not about the length (a URL as long went through before), or as short as chains go
         self.log.warning("onec_url_limit_lowered", refused=url, now=lowered,
-                         action=f"the web server in front of 1C refused a {url}-character URL; b24sync keeps its "
-                                f"URLs under {lowered} characters from now on. Set 'onec.max_url_length' to the "
-                                f"web server's limit to spare the refusals at each start, or raise that limit "
-                                f"(IIS maxQueryString)")
-        self.client.max_url = min(self.client.max_url, lowered)
+                         action=f"the web server in front of 1C refused a {url}-character URL; b24sync builds its "
+                                f"chains under {lowered} characters until it restarts. Set 'onec.max_url_length' "
+                                f"to the web server's limit to spare the refusals at each start, or raise that "
+                                f"limit (IIS maxQueryString)")
+        self.client.chain_url = lowered
         return self._chain_rows(entity, chain, select, extra, more)
 
     def _chain_url(self, entity: str, chain: list[str], select: str, extra: str, more: dict[str, Any]) -> str:
@@ -135,7 +140,7 @@ class AdapterBase:
         chain: list[str] = []
         for item in terms:
             candidate = chain + [item]
-            if not chain or len(self._chain_url(entity, candidate, select, extra, more)) < self.client.max_url - 40:
+            if not chain or len(self._chain_url(entity, candidate, select, extra, more)) < self.client.chain_url - 40:
                 chain = candidate
                 continue
             if first:

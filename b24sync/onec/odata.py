@@ -83,6 +83,8 @@ class ODataClient:
                  max_url: int = MAX_URL) -> None:
         self.root = root_url if root_url.endswith("/") else root_url + "/"
         self.max_url = max_url  # the longest URL the web server in front of 1C takes (IIS maxQueryString)
+        self.chain_url = max_url  # what `or` chains are built to: lower once the web server refused one
+        self.longest_answered = 0  # the longest URL 1C has answered (a refusal below it is not about length)
         self.user = user
         register_secret(password)
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")  # UTF-8, Cyrillic names too
@@ -204,7 +206,9 @@ class ODataClient:
                 self.log.info("onec_session_restarted", resource=resource)
                 continue
             try:
-                return self._decode(reply, resource, raw, method)
+                decoded = self._decode(reply, resource, raw, method)
+                self.longest_answered = max(self.longest_answered, len(url))
+                return decoded
             except errors.OneCError as error:
                 if error.retryable:
                     attempt = self._after_failure(error, attempt, repeatable, resource)

@@ -73,17 +73,18 @@ def _or_chains(adapter: Any) -> tuple[bool, str]:
     refs = [row["Ref_Key"] for row in adapter.client.get(catalog, {"$select": "Ref_Key", "$top": CHAIN_SAMPLE,
                                                                     "$orderby": "Ref_Key"}).get("value", [])]
     padding = [str(uuid.uuid4()) for _ in range(CHAIN_SAMPLE - len(refs))]
-    before, limit = adapter.client.requests_sent, adapter.client.max_url
+    before, limit = adapter.client.requests_sent, adapter.client.chain_url
     rows = adapter._by_or_chain(catalog, "Ref_Key", refs + padding, "Ref_Key", render=guid)
     sent = adapter.client.requests_sent - before
-    if adapter.client.max_url < limit:
-        return False, (f"the web server in front of 1C refused URLs of up to {limit} characters; b24sync went on "
-                       f"with chains under {adapter.client.max_url}")
+    if adapter.client.chain_url < limit:
+        return False, (f"the web server in front of 1C refused the longer URLs b24sync builds (up to {limit} "
+                       f"characters; it answered {adapter.client.longest_answered}); b24sync went on with chains "
+                       f"under {adapter.client.chain_url}")
     missing = set(refs) - {row["Ref_Key"] for row in rows}
     if missing:
-        return False, (f"chains of guid'…' terms of up to {adapter.client.max_url} characters left out "
+        return False, (f"chains of guid'…' terms of up to {adapter.client.chain_url} characters left out "
                        f"{len(missing)} of {len(refs)} nomenclature items")
-    return True, f"{CHAIN_SAMPLE} references in {sent} requests of up to {adapter.client.max_url} characters"
+    return True, f"{CHAIN_SAMPLE} references in {sent} requests of up to {adapter.client.chain_url} characters"
 
 
 def _allowed_only(adapter: Any) -> tuple[bool, str]:

@@ -488,6 +488,7 @@ def check(config: Config, as_json: bool = False, write_probe: bool = False) -> i
                     and f"{len(managers)} resolve to 1C users")
         for behaviour in selftest.behaviours(onec, write_probe=write_probe):  # what the base really does
             results.append((behaviour.ok, behaviour.name, behaviour.detail))
+    onec.client.close()  # its 1C session ends now, not at the session's timeout
     failed = [result for result in results if not result[0]]
     code = EXIT_OK if not failed else EXIT_UNREACHABLE if unreachable else EXIT_CONFIG  # 3: down; 2: fix the setup
     if as_json:

@@ -194,6 +194,7 @@ class Daemon:
             from b24sync.sync.runner import Engine
 
             bitrix, onec = connect(config)
+            self.parts.onec.client.close()  # the old client's 1C sessions end now
             self.parts.config, self.parts.bitrix, self.parts.onec = config, bitrix, onec
             self.parts.engine = Engine(config, bitrix, onec, self.parts.store)
             self.alerts = Alerts(config.notify)

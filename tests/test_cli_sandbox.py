@@ -216,6 +216,8 @@ def test_check_tries_each_odata_behaviour_b24sync_relies_on(sandbox: Path) -> No
     session.auth = (data["user"].encode(), data["password"].encode())
     orders = data["url"] + "Document_ЗаказКлиента?$format=json"
     assert session.get(orders, timeout=10).json()["value"] == []  # read-only: nothing was written
+    sessions = session.get(data["url"].split("/trade/")[0] + "/_emulator/stats", timeout=10).json()["sessions"]
+    assert sessions["started"] >= 1 and sessions["finished"] == sessions["started"]  # no licence left held
     probed = b24sync("check", "--write-probe", "--config", str(sandbox))
     assert re.search(r"ok    1c deal marker found again: the probe document \S+ \(now marked for deletion\) is found",
                      probed.stdout), probed.stdout

@@ -14,7 +14,7 @@ from typing import Any
 from b24sync.bitrix24.wire import to_int
 from b24sync.errors import B24SyncError, ItemError, System
 from b24sync.onec.documents import DocumentHeader, Snapshot
-from b24sync.onec.errors import ObjectRightsError
+from b24sync.onec.errors import NotPublishedError, ObjectRightsError
 from b24sync.store.store import BindingView
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
@@ -78,7 +78,12 @@ class PullCycle:
         fresh = {ref for ref, binding in bindings.items() if not binding.pulled_version
                  and binding.created_at >= day_ago}  # bound in the last day and never read back
         check = None if only is not None else self._to_check(bindings, due, dry_run)
-        result = self.onec.poll(bindings, known, since, fresh, check)
+        try:
+            result = self.onec.poll(bindings, known, since, fresh, check)
+        except NotPublishedError as refused:  # taken out of the OData composition while running:
+            self.log.warning("onec_composition_changed", error=str(refused),  # $metadata is read again, once
+                             action="the pull goes on with what the base publishes now")
+            result = self.onec.poll(bindings, known, since, fresh, check)
         if check is not None and self._rescan_cursor is not None:
             self.store.set_watermark("document_rescan", str(self._rescan_cursor))
             self.store.set_watermark("document_rescan_at", str(self.clock.time()))

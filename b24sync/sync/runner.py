@@ -132,10 +132,11 @@ class Engine(PullCycle, CustomerMatching):
         listed = self._listed(full, deal_ids)
         held: list[Work] | None = []  # the work itself while it is short; None once it was too long to keep
         wanted: set[int] = set()
-        creates = 0
+        creating: set[int] = set()  # the deals counted for the bulk guard: no other is created this cycle
         for entry in self._triaged(listed.rows, selected, force):
             wanted.add(int(entry[0]["ID"]))
-            creates += entry[1] and entry[2] and entry[3] is None
+            if _creates(entry):
+                creating.add(int(entry[0]["ID"]))
             if held is not None:
                 held.append(entry)
                 held = held if len(held) <= self.held_deals else None
@@ -147,17 +148,18 @@ class Engine(PullCycle, CustomerMatching):
             if self.store.failure(deal_id) is not None:
                 self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
         stragglers = list(self._triaged((found[deal_id] for deal_id in sorted(found)), selected, force))
-        creates += sum(1 for _, in_stage, filters, binding in stragglers if in_stage and filters and binding is None)
+        creating |= {int(entry[0]["ID"]) for entry in stragglers if _creates(entry)}
         server_time = listed.server_time
         if not confirm_bulk:
-            self._guard_creates(creates, report, dry_run)
+            self._guard_creates(len(creating), report, dry_run)
         if wanted or stragglers:
             self.preflight()  # before the first write to 1C: the deal fields b24sync writes must exist
         progress = [0, len(wanted) + len(stragglers)]
         # a long listing is not kept in memory: it is listed again, and what it holds now is worked on (the deals
-        # counted above, as they are now)
+        # counted above, as they are now; one that would now be a create without having been counted waits)
         work = held if held is not None else (entry for entry in self._triaged(
-            self._listed(full, deal_ids).rows, selected, force) if int(entry[0]["ID"]) in wanted)
+            self._listed(full, deal_ids).rows, selected, force) if int(entry[0]["ID"]) in wanted
+            and (not _creates(entry) or int(entry[0]["ID"]) in creating))
         workers = 1 if dry_run else self.config.onec.max_concurrency
         with ThreadPoolExecutor(workers, thread_name_prefix="b24sync-1c") if workers > 1 else nullcontext() as pool:
             for chunk in chunked(itertools.chain(work, stragglers), CHUNK):
@@ -553,6 +555,12 @@ class Engine(PullCycle, CustomerMatching):
         self.outbox = Outbox()
         report.written_back += len(outbox.updates) - len({deal_id for deal_id, _ in failed
                                                           if deal_id in outbox.updates})
+
+
+def _creates(entry: Work) -> bool:
+    """Whether this work makes a new document: a deal in its trigger stage, passing the filters, not bound."""
+    _, in_stage, filters, binding = entry
+    return in_stage and filters and binding is None
 
 
 def search_since(deals: Iterable[dict[str, Any]]) -> datetime | None:

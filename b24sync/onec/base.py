@@ -59,9 +59,10 @@ class AdapterBase:
 
     def metadata(self, refresh: bool = False) -> Metadata:
         """The base's `$metadata`, read once per process, and again after 1C said the schema changed."""
-        if self._metadata is None or refresh:
-            self._metadata = Metadata.parse(self.client.get_text("$metadata"))
-        return self._metadata
+        metadata = self._metadata  # a worker may drop it meanwhile (refused): what is returned is read once
+        if metadata is None or refresh:
+            metadata = self._metadata = Metadata.parse(self.client.get_text("$metadata"))
+        return metadata
 
     def _by_or_chain(self, entity: str, field: str, values: Iterable[str], select: str,
                      render: Any = literal, extra: str = "", term: Any = None,

@@ -63,8 +63,9 @@ class Lookups(AdapterBase):
         service that runs for months never writes a reference 1C no longer has (OData stores one silently). The
         managers and pipeline choices resolved meanwhile are looked up again with them."""
         now = self.clock.time()
-        if self._resolved is not None and not refresh and now - self._resolved_at < RESOLVE_EVERY_SECONDS:
-            return self._resolved
+        resolved = self._resolved  # a worker may drop it meanwhile (refused): what is returned is read once
+        if resolved is not None and not refresh and now - self._resolved_at < RESOLVE_EVERY_SECONDS:
+            return resolved
         self._managers.clear()
         self._choices.clear()
         defaults = self.config.defaults
@@ -93,11 +94,12 @@ class Lookups(AdapterBase):
                 text = row["Description"].lower()
                 key = "none" if "без" in text else str(int(_decimal(row.get("Ставка"))))
                 vat_refs.setdefault(key, row["Ref_Key"])
-        self._resolved = Resolved(organisation=organisation, currency=currency, warehouse=warehouse,
-                                  agreement=agreement, marker_property=marker_property,
-                                  tracking_property=tracking_property, vat_form=vat_form, vat_refs=vat_refs)
+        resolved = self._resolved = Resolved(organisation=organisation, currency=currency, warehouse=warehouse,
+                                             agreement=agreement, marker_property=marker_property,
+                                             tracking_property=tracking_property, vat_form=vat_form,
+                                             vat_refs=vat_refs)
         self._resolved_at = now
-        return self._resolved
+        return resolved
 
     def _property(self, marker: Marker, key: str) -> str:
         name = marker.additional_requisite or ""

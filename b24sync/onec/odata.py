@@ -199,8 +199,10 @@ class ODataClient:
                     f"{redact(str(failure))}", resource=resource)
                 attempt = self._after_failure(error, attempt, repeatable or never_sent, resource)
                 continue
-            if in_session and not restarted and reply.status_code == 400 and _error_parts(reply.text) == (None, None):
-                # the session ended on 1C's side (timed out, the server restarted): 1C ran nothing; a new one
+            if in_session and not restarted and reply.status_code == 400 and _error_parts(reply.text) == (None, None) \
+                    and not reply.text.lstrip().startswith("<"):
+                # the platform's plain-text 400 to a session it no longer has (timed out, the server restarted):
+                # 1C ran nothing; a new one (a web server's HTML 400 is not this)
                 session.cookies.set(SESSION_COOKIE, None)
                 restarted = True
                 self.log.info("onec_session_restarted", resource=resource)

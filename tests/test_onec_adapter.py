@@ -424,5 +424,8 @@ def test_the_searches_by_deal_marker_of_one_cycle_list_each_document_once(profil
             tzinfo=None).isoformat(timespec="seconds")})
         assert adapter.find_by_deals([503], older, cycle)[503].ref == backdated.ref
         assert set(adapter.find_by_deals([501, 502, 503], older, MarkerIndex(clock))) == {502, 503}  # a new cycle
+        lean = MarkerIndex(clock, settled=lambda deal_ids: {502, 503} & set(deal_ids))  # bound: never searched for
+        assert set(adapter.find_by_deals([999], older, lean)) == set()
+        assert lean.documents == {}  # what bound deals have is not kept for the cycle's later searches
     finally:
         base.stop()

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,11 +30,14 @@ MARKER_SKEW = timedelta(seconds=5)  # a later search lists again the documents d
 class MarkerIndex:
     """The documents carrying the deal marker that the searches of one push cycle listed, dated from `since` on: a
     later search of the cycle lists only what is dated before that, or made since its last listing, so a cycle's
-    searches do not each list every document the cycle made. A new one every cycle: a document made by someone
-    else during a cycle, dated back, is seen by the next cycle's first search."""
+    searches do not each list every document the cycle made. It keeps only documents of deals `settled` does not
+    name (those bound to a live document: never searched for), so it holds what a lost state or a crash left,
+    not every recent document. A new one every cycle: a document made by someone else during a cycle, dated
+    back, is seen by the next cycle's first search."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, settled: Callable[[list[int]], set[int]] = lambda deal_ids: set()) -> None:
         self.clock = clock
+        self.settled = settled
         self.since: datetime | None = None
         self.listed_at: datetime | None = None
         self.documents: dict[str, tuple[str, ...]] = {}  # marker value -> its documents, as "Date Ref_Key"
@@ -54,10 +57,12 @@ class MarkerIndex:
             if lower < self.since:
                 ranges.append(f" and Date ge {literal(lower)} and Date lt {literal(self.since)}")
         for dates in ranges:
-            for row in listing(True, dates):  # a document hidden from the user must not look absent
-                value = requisite_value(row, prop).strip()
-                entry = f"{row.get('Date', '')} {row['Ref_Key']}"
-                if value and entry not in self.documents.get(value, ()):
+            found = [(requisite_value(row, prop).strip(), f"{row.get('Date', '')} {row['Ref_Key']}")
+                     for row in listing(True, dates)]  # a document hidden from the user must not look absent
+            settled = self.settled([int(value) for value, _ in found if value.isdigit()])
+            for value, entry in found:
+                if value and (value in wanted or not value.isdigit() or int(value) not in settled) \
+                        and entry not in self.documents.get(value, ()):
                     self.documents[value] = self.documents.get(value, ()) + (entry,)
         self.since = lower if self.since is None else min(lower, self.since)
         self.listed_at = now

@@ -106,7 +106,7 @@ class Engine(PullCycle, CustomerMatching):
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
         self._held: dict[str, int] = {}  # what the pull's guards hold back, by kind (logged when the count changes)
         self.held_deals = HELD_DEALS
-        self._markers = MarkerIndex(clock)
+        self._markers = MarkerIndex(clock, self._settled)
 
     def policy(self) -> steps.Policy:
         return steps.Policy(post_documents=self.config.onec.post_documents,
@@ -127,7 +127,7 @@ class Engine(PullCycle, CustomerMatching):
         self.outbox = Outbox()
         self._posting, self._versions = {}, {}  # nothing of a cycle a fatal error ended is taken for this one's
         self.gatherer.context = Context()  # what this cycle reads it reads anew: a failed read is not remembered
-        self._markers = MarkerIndex(self.clock)  # the documents the cycle's searches by deal marker listed
+        self._markers = MarkerIndex(self.clock, self._settled)  # what the cycle's searches by deal marker listed
         selected = deal_ids is not None
         listed = self._listed(full, deal_ids)
         held: list[Work] | None = []  # the work itself while it is short; None once it was too long to keep
@@ -184,6 +184,11 @@ class Engine(PullCycle, CustomerMatching):
         if not dry_run:
             self.store.log_run(report.job, started, "ok" if report.ok else "failed items", report.summary())
         return report
+
+    def _settled(self, deal_ids: list[int]) -> set[int]:
+        """Of these deals, those bound to a live document: a search by deal marker never looks for them."""
+        return {deal_id for deal_id, binding in self.store.bindings_for_deals(deal_ids).items()
+                if not binding.document_state}
 
     def _guard_creates(self, creates: int, report: CycleReport, dry_run: bool) -> None:
         """More creates than 'sync.guards.max_creates_per_cycle' stop the cycle before the first (a dry run says

@@ -24,7 +24,7 @@ from b24sync.onec.profiles import ENUM_VAT_RATES, ZERO_GUID
 from b24sync.sync import mapping
 
 EDIT_SETTLES_SECONDS = 60
-KEPT_OBJECTS = 5_000  # customers, products and their 1C matches a cycle keeps; past that it starts afresh
+KEPT_CUSTOMERS = 5_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
 
 
 @dataclass
@@ -48,9 +48,17 @@ class Context:
     by_phone: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     by_email: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def size(self) -> int:
-        """How many objects it keeps."""
-        return sum(len(value) for value in vars(self).values())
+    def customers_kept(self) -> int:
+        """How many Bitrix24 companies and contacts (with their requisites) it keeps: the bulk of its memory."""
+        return len(self.companies) + len(self.contacts) + len(self.requisites) + len(self.contact_requisites)
+
+    def forget_customers(self) -> None:
+        """Lets the Bitrix24 customers go (a chunk reads its own again, in the batch it sends anyway); their 1C
+        matches and the products stay, since those would cost requests of their own."""
+        self.companies.clear()
+        self.contacts.clear()
+        self.requisites.clear()
+        self.contact_requisites.clear()
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,8 @@ class Gatherer:
 
     def enrich(self, deals: list[dict[str, Any]]) -> None:
         """Rows, products, companies, requisites and contacts of the deals, and their products in 1C."""
-        if self.context.size() > KEPT_OBJECTS:  # a long cycle's memory stays flat: later chunks read theirs again
-            self.context = Context()
+        if self.context.customers_kept() > KEPT_CUSTOMERS:  # a long cycle's memory stays flat
+            self.context.forget_customers()
         context = self.context
         context.rows.clear()  # rows are needed by this chunk only: memory stays flat
         context.amounts.clear()

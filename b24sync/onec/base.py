@@ -16,6 +16,7 @@ from b24sync.onec.profiles import PROFILES, Profile, Resolved
 
 LISTING_PAGE = 500  # rows a listing asks for at a time
 MIN_CHAIN_URL = 512  # chains are never built shorter than this, whatever a web server refuses
+URL_MARGIN = 40  # kept free under the limit when a chain is built (the widest paging options vary)
 REFUSALS_RERESOLVE_SECONDS = 600  # a write 1C refuses has the defaults looked up again, at most this often
 
 
@@ -81,7 +82,7 @@ class AdapterBase:
         listing = {"$filter": f"{window}{extra}", "$select": select, **more}
         chains = self._chains(entity, terms, select, extra, more) if window else []
         if len(chains) > 2:
-            count = int(self.client.get_text(f"{entity}/$count", {"$filter": f"{window}{extra}", **more}).strip()
+            count = int(self.client.get_text(f"{entity}/$count", {"$filter": listing["$filter"], **more}).strip()
                         or 0)
             if -(-count // LISTING_PAGE) + 1 < len(chains):
                 return self.client.get_all(entity, listing, page=LISTING_PAGE)
@@ -107,7 +108,7 @@ class AdapterBase:
         (so it settles just under the web server's limit) and is asked for in halves; one over that length is
         halved before it is sent."""
         url = len(self._chain_url(entity, chain, select, extra, more))
-        if len(chain) > 1 and url > self.client.chain_url - 40:
+        if len(chain) > 1 and url > self.client.chain_url - URL_MARGIN:
             half = len(chain) // 2
             return self._chain_rows(entity, chain[:half], select, extra, more) + \
                 self._chain_rows(entity, chain[half:], select, extra, more)
@@ -116,7 +117,7 @@ class AdapterBase:
                                                 **more})
         except errors.TransportError as refused:
             answered = self.client.longest_answered
-            lowered = max(url - max(40, (url - answered) // 4), 40 + MIN_CHAIN_URL)
+            lowered = max(url - max(URL_MARGIN, (url - answered) // 4), URL_MARGIN + MIN_CHAIN_URL)
             if len(chain) < 2 or refused.status not in (404, 414) or answered >= url \
                     or lowered >= self.client.chain_url:
                 raise  # not about the length (a URL as long went through before), or as short as chains go
@@ -141,7 +142,8 @@ class AdapterBase:
         chain: list[str] = []
         for item in terms:
             candidate = chain + [item]
-            if not chain or len(self._chain_url(entity, candidate, select, extra, more)) < self.client.chain_url - 40:
+            fits = len(self._chain_url(entity, candidate, select, extra, more)) < self.client.chain_url - URL_MARGIN
+            if not chain or fits:
                 chain = candidate
                 continue
             if first:

@@ -46,9 +46,10 @@ class MarkerIndex:
         self.since = self.listed_at = None
         self.documents = {}
 
-    def rows(self, lower: datetime, listing: Any, prop: str, wanted: set[str]) -> list[dict[str, Any]]:
-        """The documents carrying one of the `wanted` markers dated from `lower` on, as rows with their requisite;
-        `listing(every_row, dates)` lists the documents carrying the marker in a date range."""
+    def found(self, lower: datetime, listing: Any, prop: str,
+              wanted: set[str]) -> list[tuple[dict[str, Any], str]]:
+        """The documents carrying one of the `wanted` markers dated from `lower` on, each as (its Ref_Key and Date,
+        the marker); `listing(every_row, dates)` lists the documents carrying the marker in a date range."""
         now = datetime.fromtimestamp(self.clock.time())
         if self.since is None or self.listed_at is None:
             ranges = [f" and Date ge {literal(lower)}"]
@@ -66,8 +67,7 @@ class MarkerIndex:
                     self.documents[value] = self.documents.get(value, ()) + (entry,)
         self.since = lower if self.since is None else min(lower, self.since)
         self.listed_at = now
-        return [{"Ref_Key": entry.split(" ")[1], "Date": entry.split(" ")[0],
-                 "ДополнительныеРеквизиты": [{"Свойство_Key": prop, "Значение": value}]}
+        return [({"Ref_Key": entry.split(" ")[1], "Date": entry.split(" ")[0]}, value)
                 for value in wanted for entry in self.documents.get(value, ())]
 
 
@@ -158,27 +158,29 @@ class DocumentLifecycle(AdapterBase):
                            f"{dates}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
                 **(EVERY_ROW if every_row else {})})
 
+        def valued(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+            return [(row, str(row.get(marker.attribute) or "") if marker.attribute else requisite_value(row, prop))
+                    for row in rows]
+
         hidden = ""
         unsure: set[str] = set()  # deals a hidden document may belong to
         if marker.attribute:
             rows, unsure = by_attribute(sorted(wanted))
-        elif start is not None and index is not None:
-            try:
-                rows = index.rows(start - RECOVERY_MARGIN, by_requisite, prop, wanted)
-            except errors.RightsError:
-                index.clear()
-                rows, unsure = by_requisite(every_row=False), set(wanted)  # its value cannot be read: any deal's
+            values = valued(rows)
         else:
             try:
-                rows = by_requisite(every_row=True)  # a document hidden from the user must not look absent
+                values = index.found(start - RECOVERY_MARGIN, by_requisite, prop, wanted) \
+                    if start is not None and index is not None else \
+                    valued(by_requisite(every_row=True))  # a document hidden from the user must not look absent
             except errors.RightsError:
-                rows, unsure = by_requisite(every_row=False), set(wanted)
+                if index is not None:
+                    index.clear()
+                unsure = set(wanted)  # its value cannot be read: it may be any deal's
+                values = valued(by_requisite(every_row=False))
         if unsure:
             hidden = (f"1C hides some {self.profile.order_entity} documents carrying the deal marker from user "
                       f"'{self.client.user}' (row-level security): b24sync cannot tell whether one of them is this "
                       f"deal's, so it creates none; give the user the right to read the documents b24sync makes")
-        values = [(row, str(row.get(marker.attribute) or "") if marker.attribute else requisite_value(row, prop))
-                  for row in rows]
         for row, value in sorted(values, key=lambda pair: (str(pair[0].get("Date", "")), pair[0]["Ref_Key"])):
             if value.strip() in wanted:
                 candidates.setdefault(int(value.strip()), []).append(row["Ref_Key"])

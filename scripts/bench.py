@@ -45,6 +45,27 @@ def leave_out_unknown_products(portal: Any) -> None:
             deal["STAGE_ID"] = "LOSE" if deal["CATEGORY_ID"] == "0" else "C1:LOSE"
 
 
+class StatementCount:
+    """SQLite's trace of one connection: the statements, and the transactions that wrote (each one a commit
+    to disk: a write outside a transaction is one of its own)."""
+
+    def __init__(self) -> None:
+        self.statements = self.commits = 0
+        self.inside = self.wrote = False
+
+    def __call__(self, sql: str) -> None:
+        self.statements += 1
+        verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if verb == "BEGIN":
+            self.inside, self.wrote = True, False
+        elif verb in ("COMMIT", "END", "ROLLBACK") and self.inside:
+            self.commits += verb != "ROLLBACK" and self.wrote
+            self.inside = False
+        elif verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            self.wrote = True
+            self.commits += not self.inside
+
+
 def run(deals: int, workdir: Path) -> dict[str, float]:
     clock = ManualClock()
     dataset = generate(deals, 3)
@@ -65,8 +86,8 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
         portal.app.stats.reset()
         base.app.stats.reset()
         started_wall, started_portal = time.monotonic(), clock.time()
-        statements = [0]
-        engine.store.db.connection().set_trace_callback(lambda _: statements.__setitem__(0, statements[0] + 1))
+        statements = StatementCount()
+        engine.store.db.connection().set_trace_callback(statements)
         push = engine.push()
         engine.store.db.connection().set_trace_callback(None)
         pushed_onec = base.app.stats.snapshot()["http_requests"]
@@ -81,7 +102,8 @@ def run(deals: int, workdir: Path) -> dict[str, float]:
             "batch_fill": sum(pushed["commands_by_method"].values()) / max(pushed["http_requests"] * 50, 1),
             "b24_503": first["responses_by_status"].get("503", 0), "onec_requests": first_onec["http_requests"],
             "onec_push_per_deal": pushed_onec / max(push.created, 1),
-            "sql_per_deal": statements[0] / max(push.created, 1),
+            "sql_per_deal": statements.statements / max(push.created, 1),
+            "commits_per_deal": statements.commits / max(push.created, 1),
             "onec_first_pull": first_onec["http_requests"] - pushed_onec,
             "portal_time_s": clock.time() - started_portal, "wall_s": time.monotonic() - started_wall,
         }
@@ -302,7 +324,7 @@ def main() -> int:
                "onec_push_per_deal", "onec_first_pull",
                "portal_time_s", "wall_s", "after_write_b24_requests", "after_write_onec_requests", "idle_b24_requests",
                "idle_onec_requests", "bindings", "idle_pull_week_onec", "idle_writes", "sql_per_deal",
-               "state_bytes_per_binding", "rss_peak_mb"]
+               "commits_per_deal", "state_bytes_per_binding", "rss_peak_mb"]
     print("  ".join(f"{name:>12}" for name in columns))
     with tempfile.TemporaryDirectory() as workdir:
         for deals in args.deals:

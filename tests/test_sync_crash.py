@@ -220,3 +220,41 @@ def test_an_interrupted_update_is_finished_not_reported_as_a_conflict(tmp_path: 
         assert not rig.engines[-1].store.open_conflicts()
     finally:
         rig.stop()
+
+
+def test_what_b24sync_wrote_before_a_request_to_1c_is_on_disk_when_the_request_goes_out(tmp_path: Path) -> None:
+    """A deal's bookkeeping is one commit between two requests to 1C, never one that waits past a request: a
+    kill -9 during any request finds every intent and binding written before it in the file."""
+    import sqlite3
+    from contextlib import contextmanager
+    from dataclasses import replace
+
+    rig = Rig.start(tmp_path)
+    try:
+        for deal_id in DEALS:
+            rig.move(deal_id)
+        engine = rig.engine(onec=replace(rig.config.onec, max_concurrency=1))  # nobody else writes meanwhile
+        queries = ("SELECT deal_id, kind FROM intent ORDER BY id", "SELECT deal_id, onec_ref FROM binding ORDER BY id")
+        seen: list[tuple[list[Any], list[Any]]] = []
+        gate = engine.onec.client.gate
+
+        @contextmanager
+        def request_going_out() -> Any:
+            with gate():
+                disk = sqlite3.connect(rig.store_path)  # what a restart after a kill -9 would read
+                try:
+                    on_disk = [disk.execute(query).fetchall() for query in queries]
+                finally:
+                    disk.close()
+                in_process = [[tuple(row) for row in engine.store.db.execute_sql(query).fetchall()]
+                              for query in queries]
+                seen.append((on_disk, in_process))
+                yield
+
+        engine.onec.client.gate = request_going_out
+        report = engine.push()
+        assert report.created == len(DEALS)
+        assert any(intents for (intents, _), _ in seen), "no request went out with its intent recorded"
+        assert all(on_disk == in_process for on_disk, in_process in seen)
+    finally:
+        rig.stop()

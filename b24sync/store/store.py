@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,8 +55,8 @@ RETRY_MAX = 6 * 3600.0
 __all__ = ["CURRENT_SCHEMA", "BindingView", "ConflictView", "FailureView", "IntentView", "RunView", "Store"]
 
 def _rolled_back(error: Exception) -> bool:
-    """SQLite already rolled the transaction back itself (a full disk does that)."""
-    return "no transaction is active" in str(error)
+    """SQLite already rolled the transaction back itself (a full disk does that), savepoints and all."""
+    return "no transaction is active" in str(error) or "no such savepoint" in str(error)
 
 
 class StateDatabase(peewee.SqliteDatabase):
@@ -212,6 +213,30 @@ class Store:
                 MIGRATIONS[step](self.db)
             SchemaVersion.delete().execute()
             SchemaVersion.create(version=CURRENT_SCHEMA)
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """What is written inside goes to disk in one commit instead of one commit a statement. What went in
+        before an error is kept, as it would be statement by statement; a failing state file or a stop rolls
+        back. Callers end a group before each request that must find its intent on disk (turns.py does, for 1C)."""
+        if self.db.transaction_depth():
+            yield  # already inside one: it commits
+            return
+        transaction = self.db.transaction()
+        transaction.__enter__()
+        failed: type[BaseException] | None = None
+        try:
+            yield
+        except BaseException as error:
+            # a failing state file, or the process being stopped (Ctrl+C, or a crash as the tests stage it): what
+            # the group wrote is lost, as in a kill -9, and everything before its last request is on disk
+            if isinstance(error, peewee.DatabaseError | StateError) or not isinstance(error, Exception):
+                failed = type(error)
+            raise
+        finally:
+            if failed is None and not self.db.connection().in_transaction:
+                failed = peewee.OperationalError  # SQLite ended it itself (a full disk): nothing is left to commit
+            transaction.__exit__(failed, None, None)
 
     @property
     def schema_version(self) -> int:

@@ -82,11 +82,12 @@ class Sender:
                     raise
                 failed += [(deal_id, error) for deal_id, _ in chunk]  # retried at the next cycle, not lost
                 continue
-            for deal_id, fields in chunk:
-                if deal_id in result.errors:
-                    failed.append((deal_id, result.errors[deal_id]))
-                    continue
-                self._written(deal_id, fields, result.before.get(deal_id), result.rows.get(deal_id), outbox)
+            with self.store.grouped():  # one commit for the batch's bookkeeping
+                for deal_id, fields in chunk:
+                    if deal_id in result.errors:
+                        failed.append((deal_id, result.errors[deal_id]))
+                        continue
+                    self._written(deal_id, fields, result.before.get(deal_id), result.rows.get(deal_id), outbox)
         self._send_comments(outbox)
         for deal_id, items in outbox.file_comments.items():
             for item in items:
@@ -100,8 +101,9 @@ class Sender:
                     continue
                 if item.on_sent is not None:
                     item.on_sent()
-        for deal_id in outbox.recovered - set(outbox.updates):  # nothing was left to write back for these
-            self.store.clear_failure(deal_id)
+        with self.store.grouped():
+            for deal_id in outbox.recovered - set(outbox.updates):  # nothing was left to write back for these
+                self.store.clear_failure(deal_id)
         return failed
 
     def _written(self, deal_id: int, fields: dict[str, Any], before: dict[str, Any] | None,
@@ -137,9 +139,10 @@ class Sender:
                 failures.update({deal_id: error for deal_id, _ in chunk})
         for deal_id, error in failures.items():
             self.log.warning("timeline_comment_failed", deal_id=deal_id, error=str(error))
-        for deal_id, reason in outbox.tells.items():
-            if deal_id not in failures:  # told, for sure: not again for the same reason
-                self.store.mark_failure_commented(deal_id, reason)
+        with self.store.grouped():
+            for deal_id, reason in outbox.tells.items():
+                if deal_id not in failures:  # told, for sure: not again for the same reason
+                    self.store.mark_failure_commented(deal_id, reason)
 
 
 def file_value(name: str, content: bytes) -> dict[str, Any]:

@@ -100,7 +100,8 @@ class Engine(PullCycle, CustomerMatching):
         self._stage_orders: dict[int, tuple[list[str], set[str]]] = {}
         self._versions: dict[int, str] = {}  # a document's version after b24sync's own writes of the plan in hand
         self._posting: dict[int, str] = {}  # deal -> document posted in this chunk, its posting not yet read back
-        self.turns = Turns()  # deals written to 1C at once (onec.max_concurrency) take turns at the bookkeeping
+        # deals written to 1C at once (onec.max_concurrency) take turns at the bookkeeping, one commit a turn
+        self.turns = Turns(store.grouped)
         onec.client.gate = self.turns.waiting
         self._customer_fields: dict[str, bool] = {}  # whether contacts / companies have the counterparty field
         self.present_fields: set[str] | None = None  # the deal fields the portal has (known after preflight)
@@ -170,7 +171,8 @@ class Engine(PullCycle, CustomerMatching):
                     for item, mapped, deal in gathered:
                         if self.stop_requested:
                             break
-                        self._one_deal(item, mapped, deal, report, dry_run, progress)
+                        with self.turns.turn():
+                            self._one_deal(item, mapped, deal, report, dry_run, progress)
                 else:
                     self._deals_at_once(pool, gathered, report, progress)
                 if not dry_run:
@@ -311,13 +313,13 @@ class Engine(PullCycle, CustomerMatching):
         fatal: list[BaseException] = []
 
         def work(item: steps.PushItem, mapped: Mapped, deal: dict[str, Any]) -> None:
-            with self.turns.turn():
-                if self.stop_requested or fatal:
-                    return
-                try:
+            try:
+                with self.turns.turn():  # an error leaves the turn first: a failing state file is rolled back
+                    if self.stop_requested or fatal:
+                        return
                     self._one_deal(item, mapped, deal, report, False, progress)
-                except BaseException as error:
-                    fatal.append(error)
+            except BaseException as error:
+                fatal.append(error)
 
         for future in [pool.submit(work, *entry) for entry in gathered]:
             future.result()
@@ -332,6 +334,10 @@ class Engine(PullCycle, CustomerMatching):
         if not posting:
             return
         states = self.onec.posted_states(list(posting.values()))
+        with self.store.grouped():
+            self._record_posts(posting, states, report)
+
+    def _record_posts(self, posting: dict[int, str], states: dict[str, Any], report: CycleReport) -> None:
         for deal_id, ref in posting.items():
             state = states.get(ref.lower())
             if state is not None and state.posted:

@@ -8,51 +8,78 @@ sequential run (an intent is still recorded before its write to 1C), while the
 waits on 1C overlap. Each deal's steps stay with one worker, so no two writes
 go to one document at once; a customer two deals share is matched or created
 under its own key (`exclusive`), never twice.
+
+What a worker writes to the state between two of its requests is one
+transaction (`group`, the store's `grouped`), committed as the worker gives
+up its turn, so before the request goes out: one commit where there was one
+a statement, and still every intent on disk before its write to 1C.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 
 class Turns:
     """One turn for the Python side of the workers; a worker waiting on 1C lets another take it."""
 
-    def __init__(self) -> None:
+    def __init__(self, group: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self._turn = threading.Lock()
         self._local = threading.local()
         self._keys: dict[str, threading.Lock] = {}
+        self._group = group
 
     @property
     def holding(self) -> bool:
         return getattr(self._local, "held", False)
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """A worker's whole deal: its turn, given up only while it waits on 1C."""
+    def _take(self) -> None:
         self._turn.acquire()
         self._local.held = True
+        self._local.group = self._group()
+        self._local.group.__enter__()
+
+    def _give(self, error: BaseException | None = None) -> None:
+        """The turn's writes committed (or, for a failing state file, rolled back), then the turn let go."""
+        group, self._local.group = self._local.group, None
+        self._local.held = False
         try:
-            yield
+            if error is None:
+                group.__exit__(None, None, None)
+            else:
+                group.__exit__(type(error), error, error.__traceback__)
         finally:
-            self._local.held = False
             self._turn.release()
 
     @contextmanager
+    def turn(self) -> Iterator[None]:
+        """A worker's whole deal: its turn, given up only while it waits on 1C."""
+        self._take()
+        try:
+            yield
+        except BaseException as error:
+            self._give(error)
+            raise
+        self._give()
+
+    @contextmanager
     def waiting(self) -> Iterator[None]:
-        """Around a request to 1C (or a pause): another worker may run meanwhile. Outside a turn, nothing."""
+        """Around a request to 1C (or a pause): what the turn wrote is committed, and another worker may run
+        meanwhile. Outside a turn, nothing."""
         if not self.holding:
             yield
             return
-        self._local.held = False
-        self._turn.release()
+        try:
+            self._give()
+        except BaseException:
+            self._take()  # the commit failed: the request is not sent, and the turn ends as it began
+            raise
         try:
             yield
         finally:
-            self._turn.acquire()
-            self._local.held = True
+            self._take()
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:

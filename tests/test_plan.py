@@ -47,7 +47,7 @@ def header(version: str = "v1", posted: bool = True, deleted: bool = False, docu
 
 def binding(**changes: object) -> BindingView:
     values = dict(deal_id=7, onec_ref=REF, entity="Document_ЗаказКлиента", number="ЭС00-000007",
-                  pushed_hash=SENT.hash, pushed_projection=SENT.as_json(), posted=True, written_version="v1",
+                  pushed_hash=SENT.hash, pushed_projection=SENT.remembered(), posted=True, written_version="v1",
                   pulled_version="v1", written_fields={"UF_CRM_1C_ORDER_ID": REF})
     values.update(changes)
     return BindingView(**values)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ class Binding(Model):
     entity = peewee.CharField()  # Document_ЗаказКлиента / Document_СчетНаОплатуПокупателю
     number = peewee.CharField(default="")
     pushed_hash = peewee.CharField(default="")  # hash of the deal projection the document holds (as b24sync knows)
-    pushed_projection = peewee.TextField(default="{}")  # that projection, to tell the manager what differs
+    pushed_projection = peewee.TextField(default="{}")  # what the planner compares of it (Projection.remembered)
     posted = peewee.BooleanField(default=False)
     written_version = peewee.CharField(default="")  # DataVersion after b24sync's last write: the conflict baseline
     pulled_version = peewee.CharField(default="")  # DataVersion the pull last read back; empty: never

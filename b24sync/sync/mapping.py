@@ -101,6 +101,14 @@ class Projection:
     def hash(self) -> str:
         return hashlib.sha256(self.as_json().encode("utf-8")).hexdigest()[:32]
 
+    def remembered(self) -> str:
+        """What a binding keeps of the projection it wrote, as JSON: the customer, which 1C holds only as a
+        reference (so it is compared with what b24sync sent), and the note, whose key tells a document sent since
+        b24sync writes the deal's comments. The rows, amounts and the rest are compared with the document itself,
+        so the state does not keep them (a few hundred bytes a binding, not kilobytes)."""
+        kept = {name: value for name, value in asdict(self).items() if name in ("customer", "note")}
+        return json.dumps(kept, default=str, sort_keys=True, ensure_ascii=False)
+
 
 def in_trigger_stage(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
     """Whether the deal stands in a trigger stage of a configured pipeline (a bound deal leaves only by this)."""

@@ -373,7 +373,7 @@ class Engine(PullCycle, CustomerMatching):
     def _do(self, item: steps.PushItem, step: steps.Step, mapped: Mapped, report: CycleReport) -> None:
         deal_id = item.deal_id
         projection = mapped.projection
-        pushed = (projection.hash, projection.as_json()) if projection is not None else None
+        pushed = (projection.hash, projection.remembered()) if projection is not None else None
         entity = self.onec.profile.order_entity
         if isinstance(step, steps.Bind):
             header = step.header

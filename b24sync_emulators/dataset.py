@@ -49,6 +49,18 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class Packing:
+    """A packaging 1C keeps for a product (УТ): its name, its own unit, and how many of the product's units it holds;
+    `kit`: kept under a set of packagings of that name rather than under the product itself."""
+
+    name: str
+    unit_name: str
+    unit_code: int
+    count: int
+    kit: str = ""
+
+
+@dataclass(frozen=True)
 class Product:
     ref_key: str  # 1C Ref_Key == Bitrix24 XML_ID
     article: str
@@ -59,6 +71,7 @@ class Product:
     measure_name: str = "шт"
     in_bitrix24: bool = True
     in_onec: bool = True
+    packing: Packing | None = None  # a packaging 1C keeps for it (УТ), a manager may sell it in
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,11 @@ _PRODUCT_KINDS = [
     ("Монтаж электропроводки", "ч", 356, Decimal("1800.00")),
     ("Счётчик электроэнергии Меркурий 201", "шт", 796, Decimal("1875.00")),
 ]
+# Packagings 1C keeps for some kinds (УТ): terminals sold by the box, cable by the drum (under a set of packagings).
+_PACKINGS = {
+    "Клеммник WAGO 221-413": Packing("Коробка (50 шт)", "упак", 778, 50),
+    "Кабель ВВГнг-LS 3х2,5": Packing("Бухта (100 м)", "бухта", 616, 100, kit="Кабель в бухтах"),
+}
 # Values that must survive filters and round trips unchanged.
 _HOSTILE = [
     ("Кабель «O'Neil» 5\"", "O'Neil 5\""),
@@ -228,8 +246,9 @@ def generate(deals: int = 50, seed: int = 1) -> Dataset:
             name = base_name if series == 0 else f"{base_name}, партия {series + 1}"
             article = f"ART-{index + 1:05d}"
         vat = rng.choice([22, 22, 22, 10, 0, None])
+        packing = None if index < len(_HOSTILE) else _PACKINGS.get(base_name)
         products.append(Product(ref_key=_uuid(rng), article=article, name=name, price=money(price), vat_rate=vat,
-                                measure_code=code, measure_name=measure))
+                                measure_code=code, measure_name=measure, packing=packing))
     # The last product exists only in Bitrix24: deals that use it fail until someone adds it to 1C.
     last = products[-1]
     products[-1] = Product(last.ref_key, last.article, last.name + " (нет в 1С)", last.price, last.vat_rate,

@@ -304,3 +304,68 @@ def test_a_rouble_payment_on_a_dollar_order_counts_in_dollars(tmp_path: Path) ->
         assert not [text for text in rig.comments(1) if text.startswith("Переплата")]
     finally:
         rig.stop()
+
+
+def kinds(rig: Rig) -> dict[str, int]:
+    """The portal's first product of each kind, by the kind's name (a later batch is named «…, партия N»)."""
+    found: dict[str, int] = {}
+    for item in rig.call("crm.product.list", {"select": ["ID", "NAME"], "order": {"ID": "ASC"}}):
+        found.setdefault(item["NAME"].split(", партия")[0], int(item["ID"]))
+    return found
+
+
+def test_rows_sold_by_the_box_and_by_the_drum_go_to_1c_in_packagings_and_print_so(tmp_path: Path) -> None:
+    """УТ keeps a nomenclature's packagings (a box of 50 terminals, under the item; a 100 m drum of cable, under a
+    set of packagings): a row the manager counts in one goes in as that many packagings, the item's own units
+    beside them, at the packaging's price."""
+    rig = Rig.start(tmp_path, profile="ut11")
+    try:
+        products = kinds(rig)
+        rows = [{"PRODUCT_ID": products["Клеммник WAGO 221-413"], "PRICE": 1800, "QUANTITY": 3, "TAX_RATE": 22,
+                 "TAX_INCLUDED": "Y", "MEASURE_CODE": 778, "MEASURE_NAME": "упак"},
+                {"PRODUCT_ID": products["Кабель ВВГнг-LS 3х2,5"], "PRICE": 9000, "QUANTITY": 2, "TAX_RATE": 22,
+                 "TAX_INCLUDED": "Y", "MEASURE_CODE": 616, "MEASURE_NAME": "бухта"}]
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": rows})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 23400, "CURRENCY_ID": "RUB"}})
+        content, order = invoice_pdf(rig, 1)
+        boxes, drums = sorted(order["Товары"], key=lambda row: int(row["LineNumber"]))
+        assert (boxes["КоличествоУпаковок"], boxes["Количество"], boxes["Цена"], boxes["Сумма"]) == (3, 150, 1800, 5400)
+        assert (drums["КоличествоУпаковок"], drums["Количество"], drums["Цена"], drums["Сумма"]) == \
+            (2, 200, 9000, 18000)
+        accountant = rig.accountant()
+        assert accountant.get("Catalog_УпаковкиЕдиницыИзмерения", boxes["Упаковка_Key"])["Description"] == \
+            "Коробка (50 шт)"
+        assert accountant.get("Catalog_УпаковкиЕдиницыИзмерения", drums["Упаковка_Key"])["Description"] == \
+            "Бухта (100 м)"
+        text = "\n".join(pages(content))
+        assert "3 упак 1 800,00 5 400,00" in text and "2 бухта 9 000,00 18 000,00" in text
+        assert totals(text)["Всего к оплате"] == Decimal("23400.00")
+        again = rig.engine().push(deal_ids=[1])  # the rows compare equal in packagings: nothing to update
+        assert again.updated == 0 and again.conflicts == 0 and not again.failed
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{**rows[0], "QUANTITY": 4}, rows[1]]})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 25200}})
+        rig.clock.advance(61)
+        changed = rig.engine().push()  # one box more is a change of the rows (the posted order is not rewritten)
+        assert "товары: количество или цены" in changed.conflicted[1]
+    finally:
+        rig.stop()
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_a_row_in_a_unit_no_packaging_has_fails_naming_both_units(tmp_path: Path, profile: str) -> None:
+    """A box of terminals in БП (no packagings there), or terminals by the kilogram in УТ: the deal fails alone."""
+    rig = Rig.start(tmp_path, profile=profile)
+    try:
+        products = kinds(rig)
+        measure = {"ut11": (166, "кг"), "bp30": (778, "упак")}[profile]
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{
+            "PRODUCT_ID": products["Клеммник WAGO 221-413"], "PRICE": 1800, "QUANTITY": 3, "TAX_RATE": 22,
+            "TAX_INCLUDED": "Y", "MEASURE_CODE": measure[0], "MEASURE_NAME": measure[1]}]})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 5400}})
+        rig.move(1)
+        report = rig.engine().push()
+        assert report.codes.get(1) == "unit_mismatch" and rig.documents_for(1) == []
+        assert f"указан в сделке в «{measure[1]}», а в 1С он учитывается в «шт»" in report.failed[1]
+        assert f"заведите в 1С упаковку в «{measure[1]}»" in report.failed[1]
+    finally:
+        rig.stop()

@@ -275,3 +275,35 @@ def test_a_row_counted_in_another_unit_than_its_1c_nomenclature_fails_naming_bot
         mapping.check_units(projection, {10: "ref-10"}, units)
     assert refused.value.code == "unit_mismatch" and problem in refused.value.reason
     assert "Товар «Товар 1» (строка 1)" in refused.value.reason
+
+
+BOX = mapping.Packaging("box-ref", "Коробка (50 шт)", mapping.Unit(778, "упак"), Decimal(50))
+DRUM = mapping.Packaging("drum-ref", "Бухта (100 м)", mapping.Unit(None, "бухта"), Decimal(100))
+
+
+@pytest.mark.parametrize("measure, packagings, packed, problem", [
+    ((778, "упак"), (BOX,), BOX, None),  # 3 boxes of terminals kept in шт: 3 packagings of 50
+    ((0, "бухта"), (BOX, DRUM), DRUM, None),  # no code on the row: the packaging's unit name decides
+    ((796, "шт"), (BOX,), None, None),  # the item's own unit: no packaging
+    ((166, "кг"), (BOX,), None, "заведите в 1С упаковку в «кг»"),  # no packaging in that unit
+    ((778, "упак"), (), None, "а в 1С он учитывается в «шт»"),  # БП, or an item without packagings
+    ((778, "упак"), (BOX, replace(BOX, ref="box-2", name="Коробка (100 шт)", factor=Decimal(100))), None,
+     "несколько упаковок в этой единице («Коробка (50 шт)», «Коробка (100 шт)»)"),  # which one: not guessed
+])
+def test_a_row_counted_in_a_packaging_of_its_nomenclature_goes_in_packagings(
+        measure: tuple, packagings: tuple, packed: mapping.Packaging | None, problem: str | None) -> None:
+    counted = replace(row(1, 10, "1800.00", "3"), measure_code=measure[0], measure_name=measure[1])
+    projection = mapping.project(deal("5400.00"), [counted], PRODUCTS, COMPANY, REQUISITES, None)
+    units = {"ref-10": mapping.Unit(796, "шт")}
+    if problem is not None:
+        with pytest.raises(mapping.MappingError) as refused:
+            mapping.check_units(projection, {10: "ref-10"}, units, {"ref-10": packagings})
+        assert refused.value.code == "unit_mismatch" and problem in refused.value.reason
+        return
+    found = mapping.check_units(projection, {10: "ref-10"}, units, {"ref-10": packagings})
+    assert found == ({1: packed} if packed else {})
+    drafted = mapping.draft(projection, {10: "ref-10"}, "cp", None, None, None, "RUB", packed=found).rows[0]
+    assert (drafted.packaging_ref, drafted.units_per_packaging) == (
+        (packed.ref, packed.factor) if packed else (None, Decimal(1)))
+    assert mapping.content(projection, {10: "ref-10"}, None, None, packed=found).rows[0].packaging_ref == \
+        (packed.ref if packed else "")

@@ -31,6 +31,8 @@ class DraftRow:
     discount: Decimal = Decimal(0)  # the manager's discount on the row, in money (price_before × quantity − amount)
     discount_percent: Decimal | None = None  # the discount as the manager gave it in percent, if so
     price_before: Decimal | None = None  # the unit price before the discount (same VAT basis as `price`)
+    packaging_ref: str | None = None  # УТ: the row is counted in this packaging (quantity and price are per it) …
+    units_per_packaging: Decimal = Decimal(1)  # … which holds this many of the nomenclature's own unit
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class ContentRow:
     quantity: Decimal
     price: Decimal  # as the document's Цена column holds it (before the discount where the profile keeps one)
     discount: Decimal = Decimal(0)  # СуммаРучнойСкидки, where the profile has it
+    packaging_ref: str = ""  # Упаковка_Key, where the row is counted in a packaging (the quantity is then of it)
 
 
 @dataclass(frozen=True)

@@ -68,17 +68,23 @@ class InvoiceSource(AdapterBase):
         """The document's rows as printed: price × quantity = amount, the amount net of VAT when VAT is on top."""
         products = self._items("Catalog_Номенклатура", [row.get("Номенклатура_Key", ZERO_GUID) for row in rows_source],
                                "Ref_Key,Description,НаименованиеПолное,ЕдиницаИзмерения_Key")
+        # a row counted in a packaging (УТ) prints its packagings, at the packaging's price, in the packaging's unit
+        packagings = self._items(self.profile.unit_catalog, [row.get("Упаковка_Key", ZERO_GUID) for row in rows_source],
+                                 "Ref_Key,Description,ЕдиницаИзмерения_Key") if self.profile.packagings else {}
         units = self._items(self.profile.unit_catalog,
-                            [item.get("ЕдиницаИзмерения_Key", ZERO_GUID) for item in products.values()],
-                            "Ref_Key,Description")
+                            [item.get("ЕдиницаИзмерения_Key", ZERO_GUID) for item in
+                             [*products.values(), *packagings.values()]], "Ref_Key,Description")
         rates = {ref: key for key, ref in (self.resolved().vat_refs or {}).items()}
         rows = []
         for row in rows_source:
             product = products.get(row.get("Номенклатура_Key", ""), {})
+            packaging = packagings.get(row.get("Упаковка_Key", ""))
+            unit = units.get((packaging or product).get("ЕдиницаИзмерения_Key", ""), {}).get("Description") or \
+                (packaging or {}).get("Description") or "шт"
             rows.append(InvoiceRow(
                 name=row.get("Содержание") or product.get("НаименованиеПолное") or product.get("Description") or "",
-                quantity=_decimal(row.get("Количество")),
-                unit=units.get(product.get("ЕдиницаИзмерения_Key", ""), {}).get("Description", "шт"),
+                quantity=_decimal(row.get("КоличествоУпаковок") if packaging else row.get("Количество")),
+                unit=unit,
                 price=_decimal(row.get("Цена")), amount=_decimal(row.get("Сумма")), vat_rate=_vat_rate(row, rates),
                 vat_amount=_decimal(row.get("СуммаНДС")),
                 discount=_decimal(row.get("СуммаРучнойСкидки")) + _decimal(row.get("СуммаАвтоматическойСкидки"))))

@@ -99,9 +99,7 @@ class DocumentLifecycle(AdapterBase):
         return found
 
     def _header(self, row: dict[str, Any]) -> DocumentHeader:
-        rows = tuple(ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(item.get("Количество")),
-                                _decimal(item.get("Цена")),
-                                _decimal(item.get("СуммаРучнойСкидки")) if self.profile.keeps_discounts else Decimal(0))
+        rows = tuple(_content_row(item, self.profile.keeps_discounts)
                      for item in sorted(row.get("Товары") or [], key=lambda item: int(item.get("LineNumber") or 0)))
         details = self.profile.order_details
         shipment = str(row.get("ДатаОтгрузки") or "")[:10]
@@ -304,3 +302,12 @@ class DocumentLifecycle(AdapterBase):
     def unpost(self, ref: str) -> DocumentRef:
         self.client.action(entity_path(self.profile.order_entity, ref, "Unpost"))
         return self.read(ref)
+
+
+def _content_row(item: dict[str, Any], discounts: bool) -> ContentRow:
+    """A document row in comparable form: one counted in a packaging (УТ) by its packagings, as b24sync writes it."""
+    packaging = str(item.get("Упаковка_Key") or "").lower()
+    packaging = "" if packaging in ("", ZERO_GUID) else packaging
+    quantity = item.get("КоличествоУпаковок") if packaging else item.get("Количество")
+    return ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(quantity), _decimal(item.get("Цена")),
+                      _decimal(item.get("СуммаРучнойСкидки")) if discounts else Decimal(0), packaging)

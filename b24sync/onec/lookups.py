@@ -175,7 +175,8 @@ class Lookups(AdapterBase):
 
     def _nomenclature_select(self) -> str:
         published = self.metadata().fields("Catalog_Номенклатура")
-        extra = "".join(f",{name}" for name in ("ЕдиницаИзмерения_Key", "Услуга") if name in published)
+        extra = "".join(f",{name}" for name in ("ЕдиницаИзмерения_Key", "Услуга", "НаборУпаковок_Key")
+                        if name in published)
         return f"Ref_Key,Description,Артикул,DeletionMark,{self._vat_property()}{extra}"
 
     def units(self, refs: Iterable[str]) -> dict[str, tuple[int | None, str]]:
@@ -202,6 +203,46 @@ class Lookups(AdapterBase):
             code = str(row.get(code_field) or "").strip()
             found[row["Ref_Key"].lower()] = (int(code) if code.isdigit() and len(code) == 3 else None,
                                              str(row.get("Description") or ""))
+        return found
+
+    def packagings(self, items: dict[str, str]) -> dict[str, list[tuple[str, str, str, Decimal]]]:
+        """The packagings of these nomenclature items (ref -> the item's set of packagings, or ""), as
+        (ref, name, unit ref, units of the item in one): УТ keeps a packaging under the item itself or under its
+        set (Owner), with Числитель / Знаменатель of the item's units in one. One marked for deletion, or without
+        a count, is left out; an error reading them is said and leaves the rows without packagings (they fail,
+        naming both units, rather than go in wrong)."""
+        entity = self.profile.unit_catalog
+        fields = self.metadata().fields(entity)
+        if not self.profile.packagings or not {"Owner", "Числитель"} <= set(fields) or not items:
+            return {}
+        owners: dict[str, list[str]] = {}
+        for item, kit in items.items():
+            for owner in (item, kit):
+                if is_guid(owner) and owner != ZERO_GUID:
+                    owners.setdefault(owner.lower(), []).append(item.lower())
+        kits = {kit.lower() for kit in items.values() if is_guid(kit) and kit != ZERO_GUID}
+        select = "Ref_Key,Description,DeletionMark,Owner,ЕдиницаИзмерения_Key,Числитель,Знаменатель"
+        rows: list[dict[str, Any]] = []
+        try:
+            for owner_entity, refs in (("Catalog_Номенклатура", [ref for ref in owners if ref not in kits]),
+                                       ("Catalog_НаборыУпаковок", sorted(kits))):
+                rows += self._by_or_chain(entity, "Owner", refs, select,
+                                          render=lambda ref, of=owner_entity: f"cast(guid'{ref}', '{of}')")
+        except errors.OneCError as error:
+            if error.fatal:
+                raise
+            self.log.warning("packagings_unreadable", entity=entity, error=str(error),
+                             action="rows in another unit than their nomenclature's fail until 1C answers")
+            return {}
+        found: dict[str, list[tuple[str, str, str, Decimal]]] = {}
+        for row in rows:
+            numerator, denominator = _decimal(row.get("Числитель")), _decimal(row.get("Знаменатель"))
+            if row.get("DeletionMark") or numerator <= 0 or denominator <= 0:
+                continue
+            for item in owners.get(str(row.get("Owner") or "").lower(), []):
+                found.setdefault(item, []).append((row["Ref_Key"].lower(), str(row.get("Description") or ""),
+                                                   str(row.get("ЕдиницаИзмерения_Key") or ""),
+                                                   numerator / denominator))
         return found
 
     def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:

@@ -68,6 +68,7 @@ class Profile:
     builtin_tracking: str | None = None  # the sale's own tracking-number property, where the profile has one
     keeps_discounts: bool = False  # rows have ПроцентРучнойСкидки / СуммаРучнойСкидки (УТ): Цена is before them
     order_details: bool = False  # the order has ДополнительнаяИнформация and ДатаОтгрузки (УТ) for the deal's own
+    packagings: bool = False  # rows may be counted in a nomenclature's packaging (УТ: Упаковка_Key, КоличествоУпаковок)
 
     @property
     def can_close(self) -> bool:
@@ -121,8 +122,9 @@ class Profile:
             totals = row_totals(row, draft.prices_include_vat)
             rows.append({
                 "LineNumber": index, "КодСтроки": index, "Номенклатура_Key": row.nomenclature_ref,
-                "Характеристика_Key": ZERO_GUID, "Количество": number(row.quantity),
+                "Характеристика_Key": ZERO_GUID, "Количество": number(row.quantity * row.units_per_packaging),
                 "КоличествоУпаковок": number(row.quantity), "Цена": number(row.price_before or row.price),
+                **({"Упаковка_Key": row.packaging_ref} if row.packaging_ref else {}),
                 "ПроцентРучнойСкидки": number(row.discount_percent or Decimal(0)),
                 "СуммаРучнойСкидки": number(row.discount),
                 "Сумма": number(totals.amount), **self._vat(row.vat_rate, resolved),
@@ -168,6 +170,7 @@ UT11 = Profile(
     name="ut11",
     keeps_discounts=True,
     order_details=True,
+    packagings=True,
     order_entity="Document_ЗаказКлиента",
     invoice_entity="Document_СчетНаОплатуКлиенту",
     sale_entity="Document_РеализацияТоваровУслуг",

@@ -41,6 +41,8 @@ class Context:
     nomenclature_vat: dict[str, tuple[bool, Decimal | None]] = field(default_factory=dict)  # ref -> (known, rate)
     nomenclature: dict[str, str] = field(default_factory=dict)  # xml_id or "article:<a>" -> Ref_Key
     units: dict[str, mapping.Unit] = field(default_factory=dict)  # nomenclature Ref_Key -> its unit in 1C
+    packaging_sets: dict[str, str] = field(default_factory=dict)  # nomenclature Ref_Key -> its НаборУпаковок_Key
+    packagings: dict[str, tuple[mapping.Packaging, ...]] = field(default_factory=dict)  # looked up when needed
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
     # 1C's counterparties by INN, phone and e-mail, read for a chunk's new customers at once (a value asked for
     # is present, maybe with an empty list; one created in the cycle is added)
@@ -73,6 +75,7 @@ class Mapped:
     error: ItemError | None = None
     transient: bool = False  # the error may be a manager's edit caught half-way: tried again, not reported
     notes: list[str] = field(default_factory=list)  # told on the deal when its document is created
+    packed: dict[int, mapping.Packaging] = field(default_factory=dict)  # row position -> the packaging it is in
 
 
 class Gatherer:
@@ -123,6 +126,7 @@ class Gatherer:
             unit = units.get(str(row.get("ЕдиницаИзмерения_Key") or "").lower())
             if unit is not None and not row.get("Услуга"):  # a service's unit is not counted
                 context.units[row["Ref_Key"]] = mapping.Unit(*unit)
+                context.packaging_sets[row["Ref_Key"]] = str(row.get("НаборУпаковок_Key") or "")
 
     def map(self, deal: dict[str, Any], now: float) -> Mapped:
         """Project the deal and put it in 1C's terms; a problem a manager can fix comes back as its error.
@@ -136,7 +140,7 @@ class Gatherer:
         try:
             projection = self._project(deal)
             nomenclature = self._nomenclature(projection)
-            mapping.check_units(projection, nomenclature, self.context.units)
+            packed = self._packed(projection, nomenclature)
             projection, notes = mapping.vat_from_nomenclature(projection, nomenclature, self.context.nomenclature_vat)
             self._vat_rates(projection)
             currency_ref = self._currency(projection)
@@ -146,7 +150,7 @@ class Gatherer:
                                  ship_by=projection.ship_by if fields.shipment_date else None)
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
                                      discounts=self.onec.profile.keeps_discounts,
-                                     order_fields=self.onec.profile.order_details)
+                                     order_fields=self.onec.profile.order_details, packed=packed)
             category = to_int(deal.get("CATEGORY_ID")) or 0
             index = next((number for number, item in enumerate(self.sync.pipelines)
                           if item.category_id == category), None)
@@ -155,7 +159,7 @@ class Gatherer:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
-        return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes)
+        return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes, packed=packed)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
         context = self.context
@@ -187,6 +191,20 @@ class Gatherer:
                     f"Товар «{row.name}» (строка {position}) не найден в 1С по {ways}: добавьте его в 1С или "
                     f"исправьте товар в каталоге Битрикс24.", f"product {row.product_id}", code="unknown_product")
         return found
+
+    def _packed(self, projection: mapping.Projection, nomenclature: dict[int, str]) -> dict[int, mapping.Packaging]:
+        """The rows counted in a packaging of their nomenclature (УТ), by position; a row in another unit that no
+        packaging has fails (check_units). Packagings are read only for such rows, once a cycle an item."""
+        context = self.context
+        wanted = mapping.unpacked_units(projection, nomenclature, context.units) - set(context.packagings)
+        if wanted:
+            found = self.onec.packagings({ref: context.packaging_sets.get(ref, "") for ref in wanted})
+            units = self.onec.units(unit for items in found.values() for _, _, unit, _ in items)
+            for ref in wanted:
+                context.packagings[ref] = tuple(
+                    mapping.Packaging(packaging, name, mapping.Unit(*units[unit.lower()]), factor)
+                    for packaging, name, unit, factor in found.get(ref.lower(), []) if unit.lower() in units)
+        return mapping.check_units(projection, nomenclature, context.units, context.packagings)
 
     def _vat_rates(self, projection: mapping.Projection) -> None:
         """Every row's VAT rate must be one 1C knows: a rate it lacks would go in empty, with a VAT sum beside it."""

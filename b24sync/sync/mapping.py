@@ -63,9 +63,12 @@ class ProjectedRow:
     measure_code: int | None = None  # the row's unit as Bitrix24 has it (OKEI code: 796 шт, 6 м) …
     measure_name: str | None = None  # … and its short name
 
-    def draft(self, nomenclature_ref: str) -> DraftRow:
+    def draft(self, nomenclature_ref: str, packaging: Packaging | None = None) -> DraftRow:
+        """The row for 1C; counted in a packaging, its quantity and price are the packaging's."""
         return DraftRow(nomenclature_ref, self.name, self.quantity, self.price, self.vat_rate, self.amount, self.vat,
-                        self.discount, self.discount_percent, self.price_before)
+                        self.discount, self.discount_percent, self.price_before,
+                        packaging_ref=packaging.ref if packaging else None,
+                        units_per_packaging=packaging.factor if packaging else Decimal(1))
 
 
 @dataclass(frozen=True)
@@ -323,48 +326,103 @@ class Unit:
     name: str
 
 
-def check_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]) -> None:
-    """Every row counted in its product's own 1C unit: 100 «шт» of a cable kept in «м» would put 100 metres on the
-    document. The same OKEI code or the same name is the same unit; a row or a product whose unit is unknown
-    (and a service, left out by the caller) is not judged."""
+@dataclass(frozen=True)
+class Packaging:
+    """A packaging of a nomenclature in 1C (УТ: «Упаковка (10 шт)»): its own unit, and how many of the
+    nomenclature's units one of it holds (Числитель / Знаменатель)."""
+
+    ref: str
+    name: str
+    unit: Unit
+    factor: Decimal
+
+
+def _same_unit(unit: Unit, code: int | None, name: str) -> bool:
+    """The same OKEI code, or the same name (dots and case aside), is the same unit."""
+    return (unit.code is not None and unit.code == code) or _unit_name(unit.name) == _unit_name(name)
+
+
+def _counted_in(row: ProjectedRow) -> tuple[int | None, str] | None:
+    """The row's unit as the portal gives it; None when it names none (a row not to judge)."""
+    code = row.measure_code or None  # 0: the portal names no unit
+    if code is None and not row.measure_name:
+        return None
+    return code, row.measure_name or ""
+
+
+def unpacked_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]) -> set[str]:
+    """The nomenclature whose rows are counted in another unit than 1C keeps it in: their packagings decide."""
+    wanted = set()
+    for row in projection.rows:
+        unit, counted = units.get(nomenclature.get(row.product_id, "")), _counted_in(row)
+        if unit is not None and counted is not None and not _same_unit(unit, *counted):
+            wanted.add(nomenclature[row.product_id])
+    return wanted
+
+
+def check_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit],
+                packagings: Mapping[str, tuple[Packaging, ...]] | None = None) -> dict[int, Packaging]:
+    """Every row counted in its product's own 1C unit, or in one of its 1C packagings: 100 «шт» of a cable kept in
+    «м» would put 100 metres on the document, 3 «упак» of a product packed by ten are 30 of it. The packaging
+    each such row is counted in, by row position (1-based). A row or a product whose unit is unknown (and a
+    service, left out by the caller) is not judged."""
+    packed: dict[int, Packaging] = {}
     for position, row in enumerate(projection.rows, start=1):
-        unit = units.get(nomenclature.get(row.product_id, ""))
-        code = row.measure_code or None  # 0: the portal names no unit
-        if unit is None or (code is None and not row.measure_name):
+        ref = nomenclature.get(row.product_id, "")
+        unit, counted = units.get(ref), _counted_in(row)
+        if unit is None or counted is None or _same_unit(unit, *counted):
             continue
-        same = (unit.code is not None and unit.code == code) or \
-            _unit_name(unit.name) == _unit_name(row.measure_name or "")
-        if not same:
-            given = row.measure_name or str(row.measure_code)
+        fitting = [item for item in (packagings or {}).get(ref, ()) if _same_unit(item.unit, *counted)]
+        if len(fitting) == 1:
+            packed[position] = fitting[0]
+            continue
+        given = row.measure_name or str(row.measure_code)
+        if fitting:
+            names = ", ".join(f"«{item.name}»" for item in fitting)
             raise MappingError(
-                f"Товар «{row.name}» (строка {position}) указан в сделке в «{given}», а в 1С он учитывается в "
-                f"«{unit.name}»: укажите в сделке «{unit.name}» (пересчитав количество и цену) или исправьте "
-                f"единицу товара в каталоге.",
-                f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}», 1C unit "
-                f"{unit.code} «{unit.name}» of {nomenclature.get(row.product_id)}", code="unit_mismatch")
+                f"Товар «{row.name}» (строка {position}) указан в сделке в «{given}», а у номенклатуры в 1С несколько "
+                f"упаковок в этой единице ({names}): укажите товар в «{unit.name}» или оставьте в 1С одну такую "
+                f"упаковку.", f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}» fits "
+                f"packagings {', '.join(item.ref for item in fitting)} of {ref}", code="unit_mismatch")
+        raise MappingError(
+            f"Товар «{row.name}» (строка {position}) указан в сделке в «{given}», а в 1С он учитывается в "
+            f"«{unit.name}»: укажите в сделке «{unit.name}» (пересчитав количество и цену), заведите в 1С упаковку "
+            f"в «{given}» или исправьте единицу товара в каталоге.",
+            f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}», 1C unit "
+            f"{unit.code} «{unit.name}» of {ref}, no packaging in it", code="unit_mismatch")
+    return packed
 
 
 def _unit_name(name: str) -> str:
     return name.strip().rstrip(".").casefold()
 
 
+def _draft_rows(projection: Projection, nomenclature: Mapping[int, str],
+                packed: Mapping[int, Packaging] | None) -> tuple[DraftRow, ...]:
+    return tuple(row.draft(nomenclature[row.product_id], (packed or {}).get(position))
+                 for position, row in enumerate(projection.rows, start=1))
+
+
 def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref: str, partner_ref: str | None,
-          manager_ref: str | None, contract_ref: str | None, default_currency: str) -> OrderDraft:
-    """The 1C document for a projection, once its products and customer have 1C references."""
+          manager_ref: str | None, contract_ref: str | None, default_currency: str,
+          packed: Mapping[int, Packaging] | None = None) -> OrderDraft:
+    """The 1C document for a projection, once its products and customer have 1C references (and the rows
+    counted in a packaging have it: check_units)."""
     return OrderDraft(
         deal_id=projection.deal_id, comment=projection.comment, counterparty_ref=counterparty_ref,
         partner_ref=partner_ref, currency_code=projection.currency or default_currency,
-        prices_include_vat=projection.prices_include_vat,
-        rows=tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows),
+        prices_include_vat=projection.prices_include_vat, rows=_draft_rows(projection, nomenclature, packed),
         manager_ref=manager_ref, contract_ref=contract_ref, note=projection.note, ship_by=projection.ship_by)
 
 
 def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
-            manager_ref: str | None, discounts: bool = False, order_fields: bool = False) -> DocumentContent:
+            manager_ref: str | None, discounts: bool = False, order_fields: bool = False,
+            packed: Mapping[int, Packaging] | None = None) -> DocumentContent:
     """The projection as a 1C document would hold it, to compare with what 1C holds: the amount is the
     document total as b24sync computes it for 1C (VAT on top included), not the deal's OPPORTUNITY. With
-    `discounts` (a profile whose rows keep the manual discount) a row's price is the one before the discount."""
-    rows = tuple(row.draft(nomenclature[row.product_id]) for row in projection.rows)
+    `discounts` (a profile whose rows keep the manual discount) a row's price is the one before the discount.
+    A row counted in a packaging is compared in packagings, with the packaging's ref."""
+    rows = _draft_rows(projection, nomenclature, packed)
     total = sum((row_totals(row, projection.prices_include_vat).total for row in rows), Decimal(0))
     if total != projection.amount:  # never a document whose total is not the deal's, to the kopeck
         raise MappingError(f"Сумма документа для 1С {total} не совпадает с суммой сделки {projection.amount}: "
@@ -373,8 +431,10 @@ def content(projection: Projection, nomenclature: dict[int, str], currency_ref: 
                            code="total_mismatch")
     return DocumentContent(
         comment=projection.comment, amount=total,
-        rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price_before or row.price, row.discount)
-                   if discounts else ContentRow(row.nomenclature_ref, row.quantity, row.price) for row in rows),
+        rows=tuple(ContentRow(row.nomenclature_ref, row.quantity, row.price_before or row.price, row.discount,
+                              row.packaging_ref or "")
+                   if discounts else ContentRow(row.nomenclature_ref, row.quantity, row.price,
+                                                packaging_ref=row.packaging_ref or "") for row in rows),
         currency_ref=currency_ref, manager_ref=manager_ref,
         note=projection.note if order_fields else None,
         ship_by=(projection.ship_by.isoformat() if projection.ship_by else "") if order_fields else None)

@@ -506,7 +506,7 @@ class Engine(PullCycle, CustomerMatching):
         contract = self._contract(counterparty, mapped.choices, currency) if self.onec.profile.uses_contracts \
             else None
         draft = mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
-                              contract, self.config.onec.defaults.currency)
+                              contract, self.config.onec.defaults.currency, packed=mapped.packed)
         return replace(draft, choices=mapped.choices)
 
     def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal",

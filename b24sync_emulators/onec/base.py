@@ -425,9 +425,15 @@ class Base:
                                               Заголовок=TRACKING_PROPERTY, ТипЗначения="Строка")["Ref_Key"]
         units: dict[int, str] = {}
         unit_set = "Catalog_УпаковкиЕдиницыИзмерения" if ut else "Catalog_КлассификаторЕдиницИзмерения"
-        for code, name in ((796, "шт"), (6, "м"), (356, "ч")):
-            extra = {"КодОКЕИ": f"{code:03d}"} if ut else {"Code": f"{code:03d}", "НаименованиеПолное": name}
+        basic = self.add("Catalog_НаборыУпаковок", Description="Базовые единицы измерения", Predefined=True,
+                         PredefinedDataName="БазовыеЕдиницыИзмерения")["Ref_Key"] if ut else ""
+        packings = {product.packing.unit_code: product.packing.unit_name for product in dataset.products
+                    if product.packing} if ut else {}
+        for code, name in ((796, "шт"), (6, "м"), (356, "ч"), *packings.items()):
+            extra = {"КодОКЕИ": f"{code:03d}", "Owner": basic, "Owner_Type": "StandardODATA.Catalog_НаборыУпаковок",
+                     "Числитель": 1, "Знаменатель": 1} if ut else {"Code": f"{code:03d}", "НаименованиеПолное": name}
             units[code] = self.add(unit_set, Description=name, **extra)["Ref_Key"]
+        kits: dict[str, str] = {}
         vat_refs: dict[int | None, str] = {}
         if "Catalog_СтавкиНДС" in self.entities:
             for rate in (22, 20, 10, 0, None):
@@ -447,6 +453,17 @@ class Base:
                 values["ВидСтавкиНДС"] = "Общая" if product.vat_rate == 22 else "Пониженная" \
                     if product.vat_rate == 10 else "Нулевая" if product.vat_rate == 0 else "БезНДС"
                 values["Услуга"] = product.measure_code == 356
+            if ut and product.packing is not None:
+                packing = product.packing
+                if packing.kit and packing.kit not in kits:
+                    kits[packing.kit] = self.add("Catalog_НаборыУпаковок", Description=packing.kit)["Ref_Key"]
+                owner = kits[packing.kit] if packing.kit else product.ref_key
+                if packing.kit:
+                    values["НаборУпаковок_Key"] = owner
+                self.add(unit_set, Description=packing.name, Owner=owner, Owner_Type="StandardODATA." + (
+                    "Catalog_НаборыУпаковок" if packing.kit else "Catalog_Номенклатура"),
+                    ЕдиницаИзмерения_Key=units[packing.unit_code], Числитель=packing.count, Знаменатель=1,
+                    ТипИзмеряемойВеличины="Упаковка")
             self.add("Catalog_Номенклатура", **values)
         for company in dataset.companies:
             if not company.in_onec:

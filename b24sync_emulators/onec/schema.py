@@ -181,7 +181,7 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
     return [
         catalog("Номенклатура", s("Артикул", 25), s("НаименованиеПолное", 1000), ref("Parent", "Catalog_Номенклатура"),
                 flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_УпаковкиЕдиницыИзмерения"),
-                ref("ВидНоменклатуры", "Catalog_ВидыНоменклатуры"),
+                ref("ВидНоменклатуры", "Catalog_ВидыНоменклатуры"), ref("НаборУпаковок", "Catalog_НаборыУпаковок"),
                 ref("СтавкаНДС", "Catalog_СтавкиНДС") if vat_form == UT11_VAT_CATALOG else enum("СтавкаНДС"),
                 tables=(EXTRA_REQUISITES,)),
         catalog("Партнеры", s("НаименованиеПолное", 500), flag("Клиент"), enum("ЮрФизЛицо"), s("Комментарий")),
@@ -200,7 +200,12 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
         *([catalog("СтавкиНДС", num("Ставка"), enum("ПеречислениеСтавкаНДС"))] if vat_form == UT11_VAT_CATALOG
           else []),
         catalog("Пользователи", s("ИдентификаторПользователяИБ", 36)),
-        catalog("УпаковкиЕдиницыИзмерения", s("КодОКЕИ", 3)),
+        # a unit (owned by the predefined set БазовыеЕдиницыИзмерения) or a packaging of one nomenclature item or
+        # set of packagings: Числитель / Знаменатель of the item's units in one (B: configuration dumps of УТ 11)
+        catalog("УпаковкиЕдиницыИзмерения", comp("Owner"), s("КодОКЕИ", 3),
+                ref("ЕдиницаИзмерения", "Catalog_УпаковкиЕдиницыИзмерения"), num("Числитель"), num("Знаменатель"),
+                enum("ТипИзмеряемойВеличины"), s("НаименованиеПолное", 100), s("МеждународноеСокращение", 3)),
+        catalog("НаборыУпаковок"),
         PROPERTIES,
         document("ЗаказКлиента", "ЭС00-", num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
                  ref("Партнер", "Catalog_Партнеры"), ref("Склад", "Catalog_Склады"),

@@ -415,13 +415,19 @@ SCHEMA = Section(
                     "order_status": Key(str, "UF_CRM_1C_ORDER_STATUS", None, "deal field for the 1C order's status"),
                     "counterparty_id": Key(str, "UF_CRM_1C_COUNTERPARTY_ID", None,
                                            "contact and company field for their 1C counterparty's GUID"),
-                }, note="The deal fields b24sync writes, and the contact and company field for their counterparty "
-                        "in 1C (b24sync setup creates them)."),
+                    "delivery_address": Key(str, "UF_CRM_DELIVERY_ADDRESS", None,
+                                            "deal field (string) where the manager types the delivery address; "
+                                            "b24sync reads it"),
+                }, note="The deal fields b24sync writes, the one it reads (the delivery address), and the contact "
+                        "and company field for their counterparty in 1C (b24sync setup creates them)."),
                 "order_fields": Section({
                     "comments": Key(bool, True, None, "the deal's comments (COMMENTS) into the order's "
                                                       "ДополнительнаяИнформация (ut11)"),
                     "shipment_date": Key(bool, True, None, "the deal's expected date (CLOSEDATE) into the order's "
                                                            "ДатаОтгрузки (ut11)"),
+                    "delivery_address": Key(bool, True, None, "the deal's delivery address field "
+                                                              "('sync.fields.delivery_address') into the order's "
+                                                              "АдресДоставки (ut11)"),
                 }, note="What else of the deal goes into the order's own fields, where the profile has them."),
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
@@ -619,12 +625,14 @@ class DealFields:
     shipped_amount: str = "UF_CRM_1C_SHIPPED_AMOUNT"
     order_status: str = "UF_CRM_1C_ORDER_STATUS"
     counterparty_id: str = "UF_CRM_1C_COUNTERPARTY_ID"  # on contacts and companies, not deals
+    delivery_address: str = "UF_CRM_DELIVERY_ADDRESS"  # the manager's, read by b24sync
 
 
 @dataclass(frozen=True)
 class OrderFields:
     comments: bool = True
     shipment_date: bool = True
+    delivery_address: bool = True
 
 
 @dataclass(frozen=True)

@@ -258,11 +258,12 @@ def test_a_row_without_a_rate_takes_its_nomenclatures_and_a_contradiction_is_tol
     assert len([text for text in rig.comments(1) if "у номенклатуры в 1С" in text]) == 1
 
 
-def test_the_deals_comments_and_expected_date_go_to_the_orders_own_fields(tmp_path: Path) -> None:
+def test_the_deals_comments_expected_date_and_delivery_address_go_to_the_orders_own_fields(tmp_path: Path) -> None:
     rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
     try:
         rig.call("crm.deal.update", {"id": 1, "fields": {"COMMENTS": "Позвонить за час<br>въезд со двора",
-                                                         "CLOSEDATE": "2026-12-15T00:00:00+03:00"}})
+                                                         "CLOSEDATE": "2026-12-15T00:00:00+03:00",
+                                                         "UF_CRM_DELIVERY_ADDRESS": "Казань, ул.  Баумана, 1"}})
         rig.move(1)
         engine = rig.engine()
         assert engine.push().created == 1
@@ -270,11 +271,17 @@ def test_the_deals_comments_and_expected_date_go_to_the_orders_own_fields(tmp_pa
         assert order["ДополнительнаяИнформация"] == "Позвонить за час\nвъезд со двора"
         assert order["ДатаОтгрузки"] == "2026-12-15T00:00:00"
         assert {row["ДатаОтгрузки"] for row in order["Товары"]} == {"2026-12-15T00:00:00"}
+        assert order["АдресДоставки"] == "Казань, ул. Баумана, 1"
         rig.call("crm.deal.update", {"id": 1, "fields": {"CLOSEDATE": "2026-12-20T00:00:00+03:00"}})
         rig.clock.advance(120)
         assert engine.push().updated == 1  # the manager moved the date: the order follows
         assert rig.documents_for(1)[0]["ДатаОтгрузки"] == "2026-12-20T00:00:00"
         assert engine.push().updated == 0  # and nothing more once they agree
+        rig.call("crm.deal.update", {"id": 1, "fields": {"UF_CRM_DELIVERY_ADDRESS": "Казань, ул. Пушкина, 5"}})
+        rig.clock.advance(120)
+        assert engine.push().updated == 1  # a new address alone is a change
+        assert rig.documents_for(1)[0]["АдресДоставки"] == "Казань, ул. Пушкина, 5"
+        assert engine.push().updated == 0
     finally:
         rig.stop()
 

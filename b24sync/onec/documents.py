@@ -52,6 +52,7 @@ class OrderDraft:
     choices: Choices | None = None  # the deal's pipeline's own organisation, warehouse, … (None: the defaults)
     note: str = ""  # the deal's comments, for the order's ДополнительнаяИнформация (УТ)
     ship_by: date | None = None  # the date the customer wants it shipped, for the order's ДатаОтгрузки (УТ)
+    delivery_address: str = ""  # for the order's АдресДоставки (УТ)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class DocumentContent:
     manager_ref: str | None = None
     note: str | None = None  # the order's ДополнительнаяИнформация (УТ); None: not compared
     ship_by: str | None = None  # the order's ДатаОтгрузки as YYYY-MM-DD, "" for none (УТ); None: not compared
+    delivery_address: str | None = None  # the order's АдресДоставки (УТ); None: not compared
 
 
 @dataclass(frozen=True)

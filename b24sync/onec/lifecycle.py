@@ -107,7 +107,8 @@ class DocumentLifecycle(AdapterBase):
                                   rows=rows, currency_ref=row.get(self.profile.currency_field),
                                   manager_ref=row.get(self.profile.manager_field),
                                   note=(row.get("ДополнительнаяИнформация") or "") if details else None,
-                                  ship_by=("" if shipment.startswith("0001") else shipment) if details else None)
+                                  ship_by=("" if shipment.startswith("0001") else shipment) if details else None,
+                                  delivery_address=(row.get("АдресДоставки") or "") if details else None)
         return DocumentHeader(ref=row["Ref_Key"], number=row.get("Number", ""), data_version=row.get("DataVersion", ""),
                               posted=bool(row.get("Posted")), deleted=bool(row.get("DeletionMark")),
                               status=row.get("Статус", ""), total=_decimal(row.get("СуммаДокумента")),

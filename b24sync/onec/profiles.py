@@ -79,7 +79,7 @@ class Profile:
     def content_select(self) -> str:
         """The header and row properties a document's content is compared on."""
         status = ",Статус" if self.can_close else ""
-        details = ",ДополнительнаяИнформация,ДатаОтгрузки" if self.order_details else ""
+        details = ",ДополнительнаяИнформация,ДатаОтгрузки,АдресДоставки" if self.order_details else ""
         return (f"Ref_Key,DataVersion,Number,Date,Posted,DeletionMark,СуммаДокумента{status},Комментарий,"
                 f"{self.currency_field},{self.manager_field},Товары{details}")
 
@@ -144,7 +144,7 @@ class Profile:
             "Статус": status, "Согласован": status != "НеСогласован", "ФормаОплаты": "Безналичная",
             "Комментарий": draft.comment, "СуммаДокумента": number(document_total(draft)),
             "МаксимальныйКодСтроки": str(len(rows)), "Товары": rows,
-            "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by,
+            "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by, "АдресДоставки": draft.delivery_address,
         }
 
     def _bp30(self, draft: OrderDraft, resolved: Resolved, date_text: str) -> dict[str, Any]:

@@ -25,17 +25,18 @@ def deal_field_specs(fields: DealFields) -> list[UserFieldSpec]:
         UserFieldSpec(fields.payment_status, "enumeration", "Статус оплаты", PAYMENT_OPTIONS),
         UserFieldSpec(fields.shipment_date, "date", "Дата отгрузки"),
         UserFieldSpec(fields.tracking_number, "string", "Трек-номер"),
-        *amount_field_specs(fields),
+        *optional_field_specs(fields),
     ]
 
 
-def amount_field_specs(fields: DealFields) -> list[UserFieldSpec]:
-    """The fields that show amounts and the order's status; a portal set up by an older release may lack them
-    (b24sync then writes the rest and says once to run `b24sync setup`)."""
+def optional_field_specs(fields: DealFields) -> list[UserFieldSpec]:
+    """The fields that show amounts and the order's status, and the manager's delivery address; a portal set up
+    by an older release may lack them (b24sync then writes the rest and says once to run `b24sync setup`)."""
     return [
         UserFieldSpec(fields.paid_amount, "money", "Оплачено (1С)"),
         UserFieldSpec(fields.shipped_amount, "money", "Отгружено (1С)"),
         UserFieldSpec(fields.order_status, "string", "Статус заказа в 1С"),
+        UserFieldSpec(fields.delivery_address, "string", "Адрес доставки"),
     ]
 
 

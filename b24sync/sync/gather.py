@@ -148,6 +148,8 @@ class Gatherer:
             fields = self.sync.order_fields
             projection = replace(projection, note=projection.note if fields.comments else "",
                                  ship_by=projection.ship_by if fields.shipment_date else None)
+            if not self.onec.profile.order_details:
+                projection = replace(projection, delivery_address="")  # БП: an invoice has no delivery address
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
                                      discounts=self.onec.profile.keeps_discounts,
                                      order_fields=self.onec.profile.order_details, packed=packed)
@@ -170,7 +172,8 @@ class Gatherer:
         return mapping.project(deal, context.rows.get(deal_id, []), context.products, company,
                                context.requisites.get(company_id, []) if company else
                                context.contact_requisites.get(contact_id, []),
-                               context.contacts.get(contact_id) if contact_id else None)
+                               context.contacts.get(contact_id) if contact_id else None,
+                               self.sync.fields.delivery_address if self.sync.order_fields.delivery_address else None)
 
     def _nomenclature(self, projection: mapping.Projection) -> dict[int, str]:
         """Each row's product as a 1C Ref_Key, by the configured match and its fallback."""

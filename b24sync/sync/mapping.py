@@ -19,7 +19,7 @@ from typing import Any
 
 from b24sync.bitrix24.records import CatalogProduct, Company, Contact, ProductRow, Requisite
 from b24sync.bitrix24.wire import parse_date_only, parse_datetime, to_decimal, to_int
-from b24sync.config import DealFields, Pipeline
+from b24sync.config import DealFields, OrderFields, Pipeline
 from b24sync.errors import ItemError
 from b24sync.onec.documents import (
     CENT,
@@ -39,6 +39,9 @@ DEAL_SELECT = ["ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMAN
                "CLOSEDATE",
                "OPPORTUNITY", "COMPANY_ID", "CONTACT_ID", "ASSIGNED_BY_ID", "DATE_CREATE", "DATE_MODIFY"]
 
+
+# what a binding keeps of the projection it wrote (Projection.remembered)
+REMEMBERED = ("customer", "note", "delivery_address")
 
 class MappingError(ItemError):
     """The deal cannot become a 1C document as it is; `reason` is shown to the manager, `code` is stable."""
@@ -95,6 +98,7 @@ class Projection:
     manager_id: int | None
     note: str = ""  # the deal's comments (COMMENTS) as plain text
     ship_by: date | None = None  # the deal's expected date (CLOSEDATE): when the customer wants it shipped
+    delivery_address: str = ""  # the manager's delivery address field ('sync.fields.delivery_address')
 
     def as_json(self) -> str:
         """The canonical JSON of the projection (kept with the binding to tell a manager what changed)."""
@@ -106,10 +110,11 @@ class Projection:
 
     def remembered(self) -> str:
         """What a binding keeps of the projection it wrote, as JSON: the customer, which 1C holds only as a
-        reference (so it is compared with what b24sync sent), and the note, whose key tells a document sent since
-        b24sync writes the deal's comments. The rows, amounts and the rest are compared with the document itself,
-        so the state does not keep them (a few hundred bytes a binding, not kilobytes)."""
-        kept = {name: value for name, value in asdict(self).items() if name in ("customer", "note")}
+        reference (so it is compared with what b24sync sent), and the note and the delivery address, whose keys
+        tell a document sent since b24sync writes the deal's comments, or its delivery address. The rows, amounts
+        and the rest are compared with the document itself, so the state does not keep them (a few hundred bytes a
+        binding, not kilobytes)."""
+        kept = {name: value for name, value in asdict(self).items() if name in REMEMBERED}
         return json.dumps(kept, default=str, sort_keys=True, ensure_ascii=False)
 
 
@@ -138,16 +143,24 @@ def in_trigger(deal: dict[str, Any], pipeline: Pipeline | None) -> bool:
     return in_trigger_stage(deal, pipeline) and passes_filters(deal, pipeline)
 
 
-def deal_inputs(deal: dict[str, Any]) -> str:
-    """A hash of the listed deal fields the sync reads (not DATE_MODIFY): a re-listed deal whose DATE_MODIFY and
-    inputs are as b24sync last saw them is not read again."""
-    values = {name: deal.get(name) for name in DEAL_SELECT if name != "DATE_MODIFY"}
+def deal_select(fields: DealFields, order_fields: OrderFields) -> list[str]:
+    """The deal fields a listing asks for: DEAL_SELECT, and the manager's delivery address field when it goes to
+    the order."""
+    return [*DEAL_SELECT, *([fields.delivery_address] if order_fields.delivery_address else [])]
+
+
+def deal_inputs(deal: dict[str, Any], select: list[str] = DEAL_SELECT) -> str:
+    """A hash of the listed deal fields the sync reads (`select`, deal_select; not DATE_MODIFY): a re-listed deal
+    whose DATE_MODIFY and inputs are as b24sync last saw them is not read again."""
+    values = {name: deal.get(name) for name in select if name != "DATE_MODIFY"}
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:24]
 
 
 def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, CatalogProduct],
-            company: Company | None, requisites: list[Requisite], contact: Contact | None) -> Projection:
-    """What 1C should hold for this deal; MappingError when a manager has to fix something first."""
+            company: Company | None, requisites: list[Requisite], contact: Contact | None,
+            delivery_field: str | None = None) -> Projection:
+    """What 1C should hold for this deal; MappingError when a manager has to fix something first.
+    `delivery_field`: the deal field holding the delivery address (None: not sent)."""
     deal_id = to_int(deal["ID"]) or 0
     if not rows:
         raise MappingError("В сделке нет товаров: добавьте товары, чтобы создать заказ в 1С.", code="no_products")
@@ -190,7 +203,15 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
                       amount=money(amount), prices_include_vat=include_vat, rows=tuple(projected),
                       customer=customer(deal_id, company, requisites, contact),
                       manager_id=to_int(deal.get("ASSIGNED_BY_ID")), note=plain_text(deal.get("COMMENTS")),
-                      ship_by=parse_date_only(deal.get("CLOSEDATE")))
+                      ship_by=parse_date_only(deal.get("CLOSEDATE")),
+                      delivery_address=address_text(deal.get(delivery_field)) if delivery_field else "")
+
+
+def address_text(value: Any) -> str:
+    """An address as one line: a string field as typed, an address field's value without the coordinates and
+    the location ID the portal appends after «|»."""
+    text = str(value or "").split("|", 1)[0]
+    return _shown(" ".join(text.split()))[:1000]
 
 
 def plain_text(value: Any) -> str:
@@ -412,7 +433,8 @@ def draft(projection: Projection, nomenclature: dict[int, str], counterparty_ref
         deal_id=projection.deal_id, comment=projection.comment, counterparty_ref=counterparty_ref,
         partner_ref=partner_ref, currency_code=projection.currency or default_currency,
         prices_include_vat=projection.prices_include_vat, rows=_draft_rows(projection, nomenclature, packed),
-        manager_ref=manager_ref, contract_ref=contract_ref, note=projection.note, ship_by=projection.ship_by)
+        manager_ref=manager_ref, contract_ref=contract_ref, note=projection.note, ship_by=projection.ship_by,
+        delivery_address=projection.delivery_address)
 
 
 def content(projection: Projection, nomenclature: dict[int, str], currency_ref: str | None,
@@ -437,6 +459,7 @@ def content(projection: Projection, nomenclature: dict[int, str], currency_ref: 
                                                 packaging_ref=row.packaging_ref or "") for row in rows),
         currency_ref=currency_ref, manager_ref=manager_ref,
         note=projection.note if order_fields else None,
+        delivery_address=projection.delivery_address if order_fields else None,
         ship_by=(projection.ship_by.isoformat() if projection.ship_by else "") if order_fields else None)
 
 

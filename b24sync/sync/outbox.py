@@ -67,16 +67,17 @@ class Outbox:
 class Sender:
     """Sends an outbox and does the bookkeeping of what went in; failures come back as (deal, error) pairs."""
 
-    def __init__(self, bitrix: Bitrix24Adapter, store: Store) -> None:
+    def __init__(self, bitrix: Bitrix24Adapter, store: Store, select: list[str] = mapping.DEAL_SELECT) -> None:
         self.bitrix = bitrix
         self.store = store
+        self.select = select  # the deal fields a listing reads (mapping.deal_select): read back after a write
         self.log = get_logger("b24sync.outbox")
 
     def send(self, outbox: Outbox) -> list[tuple[int, Exception]]:
         failed: list[tuple[int, Exception]] = []
         for chunk in chunked(list(outbox.updates.items()), UPDATES_WITH_READ_BACK):
             try:
-                result = self.bitrix.update_deals(dict(chunk), read_back=mapping.DEAL_SELECT)
+                result = self.bitrix.update_deals(dict(chunk), read_back=self.select)
             except b24_errors.Bitrix24Error as error:
                 if error.fatal:
                     raise
@@ -120,10 +121,11 @@ class Sender:
         # DATE_MODIFY has a resolution of a second: the listed fields must be as b24sync saw them, too
         untouched = before is not None and bool(binding.deal_modified) and \
             str(before.get("DATE_MODIFY") or "") == binding.deal_modified and \
-            mapping.deal_inputs(before) == binding.deal_inputs
+            mapping.deal_inputs(before, self.select) == binding.deal_inputs
         if untouched and row is not None:
             # nobody changed the deal since b24sync last looked: as its own write left it, it need not be read again
-            self.store.record_deal_seen(deal_id, str(row.get("DATE_MODIFY") or ""), mapping.deal_inputs(row))
+            self.store.record_deal_seen(deal_id, str(row.get("DATE_MODIFY") or ""),
+                                        mapping.deal_inputs(row, self.select))
         else:
             self.store.record_deal_seen(deal_id, "", "")  # a manager's edit may hide behind the write: read it
 

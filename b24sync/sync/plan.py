@@ -507,6 +507,10 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
         if details and wanted.ship_by is not None and document.ship_by is not None and \
                 document.ship_by != wanted.ship_by:
             changes.append(f"дата отгрузки {document.ship_by or '—'} → {wanted.ship_by or '—'}")
+        # nor one sent before it wrote the delivery address
+        if (not pushed or "delivery_address" in pushed) and wanted.delivery_address is not None and \
+                document.delivery_address is not None and document.delivery_address != wanted.delivery_address:
+            changes.append("адрес доставки")
     elif wanted is not None:
         changes.append("содержание документа неизвестно")
     if projection is not None and pushed.get("customer") is not None:

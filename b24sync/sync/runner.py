@@ -33,7 +33,7 @@ from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
 from b24sync.sync.customers import CustomerMatching
-from b24sync.sync.fields import amount_field_specs, deal_field_specs, payment_option_ids
+from b24sync.sync.fields import deal_field_specs, optional_field_specs, payment_option_ids
 from b24sync.sync.gather import Context, Gatherer, Mapped
 from b24sync.sync.invoices import InvoicePublisher
 from b24sync.sync.outbox import Outbox, Sender
@@ -91,7 +91,8 @@ class Engine(PullCycle, CustomerMatching):
         self.log = get_logger("b24sync.sync")
         self.gatherer = Gatherer(config.sync, bitrix, onec)
         self.invoices = InvoicePublisher(config, bitrix, onec, store)
-        self.sender = Sender(bitrix, store)
+        self.deal_select = mapping.deal_select(config.sync.fields, config.sync.order_fields)  # what a listing reads
+        self.sender = Sender(bitrix, store, self.deal_select)
         self.outbox = Outbox()
         self.stop_requested = False  # set by the daemon on SIGTERM: finish the deal in hand, save, return
         # called with (done, total, label) after each deal of a push and each bound deal of a pull (the TTY bar)
@@ -208,7 +209,7 @@ class Engine(PullCycle, CustomerMatching):
 
     def _unchanged(self, binding: BindingView, deal: dict[str, Any]) -> bool:
         return (bool(binding.deal_modified) and binding.deal_modified == str(deal.get("DATE_MODIFY") or "")
-                and binding.deal_inputs == mapping.deal_inputs(deal)
+                and binding.deal_inputs == mapping.deal_inputs(deal, self.deal_select)
                 and self.store.open_intent(binding.deal_id) is None
                 and not self.store.open_conflicts(binding.deal_id))  # an open conflict may end by itself
 
@@ -224,7 +225,7 @@ class Engine(PullCycle, CustomerMatching):
         if mark and not full:
             since = (parse_datetime(mark) or EPOCH) - timedelta(seconds=self.sync.overlap_seconds)
         categories = [pipeline.category_id for pipeline in self.sync.pipelines]
-        listing = self.bitrix.deals_changed_since(since, categories, select=mapping.DEAL_SELECT)
+        listing = self.bitrix.deals_changed_since(since, categories, select=self.deal_select)
         return Listed(listing, listing, due=self.store.due_failures())
 
     def _triaged(self, deals: Iterable[dict[str, Any]], selected: bool, force: bool) -> Iterator[Work]:
@@ -368,7 +369,8 @@ class Engine(PullCycle, CustomerMatching):
         if item.error is not None:
             return  # not seen as it is: the next listing looks at it again
         if self.store.binding_for_deal(deal_id) is not None:
-            self.store.record_deal_seen(deal_id, str(deal.get("DATE_MODIFY") or ""), mapping.deal_inputs(deal))
+            self.store.record_deal_seen(deal_id, str(deal.get("DATE_MODIFY") or ""),
+                                        mapping.deal_inputs(deal, self.deal_select))
 
     def _do(self, item: steps.PushItem, step: steps.Step, mapped: Mapped, report: CycleReport) -> None:
         deal_id = item.deal_id
@@ -533,7 +535,7 @@ class Engine(PullCycle, CustomerMatching):
         """The payment-status field's option IDs; also checks, once, that every field b24sync writes exists."""
         if self._payment_options is None:
             existing = self.bitrix.deal_userfields()
-            optional = {spec.name for spec in amount_field_specs(self.fields)}
+            optional = {spec.name for spec in optional_field_specs(self.fields)}
             names = [spec.name for spec in deal_field_specs(self.fields)]
             missing = [name for name in names if name not in existing and name not in optional]
             self.present_fields = {name for name in names if name in existing}

@@ -428,6 +428,9 @@ SCHEMA = Section(
                     "delivery_address": Key(bool, True, None, "the deal's delivery address field "
                                                               "('sync.fields.delivery_address') into the order's "
                                                               "АдресДоставки (ut11)"),
+                    "contact_person": Key(bool, True, None, "the deal's contact, when a company is the customer, "
+                                                            "as the order's КонтактноеЛицо (ut11; created among "
+                                                            "the partner's contact persons when new)"),
                 }, note="What else of the deal goes into the order's own fields, where the profile has them."),
                 "guards": Section({
                     "max_creates_per_cycle": Key(int, 500, number_between(1, 1_000_000),
@@ -633,6 +636,7 @@ class OrderFields:
     comments: bool = True
     shipment_date: bool = True
     delivery_address: bool = True
+    contact_person: bool = True
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class Accountant:
         reply.raise_for_status()
         return reply.json()
 
+    def list(self, entity: str) -> list[dict[str, Any]]:
+        reply = self.session.get(self.url(entity), timeout=10)
+        reply.raise_for_status()
+        return reply.json()["value"]
+
     def create(self, entity: str, body: dict[str, Any], post: bool = True) -> dict[str, Any]:
         reply = self.session.post(self.url(entity), json=body, timeout=10)
         assert reply.status_code == 201, reply.text

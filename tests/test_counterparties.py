@@ -244,3 +244,37 @@ def test_a_counterparty_1c_keeps_without_a_kpp_is_found_and_a_sole_trader_is_one
         assert made["ЮрФизЛицо"] == "ИндивидуальныйПредприниматель"
     else:
         assert made["ЮридическоеФизическоеЛицо"] == "ФизическоеЛицо"
+
+
+def test_the_deals_contact_is_the_orders_contact_person_of_the_company_and_never_made_twice(tmp_path: Path) -> None:
+    """УТ: a company's deal names the manager's contact as the order's КонтактноеЛицо, one of the partner's contact
+    persons; two deals of that contact (pushed at once, and again after a restart) share one."""
+    rig = Rig.start(tmp_path)
+    try:
+        deals = [deal for deal in rig.call("crm.deal.list", {"select": ["ID", "COMPANY_ID"], "order": {"ID": "ASC"}})
+                 if int(deal["COMPANY_ID"] or 0)]
+        first, second, third = (int(deal["ID"]) for deal in deals[:3])
+        company = int(deals[0]["COMPANY_ID"])
+        person = contact(rig, name="Ольга", last_name="Смирнова")
+        for deal_id in (first, second, third):
+            rig.call("crm.deal.update", {"id": deal_id, "fields": {"COMPANY_ID": company, "CONTACT_ID": person}})
+        rig.move(first)
+        rig.move(second)
+        assert rig.engine().push().created == 2
+        orders = [rig.documents_for(deal_id)[0] for deal_id in (first, second)]
+        people = {order["КонтактноеЛицо_Key"] for order in orders}
+        assert len(people) == 1
+        named = rig.accountant().get("Catalog_КонтактныеЛицаПартнеров", people.pop())
+        assert named["Description"] == "Смирнова Ольга" and named["Owner_Key"] == orders[0]["Партнер_Key"]
+        rig.move(third)
+        rig.engine().push()  # a restart: found by name among the partner's contact persons, not made again
+        assert rig.documents_for(third)[0]["КонтактноеЛицо_Key"] == named["Ref_Key"]
+        assert len([item for item in rig.accountant().list("Catalog_КонтактныеЛицаПартнеров")
+                    if item["Owner_Key"] == named["Owner_Key"]]) == 1
+        other = contact(rig, name="Павел", last_name="Орлов")
+        rig.call("crm.deal.update", {"id": first, "fields": {"CONTACT_ID": other}})
+        rig.clock.advance(120)
+        changed = rig.engine().push()  # the posted order is not rewritten: the manager hears what differs
+        assert "контактное лицо → Орлов Павел" in changed.conflicted[first]
+    finally:
+        rig.stop()

@@ -53,6 +53,7 @@ class OrderDraft:
     note: str = ""  # the deal's comments, for the order's ДополнительнаяИнформация (УТ)
     ship_by: date | None = None  # the date the customer wants it shipped, for the order's ДатаОтгрузки (УТ)
     delivery_address: str = ""  # for the order's АдресДоставки (УТ)
+    contact_person_ref: str | None = None  # the order's КонтактноеЛицо_Key (УТ)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class Profile:
     keeps_discounts: bool = False  # rows have ПроцентРучнойСкидки / СуммаРучнойСкидки (УТ): Цена is before them
     order_details: bool = False  # the order has ДополнительнаяИнформация and ДатаОтгрузки (УТ) for the deal's own
     packagings: bool = False  # rows may be counted in a nomenclature's packaging (УТ: Упаковка_Key, КоличествоУпаковок)
+    contact_persons: bool = False  # the order names the customer's contact person (УТ: КонтактноеЛицо_Key)
 
     @property
     def can_close(self) -> bool:
@@ -145,6 +146,7 @@ class Profile:
             "Комментарий": draft.comment, "СуммаДокумента": number(document_total(draft)),
             "МаксимальныйКодСтроки": str(len(rows)), "Товары": rows,
             "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by, "АдресДоставки": draft.delivery_address,
+            **({"КонтактноеЛицо_Key": draft.contact_person_ref} if draft.contact_person_ref else {}),
         }
 
     def _bp30(self, draft: OrderDraft, resolved: Resolved, date_text: str) -> dict[str, Any]:
@@ -171,6 +173,7 @@ UT11 = Profile(
     keeps_discounts=True,
     order_details=True,
     packagings=True,
+    contact_persons=True,
     order_entity="Document_ЗаказКлиента",
     invoice_entity="Document_СчетНаОплатуКлиенту",
     sale_entity="Document_РеализацияТоваровУслуг",

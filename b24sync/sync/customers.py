@@ -33,6 +33,19 @@ class CustomerMatching:
     turns: Turns
     _customer_fields: dict[str, bool]
 
+    def _contact_person(self, partner: str | None, name: str) -> str | None:
+        """The partner's contact person for the deal's contact (УТ), found or created once per cycle; one worker at
+        a time, so two deals of one contact never make two."""
+        if not partner or not name:
+            return None
+        cache = self.gatherer.context.contact_persons
+        key = f"{partner.lower()}:{' '.join(name.split()).casefold()}"
+        if key not in cache:
+            with self.turns.exclusive(CUSTOMERS):
+                if key not in cache:
+                    cache[key] = self.onec.contact_person(partner, name)
+        return cache[key]
+
     def _contract(self, counterparty: str, choices: Any, currency: str) -> str | None:
         """БП: the counterparty's contract for the deal's pipeline (its name and organisation) and currency, once
         per cycle."""

@@ -43,6 +43,7 @@ class Context:
     units: dict[str, mapping.Unit] = field(default_factory=dict)  # nomenclature Ref_Key -> its unit in 1C
     packaging_sets: dict[str, str] = field(default_factory=dict)  # nomenclature Ref_Key -> its НаборУпаковок_Key
     packagings: dict[str, tuple[mapping.Packaging, ...]] = field(default_factory=dict)  # looked up when needed
+    contact_persons: dict[str, str | None] = field(default_factory=dict)  # "partner:name" -> its 1C contact person
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
     # 1C's counterparties by INN, phone and e-mail, read for a chunk's new customers at once (a value asked for
     # is present, maybe with an empty list; one created in the cycle is added)
@@ -150,6 +151,8 @@ class Gatherer:
                                  ship_by=projection.ship_by if fields.shipment_date else None)
             if not self.onec.profile.order_details:
                 projection = replace(projection, delivery_address="")  # БП: an invoice has no delivery address
+            if not (self.onec.profile.contact_persons and fields.contact_person):
+                projection = replace(projection, contact_person="")
             wanted = mapping.content(projection, nomenclature, currency_ref, manager_ref or ZERO_GUID,
                                      discounts=self.onec.profile.keeps_discounts,
                                      order_fields=self.onec.profile.order_details, packed=packed)

@@ -517,6 +517,9 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
         customer = json.loads(projection.as_json())["customer"]
         if pushed["customer"] != customer:
             changes.append(f"клиент → {customer.get('name')}")
+    # the contact person, too, is a reference in 1C: compared with what b24sync sent, once it sends one
+    if projection is not None and "contact_person" in pushed and pushed["contact_person"] != projection.contact_person:
+        changes.append(f"контактное лицо → {projection.contact_person or '—'}")
     return "; ".join(changes)
 
 

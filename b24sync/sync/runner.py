@@ -509,7 +509,8 @@ class Engine(PullCycle, CustomerMatching):
             else None
         draft = mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
                               contract, self.config.onec.defaults.currency, packed=mapped.packed)
-        return replace(draft, choices=mapped.choices)
+        person = self._contact_person(partner, mapped.projection.contact_person)
+        return replace(draft, choices=mapped.choices, contact_person_ref=person)
 
     def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal",
               tell: bool = True) -> None:

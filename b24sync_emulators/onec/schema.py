@@ -206,6 +206,8 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
                 ref("ЕдиницаИзмерения", "Catalog_УпаковкиЕдиницыИзмерения"), num("Числитель"), num("Знаменатель"),
                 enum("ТипИзмеряемойВеличины"), s("НаименованиеПолное", 100), s("МеждународноеСокращение", 3)),
         catalog("НаборыУпаковок"),
+        # a partner's contact person (Owner: the partner) [B: configuration dumps of УТ 11, not a captured response]
+        catalog("КонтактныеЛицаПартнеров", ref("Owner", "Catalog_Партнеры"), s("Комментарий")),
         PROPERTIES,
         document("ЗаказКлиента", "ЭС00-", num("СуммаДокумента"), enum("ХозяйственнаяОперация"),
                  ref("Партнер", "Catalog_Партнеры"), ref("Склад", "Catalog_Склады"),

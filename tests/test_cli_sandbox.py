@@ -96,7 +96,7 @@ def test_sync_while_another_holds_the_lock_exits_4_with_its_pid(sandbox: Path) -
 
 def test_setup_dry_run_and_retry(sandbox: Path) -> None:
     done = b24sync("setup", "--dry-run", "--config", str(sandbox))
-    assert done.returncode == 0 and done.stdout.count("exists") == 12
+    assert done.returncode == 0 and done.stdout.count("exists") == 13
     assert b24sync("retry", "--config", str(sandbox)).returncode == 0
 
 

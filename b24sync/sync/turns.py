@@ -37,12 +37,18 @@ class Turns:
 
     def _take(self) -> None:
         self._turn.acquire()
-        self._local.held = True
-        self._local.group = self._group()
-        self._local.group.__enter__()
+        try:
+            group = self._group()
+            group.__enter__()
+        except BaseException:
+            self._turn.release()  # no transaction could begin: the turn is not held
+            raise
+        self._local.group, self._local.held = group, True
 
     def _give(self, error: BaseException | None = None) -> None:
         """The turn's writes committed (or, for a failing state file, rolled back), then the turn let go."""
+        if not self.holding:
+            return  # a turn that could not be taken again (turn() ends after a failed _take)
         group, self._local.group = self._local.group, None
         self._local.held = False
         try:

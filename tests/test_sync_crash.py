@@ -258,3 +258,33 @@ def test_what_b24sync_wrote_before_a_request_to_1c_is_on_disk_when_the_request_g
         assert all(on_disk == in_process for on_disk, in_process in seen)
     finally:
         rig.stop()
+
+
+def test_an_update_b24sync_unposted_for_is_posted_after_a_crash_before_its_posting(tmp_path: Path) -> None:
+    """on_locked_document: unpost_and_update. Unposted, updated, and the process dies as the posting goes out:
+    the next cycle finds 1C holding the deal as it is, and posts the document again instead of leaving it."""
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
+    try:
+        rig.move(1)
+        assert rig.engine().push().created == 1
+        rig.call("crm.deal.update", {"id": 1, "fields": {"TITLE": "Новое название"}})
+        engine = rig.engine()
+        action = engine.onec.client.action
+        sent: list[str] = []
+
+        def dies_at_the_posting(resource: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append(resource)
+            if resource.endswith("/Post"):
+                raise Crash(resource)
+            return action(resource, *args, **kwargs)
+
+        engine.onec.client.action = dies_at_the_posting
+        with pytest.raises(Crash):
+            engine.push()
+        assert sent[0].endswith("/Unpost") and rig.documents_for(1)[0]["Posted"] is False
+        rig.clock.advance(120)
+        rig.engine().push()
+        document = rig.documents_for(1)[0]
+        assert document["Posted"] is True and "Новое название" in document["Комментарий"]
+    finally:
+        rig.stop()

@@ -328,6 +328,8 @@ def _plan_bound(item: PushItem, policy: Policy) -> list[Step]:
         differences = _differences(header.content, item.wanted, pushed, projection)
         if not differences:
             steps.append(Adopt(header.data_version, header.posted, pushed=True))
+            if not binding.posted and not header.posted and policy.post_documents:
+                steps.append(Post())  # b24sync's own update went in, its posting did not (an interruption)
             if item.conflict is not None:
                 steps.append(ResolveConflicts("bitrix24" if item.keep else "agreed"))
         else:

@@ -222,7 +222,9 @@ class Store:
         if self.db.transaction_depth():
             yield  # already inside one: it commits
             return
-        transaction = self.db.transaction()
+        # the write lock from the start: a read then a write in one transaction would otherwise fail at once (not
+        # after busy_timeout) when another process (a command beside the service) wrote in between
+        transaction = self.db.transaction(lock_type="IMMEDIATE")
         transaction.__enter__()
         failed: type[BaseException] | None = None
         try:

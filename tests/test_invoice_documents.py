@@ -373,6 +373,33 @@ def test_a_row_in_a_unit_no_packaging_has_fails_naming_both_units(tmp_path: Path
         report = rig.engine().push()
         assert report.codes.get(1) == "unit_mismatch" and rig.documents_for(1) == []
         assert f"указан в сделке в «{measure[1]}», а в 1С он учитывается в «шт»" in report.failed[1]
-        assert f"заведите в 1С упаковку в «{measure[1]}»" in report.failed[1]
+        # a packaging is advised only where 1C has them
+        assert (f"заведите в 1С упаковку в «{measure[1]}»" in report.failed[1]) == (profile == "ut11")
+    finally:
+        rig.stop()
+
+
+def test_a_box_row_waits_while_1c_cannot_show_the_packagings_and_goes_in_once_it_can(tmp_path: Path) -> None:
+    """A 1C error reading the packagings is no reason to tell the manager the unit is wrong: the deal is retried,
+    silently, and goes in as boxes once 1C answers."""
+    rig = Rig.start(tmp_path, profile="ut11")
+    try:
+        products = kinds(rig)
+        rig.call("crm.deal.productrows.set", {"id": 1, "rows": [{
+            "PRODUCT_ID": products["Клеммник WAGO 221-413"], "PRICE": 1800, "QUANTITY": 3, "TAX_RATE": 22,
+            "TAX_INCLUDED": "Y", "MEASURE_CODE": 778, "MEASURE_NAME": "упак"}]})
+        rig.call("crm.deal.update", {"id": 1, "fields": {"OPPORTUNITY": 5400}})
+        rig.move(1)
+        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{
+            "method": "Catalog_УпаковкиЕдиницыИзмерения", "verb": "GET", "contains": "Owner", "status": 500,
+            "error": "-1", "description": "Сервер 1С:Предприятия временно недоступен"}]}, timeout=5)
+        report = rig.engine().push()
+        assert report.codes.get(1) == "packagings_unreadable" and rig.documents_for(1) == []
+        assert not [text for text in rig.comments(1) if "упаков" in text.lower()]  # nothing told to the manager
+        requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
+        rig.clock.advance(3600)
+        assert rig.engine().push().created == 1
+        row = rig.documents_for(1)[0]["Товары"][0]
+        assert (row["КоличествоУпаковок"], row["Количество"]) == (3, 150)
     finally:
         rig.stop()

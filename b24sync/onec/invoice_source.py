@@ -78,12 +78,14 @@ class InvoiceSource(AdapterBase):
         rows = []
         for row in rows_source:
             product = products.get(row.get("Номенклатура_Key", ""), {})
-            packaging = packagings.get(row.get("Упаковка_Key", ""))
-            unit = units.get((packaging or product).get("ЕдиницаИзмерения_Key", ""), {}).get("Description") or \
-                (packaging or {}).get("Description") or "шт"
+            packed = self.profile.packagings and row.get("Упаковка_Key", ZERO_GUID) not in ("", ZERO_GUID)
+            packaging = packagings.get(row.get("Упаковка_Key", ""), {}) if packed else {}
+            # a packaging hidden from b24sync's user still prints as packagings, at the packaging's price
+            unit = units.get((packaging if packed else product).get("ЕдиницаИзмерения_Key", ""), {}).get(
+                "Description") or packaging.get("Description") or ("уп." if packed else "шт")
             rows.append(InvoiceRow(
                 name=row.get("Содержание") or product.get("НаименованиеПолное") or product.get("Description") or "",
-                quantity=_decimal(row.get("КоличествоУпаковок") if packaging else row.get("Количество")),
+                quantity=_decimal(row.get("КоличествоУпаковок") if packed else row.get("Количество")),
                 unit=unit,
                 price=_decimal(row.get("Цена")), amount=_decimal(row.get("Сумма")), vat_rate=_vat_rate(row, rates),
                 vat_amount=_decimal(row.get("СуммаНДС")),

@@ -205,12 +205,12 @@ class Lookups(AdapterBase):
                                              str(row.get("Description") or ""))
         return found
 
-    def packagings(self, items: dict[str, str]) -> dict[str, list[tuple[str, str, str, Decimal]]]:
+    def packagings(self, items: dict[str, str]) -> dict[str, list[tuple[str, str, str, Decimal]]] | None:
         """The packagings of these nomenclature items (ref -> the item's set of packagings, or ""), as
         (ref, name, unit ref, units of the item in one): УТ keeps a packaging under the item itself or under its
         set (Owner), with Числитель / Знаменатель of the item's units in one. One marked for deletion, or without
-        a count, is left out; an error reading them is said and leaves the rows without packagings (they fail,
-        naming both units, rather than go in wrong)."""
+        a count, is left out; an error reading them is said once and gives None (the deal waits for the next
+        cycle rather than go in wrong)."""
         entity = self.profile.unit_catalog
         fields = self.metadata().fields(entity)
         if not self.profile.packagings or not {"Owner", "Числитель"} <= set(fields) or not items:
@@ -232,8 +232,8 @@ class Lookups(AdapterBase):
             if error.fatal:
                 raise
             self.log.warning("packagings_unreadable", entity=entity, error=str(error),
-                             action="rows in another unit than their nomenclature's fail until 1C answers")
-            return {}
+                             action="deals with rows in another unit than their nomenclature's wait until 1C answers")
+            return None
         found: dict[str, list[tuple[str, str, str, Decimal]]] = {}
         for row in rows:
             numerator, denominator = _decimal(row.get("Числитель")), _decimal(row.get("Знаменатель"))

@@ -8,7 +8,7 @@ of a new document from an OrderDraft. Nothing here talks to the network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from b24sync.onec.documents import Choices, OrderDraft, document_total, row_totals
@@ -26,6 +26,11 @@ def vat_enum(rate: Decimal | None) -> str:
     if rate is None:
         return "БезНДС"
     return VAT_NAMES.get(int(rate), f"НДС{int(rate)}")
+
+
+def units(value: Decimal) -> Decimal:
+    """A quantity as 1C keeps it (15,3): a packaging of a third makes 0.667, not a float's 16 digits."""
+    return value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
 def number(value: Decimal) -> float | int:
@@ -123,7 +128,7 @@ class Profile:
             totals = row_totals(row, draft.prices_include_vat)
             rows.append({
                 "LineNumber": index, "КодСтроки": index, "Номенклатура_Key": row.nomenclature_ref,
-                "Характеристика_Key": ZERO_GUID, "Количество": number(row.quantity * row.units_per_packaging),
+                "Характеристика_Key": ZERO_GUID, "Количество": number(units(row.quantity * row.units_per_packaging)),
                 "КоличествоУпаковок": number(row.quantity), "Цена": number(row.price_before or row.price),
                 **({"Упаковка_Key": row.packaging_ref} if row.packaging_ref else {}),
                 "ПроцентРучнойСкидки": number(row.discount_percent or Decimal(0)),

@@ -163,7 +163,9 @@ class Gatherer:
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
-            return Mapped(error=error, transient=error.code == "amount_mismatch" and recent)
+            # an edit caught half-way, or 1C's packagings unreadable for now: tried again, not told
+            return Mapped(error=error, transient=error.code == "amount_mismatch" and recent
+                          or error.code == "packagings_unreadable")
         return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes, packed=packed)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
@@ -202,9 +204,15 @@ class Gatherer:
         """The rows counted in a packaging of their nomenclature (УТ), by position; a row in another unit that no
         packaging has fails (check_units). Packagings are read only for such rows, once a cycle an item."""
         context = self.context
+        if not self.onec.profile.packagings:
+            return mapping.check_units(projection, nomenclature, context.units)
         wanted = mapping.unpacked_units(projection, nomenclature, context.units) - set(context.packagings)
         if wanted:
             found = self.onec.packagings({ref: context.packaging_sets.get(ref, "") for ref in wanted})
+            if found is None:
+                raise mapping.MappingError(
+                    "Упаковки товара в 1С сейчас не прочитать: сделка будет передана при следующем обмене.",
+                    f"packagings of {', '.join(sorted(wanted))} unreadable", code="packagings_unreadable")
             units = self.onec.units(unit for items in found.values() for _, _, unit, _ in items)
             for ref in wanted:
                 context.packagings[ref] = tuple(

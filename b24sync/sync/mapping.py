@@ -388,7 +388,7 @@ def check_units(projection: Projection, nomenclature: Mapping[int, str], units: 
     """Every row counted in its product's own 1C unit, or in one of its 1C packagings: 100 «шт» of a cable kept in
     «м» would put 100 metres on the document, 3 «упак» of a product packed by ten are 30 of it. The packaging
     each such row is counted in, by row position (1-based). A row or a product whose unit is unknown (and a
-    service, left out by the caller) is not judged."""
+    service, left out by the caller) is not judged. `packagings` None: the profile has none (БП)."""
     packed: dict[int, Packaging] = {}
     for position, row in enumerate(projection.rows, start=1):
         ref = nomenclature.get(row.product_id, "")
@@ -407,10 +407,11 @@ def check_units(projection: Projection, nomenclature: Mapping[int, str], units: 
                 f"упаковок в этой единице ({names}): укажите товар в «{unit.name}» или оставьте в 1С одну такую "
                 f"упаковку.", f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}» fits "
                 f"packagings {', '.join(item.ref for item in fitting)} of {ref}", code="unit_mismatch")
+        packaging = f", заведите в 1С упаковку в «{given}»" if packagings is not None else ""
         raise MappingError(
             f"Товар «{row.name}» (строка {position}) указан в сделке в «{given}», а в 1С он учитывается в "
-            f"«{unit.name}»: укажите в сделке «{unit.name}» (пересчитав количество и цену), заведите в 1С упаковку "
-            f"в «{given}» или исправьте единицу товара в каталоге.",
+            f"«{unit.name}»: укажите в сделке «{unit.name}» (пересчитав количество и цену){packaging} или "
+            f"исправьте единицу товара в каталоге.",
             f"product {row.product_id}: Bitrix24 measure {row.measure_code} «{given}», 1C unit "
             f"{unit.code} «{unit.name}» of {ref}, no packaging in it", code="unit_mismatch")
     return packed

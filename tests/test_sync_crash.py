@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from b24sync.clock import SYSTEM_CLOCK
@@ -286,5 +287,48 @@ def test_an_update_b24sync_unposted_for_is_posted_after_a_crash_before_its_posti
         rig.engine().push()
         document = rig.documents_for(1)[0]
         assert document["Posted"] is True and "Новое название" in document["Комментарий"]
+    finally:
+        rig.stop()
+
+
+def test_ctrl_c_during_sync_stops_the_deals_not_begun_and_the_next_run_finishes_them(tmp_path: Path) -> None:
+    """`b24sync sync` with 4 workers: Ctrl+C lets the deals in hand finish and starts no other; the next run
+    creates the rest, none twice."""
+    rig = Rig.start(tmp_path, clock=SYSTEM_CLOCK)
+    try:
+        moved = [deal_id for deal_id in sorted(rig.portal.portal.deals) if deal_id <= 40]
+        for deal_id in moved:
+            rig.move(deal_id)
+        config = write_config(rig, tmp_path / "config.yaml")
+        requests.post(f"{rig.base.root}/_emulator/faults", json={"faults": [{"method": "*", "latency_ms": 300}]},
+                      timeout=5)
+        writes: list[str] = []
+        reached = threading.Event()
+
+        def on_write(what: str) -> None:
+            writes.append(what)
+            if len(writes) >= 3:
+                reached.set()
+
+        rig.base.app.on_write = on_write
+        rig.base.app.settings["cold_start_ms"] = 0
+        process = subprocess.Popen([sys.executable, "-m", "b24sync", "sync", "--config", str(config)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert reached.wait(timeout=60)
+            os.kill(process.pid, signal.SIGINT)
+            assert process.wait(timeout=60) == 130
+        finally:
+            if process.poll() is None:
+                process.kill()
+        rig.base.app.on_write = None
+        requests.delete(f"{rig.base.root}/_emulator/faults", timeout=5)
+        created = {deal_id for deal_id in moved if rig.documents_for(deal_id)}
+        assert 0 < len(created) < len(moved) // 2  # the four workers' deals in hand, not the whole chunk
+        final = subprocess.run([sys.executable, "-m", "b24sync", "sync", "--config", str(config)],
+                               capture_output=True, text=True, timeout=120)
+        assert final.returncode in (0, 1), final.stdout + final.stderr  # 1: deals with a product 1C lacks
+        assert all(len(rig.documents_for(deal_id)) <= 1 for deal_id in moved)
+        assert created < {deal_id for deal_id in moved if rig.documents_for(deal_id)}
     finally:
         rig.stop()

@@ -322,8 +322,15 @@ class Engine(PullCycle, CustomerMatching):
             except BaseException as error:
                 fatal.append(error)
 
-        for future in [pool.submit(work, *entry) for entry in gathered]:
-            future.result()
+        futures = [pool.submit(work, *entry) for entry in gathered]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            self.stop_requested = True  # Ctrl+C: the deals in hand are finished, the others are left to the next run
+            for future in futures:
+                future.cancel()
+            raise
         if fatal:
             raise fatal[0]
 

@@ -443,7 +443,9 @@ def check(config: Config, as_json: bool = False, write_probe: bool = False) -> i
     if scopes is not None:
         missing = {"crm"} - set(scopes)
         results.append((not missing, "bitrix24 webhook",
-                        f"works, scopes {', '.join(sorted(scopes))}" if not missing else
+                        f"works, scopes {', '.join(sorted(scopes))}" + (
+                            "" if "catalog" in scopes else "; without 'catalog' the catalog job writes products "
+                                                           "without 1C's VAT rate and unit") if not missing else
                         "the webhook lacks the 'crm' scope: edit it in Bitrix24 and tick crm (and disk)"))
         for pipeline in config.sync.pipelines:
             stages = attempt(f"pipeline {pipeline.category_id}", lambda p=pipeline: bitrix.deal_stages(p.category_id))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from b24sync.sync.catalog import sync_catalog
 from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID
 from tests.sync_rig import Rig
@@ -63,5 +65,41 @@ def test_a_product_a_person_made_with_the_items_article_is_adopted_not_doubled(t
                         if (product.get(ARTICLE) or {}).get("value") == sample["Артикул"]]
         assert len(with_article) == 1 and int(with_article[0]["ID"]) == made
         assert with_article[0]["XML_ID"] == sample["Ref_Key"] and with_article[0]["NAME"] == sample["Description"]
+    finally:
+        rig.stop()
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_products_carry_the_items_vat_rate_and_unit_and_follow_1c_when_it_changes_them(tmp_path: Path,
+                                                                                      profile: str) -> None:
+    """The portal's products name the item's VAT rate and unit by the portal's own IDs (catalog.vat.list,
+    catalog.measure.list), so a manager's new row comes with 1C's rate and unit; 1C's change follows."""
+    rig = Rig.start(tmp_path, profile=profile)
+    try:
+        engine = rig.engine()
+        measures = {int(item["code"]): int(item["id"]) for item in rig.call("catalog.measure.list", {})["measures"]}
+        vats = {item["rate"]: int(item["id"]) for item in rig.call("catalog.vat.list", {})["vats"]}
+        def product(ref: str) -> dict:
+            return rig.call("crm.product.list", {"filter": {"XML_ID": ref}, "select": ["ID", "MEASURE", "VAT_ID",
+                                                                                     "VAT_INCLUDED"]})[0]
+
+        cable = next(item for item in rig.dataset.products if item.in_onec and item.measure_code == 6)
+        reduced = next(item for item in rig.dataset.products if item.in_onec and item.vat_rate == 10)
+        # products made before, by hand or by an older release: in «шт», at 22 %
+        rig.call("crm.product.update", {"id": int(product(cable.ref_key)["ID"]), "fields": {"MEASURE": measures[796]}})
+        rig.call("crm.product.update", {"id": int(product(reduced.ref_key)["ID"]), "fields": {"VAT_ID": vats[22]}})
+        report = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert report.updated > 0 and not report.failed
+        assert int(product(cable.ref_key)["MEASURE"]) == measures[6]
+        assert (int(product(reduced.ref_key)["VAT_ID"]), product(reduced.ref_key)["VAT_INCLUDED"]) == (vats[10], "Y")
+        assert sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE).updated == 0  # nothing changed
+        accountant = rig.accountant()
+        if profile == "ut11":
+            rates = {row["Ставка"]: row["Ref_Key"] for row in accountant.list("Catalog_СтавкиНДС")}
+            accountant.patch("Catalog_Номенклатура", reduced.ref_key, {"СтавкаНДС_Key": rates[22]})
+        else:
+            accountant.patch("Catalog_Номенклатура", reduced.ref_key, {"ВидСтавкиНДС": "Общая"})
+        changed = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE)
+        assert changed.updated == 1 and int(product(reduced.ref_key)["VAT_ID"]) == vats[22]
     finally:
         rig.stop()

@@ -11,6 +11,7 @@ import base64
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from b24sync.bitrix24 import errors
@@ -442,6 +443,25 @@ class Bitrix24Adapter:
 
     def update_product(self, product_id: int, fields: Mapping[str, Any]) -> None:
         self.client.call("crm.product.update", {"id": product_id, "fields": dict(fields)})
+
+    def catalog_references(self) -> tuple[dict[int, int], dict[Decimal | None, int]] | None:
+        """The portal's units (OKEI code -> catalog measure ID) and VAT rates (the rate, None for «Без НДС» ->
+        VAT ID), which a product's MEASURE and VAT_ID name: catalog.measure.list and catalog.vat.list in one
+        batch. None when the webhook may not read them (no 'catalog' scope, or not an administrator's)."""
+        outcome = self.client.batch({"measures": ("catalog.measure.list", {"select": ["id", "code"]}),
+                                     "vats": ("catalog.vat.list", {"select": ["id", "rate", "active"]})})
+        for error in outcome.errors.values():
+            if isinstance(error, errors.ScopeError | errors.AccessDeniedError):
+                return None
+            raise error
+        measures = {int(item["code"]): int(item["id"]) for item in (outcome.get("measures") or {}).get("measures", [])
+                    if to_int(item.get("code"))}
+        vats: dict[Decimal | None, int] = {}
+        for item in (outcome.get("vats") or {}).get("vats", []):
+            if item.get("active", "Y") == "Y":
+                rate = item.get("rate")
+                vats.setdefault(None if rate is None else Decimal(str(rate)).normalize(), int(item["id"]))
+        return measures, vats
 
     # -- portal configuration --------------------------------------------------------------------
 

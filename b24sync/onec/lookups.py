@@ -245,10 +245,12 @@ class Lookups(AdapterBase):
                                                    numerator / denominator))
         return found
 
-    def nomenclature_page(self, skip: int, top: int = 500) -> list[dict[str, Any]]:
-        """One page of the catalog (items, not folders) with what Bitrix24's catalog shows."""
+    def nomenclature_page(self, skip: int, top: int = 500, vat_and_unit: bool = False) -> list[dict[str, Any]]:
+        """One page of the catalog (items, not folders) with what Bitrix24's catalog shows (`vat_and_unit`: the
+        item's VAT rate and unit too, which needs the resolved defaults in УТ 11.5)."""
+        select = self._nomenclature_select() if vat_and_unit else "Ref_Key,DeletionMark,Description,Артикул"
         return self.client.get("Catalog_Номенклатура", {
-            "$filter": "IsFolder eq false", "$select": "Ref_Key,DataVersion,DeletionMark,Description,Артикул",
+            "$filter": "IsFolder eq false", "$select": f"DataVersion,{select}",
             "$orderby": "Ref_Key", "$top": top, "$skip": skip}).get("value", [])
 
     def counterparty_by_inn(self, inn: str, kpp: str | None = None) -> dict[str, Any] | None:

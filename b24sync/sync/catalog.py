@@ -4,30 +4,54 @@ Each item is created or updated with XML_ID = its Ref_Key, its name and its
 article; only items whose DataVersion changed since the last run are written,
 and nothing is ever deleted in Bitrix24 (an item marked for deletion in 1C is
 deactivated). A product a person made by hand with the item's article is
-adopted (it gets the XML_ID) instead of being doubled.
+adopted (it gets the XML_ID) instead of being doubled. With the webhook's
+'catalog' scope, a product also carries the item's VAT rate and unit, in the
+portal's own VAT and unit IDs (prices stay the portal's).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.records import CatalogProduct
+from b24sync.logs import get_logger
+from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.values import is_guid
 from b24sync.store.store import Store
 from b24sync.sync.report import CycleReport
 
 PAGE = 500
+EXPORTED_WITH_REFERENCES = "#vat-unit"  # kept after the DataVersion of an item written with its VAT rate and unit
+log = get_logger("b24sync.catalog")
 
 
 def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, article_property: str,
                  dry_run: bool = False) -> CycleReport:
     report = CycleReport("catalog", dry_run=dry_run)
     seen = store.catalog_versions()
+    references = bitrix.catalog_references()
+    if references is None:
+        log.warning("catalog_scope_missing", action="give the webhook the 'catalog' scope (an administrator's "
+                                                    "webhook) so that products carry 1C's VAT rate and unit")
+    else:
+        try:
+            onec.resolved()  # УТ 11.5 names a VAT rate by a «Ставки НДС» item: the defaults tell which
+        except onec_errors.SetupError as error:
+            log.warning("catalog_vat_unresolved", error=str(error),
+                        action="fix 'onec.defaults' (b24sync check): products are written without VAT and unit")
+            references = None
+    # an item is written again once the portal's units and rates can be set, even if 1C did not change it
+    mark = EXPORTED_WITH_REFERENCES if references is not None else ""
+    missing_units: set[int] = set()
     skip = 0
     while True:
-        page = onec.nomenclature_page(skip, PAGE)
+        page = onec.nomenclature_page(skip, PAGE, vat_and_unit=references is not None)
         report.listed += len(page)
-        changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"]]
+        changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"] + mark]
+        units = onec.units(str(item.get("ЕдиницаИзмерения_Key") or "") for item in changed) if references else {}
         existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
         unbound = [item["Артикул"] for item in changed if item["Ref_Key"] not in existing and item.get("Артикул")]
         by_article: dict[str, list[CatalogProduct]] = {}
@@ -40,6 +64,8 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
                       "ACTIVE": "N" if item.get("DeletionMark") else "Y"}
             if item.get("Артикул"):
                 fields[article_property] = item["Артикул"]
+            if references is not None:
+                fields.update(_vat_and_unit(onec, item, units, references, missing_units))
             product = existing.get(item["Ref_Key"]) or _adoptable(
                 [found for found in by_article.get(_article(item.get("Артикул")), []) if found.id not in taken])
             if product is not None:
@@ -56,12 +82,35 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
             else:
                 bitrix.update_product(product.id, fields)
                 report.updated += 1
-            written[item["Ref_Key"]] = item["DataVersion"]
+            written[item["Ref_Key"]] = item["DataVersion"] + mark
         if written:
             store.save_catalog_versions(written)
         if len(page) < PAGE:
+            if missing_units:
+                log.warning("catalog_units_missing", codes=sorted(missing_units),
+                            action="add these units (OKEI codes) to the portal's catalog units; products in them "
+                                   "keep the unit they have")
             return report
         skip += PAGE
+
+
+def _vat_and_unit(onec: OneCAdapter, item: dict[str, Any], units: dict[str, tuple[int | None, str]],
+                  references: tuple[dict[int, int], dict[Decimal | None, int]],
+                  missing_units: set[int]) -> dict[str, Any]:
+    """The product's VAT rate (VAT_ID, the price with VAT in it) and unit (MEASURE) as 1C keeps the item: a
+    rate or unit the portal lacks is left as the product has it (a unit lacking is said once a run)."""
+    measures, vats = references
+    fields: dict[str, Any] = {}
+    known, rate = onec.nomenclature_vat(item)
+    vat_id = vats.get(None if rate is None else rate.normalize()) if known else None
+    if vat_id is not None:
+        fields.update({"VAT_ID": vat_id, "VAT_INCLUDED": "Y"})
+    code = units.get(str(item.get("ЕдиницаИзмерения_Key") or "").lower(), (None, ""))[0]
+    if code is not None and code in measures:
+        fields["MEASURE"] = measures[code]
+    elif code is not None:
+        missing_units.add(code)
+    return fields
 
 
 def _adoptable(products: list[CatalogProduct]) -> CatalogProduct | None:

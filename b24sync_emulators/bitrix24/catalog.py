@@ -14,7 +14,14 @@ from typing import Any
 
 from b24sync_emulators.bitrix24 import fields
 from b24sync_emulators.bitrix24.filters import FilterError, matches, sort_rows, split_key
-from b24sync_emulators.bitrix24.portal import ARTICLE_PROPERTY_ID, ApiError, MethodResult, Portal
+from b24sync_emulators.bitrix24.portal import (
+    ARTICLE_PROPERTY_ID,
+    MEASURE_RECORDS,
+    VAT_RECORDS,
+    ApiError,
+    MethodResult,
+    Portal,
+)
 from b24sync_emulators.bitrix24.registry import arg, list_arg, mapping_arg, method, paginate
 
 PROPERTY = f"property{ARTICLE_PROPERTY_ID}"
@@ -115,4 +122,32 @@ def catalog_product_list(portal: Portal, params: dict[str, Any]) -> MethodResult
         view = product_view(portal.products[int(row["ID"])])
         products.append({name: value for name, value in view.items() if name in select})
     page.result = {"products": products}
+    return page
+
+
+@method("catalog.measure.list", scope="catalog")
+def catalog_measure_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The portal's units: {"measures": [{id, code, measureTitle, symbol, symbolIntl, symbolLetterIntl,
+    isDefault}]} (docs catalog/measure/catalog-measure-list.md)."""
+    records = [{"id": measure_id, "code": code, "measureTitle": title, "symbol": symbol, "symbolIntl": None,
+                "symbolLetterIntl": None, "isDefault": "Y" if code == 796 else "N"}
+               for measure_id, code, symbol, title in MEASURE_RECORDS]
+    return _catalog_list(records, params, "measures")
+
+
+@method("catalog.vat.list", scope="catalog")
+def catalog_vat_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The portal's VAT rates: {"vats": [{id, name, active, rate, sort, timestampX}]} (docs
+    catalog/vat/catalog-vat-list.md)."""
+    records = [{"id": vat_id, "name": name, "active": "Y", "rate": rate, "sort": 100 * vat_id,
+                "timestampX": "2024-04-05T16:12:32+03:00"} for vat_id, name, rate in VAT_RECORDS]
+    return _catalog_list(records, params, "vats")
+
+
+def _catalog_list(records: list[dict[str, Any]], params: dict[str, Any], key: str) -> MethodResult:
+    """A catalog list: `select` narrows the fields (all when empty), 50 a page from `start`."""
+    select = [str(name) for name in list_arg(params, "select") or []]
+    page = paginate(records, params, orm=True)
+    page.result = {key: [{name: value for name, value in record.items() if not select or name in select}
+                         for record in page.result]}
     return page

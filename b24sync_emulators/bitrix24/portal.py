@@ -22,8 +22,16 @@ from b24sync.clock import SYSTEM_CLOCK, Clock
 from b24sync_emulators.bitrix24 import fields
 from b24sync_emulators.dataset import Dataset, money, offset_zone
 
-# the portal's units by OKEI code, as a new portal's catalog has them (шт, м, ч, кг, л, упак)
-MEASURES = {796: "шт", 6: "м", 356: "ч", 166: "кг", 112: "л", 778: "упак"}
+# The portal's units (catalog.measure.list): ID, OKEI code, symbol, title. A product's MEASURE is the ID, a product
+# row's MEASURE_CODE the code (docs catalog/data-types.md, catalog_measure; crm.product.get). «шт» is the default.
+# [B: which units a new portal has, and their IDs; the docs' example shows ID 6 for code 715 «Пара»]
+MEASURE_RECORDS = ((1, 6, "м", "Метр"), (3, 112, "л", "Литр"), (4, 166, "кг", "Килограмм"), (5, 796, "шт", "Штука"),
+                   (7, 356, "ч", "Час"), (9, 778, "упак", "Упаковка"))
+MEASURES = {code: symbol for _, code, symbol, _ in MEASURE_RECORDS}  # OKEI code -> symbol
+MEASURE_IDS = {code: measure_id for measure_id, code, _, _ in MEASURE_RECORDS}
+DEFAULT_MEASURE = 5
+# The portal's VAT rates (catalog.vat.list, docs catalog/vat/catalog-vat-list.md); «Без НДС» has no rate [B].
+VAT_RECORDS = ((1, "Без НДС", None), (2, "НДС 0%", 0), (3, "НДС 10%", 10), (4, "НДС 20%", 20), (5, "НДС 22%", 22))
 
 
 class ApiError(Exception):
@@ -292,7 +300,7 @@ class Portal:
             self.users[manager.bitrix24_id] = self._user(manager.bitrix24_id, manager.name, manager.last_name,
                                                          f"user{manager.bitrix24_id}@example.ru")
         product_ids: dict[str, int] = {}
-        vat_ids = {None: 1, 0: 2, 10: 3, 20: 4, 22: 5}
+        vat_ids = {rate: vat_id for vat_id, _, rate in VAT_RECORDS}
         for product in dataset.products:
             if not product.in_bitrix24:
                 continue
@@ -300,7 +308,8 @@ class Portal:
             product_ids[product.ref_key] = product_id
             self.products[product_id] = {
                 "ID": str(product_id), "CATALOG_ID": str(CATALOG_ID), "NAME": product.name, "ACTIVE": "Y",
-                "CURRENCY_ID": "RUB", "PRICE": f"{product.price:.2f}", "MEASURE": str(product.measure_code),
+                "CURRENCY_ID": "RUB", "PRICE": f"{product.price:.2f}",
+                "MEASURE": str(MEASURE_IDS.get(product.measure_code, DEFAULT_MEASURE)),
                 "SECTION_ID": None, "SORT": "500", "VAT_ID": str(vat_ids.get(product.vat_rate, 5)),
                 "VAT_INCLUDED": "Y", "XML_ID": product.ref_key, "CODE": f"product_{product_id}",
                 "DESCRIPTION": None, "DESCRIPTION_TYPE": "text", "DATE_CREATE": self.stamp(now - timedelta(days=60)),
@@ -466,7 +475,8 @@ class Portal:
         if given.get("MEASURE_CODE"):
             code = int(given["MEASURE_CODE"])
             return {"MEASURE_CODE": code, "MEASURE_NAME": given.get("MEASURE_NAME") or MEASURES.get(code, "шт")}
-        code = int(product.get("MEASURE") or 796) if product else 796
+        measure = int(product.get("MEASURE") or DEFAULT_MEASURE) if product else DEFAULT_MEASURE
+        code = next((code for measure_id, code, _, _ in MEASURE_RECORDS if measure_id == measure), 796)
         return {"MEASURE_CODE": code, "MEASURE_NAME": given.get("MEASURE_NAME") or MEASURES.get(code, "шт")}
 
     @staticmethod

@@ -26,6 +26,7 @@ from b24sync.bitrix24.records import (
 )
 from b24sync.bitrix24.wire import chunked, format_datetime, to_int
 
+ENTITY_DEAL = 2
 ENTITY_COMPANY = 4
 ENTITY_CONTACT = 3
 DEAL_STANDARD_SELECT = ["*", "UF_*"]
@@ -81,6 +82,7 @@ class Customers:
     companies: dict[int, Company] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
     requisites: dict[int, dict[int, list[Requisite]]] = field(default_factory=dict)
+    sellers: dict[int, int] = field(default_factory=dict)  # deal -> the requisite of «моя компания» chosen on it
 
 
 @dataclass
@@ -204,10 +206,29 @@ class Bitrix24Adapter:
         their amounts read beside them (the same moment's, even during an edit), and their customers."""
         rows_commands = self._rows_commands(deal_ids)
         commands, plan = self._customer_commands(company_ids, contact_ids, requisite_owners)
-        outcome: BatchResult = self.client.batch({**rows_commands, **commands}) if rows_commands or commands \
+        ids = sorted({int(deal_id) for deal_id in deal_ids})
+        links = {f"links_{index}": ("crm.requisite.link.list", {
+            "filter": {"ENTITY_TYPE_ID": ENTITY_DEAL, "@ENTITY_ID": chunk, ">MC_REQUISITE_ID": 0},
+            "select": ["ENTITY_ID", "MC_REQUISITE_ID"], "start": -1}) for index, chunk in enumerate(chunked(ids, 50))}
+        outcome: BatchResult = self.client.batch({**rows_commands, **commands, **links}) if rows_commands or commands \
             else BatchResult()
         rows, amounts = self._rows_from(outcome)
-        return rows, amounts, self._customers_from(outcome, plan, requisite_owners)
+        customers = self._customers_from(outcome, plan, requisite_owners)
+        for key in links:  # a portal that keeps no links (or hides them) just chooses no organisation
+            if key not in outcome.errors:
+                customers.sellers.update({int(link["ENTITY_ID"]): int(link["MC_REQUISITE_ID"])
+                                          for link in outcome.results.get(key) or []
+                                          if to_int(link.get("MC_REQUISITE_ID"))})
+        return rows, amounts, customers
+
+    def requisites_by_ids(self, requisite_ids: Iterable[int]) -> dict[int, Requisite]:
+        """Requisites by ID (the ones of «моя компания» chosen on deals), 50 a request."""
+        found: dict[int, Requisite] = {}
+        for chunk in chunked(sorted(set(requisite_ids)), 50):
+            for row in self.client.iter_list("crm.requisite.list", {"filter": {"@ID": chunk},
+                                                                     "select": REQUISITE_SELECT}):
+                found[int(row["ID"])] = Requisite.from_wire(row)
+        return found
 
     @staticmethod
     def _customer_commands(company_ids: Iterable[int], contact_ids: Iterable[int],

@@ -455,6 +455,18 @@ class Lookups(AdapterBase):
             self._choices[pipeline.category_id] = Choices(**found, contract_name=given.contract)
         return self._choices[pipeline.category_id]
 
+    def organisations_by_inn(self, inns: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """b24sync's own organisations in 1C by INN (each INN's, in the order of their codes), in `or` chains:
+        the deal's «моя компания» chooses the document's organisation by its INN (and KPP)."""
+        wanted = sorted({inn for inn in inns if inn})
+        found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
+        for row in self._by_or_chain("Catalog_Организации", "ИНН", wanted, "Ref_Key,Description,ИНН,КПП,Code",
+                                     extra=" and DeletionMark eq false"):
+            found.setdefault(str(row.get("ИНН") or ""), []).append(row)
+        for rows in found.values():
+            rows.sort(key=lambda row: str(row.get("Code") or ""))
+        return found
+
     def contract(self, counterparty_ref: str, create: bool = True, choices: Choices | None = None,
                  currency: str | None = None) -> str | None:
         """БП: the counterparty's contract with the document's organisation and in its currency, named as the

@@ -20,8 +20,10 @@ from b24sync.errors import ItemError
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
 from b24sync.onec.documents import Choices, DocumentContent
+from b24sync.onec.lookups import pick_by_kpp
 from b24sync.onec.profiles import ENUM_VAT_RATES, ZERO_GUID
 from b24sync.sync import mapping
+from b24sync.sync.requisites import normalise
 
 EDIT_SETTLES_SECONDS = 60
 KEPT_CUSTOMERS = 5_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
@@ -44,6 +46,9 @@ class Context:
     packaging_sets: dict[str, str] = field(default_factory=dict)  # nomenclature Ref_Key -> its НаборУпаковок_Key
     packagings: dict[str, tuple[mapping.Packaging, ...]] = field(default_factory=dict)  # looked up when needed
     contact_persons: dict[str, str | None] = field(default_factory=dict)  # "partner:name" -> its 1C contact person
+    sellers: dict[int, int] = field(default_factory=dict)  # deal -> the requisite of «моя компания» chosen on it
+    seller_requisites: dict[int, Requisite | None] = field(default_factory=dict)  # those requisites by ID
+    organisations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # 1C organisations by INN
     counterparties: dict[str, Any] = field(default_factory=dict)  # a customer's (ref, partner); a contract
     # 1C's counterparties by INN, phone and e-mail, read for a chunk's new customers at once (a value asked for
     # is present, maybe with an empty list; one created in the cycle is added)
@@ -106,6 +111,14 @@ class Gatherer:
         context.contacts.update(found.contacts)
         context.requisites.update(found.requisites[ENTITY_COMPANY])
         context.contact_requisites.update(found.requisites[ENTITY_CONTACT])
+        context.sellers.update(found.sellers)
+        wanted_sellers = set(found.sellers.values()) - set(context.seller_requisites)
+        if wanted_sellers:  # «моя компания» of the deals: a few requisites, read once a cycle
+            read = self.bitrix.requisites_by_ids(wanted_sellers)
+            context.seller_requisites.update({requisite_id: read.get(requisite_id) for requisite_id in wanted_sellers})
+            inns = {normalise(requisite.inn) for requisite in read.values() if requisite.inn}
+            if inns - set(context.organisations):
+                context.organisations.update(self.onec.organisations_by_inn(inns - set(context.organisations)))
         product_ids = {row.product_id for deal_id in ids for row in context.rows.get(deal_id, []) if row.product_id}
         wanted = product_ids - set(context.products)
         context.products.update(self.bitrix.products(wanted, self.sync.article_property))
@@ -159,7 +172,7 @@ class Gatherer:
             category = to_int(deal.get("CATEGORY_ID")) or 0
             index = next((number for number, item in enumerate(self.sync.pipelines)
                           if item.category_id == category), None)
-            choices = self.onec.choices(self.sync.pipeline(category), index)
+            choices = self._seller(int(deal["ID"]), self.onec.choices(self.sync.pipeline(category), index))
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
@@ -219,6 +232,27 @@ class Gatherer:
                     mapping.Packaging(packaging, name, mapping.Unit(*units[unit.lower()]), factor)
                     for packaging, name, unit, factor in found.get(ref.lower(), []) if unit.lower() in units)
         return mapping.check_units(projection, nomenclature, context.units, context.packagings)
+
+    def _seller(self, deal_id: int, choices: Choices | None) -> Choices | None:
+        """The deal's own «моя компания» (its requisites chosen on the deal) chooses the document's organisation
+        by its INN and KPP, over the pipeline's and the default one; one 1C lacks fails the deal alone."""
+        requisite_id = self.context.sellers.get(deal_id)
+        if not requisite_id:
+            return choices
+        requisite = self.context.seller_requisites.get(requisite_id)
+        inn = normalise(requisite.inn) if requisite is not None and requisite.inn else ""
+        if not inn:
+            raise mapping.MappingError(
+                "У выбранной в сделке «моей компании» нет ИНН в реквизитах: заполните ИНН или выберите другую "
+                "свою компанию.", f"deal {deal_id}: MC_REQUISITE_ID {requisite_id} has no RQ_INN",
+                code="organisation_missing")
+        found = pick_by_kpp(self.context.organisations.get(inn, []), normalise(requisite.kpp or "") or None)
+        if found is None:
+            raise mapping.MappingError(
+                f"«Моя компания» сделки (ИНН {inn}) не найдена среди организаций 1С: добавьте организацию в 1С "
+                f"или выберите в сделке другую свою компанию.", f"deal {deal_id}: no Catalog_Организации with "
+                f"ИНН {inn}", code="organisation_missing")
+        return replace(choices or Choices(), organisation=found["Ref_Key"])
 
     def _vat_rates(self, projection: mapping.Projection) -> None:
         """Every row's VAT rate must be one 1C knows: a rate it lacks would go in empty, with a VAT sum beside it."""

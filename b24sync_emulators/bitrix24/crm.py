@@ -422,6 +422,43 @@ def requisite_link_get(portal: Portal, params: dict[str, Any]) -> MethodResult:
     return MethodResult(dict(link))
 
 
+LINK_FIELDS = ["ENTITY_TYPE_ID", "ENTITY_ID", "REQUISITE_ID", "BANK_DETAIL_ID", "MC_REQUISITE_ID", "MC_BANK_DETAIL_ID"]
+
+
+@method("crm.requisite.link.list")
+def requisite_link_list(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The requisites chosen on deals, quotes and invoices: every value a string (docs
+    crm/requisites/links/crm-requisite-link-list.md), filtered and ordered on the link's own fields."""
+    rows = [{name: str(link.get(name) or 0) for name in LINK_FIELDS} for link in portal.requisite_links.values()]
+    types = {name: "integer" for name in LINK_FIELDS}
+    conditions = mapping_arg(params, "filter")
+    order = mapping_arg(params, "order") or {"ENTITY_TYPE_ID": "ASC", "ENTITY_ID": "ASC"}
+    ordered = sort_rows(rows, order, types, portal.tz)
+    page = paginate((row for row in ordered if matches(row, conditions, types, portal.tz)), params)
+    page.result = [apply_select(row, list_arg(params, "select"), LINK_FIELDS, [], ()) for row in page.result]
+    return page
+
+
+@method("crm.requisite.link.register", writes=True)
+def requisite_link_register(portal: Portal, params: dict[str, Any]) -> MethodResult:
+    """The requisites chosen on an object, all six fields required (docs crm-requisite-link-register.md);
+    a requisite that does not exist is refused [B: the error texts are the emulator's own]."""
+    given = {str(key).upper(): value for key, value in fields_arg(params).items()}
+    missing = [name for name in LINK_FIELDS if name not in given]
+    if missing:
+        raise legacy(f"The parameter '{missing[0]}' is required.")
+    values = {name: int_or(given[name], -1) for name in LINK_FIELDS}
+    if min(values.values()) < 0 or values["ENTITY_ID"] <= 0:
+        raise legacy("Invalid value of a requisite link field.")
+    for name in ("REQUISITE_ID", "MC_REQUISITE_ID"):
+        if values[name] and values[name] not in portal.requisites:
+            raise legacy(f"The Requisite with ID '{values[name]}' is not found")
+    portal.requisite_links[(values["ENTITY_TYPE_ID"], values["ENTITY_ID"])] = {
+        "ENTITY_TYPE_ID": values["ENTITY_TYPE_ID"], "ENTITY_ID": values["ENTITY_ID"],
+        **{name: str(values[name]) for name in LINK_FIELDS[2:]}}
+    return MethodResult(True)
+
+
 # -- user fields, statuses, categories ----------------------------------------------------------------
 
 _UF_NAME = re.compile(r"^[A-Z0-9_]+$")

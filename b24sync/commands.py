@@ -231,7 +231,8 @@ def sync(parts: Parts, args: argparse.Namespace) -> int:
 
 
 def catalog(parts: Parts, args: argparse.Namespace) -> int:
-    report = sync_catalog(parts.onec, parts.bitrix, parts.store, parts.config.sync.article_property, args.dry_run)
+    report = sync_catalog(parts.onec, parts.bitrix, parts.store, parts.config.sync.article_property, args.dry_run,
+                          parts.config.sync.price_type)
     say(report.summary())
     for line in report.planned:
         say(f"  would {line}")
@@ -483,6 +484,9 @@ def check(config: Config, as_json: bool = False, write_probe: bool = False) -> i
             attempt(f"1c choices of pipeline {pipeline.category_id}",
                     lambda pipeline=pipeline, chosen=chosen, index=index: onec.choices(pipeline, index) and
                     f"{chosen or 'contract'} resolve")
+        if config.sync.price_type:
+            attempt("1c price type", lambda: f"«{config.sync.price_type}»: "
+                                             f"{len(onec.prices(config.sync.price_type)[1])} latest prices")
         managers = {**{str(user): name for user, name in config.onec.managers.items()},
                     **({"default": config.onec.default_manager} if config.onec.default_manager else {})}
         if managers:

@@ -399,6 +399,9 @@ SCHEMA = Section(
                     "article_property": Key(str, "PROPERTY_105", None, "the catalog property holding the article",
                                             note="The catalog property holding the article (PROPERTY_<id> from "
                                                  "crm.product.property.list)."),
+                    "price_type": Key(str, "", None, "the 1C price type whose latest prices the catalog job puts "
+                                                     "on products (ut11: Вид цены, bp30: Тип цен номенклатуры; by "
+                                                     "code, name or GUID); empty: prices stay the portal's"),
                 }),
                 "fields": Section({
                     "order_id": Key(str, "UF_CRM_1C_ORDER_ID", None, "deal field for the 1C document's GUID"),
@@ -651,6 +654,7 @@ class SyncConfig:
     product_match: str = "xml_id"
     product_fallback: bool = True
     article_property: str = "PROPERTY_105"
+    price_type: str = ""  # the 1C price type the catalog job exports (empty: none)
     fields: DealFields = DealFields()
     max_creates_per_cycle: int = 500
     max_missing_per_cycle: int = 10
@@ -1001,6 +1005,7 @@ def load_config_text(text: str, source: str = "config.yaml", base: Path | None =
         product_match=sync_values["products"]["match"],
         product_fallback=sync_values["products"]["fallback"],
         article_property=sync_values["products"]["article_property"],
+        price_type=sync_values["products"]["price_type"],
         fields=DealFields(**sync_values["fields"]),
         max_creates_per_cycle=sync_values["guards"]["max_creates_per_cycle"],
         max_missing_per_cycle=sync_values["guards"]["max_missing_per_cycle"],

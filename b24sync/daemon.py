@@ -370,7 +370,8 @@ class Daemon:
 
     def job_catalog(self) -> None:
         self._guarded("catalog", lambda: sync_catalog(self.parts.onec, self.parts.bitrix, self.parts.store,
-                                                      self.parts.config.sync.article_property))
+                                                      self.parts.config.sync.article_property,
+                                                      price_type=self.parts.config.sync.price_type))
 
 
 def _now_plus(seconds: float) -> datetime:

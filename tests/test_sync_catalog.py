@@ -103,3 +103,36 @@ def test_products_carry_the_items_vat_rate_and_unit_and_follow_1c_when_it_change
         assert changed.updated == 1 and int(product(reduced.ref_key)["VAT_ID"]) == vats[22]
     finally:
         rig.stop()
+
+
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_products_carry_the_price_types_latest_price_and_follow_a_new_one(tmp_path: Path, profile: str) -> None:
+    """'sync.products.price_type': each product gets the price type's latest price (the register's SliceLast,
+    not the month-old one), in its currency; an accountant's new «Установка цен» moves it; no change, no write."""
+    rig = Rig.start(tmp_path, profile=profile)
+    try:
+        engine = rig.engine()
+        item = next(product for product in rig.dataset.products if product.in_onec and product.price > 100)
+        listed = rig.call("crm.product.list", {"filter": {"XML_ID": item.ref_key}, "select": ["ID"]})[0]
+        rig.call("crm.product.update", {"id": int(listed["ID"]), "fields": {"PRICE": 1}})  # a price typed by hand
+        report = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE, price_type="Основная цена продажи")
+        assert report.updated > 0 and not report.failed
+
+        def product() -> dict:
+            return rig.call("crm.product.get", {"id": int(listed["ID"])})
+
+        assert (float(product()["PRICE"]), product()["CURRENCY_ID"]) == (float(item.price), "RUB")
+        assert sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE,
+                            price_type="Основная цена продажи").updated == 0
+        accountant = rig.accountant()
+        catalog = "Catalog_ВидыЦен" if profile == "ut11" else "Catalog_ТипыЦенНоменклатуры"
+        kind = next(row["Ref_Key"] for row in accountant.list(catalog) if row["Description"] == "Основная цена продажи")
+        rig.clock.advance(60)
+        row = {"LineNumber": 1, "Номенклатура_Key": item.ref_key, "Цена": 4321.5,
+               **({"ВидЦены_Key": kind} if profile == "ut11" else {})}
+        accountant.create("Document_УстановкаЦенНоменклатуры", {"Товары": [row],
+                                                                 **({} if profile == "ut11" else {"ТипЦен_Key": kind})})
+        changed = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE, price_type="Основная цена продажи")
+        assert changed.updated == 1 and float(product()["PRICE"]) == 4321.5
+    finally:
+        rig.stop()

@@ -245,6 +245,31 @@ class Lookups(AdapterBase):
                                                    numerator / denominator))
         return found
 
+    def prices(self, price_type: str) -> tuple[bool, dict[str, tuple[Decimal, str]]]:
+        """The latest prices of this price type (by code, name or GUID, 'sync.products.price_type'): whether they
+        include VAT, and each item's (price, currency letter code). Read as the register's SliceLast (the
+        register is subordinate to «Установка цен номенклатуры», hence `_RecordType`); a price of a
+        characteristic or a packaging is not the item's own and is left out."""
+        entity = self.profile.price_types
+        ref = self.resolve(entity, price_type, "sync.products.price_type")
+        kind = self.client.get(entity_path(entity, ref), {"$select": "Ref_Key,ВалютаЦены_Key,ЦенаВключаетНДС"})
+        own_currency = self.currency_code(kind.get("ВалютаЦены_Key"))
+        register = "InformationRegister_ЦеныНоменклатуры"
+        published = self.metadata().fields(register)
+        select = ",".join(name for name in ("Номенклатура_Key", "Цена", "Валюта_Key", "Характеристика_Key",
+                                            "Упаковка_Key") if not published or name in published)
+        rows = self.client.get_all(f"{register}_RecordType/SliceLast", {
+            "$filter": f"{self.profile.price_dimension} eq {guid(ref)}", "$select": select,
+            "$orderby": "Номенклатура_Key"})
+        found: dict[str, tuple[Decimal, str]] = {}
+        for row in rows:
+            if any(str(row.get(name) or ZERO_GUID) != ZERO_GUID for name in ("Характеристика_Key", "Упаковка_Key")):
+                continue
+            currency = row.get("Валюта_Key") or ZERO_GUID
+            found[str(row.get("Номенклатура_Key") or "").lower()] = (
+                _decimal(row.get("Цена")), self.currency_code(currency) if currency != ZERO_GUID else own_currency)
+        return bool(kind.get("ЦенаВключаетНДС", True)), found
+
     def nomenclature_page(self, skip: int, top: int = 500, vat_and_unit: bool = False) -> list[dict[str, Any]]:
         """One page of the catalog (items, not folders) with what Bitrix24's catalog shows (`vat_and_unit`: the
         item's VAT rate and unit too, which needs the resolved defaults in УТ 11.5)."""

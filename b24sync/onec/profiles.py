@@ -75,6 +75,8 @@ class Profile:
     order_details: bool = False  # the order has ДополнительнаяИнформация and ДатаОтгрузки (УТ) for the deal's own
     packagings: bool = False  # rows may be counted in a nomenclature's packaging (УТ: Упаковка_Key, КоличествоУпаковок)
     contact_persons: bool = False  # the order names the customer's contact person (УТ: КонтактноеЛицо_Key)
+    price_types: str = "Catalog_ВидыЦен"  # the catalog of price types, and the price register's dimension for it
+    price_dimension: str = "ВидЦены_Key"
 
     @property
     def can_close(self) -> bool:
@@ -208,6 +210,8 @@ UT11 = Profile(
 )
 
 BP30 = Profile(
+    price_types="Catalog_ТипыЦенНоменклатуры",
+    price_dimension="ТипЦен_Key",
     name="bp30",
     order_entity="Document_СчетНаОплатуПокупателю",
     invoice_entity="Document_СчетНаОплатуПокупателю",

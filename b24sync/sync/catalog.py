@@ -6,7 +6,8 @@ and nothing is ever deleted in Bitrix24 (an item marked for deletion in 1C is
 deactivated). A product a person made by hand with the item's article is
 adopted (it gets the XML_ID) instead of being doubled. With the webhook's
 'catalog' scope, a product also carries the item's VAT rate and unit, in the
-portal's own VAT and unit IDs (prices stay the portal's).
+portal's own VAT and unit IDs; with 'sync.products.price_type', the price
+type's latest price in its currency.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ log = get_logger("b24sync.catalog")
 
 
 def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, article_property: str,
-                 dry_run: bool = False) -> CycleReport:
+                 dry_run: bool = False, price_type: str = "") -> CycleReport:
     report = CycleReport("catalog", dry_run=dry_run)
+    # the price type's latest prices, read at once: an item's product is written again when its price changes
+    includes_vat, prices = onec.prices(price_type) if price_type else (True, {})
     seen = store.catalog_versions()
     references = bitrix.catalog_references()
     if references is None:
@@ -50,7 +53,7 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
     while True:
         page = onec.nomenclature_page(skip, PAGE, vat_and_unit=references is not None)
         report.listed += len(page)
-        changed = [item for item in page if seen.get(item["Ref_Key"]) != item["DataVersion"] + mark]
+        changed = [item for item in page if seen.get(item["Ref_Key"]) != _exported(item, mark, prices)]
         units = onec.units(str(item.get("ЕдиницаИзмерения_Key") or "") for item in changed) if references else {}
         existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
         unbound = [item["Артикул"] for item in changed if item["Ref_Key"] not in existing and item.get("Артикул")]
@@ -66,6 +69,10 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
                 fields[article_property] = item["Артикул"]
             if references is not None:
                 fields.update(_vat_and_unit(onec, item, units, references, missing_units))
+            if item["Ref_Key"].lower() in prices:
+                price, currency = prices[item["Ref_Key"].lower()]
+                fields.update({"PRICE": f"{price:.2f}", "CURRENCY_ID": currency,
+                               "VAT_INCLUDED": "Y" if includes_vat else "N"})
             product = existing.get(item["Ref_Key"]) or _adoptable(
                 [found for found in by_article.get(_article(item.get("Артикул")), []) if found.id not in taken])
             if product is not None:
@@ -82,7 +89,7 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
             else:
                 bitrix.update_product(product.id, fields)
                 report.updated += 1
-            written[item["Ref_Key"]] = item["DataVersion"] + mark
+            written[item["Ref_Key"]] = _exported(item, mark, prices)
         if written:
             store.save_catalog_versions(written)
         if len(page) < PAGE:
@@ -92,6 +99,13 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
                                    "keep the unit they have")
             return report
         skip += PAGE
+
+
+def _exported(item: dict[str, Any], mark: str, prices: dict[str, tuple[Decimal, str]]) -> str:
+    """What the state remembers of an item written to its product: its DataVersion, whether the VAT rate and unit
+    went with it, and its price (a new price is no new DataVersion of the item)."""
+    price = prices.get(item["Ref_Key"].lower())
+    return item["DataVersion"] + mark + (f"#{price[0]:.2f}{price[1]}" if price else "")
 
 
 def _vat_and_unit(onec: OneCAdapter, item: dict[str, Any], units: dict[str, tuple[int | None, str]],

@@ -28,7 +28,15 @@ from b24sync_emulators.onec.query import (
     resolve_path,
 )
 from b24sync_emulators.onec.render import Renderer
-from b24sync_emulators.onec.schema import GUID, GUID_PATTERN, SETTLEMENT_BALANCE, Entity, Prop
+from b24sync_emulators.onec.schema import (
+    BP30_PRICES,
+    GUID,
+    GUID_PATTERN,
+    SETTLEMENT_BALANCE,
+    UT11_PRICES,
+    Entity,
+    Prop,
+)
 
 ROOT_SUFFIX = "/odata/standard.odata"
 _KEY = re.compile(r"^(?P<set>[^(/]+)(?:\((?:Ref_Key=)?guid'(?P<ref>[^']*)'\))?(?:/(?P<tail>.*))?$")
@@ -491,14 +499,22 @@ class OneCApp:
     def _virtual_table(self, match: re.Match[str], options: dict[str, str]) -> Reply:
         """`Register/Balance(Period=…, Condition='…')` (or `Balance?Condition=…`): the register's balances now."""
         set_name, table = match.group("set"), match.group("table")
-        if set_name not in self._published():
+        register = set_name.removesuffix("_RecordType")  # a subordinate register is named with it (the guide)
+        if register not in self._published():
             raise not_published(set_name)
-        if (set_name, table) != ("AccumulationRegister_РасчетыСКлиентами", "Balance"):
+        if (register, table) not in (
+                ("AccumulationRegister_РасчетыСКлиентами", "Balance"), ("InformationRegister_ЦеныНоменклатуры",
+                                                                       "SliceLast")):
             raise QueryError(400, "6", f"Неверный URL: виртуальная таблица {table} регистра {set_name} не опубликована")
         parameters = {**{key: value for key, value in options.items() if key in ("Period", "Condition")},
                       **_parameters(match.group("params") or "")}
-        entity = SETTLEMENT_BALANCE
-        rows = self.base.settlement_balance()
+        if table == "SliceLast":
+            entity = UT11_PRICES if self.base.profile.name == "ut11" else BP30_PRICES
+            period = parameters.get("Period", "").removeprefix("datetime").strip("'") or None
+            rows = self.base.prices_slice_last(period)
+        else:
+            entity = SETTLEMENT_BALANCE
+            rows = self.base.settlement_balance()
         if parameters.get("Condition"):
             condition = compile_filter(parameters["Condition"], entity, self.base.entities)
             rows = [row for row in rows if condition(self._scope(entity, row))]

@@ -37,6 +37,7 @@ from b24sync_emulators.onec.schema import (
 UNDEFINED = "StandardODATA.Undefined"
 DEAL_PROPERTY = "ID сделки Битрикс24"
 TRACKING_PROPERTY = "Трек-номер"
+PRICE_TYPE = "Основная цена продажи"  # the base's sales price type (УТ: Вид цены, БП: Тип цен номенклатуры)
 VAT_RATES = {22: "НДС22", 20: "НДС20", 10: "НДС10", 0: "НДС0", None: "БезНДС"}
 DOCUMENT_TITLES = {
     "Document_ЗаказКлиента": "Заказ клиента",
@@ -275,7 +276,63 @@ class Base:
             return self.settlement_movements()
         if entity_name == "InformationRegister_СтатусыДокументов":
             return [self.invoice_status(invoice) for invoice in self.posted("Document_СчетНаОплатуПокупателю")]
+        if entity_name == "InformationRegister_ЦеныНоменклатуры":
+            return self.price_records()
         return []
+
+    def _load_prices(self, dataset: Dataset, ut: bool) -> None:
+        """The base's sales price type, and its prices set twice: a month ago (lower) and a week ago (the list
+        prices), so the latest slice is the later one."""
+        rouble = next(ref for ref, row in self.records["Catalog_Валюты"].items() if row["Code"] == "643")
+        catalog = "Catalog_ВидыЦен" if ut else "Catalog_ТипыЦенНоменклатуры"
+        kind = self.add(catalog, Description=PRICE_TYPE, ВалютаЦены_Key=rouble, ЦенаВключаетНДС=True,
+                        **({"Статус": "Действует"} if ut else {}))["Ref_Key"]
+        products = [product for product in dataset.products if product.in_onec]
+        for days, share in ((30, Decimal("0.9")), (7, Decimal(1))):
+            moment = datetime.fromtimestamp(int(self.clock.time()) - days * 86400, UTC).astimezone(self.tz)
+            rows = [{"LineNumber": line, "Номенклатура_Key": product.ref_key,
+                     "Цена": float(money(product.price * share)), **({"ВидЦены_Key": kind} if ut else {})}
+                    for line, product in enumerate(products, start=1)]
+            document = self.add("Document_УстановкаЦенНоменклатуры", Date=moment.strftime("%Y-%m-%dT%H:%M:%S"),
+                                Товары=rows, **({} if ut else {"ТипЦен_Key": kind}))
+            self.post("Document_УстановкаЦенНоменклатуры", document["Ref_Key"])
+
+    def price_records(self) -> list[dict[str, Any]]:
+        """The prices the posted «Установка цен номенклатуры» documents set: a record a row, at the document's
+        date (УТ: the row's price type; БП: the document's)."""
+        ut = self.profile.name == "ut11"
+        records = []
+        for document in self.posted("Document_УстановкаЦенНоменклатуры"):
+            recorder = {"Period": document["Date"], "Recorder": document["Ref_Key"],
+                        "Recorder_Type": "StandardODATA.Document_УстановкаЦенНоменклатуры"}
+            for row in document.get("Товары", []):
+                if ut:
+                    records.append({**recorder, "Номенклатура_Key": row["Номенклатура_Key"],
+                                    "Характеристика_Key": row.get("Характеристика_Key", ZERO_GUID),
+                                    "ВидЦены_Key": row.get("ВидЦены_Key", ZERO_GUID), "Цена": row.get("Цена", 0),
+                                    "Упаковка_Key": row.get("Упаковка_Key", ZERO_GUID),
+                                    "Валюта_Key": self._price_currency(row.get("ВидЦены_Key"), "Catalog_ВидыЦен")})
+                else:
+                    records.append({**recorder, "ТипЦен_Key": document.get("ТипЦен_Key", ZERO_GUID),
+                                    "Номенклатура_Key": row["Номенклатура_Key"], "Цена": row.get("Цена", 0),
+                                    "Валюта_Key": row.get("Валюта_Key", ZERO_GUID).replace(ZERO_GUID, "") or
+                                    self._price_currency(
+                                        document.get("ТипЦен_Key"), "Catalog_ТипыЦенНоменклатуры")})
+        return records
+
+    def _price_currency(self, price_type: str | None, catalog: str) -> str:
+        found = self.get(catalog, price_type or ZERO_GUID)
+        return (found or {}).get("ВалютаЦены_Key", ZERO_GUID)
+
+    def prices_slice_last(self, period: str | None = None) -> list[dict[str, Any]]:
+        """The SliceLast virtual table: each price's latest record at `period` (now by default)."""
+        dimensions = ("Номенклатура_Key", "Характеристика_Key", "ВидЦены_Key", "Упаковка_Key") \
+            if self.profile.name == "ut11" else ("ТипЦен_Key", "Номенклатура_Key")
+        latest: dict[tuple[str, ...], dict[str, Any]] = {}
+        for record in sorted(self.price_records(), key=lambda item: item["Period"]):
+            if period is None or record["Period"] <= period:
+                latest[tuple(record[name] for name in dimensions)] = record
+        return list(latest.values())
 
     def settlement_movements(self) -> list[dict[str, Any]]:
         """AccumulationRegister_РасчетыСКлиентами as record sets by recorder (the 11.0 layout: the order is the
@@ -465,6 +522,7 @@ class Base:
                     ЕдиницаИзмерения_Key=units[packing.unit_code], Числитель=packing.count, Знаменатель=1,
                     ТипИзмеряемойВеличины="Упаковка")
             self.add("Catalog_Номенклатура", **values)
+        self._load_prices(dataset, ut)
         for company in dataset.companies:
             if not company.in_onec:
                 continue

@@ -147,6 +147,18 @@ SETTLEMENT_RECORDS = Table("RecordSet", (i64("LineNumber"), date("Period"), flag
 SETTLEMENT_BALANCE = Entity("AccumulationRegister_РасчетыСКлиентами_Balance", (
     *SETTLEMENT_DIMENSIONS, *(num(f"{name}Balance") for name in SETTLEMENT_RESOURCES)), computed=True)
 
+# Prices by price type (УТ: Вид цены, БП: Тип цен номенклатуры), set by posting a «Установка цен номенклатуры»:
+# the register is subordinate to that document and read as `InformationRegister_ЦеныНоменклатуры_RecordType/SliceLast`
+# (the platform guide for subordinate registers; public clients). [B: the document's fields, from configuration
+# dumps of УТ 11 and БП 3.0 (alexOrgnet/Accounting30), not captured responses]
+UT11_PRICES = Entity("InformationRegister_ЦеныНоменклатуры_SliceLast", (
+    date("Period"), comp("Recorder"), ref("Номенклатура", "Catalog_Номенклатура"),
+    ref("Характеристика", "Catalog_ХарактеристикиНоменклатуры"), ref("ВидЦены", "Catalog_ВидыЦен"), num("Цена"),
+    ref("Упаковка", "Catalog_УпаковкиЕдиницыИзмерения"), ref("Валюта", "Catalog_Валюты")), computed=True)
+BP30_PRICES = Entity("InformationRegister_ЦеныНоменклатуры_SliceLast", (
+    date("Period"), comp("Recorder"), ref("ТипЦен", "Catalog_ТипыЦенНоменклатуры"),
+    ref("Номенклатура", "Catalog_Номенклатура"), num("Цена"), ref("Валюта", "Catalog_Валюты")), computed=True)
+
 UT11_VAT_CATALOG = "vat_catalog"  # УТ 11.5: rows reference Catalog_СтавкиНДС through СтавкаНДС_Key
 UT11_VAT_ENUM = "vat_enum"  # older УТ 11: rows carry СтавкаНДС as an enum name ("НДС20")
 
@@ -206,6 +218,12 @@ def ut11_entities(vat_form: str = UT11_VAT_CATALOG) -> list[Entity]:
                 ref("ЕдиницаИзмерения", "Catalog_УпаковкиЕдиницыИзмерения"), num("Числитель"), num("Знаменатель"),
                 enum("ТипИзмеряемойВеличины"), s("НаименованиеПолное", 100), s("МеждународноеСокращение", 3)),
         catalog("НаборыУпаковок"),
+        catalog("ВидыЦен", ref("ВалютаЦены", "Catalog_Валюты"), flag("ЦенаВключаетНДС"), enum("Статус")),
+        document("УстановкаЦенНоменклатуры", "ЭС00-", s("Комментарий"), tables=(Table("Товары", (
+            i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"),
+            ref("Характеристика", "Catalog_ХарактеристикиНоменклатуры"), ref("ВидЦены", "Catalog_ВидыЦен"),
+            num("Цена"), ref("Упаковка", "Catalog_УпаковкиЕдиницыИзмерения"))),)),
+        Entity("InformationRegister_ЦеныНоменклатуры", UT11_PRICES.props, computed=True),
         # a partner's contact person (Owner: the partner) [B: configuration dumps of УТ 11, not a captured response]
         catalog("КонтактныеЛицаПартнеров", ref("Owner", "Catalog_Партнеры"), s("Комментарий")),
         PROPERTIES,
@@ -280,6 +298,12 @@ def bp30_entities() -> list[Entity]:
                                                 num("СуммаПлатежа"),
                                                 ref("СчетНаОплату", "Document_СчетНаОплатуПокупателю")))
     return [
+        catalog("ТипыЦенНоменклатуры", ref("ВалютаЦены", "Catalog_Валюты"), flag("ЦенаВключаетНДС")),
+        document("УстановкаЦенНоменклатуры", "0000-", ref("ТипЦен", "Catalog_ТипыЦенНоменклатуры"),
+                 s("Комментарий"), tables=(Table("Товары", (
+                     i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"), num("Цена"),
+                     ref("Валюта", "Catalog_Валюты"))),)),
+        Entity("InformationRegister_ЦеныНоменклатуры", BP30_PRICES.props, computed=True),
         catalog("Номенклатура", s("Артикул", 25), s("НаименованиеПолное", 1000), ref("Parent", "Catalog_Номенклатура"),
                 flag("IsFolder"), ref("ЕдиницаИзмерения", "Catalog_КлассификаторЕдиницИзмерения"),
                 enum("ВидСтавкиНДС"), enum("УдалитьСтавкаНДС"), flag("Услуга"), s("Комментарий")),

@@ -320,3 +320,31 @@ def test_the_deals_own_company_chooses_the_documents_organisation_by_its_inn(eit
     if rig.base.base.profile.name == "bp30":  # the invoice's contract is the second entity's own
         contract = accountant.get("Catalog_ДоговорыКонтрагентов", first["ДоговорКонтрагента_Key"])
         assert contract["Организация_Key"] == second["Ref_Key"]
+
+
+def test_a_new_counterparty_carries_the_companys_legal_address_and_a_persons_address(either: Rig) -> None:
+    """The company's registered address (REG_ADDRESS…) and a private person's address (ADDRESS…) go to the new
+    counterparty's contact information, beside its phones and e-mails."""
+    rig = either
+    company = rig.call("crm.company.add", {"fields": {
+        "TITLE": "ООО «Адресат»", "REG_ADDRESS": "ул. Баумана, д. 1", "REG_ADDRESS_CITY": "Казань",
+        "REG_ADDRESS_POSTAL_CODE": "420111", "REG_ADDRESS_COUNTRY": "Россия",
+        "PHONE": [{"VALUE": "+7 843 200-00-00", "VALUE_TYPE": "WORK"}]}})
+    rig.call("crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 1,
+                                              "NAME": "Реквизиты", "RQ_INN": "7736050003", "RQ_KPP": "773601001"}})
+    row = rig.portal.portal.product_rows[1][0]
+    company_deal = rig.call("crm.deal.add", {"fields": {"TITLE": "Адресату", "COMPANY_ID": company}})
+    rig.call("crm.deal.productrows.set", {"id": company_deal, "rows": [{"PRODUCT_ID": row["PRODUCT_ID"],
+                                                                        "PRICE": 100, "QUANTITY": 1}]})
+    rig.move(company_deal)
+    person = rig.call("crm.contact.add", {"fields": {"NAME": "Ирина", "LAST_NAME": "Волкова",
+                                                     "ADDRESS": "ул. Ленина, 5", "ADDRESS_CITY": "Самара"}})
+    person_deal = deal_for(rig, person, "Волковой")
+    assert not rig.engine().push().failed
+
+    def addresses(deal_id: int) -> list[str]:
+        return [item["Представление"] for item in customer_of(rig, deal_id)["КонтактнаяИнформация"]
+                if item["Тип"] == "Адрес"]
+
+    assert addresses(company_deal) == ["420111, Россия, Казань, ул. Баумана, д. 1"]
+    assert addresses(person_deal) == ["Самара, ул. Ленина, 5"]

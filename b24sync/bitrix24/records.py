@@ -137,6 +137,7 @@ class Contact:
     phones: tuple[str, ...]
     emails: tuple[str, ...]
     user_fields: dict[str, str] = field(default_factory=dict)  # UF_CRM_… values, as text
+    address: str = ""  # the contact's address (ADDRESS…), one line: an individual's address for 1C
 
     @property
     def full_name(self) -> str:
@@ -151,6 +152,7 @@ class Contact:
             last_name=to_text(raw.get("LAST_NAME")),
             company_id=to_int(raw.get("COMPANY_ID")) or None,
             phones=_multi(raw, "PHONE"), emails=_multi(raw, "EMAIL"), user_fields=_user_fields(raw),
+            address=_address(raw, "ADDRESS"),
         )
 
 
@@ -163,6 +165,7 @@ class Company:
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     user_fields: dict[str, str] = field(default_factory=dict)
+    legal_address: str = ""  # its registered address (REG_ADDRESS…, or the older ADDRESS_LEGAL), one line
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Company:
@@ -172,7 +175,16 @@ class Company:
             is_my_company=to_bool(raw.get("IS_MY_COMPANY")),
             date_modify=parse_datetime(raw.get("DATE_MODIFY")),
             phones=_multi(raw, "PHONE"), emails=_multi(raw, "EMAIL"), user_fields=_user_fields(raw),
+            legal_address=_address(raw, "REG_ADDRESS") or " ".join(str(raw.get("ADDRESS_LEGAL") or "").split()),
         )
+
+
+def _address(raw: dict[str, Any], prefix: str) -> str:
+    """An address the portal keeps in parts (ADDRESS, ADDRESS_2, _CITY, …; often empty), as one line the way
+    Russian addresses are written: postal code, country, region, city, street."""
+    parts = [raw.get(f"{prefix}{suffix}") for suffix in ("_POSTAL_CODE", "_COUNTRY", "_REGION", "_PROVINCE",
+                                                          "_CITY", "", "_2")]
+    return ", ".join(" ".join(str(part).split()) for part in parts if part and str(part).strip())
 
 
 def _multi(raw: dict[str, Any], key: str) -> tuple[str, ...]:

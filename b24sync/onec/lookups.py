@@ -376,7 +376,8 @@ class Lookups(AdapterBase):
             self._kinds = {row["PredefinedDataName"]: row["Ref_Key"] for row in rows}
         return self._kinds
 
-    def _contact_rows(self, phones: Iterable[tuple[str, str]], emails: Iterable[str]) -> list[dict[str, Any]]:
+    def _contact_rows(self, phones: Iterable[tuple[str, str]], emails: Iterable[str],
+                      address: str = "") -> list[dict[str, Any]]:
         kinds = self._contact_kinds()
         rows: list[dict[str, Any]] = []
         for shown, digits in phones:
@@ -387,11 +388,14 @@ class Lookups(AdapterBase):
             rows.append({"LineNumber": len(rows) + 1, "Тип": "АдресЭлектроннойПочты", "Представление": email,
                          "АдресЭП": email, "ДоменноеИмяСервера": email.rpartition("@")[2],
                          **({"Вид_Key": kinds["EmailКонтрагента"]} if "EmailКонтрагента" in kinds else {})})
+        if address:  # the legal address as text: 1C keeps it as typed until someone checks it against ФИАС
+            rows.append({"LineNumber": len(rows) + 1, "Тип": "Адрес", "Представление": address[:500],
+                         **({"Вид_Key": kinds["ЮрАдресКонтрагента"]} if "ЮрАдресКонтрагента" in kinds else {})})
         return rows
 
     def create_counterparty(self, name: str, full_name: str, *, inn: str | None = None, kpp: str | None = None,
                             individual: bool = False, phones: Iterable[tuple[str, str]] = (),
-                            emails: Iterable[str] = ()) -> dict[str, Any]:
+                            emails: Iterable[str] = (), address: str = "") -> dict[str, Any]:
         """A new counterparty with its phones and e-mails (and in УТ its partner, in БП its contract); refused
         unless the config allows it. `phones` are (as typed, digits with the country code)."""
         if not self.config.create_counterparties:
@@ -401,7 +405,7 @@ class Lookups(AdapterBase):
                 resource="Catalog_Контрагенты")
         body: dict[str, Any] = {"Description": name[:150], "НаименованиеПолное": full_name, "ИНН": inn or "",
                                 "КПП": kpp or "", "Комментарий": "Создан b24sync из Битрикс24"}
-        contact_rows = self._contact_rows(phones, emails)
+        contact_rows = self._contact_rows(phones, emails, address)
         if contact_rows:
             body["КонтактнаяИнформация"] = contact_rows
         if self.profile.uses_partners:

@@ -177,7 +177,7 @@ class CustomerMatching:
         try:
             made = self.onec.create_counterparty(customer.name, customer.full_name, inn=customer.inn,
                                                  kpp=customer.kpp, individual=customer.kind == "person",
-                                                 phones=phones, emails=emails)
+                                                 phones=phones, emails=emails, address=_address_of(entity))
             self._remember_counterparty(made, customer.inn, [digits for _, digits in phones], emails)
             return made
         except onec_errors.SetupError as error:
@@ -244,3 +244,8 @@ class CustomerMatching:
             for bitrix24_id, error in failed.items():
                 self.log.warning("counterparty_field_not_written", **{entity: bitrix24_id}, error=str(error),
                                  action="it is written again at the next cycle")
+
+
+def _address_of(entity: Any) -> str:
+    """The legal address a new counterparty gets: a company's registered one, a person's own."""
+    return getattr(entity, "legal_address", "") or getattr(entity, "address", "")

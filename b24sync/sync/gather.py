@@ -26,7 +26,7 @@ from b24sync.sync import mapping
 from b24sync.sync.requisites import normalise
 
 EDIT_SETTLES_SECONDS = 60
-KEPT_CUSTOMERS = 5_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
+KEPT_CUSTOMERS = 2_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
 
 
 @dataclass
@@ -98,6 +98,7 @@ class Gatherer:
         context = self.context
         context.rows.clear()  # rows are needed by this chunk only: memory stays flat
         context.amounts.clear()
+        context.sellers.clear()
         ids = [int(deal["ID"]) for deal in deals]
         company_ids = {to_int(deal.get("COMPANY_ID")) or 0 for deal in deals} - {0} - set(context.companies)
         contact_ids = {to_int(deal.get("CONTACT_ID")) or 0 for deal in deals} - {0} - set(context.contacts)

@@ -89,7 +89,8 @@ class InvoiceSource(AdapterBase):
                 unit=unit,
                 price=_decimal(row.get("Цена")), amount=_decimal(row.get("Сумма")), vat_rate=_vat_rate(row, rates),
                 vat_amount=_decimal(row.get("СуммаНДС")),
-                discount=_decimal(row.get("СуммаРучнойСкидки")) + _decimal(row.get("СуммаАвтоматическойСкидки"))))
+                discount=_decimal(row.get(self.profile.discount_fields[1])) +
+                _decimal(row.get("СуммаАвтоматическойСкидки"))))
         return rows
 
     def _items(self, entity: str, refs: Iterable[str], select: str) -> dict[str, dict[str, Any]]:

@@ -99,7 +99,7 @@ class DocumentLifecycle(AdapterBase):
         return found
 
     def _header(self, row: dict[str, Any]) -> DocumentHeader:
-        rows = tuple(_content_row(item, self.profile.keeps_discounts)
+        rows = tuple(_content_row(item, self.profile.discount_fields[1] if self.profile.keeps_discounts else None)
                      for item in sorted(row.get("Товары") or [], key=lambda item: int(item.get("LineNumber") or 0)))
         details = self.profile.order_details
         shipment = str(row.get("ДатаОтгрузки") or "")[:10]
@@ -305,10 +305,10 @@ class DocumentLifecycle(AdapterBase):
         return self.read(ref)
 
 
-def _content_row(item: dict[str, Any], discounts: bool) -> ContentRow:
+def _content_row(item: dict[str, Any], discount: str | None) -> ContentRow:
     """A document row in comparable form: one counted in a packaging (УТ) by its packagings, as b24sync writes it."""
     packaging = str(item.get("Упаковка_Key") or "").lower()
     packaging = "" if packaging in ("", ZERO_GUID) else packaging
     quantity = item.get("КоличествоУпаковок") if packaging else item.get("Количество")
     return ContentRow(str(item.get("Номенклатура_Key", "")), _decimal(quantity), _decimal(item.get("Цена")),
-                      _decimal(item.get("СуммаРучнойСкидки")) if discounts else Decimal(0), packaging)
+                      _decimal(item.get(discount)) if discount else Decimal(0), packaging)

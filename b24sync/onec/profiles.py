@@ -71,7 +71,8 @@ class Profile:
     vat_from_metadata: bool = True  # УТ 11.5 rows use Ставки НДС, older 11.x the enum: $metadata tells
     unit_catalog: str = "Catalog_УпаковкиЕдиницыИзмерения"
     builtin_tracking: str | None = None  # the sale's own tracking-number property, where the profile has one
-    keeps_discounts: bool = False  # rows have ПроцентРучнойСкидки / СуммаРучнойСкидки (УТ): Цена is before them
+    keeps_discounts: bool = False  # rows keep the manager's discount (percent and sum): Цена is before it
+    discount_fields: tuple[str, str] = ("ПроцентРучнойСкидки", "СуммаРучнойСкидки")  # БП: ПроцентСкидки, СуммаСкидки
     order_details: bool = False  # the order has ДополнительнаяИнформация and ДатаОтгрузки (УТ) for the deal's own
     packagings: bool = False  # rows may be counted in a nomenclature's packaging (УТ: Упаковка_Key, КоличествоУпаковок)
     contact_persons: bool = False  # the order names the customer's contact person (УТ: КонтактноеЛицо_Key)
@@ -160,10 +161,12 @@ class Profile:
         rows = []
         for index, row in enumerate(draft.rows, start=1):
             totals = row_totals(row, draft.prices_include_vat)
+            percent, discount = self.discount_fields
             rows.append({
                 "LineNumber": index, "Номенклатура_Key": row.nomenclature_ref, "Содержание": row.name,
-                "Количество": number(row.quantity), "Цена": number(row.price), "Сумма": number(totals.amount),
-                "СтавкаНДС": vat_enum(row.vat_rate), "СуммаНДС": number(totals.vat),
+                "Количество": number(row.quantity), "Цена": number(row.price_before or row.price),
+                percent: number(row.discount_percent or Decimal(0)), discount: number(row.discount),
+                "Сумма": number(totals.amount), "СтавкаНДС": vat_enum(row.vat_rate), "СуммаНДС": number(totals.vat),
             })
         return {
             "Date": date_text, "Организация_Key": (draft.choices or Choices()).organisation or resolved.organisation,
@@ -210,6 +213,8 @@ UT11 = Profile(
 )
 
 BP30 = Profile(
+    keeps_discounts=True,
+    discount_fields=("ПроцентСкидки", "СуммаСкидки"),
     price_types="Catalog_ТипыЦенНоменклатуры",
     price_dimension="ТипЦен_Key",
     name="bp30",

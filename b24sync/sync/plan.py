@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from b24sync.errors import ItemError
 from b24sync.invoices.currency import figure
-from b24sync.onec.documents import DocumentContent, DocumentHeader, Snapshot
+from b24sync.onec.documents import ContentRow, DocumentContent, DocumentHeader, Snapshot, money
 from b24sync.store.views import BindingView, ConflictView, FailureView, IntentView
 from b24sync.sync.mapping import DealValues, Projection, values_from_snapshot
 
@@ -491,7 +492,7 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
     if document is not None and wanted is not None:
         if document.amount != wanted.amount:
             changes.append(f"сумма {document.amount} → {wanted.amount}")
-        if document.rows != wanted.rows:
+        if _row_keys(document.rows) != _row_keys(wanted.rows):
             if len(document.rows) != len(wanted.rows):
                 changes.append(f"товары: было строк {len(document.rows)}, стало {len(wanted.rows)}")
             else:
@@ -523,6 +524,13 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
     if projection is not None and "contact_person" in pushed and pushed["contact_person"] != projection.contact_person:
         changes.append(f"контактное лицо → {projection.contact_person or '—'}")
     return "; ".join(changes)
+
+
+def _row_keys(rows: tuple[ContentRow, ...]) -> list[tuple[str, Decimal, Decimal, str]]:
+    """Rows as what they charge: the item, the quantity, price × quantity − discount, the packaging. A row sent
+    before its discount was kept apart (the discounted price, no discount) charges the same: no change."""
+    return [(row.nomenclature_ref.lower(), row.quantity, money(row.price * row.quantity - row.discount),
+             row.packaging_ref) for row in rows]
 
 
 def describe(deal_id: int, planned: list[Step]) -> str | None:

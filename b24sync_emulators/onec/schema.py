@@ -293,6 +293,10 @@ def bp30_entities() -> list[Entity]:
     goods = Table("Товары", (i64("LineNumber"), ref("Номенклатура", "Catalog_Номенклатура"), s("Содержание", 1000),
                              num("Количество"), num("Цена"), num("Сумма"), enum("СтавкаНДС"), num("СуммаНДС")))
     services = Table("Услуги", goods.props)
+    # the invoice's rows keep a discount of their own (a configuration dump of БП 3.0, alexOrgnet/Accounting30
+    # src/cf/Documents/СчетНаОплатуПокупателю.xml: ПроцентСкидки, СуммаСкидки) [B: not in a captured response]
+    invoice_goods = Table("Товары", (*goods.props[:5], num("ПроцентСкидки"), num("СуммаСкидки"), *goods.props[5:]))
+    invoice_services = Table("Услуги", invoice_goods.props)
     payment_rows = Table("РасшифровкаПлатежа", (i64("LineNumber"),
                                                 ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
                                                 num("СуммаПлатежа"),
@@ -324,7 +328,7 @@ def bp30_entities() -> list[Entity]:
                  ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"), flag("СуммаВключаетНДС"),
                  ref("Ответственный", "Catalog_Пользователи"), ref("СтруктурнаяЕдиница", "Catalog_БанковскиеСчета"),
                  ref("Руководитель", "Catalog_ФизическиеЛица"), s("Комментарий"), s("НомерПоДаннымКлиента", 50),
-                 date("СрокОплаты"), tables=(goods, services, EXTRA_REQUISITES)),
+                 date("СрокОплаты"), tables=(invoice_goods, invoice_services, EXTRA_REQUISITES)),
         document("РеализацияТоваровУслуг", "0000-", enum("ВидОперации"), ref("Организация", "Catalog_Организации"),
                  ref("Контрагент", "Catalog_Контрагенты"), ref("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"),
                  ref("Склад", "Catalog_Склады"), ref("ВалютаДокумента", "Catalog_Валюты"), num("СуммаДокумента"),

@@ -248,7 +248,7 @@ def setup(parts: Parts, args: argparse.Namespace) -> int:
         for spec in specs:
             if spec.name in existing:
                 kind = existing[spec.name]["USER_TYPE_ID"]
-                note = "" if kind == spec.user_type else f" — but its type is {kind}, b24sync expects {spec.user_type}"
+                note = "" if spec.fits(kind) else f" — but its type is {kind}, b24sync expects {spec.user_type}"
                 say(f"exists   {spec.name}{where} ({spec.label}){note}")
             elif args.dry_run:
                 say(f"would create {spec.name}{where} ({spec.user_type}, «{spec.label}»)")
@@ -464,7 +464,7 @@ def check(config: Config, as_json: bool = False, write_probe: bool = False) -> i
             for spec in deal_field_specs(config.sync.fields):
                 if spec.name not in fields:
                     problems.append(f"{spec.name} is missing (run `b24sync setup`)")
-                elif fields[spec.name]["USER_TYPE_ID"] != spec.user_type:
+                elif not spec.fits(fields[spec.name]["USER_TYPE_ID"]):
                     problems.append(f"{spec.name} is {fields[spec.name]['USER_TYPE_ID']}, not {spec.user_type}")
             if config.sync.fields.payment_status in fields:
                 options = payment_option_ids(fields[config.sync.fields.payment_status])

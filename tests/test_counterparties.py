@@ -348,3 +348,35 @@ def test_a_new_counterparty_carries_the_companys_legal_address_and_a_persons_add
 
     assert addresses(company_deal) == ["420111, Россия, Казань, ул. Баумана, д. 1"]
     assert addresses(person_deal) == ["Самара, ул. Ленина, 5"]
+
+
+def test_an_update_keeps_the_documents_organisation_and_the_accountants_address_and_drops_a_gone_contact(
+        tmp_path: Path) -> None:
+    """УТ, on_locked_document: unpost_and_update. A «моя компания» chosen after the order was made is not carried
+    into it; an address the accountant typed in 1C stays while the deal has none; a contact taken off the deal
+    is taken off the order (never left to name someone of another customer)."""
+    rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
+    try:
+        deal = next(int(item["ID"]) for item in rig.call("crm.deal.list", {"select": ["ID", "COMPANY_ID"],
+                                                                            "order": {"ID": "ASC"}})
+                    if int(item["COMPANY_ID"] or 0))
+        rig.call("crm.deal.update", {"id": deal, "fields": {"CONTACT_ID": contact(rig, "", None, "Олег", "Титов")}})
+        rig.move(deal)
+        assert rig.engine().push().created == 1
+        order = rig.documents_for(deal)[0]
+        accountant = rig.accountant()
+        accountant.create("Catalog_Организации", {"Description": "ООО «Второе юрлицо»", "ИНН": "7707083893",
+                                                  "КПП": "770701001"}, post=False)
+        choose_own_company(rig, deal, own_company(rig, "7707083893", "770701001"))
+        accountant.patch("Document_ЗаказКлиента", order["Ref_Key"], {"АдресДоставки": "г. Казань, ул. Баумана, 1"})
+        rig.call("crm.deal.update", {"id": deal, "fields": {"TITLE": "Новое название", "CONTACT_ID": 0}})
+        rig.clock.advance(120)
+        assert rig.engine().push().conflicts == 1  # edited on both sides: the manager and the accountant agree…
+        assert rig.engine().push(deal_ids=[deal], keep="bitrix24").updated == 1  # …on the deal's version
+        updated = rig.documents_for(deal)[0]
+        assert "Новое название" in updated["Комментарий"]
+        assert updated["Организация_Key"] == order["Организация_Key"]
+        assert updated["АдресДоставки"] == "г. Казань, ул. Баумана, 1"
+        assert updated["КонтактноеЛицо_Key"] == "00000000-0000-0000-0000-000000000000"
+    finally:
+        rig.stop()

@@ -147,6 +147,8 @@ ROWS = [
      item(projection=CHANGED, wanted=replace(content(), rows=(ContentRow(PRODUCT, Decimal(2), Decimal(125),
                                                                           Decimal(50)),)),
           header=header(document=content())), COMMENT, ["Adopt"]),
+    ("a new hash (an upgrade), 1C holds the deal, the accountant unposted it: adopted, never posted again",
+     item(projection=replace(SENT, manager_id=2), header=header(version="v2", posted=False)), COMMENT, ["Adopt"]),
     ("the hash differs but 1C already holds it (a recovered state): nothing written",
      item(binding=binding(pushed_hash="", pushed_projection="{}"), header=header(version="v9")), COMMENT, ["Adopt"]),
     ("resync of a deal that 1C holds as it is: no conflict, nothing written", item(force=True), COMMENT, ["Adopt"]),
@@ -377,3 +379,11 @@ def test_an_unchanged_deal_never_writes_to_1c(given_item: plan.PushItem, policy:
                         binding=replace(given_item.binding, posted=True, closed_by_b24sync=False),
                         in_stage=True)
     assert not WRITES_TO_1C & set(kinds(plan.plan_push(unchanged, policy)))
+
+
+def test_adopting_the_accountants_unposting_keeps_the_binding_posted() -> None:
+    """An Adopt records the posting as b24sync left it, so a later cycle never takes the accountant's unposting
+    for a posting of b24sync's that did not go through."""
+    planned = plan.plan_push(item(projection=replace(SENT, manager_id=2), header=header(version="v2", posted=False)),
+                             COMMENT)
+    assert [step.posted for step in planned if isinstance(step, plan.Adopt)] == [True]

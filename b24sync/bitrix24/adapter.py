@@ -50,6 +50,10 @@ class UserFieldSpec:
     user_type: str
     label: str
     options: tuple[tuple[str, str], ...] = ()  # enumeration: (XML_ID, label shown to managers)
+    also: tuple[str, ...] = ()  # other types an existing field may have (a field b24sync only reads)
+
+    def fits(self, user_type: str) -> bool:
+        return user_type == self.user_type or user_type in self.also
 
     def as_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -72,7 +76,8 @@ class UserFieldSpec:
 
 
 UPDATES_WITH_READ_BACK = 48  # deal updates in one batch that also reads the deals before and after them
-DEALS_READ_AT_ONCE = 45  # deals whose rows, amounts and customers fit one batch request (45 + 1 + 4 commands)
+DEALS_READ_AT_ONCE = 44  # deals whose rows, amounts, customers and own-company links fit one batch request
+# (44 + 1 + 4 + 1 commands)
 
 
 @dataclass

@@ -421,20 +421,24 @@ class Lookups(AdapterBase):
                 else "ЮридическоеЛицо"
         return self.client.post("Catalog_Контрагенты", body)  # its contract comes with the deal's pipeline
 
-    def contact_person(self, partner_ref: str, name: str) -> str | None:
+    def contact_person(self, partner_ref: str, name: str, known: dict[str, str | None]) -> str | None:
         """The partner's contact person of this name (УТ «Контактные лица партнеров»), created when it has none
-        (a crash after the creation finds it by name next time, so there is never a second). None where the
-        base does not publish the catalog."""
+        (a crash after the creation finds it by name next time, so there is never a second). `known`: the
+        partner's contact persons by casefolded name, filled by the first call for the partner (one read a
+        partner, not one a deal). None where the base does not publish the catalog."""
         entity = "Catalog_КонтактныеЛицаПартнеров"
         if not self.profile.contact_persons or "Owner_Key" not in self.metadata().fields(entity) or \
                 not is_guid(partner_ref) or partner_ref == ZERO_GUID or not name:
             return None
-        people = self.client.get_all(entity, {"$filter": f"Owner_Key eq {guid(partner_ref)} and DeletionMark eq false",
-                                              "$select": "Ref_Key,Description"})
         wanted = " ".join(name.split()).casefold()
-        for person in people:
-            if " ".join(str(person.get("Description") or "").split()).casefold() == wanted:
-                return person["Ref_Key"]
+        if not known:
+            for person in self.client.get_all(entity, {
+                    "$filter": f"Owner_Key eq {guid(partner_ref)} and DeletionMark eq false",
+                    "$select": "Ref_Key,Description"}):
+                known.setdefault(" ".join(str(person.get("Description") or "").split()).casefold(), person["Ref_Key"])
+            known.setdefault("", None)  # read: a partner without contact persons is not read again
+        if wanted in known:
+            return known[wanted]
         return self.client.post(entity, {"Owner_Key": partner_ref, "Description": name[:150],
                                          "Комментарий": "Создано b24sync из Битрикс24"})["Ref_Key"]
 

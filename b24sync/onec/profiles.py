@@ -153,8 +153,11 @@ class Profile:
             "Статус": status, "Согласован": status != "НеСогласован", "ФормаОплаты": "Безналичная",
             "Комментарий": draft.comment, "СуммаДокумента": number(document_total(draft)),
             "МаксимальныйКодСтроки": str(len(rows)), "Товары": rows,
-            "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by, "АдресДоставки": draft.delivery_address,
-            **({"КонтактноеЛицо_Key": draft.contact_person_ref} if draft.contact_person_ref else {}),
+            "ДополнительнаяИнформация": draft.note, "ДатаОтгрузки": ship_by,
+            # an address the deal leaves empty leaves 1C's as it is (the accountant may have typed it)
+            **({"АдресДоставки": draft.delivery_address} if draft.delivery_address else {}),
+            # the contact person is the deal's contact: none on the deal is none on the order (not another partner's)
+            **({"КонтактноеЛицо_Key": draft.contact_person_ref} if draft.contact_person_ref is not None else {}),
         }
 
     def _bp30(self, draft: OrderDraft, resolved: Resolved, date_text: str) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from b24sync.store.store import Store
 from b24sync.sync.report import CycleReport
 
 PAGE = 500
-EXPORTED_WITH_REFERENCES = "#vat-unit"  # kept after the DataVersion of an item written with its VAT rate and unit
 log = get_logger("b24sync.catalog")
 
 
@@ -46,15 +45,18 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
             log.warning("catalog_vat_unresolved", error=str(error),
                         action="fix 'onec.defaults' (b24sync check): products are written without VAT and unit")
             references = None
-    # an item is written again once the portal's units and rates can be set, even if 1C did not change it
-    mark = EXPORTED_WITH_REFERENCES if references is not None else ""
-    missing_units: set[int] = set()
+    missing: dict[str, set[str]] = {"units": set(), "rates": set()}
     skip = 0
     while True:
         page = onec.nomenclature_page(skip, PAGE, vat_and_unit=references is not None)
         report.listed += len(page)
-        changed = [item for item in page if seen.get(item["Ref_Key"]) != _exported(item, mark, prices)]
-        units = onec.units(str(item.get("ЕдиницаИзмерения_Key") or "") for item in changed) if references else {}
+        units = onec.units(str(item.get("ЕдиницаИзмерения_Key") or "") for item in page) if references else {}
+        # what each item's product should carry of the portal's units and rates: an item is written again when
+        # that changes (the scope given, a unit added to the portal), even if 1C did not change the item
+        extra = {item["Ref_Key"]: _vat_and_unit(onec, item, units, references, missing) if references else {}
+                 for item in page}
+        changed = [item for item in page
+                   if seen.get(item["Ref_Key"]) != _exported(item, extra[item["Ref_Key"]], prices)]
         existing = bitrix.products_by_xml_id([item["Ref_Key"] for item in changed], article_property) if changed else {}
         unbound = [item["Артикул"] for item in changed if item["Ref_Key"] not in existing and item.get("Артикул")]
         by_article: dict[str, list[CatalogProduct]] = {}
@@ -67,8 +69,7 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
                       "ACTIVE": "N" if item.get("DeletionMark") else "Y"}
             if item.get("Артикул"):
                 fields[article_property] = item["Артикул"]
-            if references is not None:
-                fields.update(_vat_and_unit(onec, item, units, references, missing_units))
+            fields.update(extra[item["Ref_Key"]])
             if item["Ref_Key"].lower() in prices:
                 price, currency = prices[item["Ref_Key"].lower()]
                 fields.update({"PRICE": f"{price:.2f}", "CURRENCY_ID": currency,
@@ -89,41 +90,45 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
             else:
                 bitrix.update_product(product.id, fields)
                 report.updated += 1
-            written[item["Ref_Key"]] = _exported(item, mark, prices)
+            written[item["Ref_Key"]] = _exported(item, extra[item["Ref_Key"]], prices)
         if written:
             store.save_catalog_versions(written)
         if len(page) < PAGE:
-            if missing_units:
-                log.warning("catalog_units_missing", codes=sorted(missing_units),
-                            action="add these units (OKEI codes) to the portal's catalog units; products in them "
-                                   "keep the unit they have")
+            if missing["units"] or missing["rates"]:
+                log.warning("catalog_references_missing", units=sorted(missing["units"]),
+                            rates=sorted(missing["rates"]),
+                            action="add these units (OKEI codes) and VAT rates to the portal's catalog; products in "
+                                   "them keep what they have until then")
             return report
         skip += PAGE
 
 
-def _exported(item: dict[str, Any], mark: str, prices: dict[str, tuple[Decimal, str]]) -> str:
-    """What the state remembers of an item written to its product: its DataVersion, whether the VAT rate and unit
-    went with it, and its price (a new price is no new DataVersion of the item)."""
+def _exported(item: dict[str, Any], extra: dict[str, Any], prices: dict[str, tuple[Decimal, str]]) -> str:
+    """What the state remembers of an item written to its product: its DataVersion, the portal's unit and VAT
+    rate it got, and its price (none of which is a new DataVersion of the item)."""
     price = prices.get(item["Ref_Key"].lower())
-    return item["DataVersion"] + mark + (f"#{price[0]:.2f}{price[1]}" if price else "")
+    carried = f"#{extra.get('MEASURE', '-')}:{extra.get('VAT_ID', '-')}" if extra else ""
+    return item["DataVersion"] + carried + (f"#{price[0]:.2f}{price[1]}" if price else "")
 
 
 def _vat_and_unit(onec: OneCAdapter, item: dict[str, Any], units: dict[str, tuple[int | None, str]],
                   references: tuple[dict[int, int], dict[Decimal | None, int]],
-                  missing_units: set[int]) -> dict[str, Any]:
-    """The product's VAT rate (VAT_ID, the price with VAT in it) and unit (MEASURE) as 1C keeps the item: a
-    rate or unit the portal lacks is left as the product has it (a unit lacking is said once a run)."""
+                  missing: dict[str, set[str]]) -> dict[str, Any]:
+    """The product's VAT rate (VAT_ID) and unit (MEASURE) as 1C keeps the item: a rate or unit the portal lacks is
+    left as the product has it, and said once a run. Whether the price includes VAT is the price type's to say."""
     measures, vats = references
     fields: dict[str, Any] = {}
     known, rate = onec.nomenclature_vat(item)
     vat_id = vats.get(None if rate is None else rate.normalize()) if known else None
     if vat_id is not None:
-        fields.update({"VAT_ID": vat_id, "VAT_INCLUDED": "Y"})
+        fields["VAT_ID"] = vat_id
+    elif known:
+        missing["rates"].add("без НДС" if rate is None else f"{rate.normalize():f} %")
     code = units.get(str(item.get("ЕдиницаИзмерения_Key") or "").lower(), (None, ""))[0]
     if code is not None and code in measures:
         fields["MEASURE"] = measures[code]
     elif code is not None:
-        missing_units.add(code)
+        missing["units"].add(f"{code:03d}")
     return fields
 
 

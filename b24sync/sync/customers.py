@@ -38,13 +38,13 @@ class CustomerMatching:
         a time, so two deals of one contact never make two."""
         if not partner or not name:
             return None
-        cache = self.gatherer.context.contact_persons
-        key = f"{partner.lower()}:{' '.join(name.split()).casefold()}"
-        if key not in cache:
+        people = self.gatherer.context.contact_persons.setdefault(partner.lower(), {})
+        key = " ".join(name.split()).casefold()
+        if key not in people:
             with self.turns.exclusive(CUSTOMERS):
-                if key not in cache:
-                    cache[key] = self.onec.contact_person(partner, name)
-        return cache[key]
+                if key not in people:
+                    people[key] = self.onec.contact_person(partner, name, people)
+        return people[key]
 
     def _contract(self, counterparty: str, choices: Any, currency: str) -> str | None:
         """БП: the counterparty's contract for the deal's pipeline (its name and organisation) and currency, once

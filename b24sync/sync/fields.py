@@ -36,7 +36,7 @@ def optional_field_specs(fields: DealFields) -> list[UserFieldSpec]:
         UserFieldSpec(fields.paid_amount, "money", "Оплачено (1С)"),
         UserFieldSpec(fields.shipped_amount, "money", "Отгружено (1С)"),
         UserFieldSpec(fields.order_status, "string", "Статус заказа в 1С"),
-        UserFieldSpec(fields.delivery_address, "string", "Адрес доставки"),
+        UserFieldSpec(fields.delivery_address, "string", "Адрес доставки", also=("address",)),
     ]
 
 

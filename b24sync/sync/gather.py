@@ -45,7 +45,8 @@ class Context:
     units: dict[str, mapping.Unit] = field(default_factory=dict)  # nomenclature Ref_Key -> its unit in 1C
     packaging_sets: dict[str, str] = field(default_factory=dict)  # nomenclature Ref_Key -> its НаборУпаковок_Key
     packagings: dict[str, tuple[mapping.Packaging, ...]] = field(default_factory=dict)  # looked up when needed
-    contact_persons: dict[str, str | None] = field(default_factory=dict)  # "partner:name" -> its 1C contact person
+    # a partner's contact persons in 1C by name (casefolded), read once a cycle a partner
+    contact_persons: dict[str, dict[str, str | None]] = field(default_factory=dict)
     sellers: dict[int, int] = field(default_factory=dict)  # deal -> the requisite of «моя компания» chosen on it
     seller_requisites: dict[int, Requisite | None] = field(default_factory=dict)  # those requisites by ID
     organisations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # 1C organisations by INN
@@ -82,6 +83,9 @@ class Mapped:
     transient: bool = False  # the error may be a manager's edit caught half-way: tried again, not reported
     notes: list[str] = field(default_factory=list)  # told on the deal when its document is created
     packed: dict[int, mapping.Packaging] = field(default_factory=dict)  # row position -> the packaging it is in
+    # the organisation of the deal's «моя компания», for a new document (an existing one keeps its own), or why not
+    seller: str | None = None
+    seller_error: ItemError | None = None
 
 
 class Gatherer:
@@ -173,14 +177,16 @@ class Gatherer:
             category = to_int(deal.get("CATEGORY_ID")) or 0
             index = next((number for number, item in enumerate(self.sync.pipelines)
                           if item.category_id == category), None)
-            choices = self._seller(int(deal["ID"]), self.onec.choices(self.sync.pipeline(category), index))
+            choices = self.onec.choices(self.sync.pipeline(category), index)
+            seller, seller_error = self._seller(int(deal["ID"]))
         except ItemError as error:
             modified = parse_datetime(deal.get("DATE_MODIFY"))
             recent = modified is not None and 0 <= now - modified.timestamp() < EDIT_SETTLES_SECONDS
             # an edit caught half-way, or 1C's packagings unreadable for now: tried again, not told
             return Mapped(error=error, transient=error.code == "amount_mismatch" and recent
                           or error.code == "packagings_unreadable")
-        return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes, packed=packed)
+        return Mapped(projection, wanted, nomenclature, manager_ref, choices, notes=notes, packed=packed,
+                      seller=seller, seller_error=seller_error)
 
     def _project(self, deal: dict[str, Any]) -> mapping.Projection:
         context = self.context
@@ -234,26 +240,34 @@ class Gatherer:
                     for packaging, name, unit, factor in found.get(ref.lower(), []) if unit.lower() in units)
         return mapping.check_units(projection, nomenclature, context.units, context.packagings)
 
-    def _seller(self, deal_id: int, choices: Choices | None) -> Choices | None:
-        """The deal's own «моя компания» (its requisites chosen on the deal) chooses the document's organisation
-        by its INN and KPP, over the pipeline's and the default one; one 1C lacks fails the deal alone."""
+    def _seller(self, deal_id: int) -> tuple[str | None, ItemError | None]:
+        """The organisation of the deal's own «моя компания» (its requisites chosen on the deal), by its INN and
+        KPP: it chooses a new document's organisation over the pipeline's and the default one. Or why there is
+        none (a creation then fails alone; an existing document keeps its organisation and is not held up)."""
         requisite_id = self.context.sellers.get(deal_id)
         if not requisite_id:
-            return choices
+            return None, None
         requisite = self.context.seller_requisites.get(requisite_id)
-        inn = normalise(requisite.inn) if requisite is not None and requisite.inn else ""
+        if requisite is None:
+            return None, mapping.MappingError(
+                "Реквизиты выбранной в сделке «моей компании» не прочитать: проверьте права вебхука на реквизиты "
+                "или выберите другую свою компанию.", f"deal {deal_id}: MC_REQUISITE_ID {requisite_id} unreadable",
+                code="organisation_missing")
+        inn = normalise(requisite.inn or "")
         if not inn:
-            raise mapping.MappingError(
+            return None, mapping.MappingError(
                 "У выбранной в сделке «моей компании» нет ИНН в реквизитах: заполните ИНН или выберите другую "
                 "свою компанию.", f"deal {deal_id}: MC_REQUISITE_ID {requisite_id} has no RQ_INN",
                 code="organisation_missing")
-        found = pick_by_kpp(self.context.organisations.get(inn, []), normalise(requisite.kpp or "") or None)
+        kpp = normalise(requisite.kpp or "") or None
+        found = pick_by_kpp(self.context.organisations.get(inn, []), kpp)
         if found is None:
-            raise mapping.MappingError(
-                f"«Моя компания» сделки (ИНН {inn}) не найдена среди организаций 1С: добавьте организацию в 1С "
+            which = f"ИНН {inn}" + (f", КПП {kpp}" if kpp and self.context.organisations.get(inn) else "")
+            return None, mapping.MappingError(
+                f"«Моя компания» сделки ({which}) не найдена среди организаций 1С: добавьте организацию в 1С "
                 f"или выберите в сделке другую свою компанию.", f"deal {deal_id}: no Catalog_Организации with "
-                f"ИНН {inn}", code="organisation_missing")
-        return replace(choices or Choices(), organisation=found["Ref_Key"])
+                f"{which}", code="organisation_missing")
+        return found["Ref_Key"], None
 
     def _vat_rates(self, projection: mapping.Projection) -> None:
         """Every row's VAT rate must be one 1C knows: a rate it lacks would go in empty, with a VAT sum beside it."""

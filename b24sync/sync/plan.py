@@ -320,15 +320,16 @@ def _plan_bound(item: PushItem, policy: Policy) -> list[Step]:
     baseline = binding.written_version
     if item.intent is not None and item.intent.kind != "create_document":
         # b24sync's own write was interrupted after 1C took it (or not): the version 1C shows is ours to adopt
-        steps.append(Adopt(header.data_version, header.posted))
+        steps.append(Adopt(header.data_version, header.posted or binding.posted))
         baseline = header.data_version
     if item.keep == "1c":
-        steps += [Adopt(header.data_version, header.posted, pushed=True), ResolveConflicts("1c")]
+        steps += [Adopt(header.data_version, header.posted or binding.posted, pushed=True), ResolveConflicts("1c")]
     elif item.force or item.keep or projection.hash != binding.pushed_hash:
         pushed = json.loads(binding.pushed_projection or "{}")
         differences = _differences(header.content, item.wanted, pushed, projection)
         if not differences:
-            steps.append(Adopt(header.data_version, header.posted, pushed=True))
+            # posted as b24sync last left it: an unposting the accountant made stays theirs, never undone later
+            steps.append(Adopt(header.data_version, header.posted or binding.posted, pushed=True))
             if not binding.posted and not header.posted and policy.post_documents:
                 steps.append(Post())  # b24sync's own update went in, its posting did not (an interruption)
             if item.conflict is not None:
@@ -511,7 +512,7 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
                 document.ship_by != wanted.ship_by:
             changes.append(f"дата отгрузки {document.ship_by or '—'} → {wanted.ship_by or '—'}")
         # nor one sent before it wrote the delivery address
-        if (not pushed or "delivery_address" in pushed) and wanted.delivery_address is not None and \
+        if (not pushed or "delivery_address" in pushed) and wanted.delivery_address and \
                 document.delivery_address is not None and document.delivery_address != wanted.delivery_address:
             changes.append("адрес доставки")
     elif wanted is not None:

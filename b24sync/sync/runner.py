@@ -27,8 +27,9 @@ from b24sync.errors import B24SyncError, BulkGuardError, ItemError, SetupMissing
 from b24sync.logs import get_logger
 from b24sync.onec import errors as onec_errors
 from b24sync.onec.adapter import OneCAdapter
-from b24sync.onec.documents import DocumentHeader
+from b24sync.onec.documents import Choices, DocumentHeader
 from b24sync.onec.lifecycle import MarkerIndex
+from b24sync.onec.odata import ZERO_GUID
 from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
@@ -392,7 +393,9 @@ class Engine(PullCycle, CustomerMatching):
                                else {}))
             report.recovered += 1
         elif isinstance(step, steps.Create):
-            draft = self._draft(mapped)
+            if mapped.seller_error is not None:
+                raise mapped.seller_error  # a new document's legal entity is never guessed
+            draft = self._draft(mapped, creating=True)
             self.store.begin_intent(deal_id, "create_document", pushed[0] if pushed else "")
             document = self.onec.create_document(draft, check_existing=False, post=False)
             self.store.bind(deal_id, document.ref, document.entity, document.number, document.data_version,
@@ -508,15 +511,21 @@ class Engine(PullCycle, CustomerMatching):
         assert binding is not None
         return binding.onec_ref
 
-    def _draft(self, mapped: Mapped) -> Any:
+    def _draft(self, mapped: Mapped, creating: bool = False) -> Any:
+        """The document for the deal; a new one's organisation is the deal's «моя компания» (an existing one keeps
+        its own: a later choice is not carried into it)."""
         assert mapped.projection is not None
+        if creating and mapped.seller:
+            mapped = replace(mapped, choices=replace(mapped.choices or Choices(), organisation=mapped.seller))
         counterparty, partner = self._counterparty(mapped.projection.customer, mapped.projection.deal_id)
         currency = mapped.projection.currency or self.config.onec.defaults.currency
         contract = self._contract(counterparty, mapped.choices, currency) if self.onec.profile.uses_contracts \
             else None
         draft = mapping.draft(mapped.projection, mapped.nomenclature, counterparty, partner, mapped.manager_ref,
                               contract, self.config.onec.defaults.currency, packed=mapped.packed)
-        person = self._contact_person(partner, mapped.projection.contact_person)
+        person = None
+        if self.onec.profile.contact_persons and self.sync.order_fields.contact_person:
+            person = self._contact_person(partner, mapped.projection.contact_person) or ZERO_GUID
         return replace(draft, choices=mapped.choices, contact_person_ref=person)
 
     def _fail(self, deal_id: int, error: Exception, report: CycleReport, kind: str = "deal",

@@ -256,6 +256,7 @@ def test_the_deals_contact_is_the_orders_contact_person_of_the_company_and_never
         first, second, third = (int(deal["ID"]) for deal in deals[:3])
         company = int(deals[0]["COMPANY_ID"])
         person = contact(rig, name="Ольга", last_name="Смирнова")
+        rig.call("crm.contact.update", {"id": person, "fields": {"COMPANY_ID": company}})  # she works there
         for deal_id in (first, second, third):
             rig.call("crm.deal.update", {"id": deal_id, "fields": {"COMPANY_ID": company, "CONTACT_ID": person}})
         rig.move(first)
@@ -272,6 +273,7 @@ def test_the_deals_contact_is_the_orders_contact_person_of_the_company_and_never
         assert len([item for item in rig.accountant().list("Catalog_КонтактныеЛицаПартнеров")
                     if item["Owner_Key"] == named["Owner_Key"]]) == 1
         other = contact(rig, name="Павел", last_name="Орлов")
+        rig.call("crm.contact.update", {"id": other, "fields": {"COMPANY_ID": company}})
         rig.call("crm.deal.update", {"id": first, "fields": {"CONTACT_ID": other}})
         rig.clock.advance(120)
         changed = rig.engine().push()  # the posted order is not rewritten: the manager hears what differs
@@ -357,13 +359,15 @@ def test_an_update_keeps_the_documents_organisation_and_the_accountants_address_
     is taken off the order (never left to name someone of another customer)."""
     rig = Rig.start(tmp_path, on_locked_document="unpost_and_update")
     try:
-        deal = next(int(item["ID"]) for item in rig.call("crm.deal.list", {"select": ["ID", "COMPANY_ID"],
-                                                                            "order": {"ID": "ASC"}})
-                    if int(item["COMPANY_ID"] or 0))
-        rig.call("crm.deal.update", {"id": deal, "fields": {"CONTACT_ID": contact(rig, "", None, "Олег", "Титов")}})
+        deal, company = next((int(item["ID"]), int(item["COMPANY_ID"])) for item in rig.call(
+            "crm.deal.list", {"select": ["ID", "COMPANY_ID"], "order": {"ID": "ASC"}}) if int(item["COMPANY_ID"] or 0))
+        person = contact(rig, "", None, "Олег", "Титов")
+        rig.call("crm.contact.update", {"id": person, "fields": {"COMPANY_ID": company}})
+        rig.call("crm.deal.update", {"id": deal, "fields": {"CONTACT_ID": person}})
         rig.move(deal)
         assert rig.engine().push().created == 1
         order = rig.documents_for(deal)[0]
+        assert order["КонтактноеЛицо_Key"] != "00000000-0000-0000-0000-000000000000"
         accountant = rig.accountant()
         accountant.create("Catalog_Организации", {"Description": "ООО «Второе юрлицо»", "ИНН": "7707083893",
                                                   "КПП": "770701001"}, post=False)

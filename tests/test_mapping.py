@@ -307,3 +307,13 @@ def test_a_row_counted_in_a_packaging_of_its_nomenclature_goes_in_packagings(
         (packed.ref, packed.factor) if packed else (None, Decimal(1)))
     assert mapping.content(projection, {10: "ref-10"}, None, None, packed=found).rows[0].packaging_ref == \
         (packed.ref if packed else "")
+
+
+@pytest.mark.parametrize("company_of_contact, person", [(5, "Петров Иван Иванович"), (None, ""), (9, "")])
+def test_the_contact_person_is_the_deals_contact_only_when_they_work_for_the_customer(
+        company_of_contact: int | None, person: str) -> None:
+    """A partner's contact person is one of its own people: the deal's contact counts when it belongs to the
+    deal's company (its COMPANY_ID), not a private person or someone of another company."""
+    projection = mapping.project(deal("122.00"), [row(1, 10, "122.00", "1")], PRODUCTS, COMPANY, REQUISITES,
+                                 replace(CONTACT, company_id=company_of_contact))
+    assert projection.contact_person == person

@@ -99,7 +99,7 @@ class Projection:
     note: str = ""  # the deal's comments (COMMENTS) as plain text
     ship_by: date | None = None  # the deal's expected date (CLOSEDATE): when the customer wants it shipped
     delivery_address: str = ""  # the manager's delivery address field ('sync.fields.delivery_address')
-    contact_person: str = ""  # the deal's contact, when a company is the customer: the order's contact person
+    contact_person: str = ""  # the deal's contact, a person of the company that is the customer: its contact person
 
     def as_json(self) -> str:
         """The canonical JSON of the projection (kept with the binding to tell a manager what changed)."""
@@ -206,7 +206,8 @@ def project(deal: dict[str, Any], rows: list[ProductRow], products: dict[int, Ca
                       manager_id=to_int(deal.get("ASSIGNED_BY_ID")), note=plain_text(deal.get("COMMENTS")),
                       ship_by=parse_date_only(deal.get("CLOSEDATE")),
                       delivery_address=address_text(deal.get(delivery_field)) if delivery_field else "",
-                      contact_person=_shown(contact.full_name or "").strip()[:150] if company and contact else "")
+                      contact_person=_shown(contact.full_name or "").strip()[:150]
+                      if company and contact and contact.company_id == company.id else "")
 
 
 def address_text(value: Any) -> str:

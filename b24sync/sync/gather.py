@@ -26,7 +26,7 @@ from b24sync.sync import mapping
 from b24sync.sync.requisites import normalise
 
 EDIT_SETTLES_SECONDS = 60
-KEPT_CUSTOMERS = 2_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
+KEPT_CUSTOMERS = 5_000  # Bitrix24 companies and contacts (and requisites) a cycle keeps; past that it lets them go
 
 
 @dataclass

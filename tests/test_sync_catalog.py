@@ -136,3 +136,16 @@ def test_products_carry_the_price_types_latest_price_and_follow_a_new_one(tmp_pa
         assert changed.updated == 1 and float(product()["PRICE"]) == 4321.5
     finally:
         rig.stop()
+
+
+def test_a_price_type_1c_lacks_is_said_and_the_catalog_goes_on_without_prices(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rig = Rig.start(tmp_path)
+    try:
+        engine = rig.engine()
+        report = sync_catalog(engine.onec, engine.bitrix, engine.store, ARTICLE, price_type="Нет такой цены")
+        assert report.updated > 0 and not report.failed  # names, units and rates still go to the products
+        said = capsys.readouterr().out
+        assert "catalog_prices_unreadable" in said and "sync.products.price_type" in said
+    finally:
+        rig.stop()

@@ -32,7 +32,16 @@ def sync_catalog(onec: OneCAdapter, bitrix: Bitrix24Adapter, store: Store, artic
                  dry_run: bool = False, price_type: str = "") -> CycleReport:
     report = CycleReport("catalog", dry_run=dry_run)
     # the price type's latest prices, read at once: an item's product is written again when its price changes
-    includes_vat, prices = onec.prices(price_type) if price_type else (True, {})
+    includes_vat, prices = True, {}
+    if price_type:
+        try:
+            includes_vat, prices = onec.prices(price_type)
+        except onec_errors.OneCError as error:  # a price type 1C lacks, a register it does not publish
+            if error.fatal and not isinstance(error, onec_errors.SetupError | onec_errors.NotFoundError):
+                raise
+            log.warning("catalog_prices_unreadable", error=str(error),
+                        action="fix 'sync.products.price_type' (b24sync check) or publish the price register; "
+                               "products are written without prices meanwhile")
     seen = store.catalog_versions()
     references = bitrix.catalog_references()
     if references is None:

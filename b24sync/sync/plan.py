@@ -16,7 +16,7 @@ from typing import Any
 
 from b24sync.errors import ItemError
 from b24sync.invoices.currency import figure
-from b24sync.onec.documents import ContentRow, DocumentContent, DocumentHeader, Snapshot, money
+from b24sync.onec.documents import ContentRow, DocumentContent, DocumentHeader, Snapshot
 from b24sync.store.views import BindingView, ConflictView, FailureView, IntentView
 from b24sync.sync.mapping import DealValues, Projection, values_from_snapshot
 
@@ -493,7 +493,7 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
     if document is not None and wanted is not None:
         if document.amount != wanted.amount:
             changes.append(f"сумма {document.amount} → {wanted.amount}")
-        if _row_keys(document.rows) != _row_keys(wanted.rows):
+        if not _same_rows(document.rows, wanted.rows):
             if len(document.rows) != len(wanted.rows):
                 changes.append(f"товары: было строк {len(document.rows)}, стало {len(wanted.rows)}")
             else:
@@ -527,11 +527,20 @@ def _differences(document: DocumentContent | None, wanted: DocumentContent | Non
     return "; ".join(changes)
 
 
-def _row_keys(rows: tuple[ContentRow, ...]) -> list[tuple[str, Decimal, Decimal, str]]:
-    """Rows as what they charge: the item, the quantity, price × quantity − discount, the packaging. A row sent
-    before its discount was kept apart (the discounted price, no discount) charges the same: no change."""
-    return [(row.nomenclature_ref.lower(), row.quantity, money(row.price * row.quantity - row.discount),
-             row.packaging_ref) for row in rows]
+def _same_rows(document: tuple[ContentRow, ...], wanted: tuple[ContentRow, ...]) -> bool:
+    """Rows compared as what they charge: the item, the quantity and the packaging exactly, and price × quantity
+    − discount. A row sent before its discount was kept apart (the discounted price rounded to kopecks, no
+    discount) charges the same within that rounding (half a kopeck a unit): no change."""
+    if len(document) != len(wanted):
+        return False
+    for have, want in zip(document, wanted, strict=True):
+        if (have.nomenclature_ref.lower(), have.quantity, have.packaging_ref) != \
+                (want.nomenclature_ref.lower(), want.quantity, want.packaging_ref):
+            return False
+        charged = (have.price * have.quantity - have.discount) - (want.price * want.quantity - want.discount)
+        if abs(charged) > Decimal("0.005") * max(have.quantity, Decimal(1)):
+            return False
+    return True
 
 
 def describe(deal_id: int, planned: list[Step]) -> str | None:

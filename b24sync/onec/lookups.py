@@ -30,6 +30,14 @@ def pick_by_kpp(rows: list[dict[str, Any]], kpp: str | None) -> dict[str, Any] |
     return rows[0] if rows else None
 
 
+def _by_inn(wanted: list[str], rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Catalog items by their ИНН: every INN asked for gets its list (maybe empty), each in the order of codes."""
+    found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
+    for row in rows:
+        found.setdefault(str(row.get("ИНН") or ""), []).append(row)
+    return {inn: sorted(items, key=lambda row: str(row.get("Code") or "")) for inn, items in found.items()}
+
+
 RESOLVE_EVERY_SECONDS = 3600  # how long resolved defaults are trusted before they are looked up again
 
 
@@ -289,12 +297,9 @@ class Lookups(AdapterBase):
         """The live counterparties of many INNs, in `or` chains: every INN asked for gets its list (maybe empty),
         each list in the order of their codes."""
         wanted = sorted(set(inns))
-        found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
-        for row in self._unhidden(lambda: self._by_or_chain(
-                "Catalog_Контрагенты", "ИНН", wanted, self._counterparty_select() + ",Code",
-                extra=" and DeletionMark eq false", every_row=True), f"counterparties with INN {', '.join(wanted)}"):
-            found.setdefault(str(row.get("ИНН") or ""), []).append(row)
-        return {inn: sorted(rows, key=lambda row: str(row.get("Code", ""))) for inn, rows in found.items()}
+        return _by_inn(wanted, self._unhidden(lambda: self._by_or_chain(
+            "Catalog_Контрагенты", "ИНН", wanted, self._counterparty_select() + ",Code",
+            extra=" and DeletionMark eq false", every_row=True), f"counterparties with INN {', '.join(wanted)}"))
 
     def counterparties_by_contacts(self, phones: Iterable[str], emails: Iterable[str]
                                    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
@@ -492,13 +497,9 @@ class Lookups(AdapterBase):
         """b24sync's own organisations in 1C by INN (each INN's, in the order of their codes), in `or` chains:
         the deal's «моя компания» chooses the document's organisation by its INN (and KPP)."""
         wanted = sorted({inn for inn in inns if inn})
-        found: dict[str, list[dict[str, Any]]] = {inn: [] for inn in wanted}
-        for row in self._by_or_chain("Catalog_Организации", "ИНН", wanted, "Ref_Key,Description,ИНН,КПП,Code",
-                                     extra=" and DeletionMark eq false"):
-            found.setdefault(str(row.get("ИНН") or ""), []).append(row)
-        for rows in found.values():
-            rows.sort(key=lambda row: str(row.get("Code") or ""))
-        return found
+        rows = self._by_or_chain("Catalog_Организации", "ИНН", wanted, "Ref_Key,Description,ИНН,КПП,Code",
+                                 extra=" and DeletionMark eq false")
+        return _by_inn(wanted, rows)
 
     def contract(self, counterparty_ref: str, create: bool = True, choices: Choices | None = None,
                  currency: str | None = None) -> str | None:

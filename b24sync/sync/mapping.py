@@ -11,7 +11,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date
 from decimal import Decimal
@@ -374,14 +374,20 @@ def _counted_in(row: ProjectedRow) -> tuple[int | None, str] | None:
     return code, row.measure_name or ""
 
 
+def _misfits(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]
+             ) -> Iterator[tuple[int, ProjectedRow, str, Unit, tuple[int | None, str]]]:
+    """The rows (position, row, nomenclature ref, its 1C unit, the row's unit) counted in another unit than 1C
+    keeps their nomenclature in; a row or a product whose unit is unknown is not among them."""
+    for position, row in enumerate(projection.rows, start=1):
+        ref = nomenclature.get(row.product_id, "")
+        unit, counted = units.get(ref), _counted_in(row)
+        if unit is not None and counted is not None and not _same_unit(unit, *counted):
+            yield position, row, ref, unit, counted
+
+
 def unpacked_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit]) -> set[str]:
     """The nomenclature whose rows are counted in another unit than 1C keeps it in: their packagings decide."""
-    wanted = set()
-    for row in projection.rows:
-        unit, counted = units.get(nomenclature.get(row.product_id, "")), _counted_in(row)
-        if unit is not None and counted is not None and not _same_unit(unit, *counted):
-            wanted.add(nomenclature[row.product_id])
-    return wanted
+    return {ref for _, _, ref, _, _ in _misfits(projection, nomenclature, units)}
 
 
 def check_units(projection: Projection, nomenclature: Mapping[int, str], units: Mapping[str, Unit],
@@ -391,11 +397,7 @@ def check_units(projection: Projection, nomenclature: Mapping[int, str], units: 
     each such row is counted in, by row position (1-based). A row or a product whose unit is unknown (and a
     service, left out by the caller) is not judged. `packagings` None: the profile has none (БП)."""
     packed: dict[int, Packaging] = {}
-    for position, row in enumerate(projection.rows, start=1):
-        ref = nomenclature.get(row.product_id, "")
-        unit, counted = units.get(ref), _counted_in(row)
-        if unit is None or counted is None or _same_unit(unit, *counted):
-            continue
+    for position, row, ref, unit, counted in _misfits(projection, nomenclature, units):
         fitting = [item for item in (packagings or {}).get(ref, ()) if _same_unit(item.unit, *counted)]
         if len(fitting) == 1:
             packed[position] = fitting[0]

@@ -34,6 +34,7 @@ from b24sync.store.store import BindingView, Store
 from b24sync.sync import mapping
 from b24sync.sync import plan as steps
 from b24sync.sync.customers import CustomerMatching
+from b24sync.sync.dealids import DealIds
 from b24sync.sync.fields import deal_field_specs, optional_field_specs, payment_option_ids
 from b24sync.sync.gather import Context, Gatherer, Mapped
 from b24sync.sync.invoices import InvoicePublisher
@@ -63,14 +64,16 @@ class Listed:
         self._listing = listing
         self.due = list(due)  # failed deals due for a retry: read by ID when the listing left them out
         self.vanished = list(vanished)  # deals asked for by ID that the portal no longer has
-        self.seen: set[int] = set()
+        self.seen: set[int] = set()  # the due deals the listing brought (only those: a long listing's IDs are many)
         self.count = 0
 
     @property
     def rows(self) -> Iterator[dict[str, Any]]:
+        due = set(self.due)
         for row in self._rows:
             self.count += 1
-            self.seen.add(int(row["ID"]))
+            if due and int(row["ID"]) in due:
+                self.seen.add(int(row["ID"]))
             yield row
 
     @property
@@ -134,8 +137,8 @@ class Engine(PullCycle, CustomerMatching):
         selected = deal_ids is not None
         listed = self._listed(full, deal_ids)
         held: list[Work] | None = []  # the work itself while it is short; None once it was too long to keep
-        wanted: set[int] = set()
-        creating: set[int] = set()  # the deals counted for the bulk guard: no other is created this cycle
+        wanted = DealIds()
+        creating = DealIds()  # the deals counted for the bulk guard: no other is created this cycle
         for entry in self._triaged(listed.rows, selected, force):
             wanted.add(int(entry[0]["ID"]))
             if _creates(entry):
@@ -151,7 +154,7 @@ class Engine(PullCycle, CustomerMatching):
             if self.store.failure(deal_id) is not None:
                 self.store.clear_failure(deal_id)  # the deal was deleted: nothing left to retry
         stragglers = list(self._triaged((found[deal_id] for deal_id in sorted(found)), selected, force))
-        creating |= {int(entry[0]["ID"]) for entry in stragglers if _creates(entry)}
+        creating.update(int(entry[0]["ID"]) for entry in stragglers if _creates(entry))
         server_time = listed.server_time
         if not confirm_bulk:
             self._guard_creates(len(creating), report, dry_run)

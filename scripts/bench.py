@@ -170,7 +170,8 @@ def paced(deals: int, workers: int, workdir: Path) -> dict[str, float]:
         engine.store.close()
         floor = max(0.0, (requests["http_requests"] - 50) / 2)
         return {"deals": deals, "workers": workers, "created": report.created, "wall_s": wall,
-                "b24_floor_s": floor, "b24_503": requests["responses_by_status"].get("503", 0)}
+                "b24_floor_s": floor, "onec_floor_s": base.app.profile_latency.busy_s / workers,
+                "b24_503": requests["responses_by_status"].get("503", 0)}
     finally:
         portal.stop()
         base.stop()
@@ -283,8 +284,8 @@ def main() -> int:
                         help="instead: the peak RSS of a push cycle over N portal deals, for each N (20,000 takes "
                              "about ten minutes)")
     parser.add_argument("--paced", type=int, metavar="N",
-                        help="instead: push N deals on the real clock, 1C at a real base's pace, with 1 and 4 "
-                             "deals written to 1C at once (takes minutes)")
+                        help="instead: push N deals on the real clock, 1C at a real base's pace, with 1, 4 and 16 "
+                             "deals written to 1C at once (2,000 deals take about an hour)")
     parser.add_argument("--stage-latency", type=int, metavar="N",
                         help="instead: run the service with its defaults and time N stage changes until their "
                              "orders are in 1C (takes a few minutes)")
@@ -308,16 +309,17 @@ def main() -> int:
         print(f"a quiet minute of the service: {figures['idle_budget_share']:.1%} of the portal's request budget")
         return 0
     if args.paced:
-        names = ["deals", "workers", "created", "wall_s", "b24_floor_s", "b24_503"]
+        names = ["deals", "workers", "created", "wall_s", "b24_floor_s", "onec_floor_s", "b24_503"]
         print("  ".join(f"{name:>12}" for name in names))
         with tempfile.TemporaryDirectory() as workdir:
-            for workers in (1, 4):
+            for workers in (1, 4, 16):
                 figures = paced(args.paced, workers, Path(workdir))
                 print("  ".join(f"{figures[name]:>12.1f}" if isinstance(figures[name], float) else
                                 f"{figures[name]:>12}" for name in names), flush=True)
         print("\nwall_s: the push on the real clock, 1C at the emulator's realistic pace; b24_floor_s: what the "
-              "portal's rate limit alone costs (requests beyond the burst of 50, at 2 a second); b24_503: "
-              "QUERY_LIMIT_EXCEEDED answers on the real clock.")
+              "portal's rate limit alone costs (requests beyond the burst of 50, at 2 a second); onec_floor_s: "
+              "what 1C's pace alone costs at that concurrency (the delays its sessions served, over the workers); "
+              "b24_503: QUERY_LIMIT_EXCEEDED answers on the real clock.")
         return 0
     columns = ["deals", "created", "failed", "b24_requests", "b24_per_deal", "b24_push_per_deal", "batch_fill",
                "b24_503", "onec_requests",

@@ -24,6 +24,9 @@ def test_postings_take_longer_than_writes_and_writes_than_reads_and_a_seed_repea
     assert big_page > statistics.median(reads)  # a read by its size
     again = Latency(REALISTIC)
     assert [again.delay("GET", "Catalog_Склады", 2_000) for _ in range(400)] == reads
+    assert again.busy_s == pytest.approx(sum(reads))  # what 1C's pace cost, for the bench's floor
+    again.size_delay(10_240)
+    assert again.busy_s == pytest.approx(sum(reads) + 0.003)
 
 
 def test_one_session_serves_one_request_at_a_time_and_the_pool_several() -> None:

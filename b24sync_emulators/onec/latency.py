@@ -76,6 +76,7 @@ class Latency:
         self._lock = threading.Lock()
         self._sessions: dict[str, threading.Lock] = {}
         self._pool = threading.BoundedSemaphore(profile.pool_size)
+        self.busy_s = 0.0  # the delays drawn so far: what 1C's pace alone cost, summed over its sessions
 
     def delay(self, method: str, action: str, size: int = 0) -> float:
         """Seconds for one request: by its kind (a read by its size), with the spread and the odd slow one. The
@@ -90,11 +91,16 @@ class Latency:
         with self._lock:
             factor = math.exp(self._rng.gauss(0.0, profile.spread))
             slow = self._rng.random() < profile.slow_share
-        return median * factor * (profile.slow_factor if slow else 1.0) / 1000.0
+            seconds = median * factor * (profile.slow_factor if slow else 1.0) / 1000.0
+            self.busy_s += seconds
+        return seconds
 
     def size_delay(self, size: int) -> float:
         """The part of a read that grows with its answer (seconds)."""
-        return self.profile.read_per_kb_ms * size / 1024 / 1000.0
+        seconds = self.profile.read_per_kb_ms * size / 1024 / 1000.0
+        with self._lock:
+            self.busy_s += seconds
+        return seconds
 
     def session(self, cookie: str | None) -> Any:
         """What serves the request: its own session (one request at a time), or one of the pool's."""

@@ -353,6 +353,31 @@ def test_rows_hidden_from_b24syncs_1c_user_are_skipped_and_a_hidden_document_fai
         rig.stop()
 
 
+@pytest.mark.parametrize("profile", ["ut11", "bp30"])
+def test_a_lost_state_file_keeps_a_document_marked_for_deletion_and_makes_no_second(tmp_path: Path,
+                                                                                      profile: str) -> None:
+    rig = Rig.start(tmp_path, profile=profile)
+    try:
+        rig.move(1)
+        assert rig.engine().push().created == 1
+        entity, ref = rig.engines[-1].onec.profile.order_entity, rig.documents_for(1)[0]["Ref_Key"]
+        rig.accountant().mark_for_deletion(entity, ref)
+        rig.engine().pull()
+        reported = rig.comments(1)
+        assert any("помечен на удаление" in text for text in reported)
+        rig.forget_state()
+        report = rig.engine().push(confirm_bulk=True)
+        assert report.created == 0 and report.recovered == 1 and len(rig.documents_for(1)) == 1
+        assert rig.engine().pull().missing == 1  # reported by the pull, as with the state intact
+        assert rig.engines[-1].store.binding_for_deal(1).document_state == "marked"
+        assert "(помечен на удаление в 1С)" in rig.deal(1)[rig.engines[-1].fields.order_number]
+        assert rig.engine().push().created == 0 and len(rig.documents_for(1)) == 1  # and stays so
+        recreated = rig.engine().push(deal_ids=[1], recreate=True)
+        assert recreated.created == 1 and len(rig.documents_for(1)) == 2  # a new one only when asked for
+    finally:
+        rig.stop()
+
+
 def test_a_lost_state_file_finds_a_document_the_accountant_dated_back(tmp_path: Path) -> None:
     rig = Rig.start(tmp_path)
     try:

@@ -116,11 +116,13 @@ class DocumentLifecycle(AdapterBase):
 
     def find_by_deals(self, deal_ids: Iterable[int], since: datetime | None = None,
                       index: MarkerIndex | None = None) -> dict[int, DocumentHeader]:
-        """The live documents of many deals, found by the deal marker, with their content (the earliest one when a
-        deal has several). `since` (aware: when the earliest deal was created, or the create was sent) bounds the
-        search by additional requisite to documents dated from then on, less RECOVERY_MARGIN, in b24sync's local time
-        as b24sync dates the documents it makes; None searches them all. A deal that may have a document hidden from
-        b24sync's user (row-level security) gets an `unreadable` header without a ref: it must not get another.
+        """The documents of many deals, found by the deal marker, with their content: the earliest live one when a
+        deal has several, else the latest one marked for deletion (a `deleted` header: the deal's document, which a
+        lost state must not take for no document and make again). `since` (aware: when the earliest deal was
+        created, or the create was sent) bounds the search by additional requisite to documents dated from then on,
+        less RECOVERY_MARGIN, in b24sync's local time as b24sync dates the documents it makes; None searches them
+        all. A deal that may have a document hidden from b24sync's user (row-level security) gets an `unreadable`
+        header without a ref: it must not get another.
 
         A string attribute as the marker is compared by 1C, in `or` chains. The additional requisite's value
         (`Значение`) is composite-typed, and the documentation promises comparisons of composites only through
@@ -143,8 +145,7 @@ class DocumentLifecycle(AdapterBase):
             hidden document (a refused chain is halved until the refused deals stand alone)."""
             try:
                 return self._by_or_chain(self.profile.order_entity, marker.attribute or "", values,
-                                         f"Ref_Key,Date,{marker.attribute}", extra=" and DeletionMark eq false",
-                                         every_row=True), set()
+                                         f"Ref_Key,Date,{marker.attribute}", every_row=True), set()
             except errors.RightsError:
                 if len(values) == 1:
                     return [], set(values)
@@ -153,8 +154,8 @@ class DocumentLifecycle(AdapterBase):
 
         def by_requisite(every_row: bool, dates: str = window) -> list[dict[str, Any]]:
             return self.client.get_all(self.profile.order_entity, {
-                "$filter": f"DeletionMark eq false and ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)})"
-                           f"{dates}", "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
+                "$filter": f"ДополнительныеРеквизиты/any(d: d/Свойство_Key eq {guid(prop)}){dates}",
+                "$select": "Ref_Key,Date,ДополнительныеРеквизиты", "$orderby": "Date,Ref_Key",
                 **(EVERY_ROW if every_row else {})})
 
         def valued(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
@@ -183,16 +184,17 @@ class DocumentLifecycle(AdapterBase):
         for row, value in sorted(values, key=lambda pair: (str(pair[0].get("Date", "")), pair[0]["Ref_Key"])):
             if value.strip() in wanted:
                 candidates.setdefault(int(value.strip()), []).append(row["Ref_Key"])
-        headers = self.headers([refs[0] for refs in candidates.values()])
+        headers = self.headers([ref for refs in candidates.values() for ref in refs])
         found: dict[int, DocumentHeader] = {}
         for deal_id, refs in candidates.items():
-            if len(refs) > 1:
-                self.log.warning("onec_duplicate_documents", deal_id=deal_id, refs=refs,
+            read = [headers[ref.lower()] for ref in refs if ref.lower() in headers]  # ordered by Date, Ref_Key
+            live = [header for header in read if not header.deleted]
+            if len(live) > 1:
+                self.log.warning("onec_duplicate_documents", deal_id=deal_id, refs=[header.ref for header in live],
                                  action="mark the extra documents for deletion in 1C")
-            header = headers.get(refs[0].lower())
-            if header is not None and not header.deleted:  # marked for deletion since it was listed: not live
-                found[deal_id] = header  # the earliest document (ordered by Date, Ref_Key)
-        for deal_id in sorted(int(value) for value in unsure if int(value) not in found):
+            if live or read:
+                found[deal_id] = live[0] if live else read[-1]
+        for deal_id in sorted(int(value) for value in unsure if int(value) not in found or found[int(value)].deleted):
             found[deal_id] = DocumentHeader("", "", "", posted=False, deleted=False, unreadable=hidden)
         return found
 
@@ -202,8 +204,10 @@ class DocumentLifecycle(AdapterBase):
         header = self.find_by_deals([deal_id], since).get(deal_id)
         if header is not None and header.unreadable:
             raise errors.HiddenRowsError(header.unreadable, resource=self.profile.order_entity)
-        return None if header is None else DocumentRef(self.profile.order_entity, header.ref, header.number,
-                                                       header.data_version, header.posted, header.total)
+        if header is None or header.deleted:
+            return None
+        return DocumentRef(self.profile.order_entity, header.ref, header.number, header.data_version, header.posted,
+                           header.total)
 
     def _ref(self, row: dict[str, Any]) -> DocumentRef:
         return DocumentRef(entity=self.profile.order_entity, ref=row["Ref_Key"], number=row.get("Number", ""),

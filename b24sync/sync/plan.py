@@ -288,6 +288,10 @@ def _plan_unbound(item: PushItem, policy: Policy) -> list[Step]:
     header = item.header
     if header is not None and not header.deleted:
         return _plan_recovery(item, header, policy)
+    if header is not None and header.ref and not item.recreate:
+        # the deal's only document is marked for deletion (its binding lost with the state): bound again, so the
+        # pull reports it as with the state intact; a new one only on `resync --recreate`
+        return [Bind(header, agreed=False), *([ClearFailure()] if item.failure else [])]
     if item.error is not None:
         return [Fail(item.error, tell=not item.transient)]
     steps: list[Step] = [Create(), WriteBack()]  # the write-back is queued, so a refused posting keeps it

@@ -70,7 +70,7 @@ def rebuild_bindings(config: Config, bitrix: Bitrix24Adapter, onec: OneCAdapter,
         if not chunk:
             break
         found = onec.find_by_deals([int(row["ID"]) for row in chunk])  # every date: the last resort
-        # a document only marked for deletion is not found by its marker; the deal's field still names it
+        # a document whose marker was cleared in 1C is not found by it; the deal's field still names it
         named = {str(row.get(fields.order_id) or "").lower(): row for row in chunk
                  if int(row["ID"]) not in found and is_guid(str(row.get(fields.order_id) or ""))}
         marked = onec.headers(list(named)) if named else {}

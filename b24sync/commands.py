@@ -35,7 +35,7 @@ from b24sync.store.store import Store
 from b24sync.sync.catalog import sync_catalog
 from b24sync.sync.fields import customer_field_specs, deal_field_specs
 from b24sync.sync.report import CycleReport
-from b24sync.wiring import Parts, build, connect, lock_for
+from b24sync.wiring import BUCKET_LEFT, Parts, build, connect, lock_for
 
 # where a command's lines go: the terminal, or (a command the service carries out) the request's output
 _OUTPUT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("b24sync_output", default=None)
@@ -355,7 +355,7 @@ def status(config: Config, as_json: bool) -> int:
         data: dict[str, Any] = {
             "jobs": {job: {"last_run": _when(run.started_at), "duration_s": round(run.finished_at - run.started_at, 1),
                            "result": run.result, "summary": run.summary} for job, run in runs.items()},
-            "watermarks": store.watermarks(),
+            "watermarks": {name: value for name, value in store.watermarks().items() if name != BUCKET_LEFT},
             "bindings": store.count_bindings(),
             "failures": [{"deal_id": item.deal_id, "code": item.code, "reason": item.reason, "detail": item.error,
                           "attempts": item.attempts, "next_retry": _when(item.next_retry_at)}

@@ -15,6 +15,8 @@ from b24sync.store.lock import ProcessLock
 from b24sync.store.store import Store
 from b24sync.sync.runner import Engine
 
+BUCKET_LEFT = "bitrix24_bucket"  # the portal's request bucket as the last process left it: "<level> <unix time>"
+
 
 @dataclass
 class Parts:
@@ -24,11 +26,31 @@ class Parts:
     store: Store
     engine: Engine
     lock: ProcessLock
+    clock: Clock = SYSTEM_CLOCK
 
     def close(self) -> None:
         self.onec.client.close()
-        self.store.close()
-        self.lock.release()
+        try:
+            save_bucket(self.bitrix, self.store, self.clock)
+        finally:
+            self.store.close()
+            self.lock.release()
+
+
+def save_bucket(bitrix: Bitrix24Adapter, store: Store, clock: Clock) -> None:
+    """What this process leaves in the portal's bucket, for the next one (nothing when it sent nothing lately)."""
+    left = bitrix.client.bucket.level()
+    if left >= 1:
+        store.set_watermark(BUCKET_LEFT, f"{left:.1f} {clock.time():.0f}")
+
+
+def resume_bucket(bitrix: Bitrix24Adapter, store: Store, clock: Clock) -> None:
+    """Counts what the previous process left in the portal's bucket as sent by this one (it drains meanwhile)."""
+    level, _, at = (store.watermark(BUCKET_LEFT) or "").partition(" ")
+    try:
+        bitrix.client.bucket.resume(float(level), clock.time() - float(at))
+    except ValueError:
+        pass  # never written (a first run, a new state file) or unreadable: nothing is known of the portal's bucket
 
 
 def lock_for(config: Config, service: bool = False) -> ProcessLock:
@@ -51,4 +73,5 @@ def build(config: Config, clock: Clock = SYSTEM_CLOCK, lock: ProcessLock | None 
     except BaseException:
         lock.release()
         raise
-    return Parts(config, bitrix, onec, store, Engine(config, bitrix, onec, store, clock), lock)
+    resume_bucket(bitrix, store, clock)
+    return Parts(config, bitrix, onec, store, Engine(config, bitrix, onec, store, clock), lock, clock)

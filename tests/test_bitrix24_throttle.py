@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from b24sync.bitrix24 import errors
+from b24sync.bitrix24.adapter import Bitrix24Adapter
 from b24sync.bitrix24.client import Bitrix24Client
+from b24sync.bitrix24.throttle import LeakyBucket
 from b24sync.clock import ManualClock
+from b24sync.store.store import Store
+from b24sync.wiring import resume_bucket, save_bucket
 from b24sync_emulators.bitrix24.server import start_portal
 from tests.conftest import admin
 
@@ -113,3 +119,35 @@ def test_a_429_beyond_patience_is_a_typed_error() -> None:
             raise AssertionError("expected OPERATION_TIME_LIMIT")
     finally:
         running.stop()
+
+
+def test_a_run_right_after_a_busy_one_counts_what_that_one_left_in_the_portals_bucket(tmp_path: Path) -> None:
+    clock = ManualClock()
+    running = start_portal(generate_deals=5, clock=clock, rate=2, burst=50)
+    store = Store(str(tmp_path / "state.db"), clock=clock)
+    try:
+        busy = Bitrix24Adapter(Bitrix24Client(running.webhook_url, clock=clock, rate=2, burst=50))
+        for index in range(45):
+            busy.client.call("crm.deal.get", {"id": index % 5 + 1})
+        save_bucket(busy, store, clock)  # as the process ends
+        clock.advance(3)  # the next run starts three seconds later, in a process of its own
+        following = Bitrix24Adapter(Bitrix24Client(running.webhook_url, clock=clock, rate=2, burst=50))
+        following.client.bucket = LeakyBucket(2, 45, clock)  # a new process's bucket: it never saw those requests
+        resume_bucket(following, store, clock)
+        for index in range(45):
+            following.client.call("crm.deal.get", {"id": index % 5 + 1})
+        assert admin(running, "stats", method="GET")["query_limit_exceeded"] == 0
+    finally:
+        store.close()
+        running.stop()
+
+
+def test_what_a_run_left_in_the_bucket_drains_away_and_a_first_run_knows_nothing() -> None:
+    clock = ManualClock()
+    bucket = LeakyBucket(2, 45, clock)
+    bucket.resume(40.0, seconds_ago=5)
+    assert bucket.level() == pytest.approx(30.0)
+    clock.advance(15)
+    assert bucket.level() == 0.0
+    bucket.resume(40.0, seconds_ago=3600)  # an hour ago: the portal's bucket is long empty
+    assert bucket.level() == 0.0

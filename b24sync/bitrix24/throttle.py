@@ -62,6 +62,20 @@ class LeakyBucket:
             self._drain(self.clock.monotonic())
             self._level = float(self.burst)
 
+    def level(self) -> float:
+        """How full the bucket is now: what this process sent, less what has drained since."""
+        with self._lock:
+            self._drain(self.clock.monotonic())
+            return self._level
+
+    def resume(self, level: float, seconds_ago: float) -> None:
+        """What an earlier process left in the portal's bucket `seconds_ago`, still draining, counts as sent by
+        this one: a run that follows a busy one does not take the whole burst the portal no longer has."""
+        with self._lock:
+            self._drain(self.clock.monotonic())
+            left = max(0.0, level - max(0.0, seconds_ago) * self.rate)
+            self._level = min(float(self.burst), max(self._level, left))
+
 
 class _Unlimited:
     """Stands in for a bucket when the throttle is switched off (tests of the retry path)."""
@@ -73,6 +87,12 @@ class _Unlimited:
         return 0.0
 
     def penalise(self) -> None:
+        return None
+
+    def level(self) -> float:
+        return 0.0
+
+    def resume(self, level: float, seconds_ago: float) -> None:
         return None
 
 

@@ -26,12 +26,11 @@ class Parts:
     store: Store
     engine: Engine
     lock: ProcessLock
-    clock: Clock = SYSTEM_CLOCK
 
     def close(self) -> None:
         self.onec.client.close()
         try:
-            save_bucket(self.bitrix, self.store, self.clock)
+            save_bucket(self.bitrix, self.store, self.engine.clock)
         finally:
             self.store.close()
             self.lock.release()
@@ -74,4 +73,4 @@ def build(config: Config, clock: Clock = SYSTEM_CLOCK, lock: ProcessLock | None 
         lock.release()
         raise
     resume_bucket(bitrix, store, clock)
-    return Parts(config, bitrix, onec, store, Engine(config, bitrix, onec, store, clock), lock, clock)
+    return Parts(config, bitrix, onec, store, Engine(config, bitrix, onec, store, clock), lock)
